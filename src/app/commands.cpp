@@ -1,0 +1,16 @@
+#include "app/commands.h"
+
+namespace tern::app {
+namespace {
+int g_exit_code = 0;
+}
+
+void set_exit_code(int code) { g_exit_code = code; }
+int exit_code() { return g_exit_code; }
+
+void register_commands(CLI::App& app) {
+  add_tokenize_commands(app);
+  add_generate_command(app);
+}
+
+}  // namespace tern::app

@@ -1,0 +1,136 @@
+// The op table: the small interface the model forward is written against once, with a
+// CPU implementation (the readable reference, backend/cpu/) and a CUDA one (backend/cuda/).
+//
+// Conventions for every op:
+//  - Tensors are dense row-major on the backend's device (Tensor::device()).
+//  - "T" is the number of tokens in the step's flat batch, "S" the number of sequences.
+//  - Activations and the KV cache use activation_dtype(); weights may be BF16/F16/F32.
+//  - An op given a dtype or shape it does not support throws tern::Error naming the op,
+//    the operand and what it got; it never writes out of bounds.
+//  - Each output row depends only on its own inputs (batch invariance): the same token
+//    computed alone or inside any batch gives bit-identical results.
+#pragma once
+
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "tensor/tensor.h"
+
+namespace tern {
+
+// y = x W^T + b for a Hugging Face style [out_features, in_features] weight.
+struct LinearWeight {
+  Tensor weight;  // [out_features, in_features]
+  Tensor bias;    // [out_features], or empty
+  int64_t out_features() const { return weight.dim(0); }
+  int64_t in_features() const { return weight.dim(1); }
+};
+
+// One layer of the paged KV cache. Both tensors: [num_blocks, block_size, num_kv_heads,
+// head_dim] in activation_dtype(). Token slot s lives at block s / block_size, row
+// s % block_size.
+struct KvCacheLayer {
+  Tensor k;
+  Tensor v;
+  int64_t num_blocks() const { return k.dim(0); }
+  int64_t block_size() const { return k.dim(1); }
+};
+
+// Rotary embedding in the neox layout (halves rotated): for pair i of a head,
+// angle = position * inv_freq[i], and cos/sin are multiplied by attention_scaling
+// (1 except for YaRN). All RoPE scaling types reduce to these two inputs (model/rope.h).
+struct RopeParams {
+  Tensor inv_freq;  // [head_dim / 2] F32 on the device
+  float attention_scaling = 1.0f;
+};
+
+struct AttentionShape {
+  int num_q_heads = 0;
+  int num_kv_heads = 0;  // divides num_q_heads (grouped-query attention)
+  int head_dim = 0;
+  float scale = 1.0f;  // softmax scale, normally 1/sqrt(head_dim)
+};
+
+// Where each sequence of the flat batch lives. Device tensors of I32.
+// Sequence s owns tokens [query_start[s], query_start[s+1]) of the flat batch; they are
+// the last (query_start[s+1]-query_start[s]) tokens of its context of seq_lens[s]
+// tokens, whose K/V are in the cache blocks block_tables[s, 0 .. ceil(seq_lens[s]/B)).
+// Attention is causal: query token j of s sees context positions [0, pos_j].
+struct AttentionMetadata {
+  int num_seqs = 0;
+  int max_query_len = 0;  // host-side launch hints: the largest query and context
+  int max_seq_len = 0;
+  Tensor query_start;   // [S + 1]
+  Tensor seq_lens;      // [S]
+  Tensor block_tables;  // [S, max_blocks_per_seq]
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string name() const = 0;
+  virtual Device device() const = 0;
+  // Element type of activations and the KV cache: F32 on the CPU, BF16 on CUDA.
+  virtual DType activation_dtype() const = 0;
+
+  // ---- memory -------------------------------------------------------------------
+  // New device memory, uninitialised.
+  virtual Tensor alloc(DType dtype, std::initializer_list<int64_t> shape) = 0;
+  // A device copy of a host tensor converted to `dtype` (float types convert among
+  // themselves; integer types must match). May return a view of `host` when the
+  // device is the CPU and no conversion is needed (zero-copy from a mapped file).
+  virtual Tensor upload(const Tensor& host, DType dtype) = 0;
+  // Blocking copies between host memory and a device tensor of the same byte size.
+  virtual void copy_to_host(const Tensor& src, void* dst) = 0;
+  virtual void copy_from_host(const Tensor& dst, const void* src) = 0;
+  virtual void fill_zero(const Tensor& dst) = 0;
+  virtual void synchronize() = 0;
+
+  // ---- ops ----------------------------------------------------------------------
+  // out[t, :] = table[ids[t], :].  ids [T] I32 (each in [0, V)), table [V, H], out [T, H].
+  virtual void embedding(const Tensor& ids, const Tensor& table, const Tensor& out) = 0;
+
+  // out = x / sqrt(mean(x^2) + eps) * weight, per row.  x, out [T, H]; weight [H].
+  virtual void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) = 0;
+
+  // residual += x, then out = rms_norm(residual).  residual, x, out [T, H].
+  // The sum is rounded to activation_dtype() before the norm, as the unfused
+  // reference does.
+  virtual void add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
+                            const Tensor& out) = 0;
+
+  // out = x W^T (+ bias).  x [M, K], out [M, N] in activation_dtype() or F32.
+  virtual void linear(const Tensor& x, const LinearWeight& w, const Tensor& out) = 0;
+
+  // Splits qkv [T, (Hq + 2 Hkv) * D] into q, k, v; rotates q and k by RoPE at
+  // positions [T] (I32); writes k and v to cache slot slot_mapping[t] (I32; a negative
+  // slot means "padding, write nothing"); writes the rotated q to q_out [T, Hq * D].
+  virtual void rope_kv_write(const Tensor& qkv, const Tensor& positions, const Tensor& slot_mapping,
+                             const RopeParams& rope, const AttentionShape& shape, const KvCacheLayer& cache,
+                             const Tensor& q_out) = 0;
+
+  // Causal grouped-query attention of q [T, Hq * D] over the paged cache; prefill,
+  // chunked prefill and decode are all this one op. out [T, Hq * D].
+  virtual void paged_attention(const Tensor& q, const KvCacheLayer& cache, const AttentionMetadata& meta,
+                               const AttentionShape& shape, const Tensor& out) = 0;
+
+  // out = silu(gate) * up where gate_up [T, 2 I] holds gate then up; out [T, I].
+  virtual void silu_mul(const Tensor& gate_up, const Tensor& out) = 0;
+
+  // out[i, :] = x[indices[i], :].  indices [N] I32, x [M, C], out [N, C].
+  virtual void gather_rows(const Tensor& x, const Tensor& indices, const Tensor& out) = 0;
+};
+
+struct BackendOptions {
+  int device_index = 0;   // CUDA device ordinal
+  int num_threads = 0;    // CPU worker threads; 0 = all cores
+};
+
+// "cpu" or "cuda". Throws tern::Error for an unknown name, or for "cuda" in a build
+// without CUDA or on a machine without a usable GPU.
+std::unique_ptr<Backend> make_backend(std::string_view name, const BackendOptions& options = {});
+
+}  // namespace tern
