@@ -1,0 +1,58 @@
+// The boundary between the engine (scheduler, KV manager: integers only) and the code
+// that runs the model and samples. The engine hands over one step as plain data and gets
+// one sampled token per sequence that asked for one.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "engine/sampling_params.h"
+
+namespace tern {
+
+struct StepSequence {
+  uint64_t seq_id = 0;
+  // Tokens already in the KV cache; the new tokens take positions from here on.
+  int32_t num_computed_tokens = 0;
+  // The tokens to compute this step: a whole prompt, a chunk of it, or the last
+  // sampled token when decoding.
+  std::span<const int32_t> new_token_ids;
+  // The sequence's KV blocks in order; covers num_computed_tokens + new tokens.
+  std::span<const int32_t> block_table;
+  // True when this step reaches the end of the sequence's known tokens, so a next
+  // token must be sampled (false for a chunk in the middle of a prompt).
+  bool sample = false;
+  // For sampling: parameters, the prompt and the output so far (penalties), and how
+  // many tokens were generated before (index of the random draw).
+  const SamplingParams* params = nullptr;
+  uint64_t seed = 0;
+  std::span<const int32_t> prompt_token_ids;
+  std::span<const int32_t> output_token_ids;
+};
+
+struct StepBatch {
+  std::vector<StepSequence> seqs;
+};
+
+struct SampledToken {
+  uint64_t seq_id = 0;
+  int32_t token_id = -1;
+  float logprob = 0.0f;                                 // log-softmax of the chosen token
+  std::vector<std::pair<int32_t, float>> top_logprobs;  // when params->logprobs > 0
+  bool numerical_error = false;  // the logits had NaN/Inf; token_id is then -1
+};
+
+class ModelExecutor {
+ public:
+  virtual ~ModelExecutor() = default;
+  // Runs one forward over every sequence of the batch and samples for those with
+  // `sample` set, in batch order. Throws tern::Error on a backend failure.
+  virtual std::vector<SampledToken> execute(const StepBatch& batch) = 0;
+  virtual int32_t block_size() const = 0;
+  virtual int32_t num_kv_blocks() const = 0;
+  virtual int32_t max_model_len() const = 0;
+};
+
+}  // namespace tern
