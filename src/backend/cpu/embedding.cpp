@@ -1,0 +1,19 @@
+#include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/widen.h"
+
+namespace tern {
+
+void CpuBackend::embedding(const Tensor& ids, const Tensor& table, const Tensor& out) {
+  cpu::expect(ids, DType::kI32, "embedding", "ids");
+  cpu::expect_float(table, "embedding", "table");
+  cpu::expect(out, DType::kF32, "embedding", "out");
+  const int64_t vocab = table.dim(0), hidden = table.dim(1);
+  TERN_CHECK(out.rows() == ids.numel() && out.cols() == hidden, "embedding out ", out.shape_str());
+  for (int64_t t = 0; t < ids.numel(); ++t) {
+    int32_t id = ids.ptr<const int32_t>()[t];
+    if (id < 0 || id >= vocab) throw error("embedding: token id ", id, " is outside the vocabulary of ", vocab);
+    cpu::widen(table, int64_t(id) * hidden, hidden, out.ptr<float>() + t * hidden);
+  }
+}
+
+}  // namespace tern
