@@ -75,6 +75,9 @@ class Backend {
   virtual Device device() const = 0;
   // Element type of activations and the KV cache: F32 on the CPU, BF16 on CUDA.
   virtual DType activation_dtype() const = 0;
+  // The dtype a float weight stored as `stored` is kept in on this device. The CPU
+  // keeps what is stored (zero-copy); CUDA converts everything to BF16.
+  virtual DType weight_dtype(DType stored) const = 0;
 
   // ---- memory -------------------------------------------------------------------
   // New device memory, uninitialised.

@@ -30,6 +30,8 @@ struct StepSequence {
   uint64_t seed = 0;
   std::span<const int32_t> prompt_token_ids;
   std::span<const int32_t> output_token_ids;
+  // Tokens that must not be sampled this step (eos and stop ids before min_tokens).
+  std::span<const int32_t> banned_token_ids;
 };
 
 struct StepBatch {
