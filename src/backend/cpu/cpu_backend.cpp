@@ -3,7 +3,8 @@
 
 #include <cstring>
 
-#include "backend/cpu/widen.h"
+#include "base/error.h"
+#include "tensor/convert.h"
 #include "base/thread_pool.h"
 
 namespace tern {
@@ -19,26 +20,7 @@ Tensor CpuBackend::alloc(DType dtype, std::initializer_list<int64_t> shape) { re
 Tensor CpuBackend::upload(const Tensor& host, DType dtype) {
   TERN_CHECK(host.device == Device::kCpu, "upload takes a host tensor");
   if (host.dtype == dtype) return host;  // zero-copy: a view of the mapped file
-  bool floats = dtype == DType::kF32 || dtype == DType::kBF16 || dtype == DType::kF16;
-  if (!floats) throw error("cpu upload: cannot convert ", dtype_name(host.dtype), " to ", dtype_name(dtype));
-  Tensor out = host;
-  out.owner.reset();
-  Tensor fresh = host_tensor(dtype, {host.numel()});
-  out.data = fresh.data;
-  out.owner = fresh.owner;
-  out.dtype = dtype;
-  const int64_t n = host.numel();
-  std::vector<float> row(std::min<int64_t>(n, 1 << 16));
-  for (int64_t begin = 0; begin < n; begin += int64_t(row.size())) {
-    int64_t len = std::min<int64_t>(n - begin, int64_t(row.size()));
-    cpu::widen(host, begin, len, row.data());
-    for (int64_t i = 0; i < len; ++i) {
-      if (dtype == DType::kF32) out.ptr<float>()[begin + i] = row[i];
-      else if (dtype == DType::kBF16) out.ptr<uint16_t>()[begin + i] = f32_to_bf16(row[i]);
-      else out.ptr<uint16_t>()[begin + i] = f32_to_f16(row[i]);
-    }
-  }
-  return out;
+  return convert_host(host, dtype);
 }
 
 void CpuBackend::copy_to_host(const Tensor& src, void* dst) { std::memcpy(dst, src.data, src.nbytes()); }

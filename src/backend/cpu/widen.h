@@ -5,32 +5,13 @@
 #include <cstdint>
 
 #include "base/error.h"
+#include "tensor/convert.h"
 #include "tensor/tensor.h"
 
 namespace tern::cpu {
 
 // dst[i] = float(src[offset + i]) for i in [0, n).
-inline void widen(const Tensor& src, int64_t offset, int64_t n, float* dst) {
-  switch (src.dtype) {
-    case DType::kF32: {
-      const float* p = src.ptr<const float>() + offset;
-      for (int64_t i = 0; i < n; ++i) dst[i] = p[i];
-      return;
-    }
-    case DType::kBF16: {
-      const uint16_t* p = src.ptr<const uint16_t>() + offset;
-      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(p[i]);
-      return;
-    }
-    case DType::kF16: {
-      const uint16_t* p = src.ptr<const uint16_t>() + offset;
-      for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(p[i]);
-      return;
-    }
-    default:
-      throw error("cpu backend: expected a F32/BF16/F16 tensor, got ", dtype_name(src.dtype));
-  }
-}
+inline void widen(const Tensor& src, int64_t offset, int64_t n, float* dst) { read_as_f32(src, offset, n, dst); }
 
 // Throws unless t is on the CPU with the given dtype: ops name themselves and the operand.
 inline void expect(const Tensor& t, DType dtype, const char* op, const char* operand) {
