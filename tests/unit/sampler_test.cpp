@@ -1,0 +1,127 @@
+// The sampler: greedy is argmax, seeded draws are reproducible and independent of what
+// else is sampled, each filter keeps exactly the tokens it should, penalties follow their
+// HF / OpenAI definitions, and NaN logits are reported instead of sampled.
+#include "engine/sampler.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+
+namespace tern {
+namespace {
+
+SampledToken sample(const std::vector<float>& logits, const SamplingParams& p, uint64_t seed = 1,
+                    std::vector<int32_t> output = {}, std::vector<int32_t> prompt = {},
+                    std::vector<int32_t> banned = {}) {
+  static SamplerScratch scratch;
+  StepSequence seq{.seq_id = 7, .sample = true, .params = &p, .seed = seed, .prompt_token_ids = prompt,
+                   .output_token_ids = output, .banned_token_ids = banned};
+  return sample_token(logits, seq, scratch);
+}
+
+TEST(Sampler, GreedyIsArgmaxAndTakesTheLowestIdOnTies) {
+  SamplingParams greedy{.temperature = 0.0f};
+  EXPECT_EQ(sample({0.1f, 3.0f, -1.0f, 2.0f}, greedy).token_id, 1);
+  EXPECT_EQ(sample({1.0f, 5.0f, 5.0f}, greedy).token_id, 1);
+}
+
+TEST(Sampler, LogprobIsTheLogSoftmaxOfTheChosenToken) {
+  SamplingParams greedy{.temperature = 0.0f, .logprobs = 2};
+  SampledToken t = sample({1.0f, 2.0f, 3.0f}, greedy);
+  const double lse = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
+  EXPECT_NEAR(t.logprob, 3.0 - lse, 1e-6);
+  ASSERT_EQ(t.top_logprobs.size(), 2u);
+  EXPECT_EQ(t.top_logprobs[0].first, 2);
+  EXPECT_EQ(t.top_logprobs[1].first, 1);
+  EXPECT_NEAR(t.top_logprobs[1].second, 2.0 - lse, 1e-6);
+}
+
+TEST(Sampler, SameSeedAndIndexGiveTheSameDrawAndOtherSeedsDiffer) {
+  SamplingParams p{.temperature = 1.0f};
+  std::vector<float> flat(1000, 0.0f);
+  std::set<int32_t> seen;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    int32_t a = sample(flat, p, seed).token_id;
+    EXPECT_EQ(a, sample(flat, p, seed).token_id);
+    seen.insert(a);
+  }
+  EXPECT_GT(seen.size(), 10u);
+  // The draw index is the output length: a different position draws differently.
+  EXPECT_NE(uniform_draw(5, 0), uniform_draw(5, 1));
+}
+
+TEST(Sampler, DrawsFollowTheSoftmaxDistribution) {
+  SamplingParams p{.temperature = 1.0f};
+  std::vector<float> logits = {0.0f, std::log(3.0f)};  // probabilities 1/4, 3/4
+  int ones = 0;
+  const int n = 4000;
+  for (int i = 0; i < n; ++i) ones += sample(logits, p, uint64_t(i)).token_id;
+  EXPECT_NEAR(double(ones) / n, 0.75, 0.03);
+}
+
+TEST(Sampler, TopKKeepsOnlyTheKMostLikelyTokens) {
+  SamplingParams p{.temperature = 1.0f, .top_k = 2};
+  std::vector<float> logits = {5.0f, 4.9f, 4.8f, 4.7f};
+  for (uint64_t s = 0; s < 200; ++s) EXPECT_LT(sample(logits, p, s).token_id, 2);
+}
+
+TEST(Sampler, TopPKeepsTheSmallestSetReachingP) {
+  // probabilities 0.5, 0.3, 0.2: top_p 0.7 keeps the first two (0.5 < 0.7 <= 0.8).
+  SamplingParams p{.temperature = 1.0f, .top_p = 0.7f};
+  std::vector<float> logits = {std::log(0.5f), std::log(0.3f), std::log(0.2f)};
+  std::set<int32_t> seen;
+  for (uint64_t s = 0; s < 300; ++s) seen.insert(sample(logits, p, s).token_id);
+  EXPECT_EQ(seen, (std::set<int32_t>{0, 1}));
+}
+
+TEST(Sampler, MinPDropsTokensBelowAFractionOfTheTopProbability) {
+  // probabilities 0.6, 0.3, 0.1: min_p 0.4 keeps tokens with p >= 0.24.
+  SamplingParams p{.temperature = 1.0f, .min_p = 0.4f};
+  std::vector<float> logits = {std::log(0.6f), std::log(0.3f), std::log(0.1f)};
+  std::set<int32_t> seen;
+  for (uint64_t s = 0; s < 300; ++s) seen.insert(sample(logits, p, s).token_id);
+  EXPECT_EQ(seen, (std::set<int32_t>{0, 1}));
+}
+
+TEST(Sampler, LowTemperatureConcentratesOnTheTopToken) {
+  SamplingParams p{.temperature = 0.05f};
+  std::vector<float> logits = {1.0f, 1.5f, 0.5f};
+  for (uint64_t s = 0; s < 100; ++s) EXPECT_EQ(sample(logits, p, s).token_id, 1);
+}
+
+TEST(Sampler, RepetitionPenaltyDividesPositiveAndMultipliesNegativeLogits) {
+  SamplingParams p{.temperature = 0.0f, .repetition_penalty = 2.0f, .logprobs = 3};
+  // Token 0 (logit 3) was in the prompt -> 1.5; token 2 (-1) in the output -> -2.
+  SampledToken t = sample({3.0f, 2.0f, -1.0f}, p, 1, {2}, {0});
+  EXPECT_EQ(t.token_id, 1);
+  std::map<int32_t, float> lp(t.top_logprobs.begin(), t.top_logprobs.end());
+  EXPECT_NEAR(lp[0] - lp[1], 1.5 - 2.0, 1e-5);
+  EXPECT_NEAR(lp[2] - lp[1], -2.0 - 2.0, 1e-5);
+}
+
+TEST(Sampler, PresenceAndFrequencyPenaltiesCountOutputTokens) {
+  SamplingParams p{.temperature = 0.0f, .presence_penalty = 0.5f, .frequency_penalty = 0.25f, .logprobs = 2};
+  // Token 0 appeared twice in the output: 3 - (2 * 0.25 + 0.5) = 2 < 2.5.
+  SampledToken t = sample({3.0f, 2.5f}, p, 1, {0, 0});
+  EXPECT_EQ(t.token_id, 1);
+  EXPECT_NEAR(t.top_logprobs[1].second - t.top_logprobs[0].second, 2.0 - 2.5, 1e-5);
+}
+
+TEST(Sampler, BannedTokensAreNeverChosen) {
+  SamplingParams p{.temperature = 0.0f};
+  EXPECT_EQ(sample({9.0f, 1.0f, 2.0f}, p, 1, {}, {}, {0}).token_id, 2);
+}
+
+TEST(Sampler, NanOrInfLogitsAreANumericalErrorNotAToken) {
+  SamplingParams p{.temperature = 1.0f};
+  SampledToken t = sample({1.0f, std::numeric_limits<float>::quiet_NaN()}, p);
+  EXPECT_TRUE(t.numerical_error);
+  EXPECT_EQ(t.token_id, -1);
+  EXPECT_TRUE(sample({1.0f, std::numeric_limits<float>::infinity()}, p).numerical_error);
+}
+
+}  // namespace
+}  // namespace tern
