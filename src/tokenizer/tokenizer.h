@@ -1,6 +1,7 @@
 // Hugging Face byte-level BPE tokenizer from tokenizer.json + tokenizer_config.json.
-// encode() gives exactly the ids of HF `tokenizers` (special tokens written in the text
-// are recognised); decode() equals HF's decode(ids, skip_special_tokens=...).
+// encode() gives exactly the ids of HF `tokenizer(text)` (special tokens written in the
+// text are recognised); decode() equals HF's decode(ids, skip_special_tokens=...).
+// Instances are immutable after load() and safe to use from many threads at once.
 #pragma once
 
 #include <cstdint>
@@ -15,25 +16,35 @@ namespace tern {
 
 class Tokenizer {
  public:
-  // Reads DIR/tokenizer.json and, when present, DIR/tokenizer_config.json. Throws
-  // tern::Error naming the file and field on malformed input.
+  // Reads DIR/tokenizer.json and, when present, DIR/tokenizer_config.json. Supports
+  // byte-level BPE (GPT-2, Llama 3, Qwen2 families). Throws tern::Error naming the file
+  // and field on malformed or unsupported input.
   static std::shared_ptr<const Tokenizer> load(const std::string& model_dir);
   virtual ~Tokenizer() = default;
 
-  virtual std::vector<int32_t> encode(std::string_view text) const = 0;
+  // Ids of `text`. With add_special_tokens, the post-processor's special tokens are added
+  // (e.g. Llama 3's <|begin_of_text|>; nothing for Qwen2). Invalid UTF-8 in `text` is
+  // first replaced by U+FFFD.
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = true) const = 0;
+  // Text of `ids`; ids outside the vocabulary are skipped; bytes that do not form valid
+  // UTF-8 become U+FFFD (as Rust's String::from_utf8_lossy).
   virtual std::string decode(std::span<const int32_t> ids, bool skip_special_tokens = false) const = 0;
 
   // Number of ids (base vocabulary plus added tokens): every valid id is below it.
   virtual int32_t vocab_size() const = 0;
+  // Added tokens first, then the vocabulary (strings in the byte-level alphabet, "Ġhi").
   virtual std::optional<int32_t> token_to_id(std::string_view token) const = 0;
-  // The token's string as stored in the vocabulary (byte-level alphabet), "" if unknown.
+  // The token's string as stored (byte-level alphabet, or an added token's content); ""
+  // if unknown.
   virtual std::string id_to_token(int32_t id) const = 0;
+  // True for added tokens marked "special" (skipped by decode with skip_special_tokens).
   virtual bool is_special(int32_t id) const = 0;
-  // The raw bytes a token decodes to (for incremental detokenization); empty for a
-  // special token when skip_special is true.
+  // The raw bytes a token decodes to, possibly an incomplete UTF-8 sequence; empty for an
+  // unknown id, and for a special token when skip_special is true. decode(ids) is the
+  // lossy UTF-8 of the concatenated token_bytes.
   virtual std::string token_bytes(int32_t id, bool skip_special) const = 0;
 
-  // From tokenizer_config.json (empty / nullopt when absent).
+  // From tokenizer_config.json (nullopt / empty when absent).
   virtual std::optional<int32_t> eos_token_id() const = 0;
   virtual std::optional<int32_t> bos_token_id() const = 0;
   virtual const std::string& chat_template() const = 0;

@@ -1,0 +1,178 @@
+#include "tokenizer/bpe_model.h"
+
+#include <queue>
+
+#include "tokenizer/byte_level.h"
+#include "tokenizer/utf8.h"
+
+namespace tern {
+namespace {
+
+void reject_option(const JsonNode& model, std::string_view key, bool set) {
+  if (set) model.field(key).fail("not supported for byte-level BPE");
+}
+
+std::pair<std::string, std::string> parse_merge(const JsonNode& merge) {
+  if (merge.value().is_string()) {
+    const std::string line = merge.as_string();
+    const size_t space = line.find(' ');
+    if (space == std::string::npos || line.find(' ', space + 1) != std::string::npos) {
+      merge.fail("expected \"left right\" (two tokens separated by one space), found \"", line, "\"");
+    }
+    return {line.substr(0, space), line.substr(space + 1)};
+  }
+  if (merge.value().is_array() && merge.size() == 2) {
+    return {merge.element(0).as_string(), merge.element(1).as_string()};
+  }
+  merge.fail("expected \"left right\" or [\"left\", \"right\"]");
+}
+
+}  // namespace
+
+std::unique_ptr<BpeModel> BpeModel::from_json(const JsonNode& model) {
+  if (model.has("type") && model.field("type").as_string() != "BPE") {
+    model.field("type").fail("unsupported model type \"", model.field("type").as_string(), "\" (supported: BPE)");
+  }
+  auto bpe = std::make_unique<BpeModel>();
+  reject_option(model, "dropout", model.has("dropout") && model.field("dropout").value() != 0.0);
+  reject_option(model, "byte_fallback", model.bool_or("byte_fallback", false));
+  reject_option(model, "continuing_subword_prefix", !model.string_or("continuing_subword_prefix", "").empty());
+  reject_option(model, "end_of_word_suffix", !model.string_or("end_of_word_suffix", "").empty());
+  bpe->ignore_merges_ = model.bool_or("ignore_merges", false);
+  bpe->fuse_unk_ = model.bool_or("fuse_unk", false);
+
+  const JsonNode vocab = model.field("vocab");
+  if (!vocab.value().is_object()) vocab.fail("expected an object of token -> id");
+  const auto count = static_cast<int64_t>(vocab.value().size());
+  bpe->tokens_.resize(count);
+  std::vector<bool> seen(count, false);
+  bpe->ids_.reserve(count);
+  for (const auto& [token, id_value] : vocab.value().items()) {
+    // Nodes with a path are built only for errors: the vocabulary has ~10^5 entries.
+    if (!id_value.is_number_integer()) vocab.field(token).as_int();
+    const auto id = id_value.get<int64_t>();
+    if (id < 0 || id >= count) vocab.field(token).fail("id ", id, " is outside 0..", count - 1, " (ids must be dense)");
+    if (seen[id]) vocab.field(token).fail("duplicate id ", id, " (also used by \"", bpe->tokens_[id], "\")");
+    seen[id] = true;
+    bpe->tokens_[id] = token;
+    bpe->ids_.emplace(token, static_cast<int32_t>(id));
+    if (std::optional<std::string> bytes = byte_level::decode(token)) {
+      bpe->ids_by_bytes_.emplace(std::move(*bytes), static_cast<int32_t>(id));
+    }
+  }
+  bpe->byte_ids_.fill(-1);
+  for (int b = 0; b < 256; ++b) {
+    std::string symbol;
+    utf8::append(byte_level::byte_to_char(static_cast<uint8_t>(b)), symbol);
+    if (auto id = bpe->token_to_id(symbol)) bpe->byte_ids_[b] = *id;
+  }
+  if (model.has("unk_token")) {
+    const JsonNode unk = model.field("unk_token");
+    bpe->unk_id_ = bpe->token_to_id(unk.as_string());
+    if (!bpe->unk_id_) unk.fail("\"", unk.as_string(), "\" is not in model.vocab");
+  }
+
+  const JsonNode merges = model.field("merges");
+  bpe->merges_.reserve(merges.size());
+  int32_t rank = 0;
+  for (size_t i = 0; i < merges.size(); ++i) {
+    const JsonNode merge = merges.element(i);
+    if (merge.value().is_string() && merge.as_string().starts_with("#version")) continue;
+    const auto [left, right] = parse_merge(merge);
+    const auto left_id = bpe->token_to_id(left);
+    const auto right_id = bpe->token_to_id(right);
+    const auto new_id = bpe->token_to_id(left + right);
+    if (!left_id) merge.fail("token \"", left, "\" is not in model.vocab");
+    if (!right_id) merge.fail("token \"", right, "\" is not in model.vocab");
+    if (!new_id) merge.fail("merged token \"", left + right, "\" is not in model.vocab");
+    // A repeated pair takes its last rank, as HF's merge map does.
+    bpe->merges_[pair_key(*left_id, *right_id)] = Merge{rank++, *new_id};
+  }
+  return bpe;
+}
+
+std::optional<int32_t> BpeModel::token_to_id(std::string_view token) const {
+  auto it = ids_.find(token);
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+const BpeModel::Merge* BpeModel::find_merge(int32_t left, int32_t right) const {
+  auto it = merges_.find(pair_key(left, right));
+  return it == merges_.end() ? nullptr : &it->second;
+}
+
+void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& ids) const {
+  if (word.empty()) return;
+  if (ignore_merges_) {
+    auto it = ids_by_bytes_.find(word);
+    if (it != ids_by_bytes_.end()) {
+      ids.push_back(it->second);
+      return;
+    }
+  }
+  if (cache_.lookup(word, ids)) return;
+  const size_t first = ids.size();
+  merge_word(word, ids);
+  cache_.insert(word, ids.data() + first, ids.size() - first);
+}
+
+// HF's BPE word merge: a min-heap of candidate pairs ordered by (rank, position); entries
+// made stale by earlier merges are skipped when popped. O(n log n) per word.
+void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& ids) const {
+  std::vector<int32_t> symbols;  // ids; a merged-away symbol keeps its slot with next_ skipping it
+  symbols.reserve(word.size());
+  bool previous_unknown = false;
+  for (char c : word) {
+    const int32_t id = byte_ids_[static_cast<uint8_t>(c)];
+    if (id >= 0) {
+      symbols.push_back(id);
+    } else if (unk_id_ && !(fuse_unk_ && previous_unknown)) {
+      symbols.push_back(*unk_id_);
+    }
+    previous_unknown = id < 0;
+  }
+  const int n = static_cast<int>(symbols.size());
+  std::vector<int> prev(n), next(n);
+  std::vector<bool> removed(n, false);
+  for (int i = 0; i < n; ++i) {
+    prev[i] = i - 1;
+    next[i] = i + 1 < n ? i + 1 : -1;
+  }
+  struct Candidate {
+    int32_t rank;
+    int pos;
+    int32_t new_id;
+    bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue;
+  for (int i = 0; i + 1 < n; ++i) {
+    if (const Merge* m = find_merge(symbols[i], symbols[i + 1])) queue.push({m->rank, i, m->new_id});
+  }
+  while (!queue.empty()) {
+    const Candidate top = queue.top();
+    queue.pop();
+    if (removed[top.pos] || next[top.pos] < 0) continue;
+    const int right = next[top.pos];
+    const Merge* current = find_merge(symbols[top.pos], symbols[right]);
+    if (current == nullptr || current->new_id != top.new_id) continue;  // stale entry
+
+    symbols[top.pos] = top.new_id;
+    removed[right] = true;
+    next[top.pos] = next[right];
+    if (next[right] >= 0) prev[next[right]] = top.pos;
+    if (prev[top.pos] >= 0) {
+      if (const Merge* m = find_merge(symbols[prev[top.pos]], top.new_id)) {
+        queue.push({m->rank, prev[top.pos], m->new_id});
+      }
+    }
+    if (next[top.pos] >= 0) {
+      if (const Merge* m = find_merge(top.new_id, symbols[next[top.pos]])) queue.push({m->rank, top.pos, m->new_id});
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    if (!removed[i]) ids.push_back(symbols[i]);
+  }
+}
+
+}  // namespace tern

@@ -1,0 +1,59 @@
+// Reading tokenizer.json / tokenizer_config.json: a JSON value that knows where it sits
+// ("DIR/tokenizer.json: model.merges[3]") so every error names the file and field.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/error.h"
+
+namespace tern {
+
+class JsonNode {
+ public:
+  // Reads and parses `path`. Nesting deeper than `max_depth` is rejected before parsing,
+  // so a hostile file cannot exhaust the stack. Throws tern::Error naming the file.
+  static JsonNode parse_file(const std::string& path, int max_depth = 64);
+
+  const nlohmann::json& value() const { return *value_; }
+  const std::string& path() const { return path_; }
+  // "FILE: path" for messages.
+  std::string where() const;
+
+  bool has(std::string_view key) const;        // present and not null
+  JsonNode field(std::string_view key) const;  // throws when missing or null
+  std::optional<JsonNode> optional_field(std::string_view key) const;
+  JsonNode element(size_t index) const;
+  size_t size() const;  // elements of an array (throws for other types)
+
+  std::string as_string() const;
+  bool as_bool() const;
+  int64_t as_int() const;
+  // A field that may be absent: its value or `fallback`.
+  bool bool_or(std::string_view key, bool fallback) const;
+  std::string string_or(std::string_view key, std::string_view fallback) const;
+
+  template <typename... Args>
+  [[noreturn]] void fail(Args&&... args) const {
+    throw error(where(), ": ", std::forward<Args>(args)...);
+  }
+
+ private:
+  JsonNode(std::shared_ptr<const nlohmann::json> root, const nlohmann::json* value,
+           std::shared_ptr<const std::string> file, std::string path)
+      : root_(std::move(root)), value_(value), file_(std::move(file)), path_(std::move(path)) {}
+  JsonNode child(const nlohmann::json* value, std::string path) const {
+    return JsonNode(root_, value, file_, std::move(path));
+  }
+
+  std::shared_ptr<const nlohmann::json> root_;  // keeps value_ alive
+  const nlohmann::json* value_;
+  std::shared_ptr<const std::string> file_;
+  std::string path_;
+};
+
+}  // namespace tern
