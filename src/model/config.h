@@ -1,26 +1,30 @@
-// config.json of a Hugging Face Llama-family decoder, parsed and validated.
+// config.json of a Hugging Face Llama-family decoder (Qwen2, Llama, Mistral), parsed and
+// validated. Nothing in it is ever executed: auto_map and trust_remote_code are ignored.
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace tern {
 
 enum class RopeScalingType { kNone, kLinear, kLlama3, kYarn };
 
-// rope_scaling / rope_parameters. Field names follow transformers'.
+// The RoPE variant, from the classic `rope_scaling` object or transformers v5's
+// `rope_parameters`. Field names follow transformers'; values are resolved the way
+// transformers' standardize_rope_params resolves them, so compute_rope (model/rope.h)
+// needs nothing else.
 struct RopeScaling {
   RopeScalingType type = RopeScalingType::kNone;
-  double factor = 1.0;
+  double factor = 1.0;  // linear, llama3, yarn
+  // llama3 and yarn: the pre-training context (defaults to max_position_embeddings)
+  int64_t original_max_position_embeddings = 0;
   // llama3
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
-  int64_t original_max_position_embeddings = 0;  // 0 = not given
-  // yarn
+  // yarn; absent or zero beta values take the defaults, as in transformers
   double beta_fast = 32.0;
   double beta_slow = 1.0;
   std::optional<double> attention_factor;
@@ -37,24 +41,38 @@ struct ModelConfig {
   int64_t intermediate_size = 0;
   int64_t num_hidden_layers = 0;
   int64_t num_attention_heads = 0;
-  int64_t num_key_value_heads = 0;
-  int64_t head_dim = 0;  // hidden_size / num_attention_heads unless given
+  int64_t num_key_value_heads = 0;  // divides num_attention_heads
+  int64_t head_dim = 0;             // even; hidden_size / num_attention_heads unless given
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
   int64_t max_position_embeddings = 0;
+  int64_t sliding_window = 0;  // Mistral's attention window in tokens; 0 = none
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // Q/K/V projections have a bias (always true for Qwen2)
   bool mlp_bias = false;
-  std::string torch_dtype;  // as written ("bfloat16", ...), may be empty
+  std::string torch_dtype;  // `torch_dtype` or `dtype` as written ("bfloat16", ...), may be empty
   std::optional<int64_t> bos_token_id;
   std::vector<int64_t> eos_token_ids;  // eos_token_id as a number or a list
 };
 
+// Upper bounds on the sizes config.json may declare. They keep every product of a few
+// dimensions (weights, KV cache bytes) far inside int64, so such products need no
+// overflow checks once a config has been accepted.
+inline constexpr int64_t kMaxVocabSize = int64_t(1) << 24;
+inline constexpr int64_t kMaxHiddenSize = 65536;
+inline constexpr int64_t kMaxIntermediateSize = int64_t(1) << 20;
+inline constexpr int64_t kMaxLayers = 1024;
+inline constexpr int64_t kMaxHeads = 1024;
+inline constexpr int64_t kMaxHeadDim = 1024;
+inline constexpr int64_t kMaxPositions = int64_t(1) << 24;
+
 // Parses a config.json; `source` names the file in error messages. Throws tern::Error
-// for an unsupported architecture or field value, listing what is supported.
+// "<source>: field '<name>': <what>" for an unsupported architecture, RoPE type or
+// feature, a missing field, a value of the wrong type, or a size that is out of range
+// or inconsistent; errors list what is supported.
 ModelConfig parse_model_config(const nlohmann::json& json, const std::string& source);
-// Reads and parses DIR/config.json.
+// Reads and parses DIR/config.json (duplicate keys and deep nesting rejected).
 ModelConfig load_model_config(const std::string& model_dir);
 
 }  // namespace tern

@@ -1,0 +1,285 @@
+#include "model/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <initializer_list>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "model/strict_json.h"
+
+namespace tern {
+namespace {
+
+using nlohmann::json;
+
+constexpr uint64_t kMaxConfigBytes = 16ull << 20;
+
+struct Architecture {
+  const char* name;
+  const char* model_type;
+};
+constexpr Architecture kArchitectures[] = {
+    {"Qwen2ForCausalLM", "qwen2"}, {"LlamaForCausalLM", "llama"}, {"MistralForCausalLM", "mistral"}};
+constexpr const char* kSupportedArchitectures = "Qwen2ForCausalLM, LlamaForCausalLM, MistralForCausalLM";
+constexpr const char* kSupportedRopeTypes = "default, linear, llama3, yarn";
+
+// A JSON value as it would appear in the file, shortened for an error line.
+std::string shown(const json& v) {
+  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  return s.size() > 80 ? s.substr(0, 77) + "..." : s;
+}
+
+// Reads the fields of one JSON object; every error names the source and the field
+// (prefixed, e.g. "rope_scaling.factor"). A field set to null counts as absent, as
+// transformers treats it.
+class Fields {
+ public:
+  Fields(const json& object, const std::string& source, std::string prefix = "")
+      : object_(object), source_(source), prefix_(std::move(prefix)) {}
+
+  template <typename... Args>
+  Error fail(std::string_view key, Args&&... args) const {
+    return error(source_, ": field '", prefix_, key, "': ", std::forward<Args>(args)...);
+  }
+
+  const json* find(const char* key) const {
+    auto it = object_.find(key);
+    return it == object_.end() || it->is_null() ? nullptr : &*it;
+  }
+
+  int64_t integer(const char* key, int64_t min, int64_t max) const {
+    const json* v = find(key);
+    if (!v) throw fail(key, "is missing");
+    return integer_value(key, *v, min, max);
+  }
+  int64_t integer_or(const char* key, int64_t fallback, int64_t min, int64_t max) const {
+    const json* v = find(key);
+    return v ? integer_value(key, *v, min, max) : fallback;
+  }
+  int64_t integer_value(std::string_view key, const json& v, int64_t min, int64_t max) const {
+    if (!v.is_number_integer()) throw fail(key, shown(v), " is not an integer");
+    if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(max))
+      throw fail(key, shown(v), " is out of range [", min, ", ", max, "]");
+    const int64_t x = v.get<int64_t>();
+    if (x < min || x > max) throw fail(key, x, " is out of range [", min, ", ", max, "]");
+    return x;
+  }
+
+  // A finite number; `lower_open` excludes `min` itself.
+  std::optional<double> number_opt(const char* key, double min, bool lower_open) const {
+    const json* v = find(key);
+    if (!v) return std::nullopt;
+    if (!v->is_number()) throw fail(key, shown(*v), " is not a number");
+    const double x = v->get<double>();
+    if (!std::isfinite(x) || x < min || (lower_open && x == min))
+      throw fail(key, shown(*v), " must be ", lower_open ? "> " : ">= ", min);
+    return x;
+  }
+  double number(const char* key, double min, bool lower_open) const {
+    if (auto x = number_opt(key, min, lower_open)) return *x;
+    throw fail(key, "is missing");
+  }
+
+  bool boolean_or(const char* key, bool fallback) const {
+    const json* v = find(key);
+    if (!v) return fallback;
+    if (!v->is_boolean()) throw fail(key, shown(*v), " is not true or false");
+    return v->get<bool>();
+  }
+  std::optional<std::string> string_opt(const char* key) const {
+    const json* v = find(key);
+    if (!v) return std::nullopt;
+    if (!v->is_string()) throw fail(key, shown(*v), " is not a string");
+    return v->get<std::string>();
+  }
+
+ private:
+  const json& object_;
+  const std::string& source_;
+  const std::string prefix_;
+};
+
+const Architecture& parse_architecture(const Fields& f) {
+  const json* list = f.find("architectures");
+  if (!list) throw f.fail("architectures", "is missing (supported: ", kSupportedArchitectures, ")");
+  if (!list->is_array() || list->empty() || !(*list)[0].is_string())
+    throw f.fail("architectures", shown(*list), " is not a list of architecture names");
+  const std::string name = (*list)[0].get<std::string>();
+  for (const auto& a : kArchitectures) {
+    if (name == a.name) return a;
+  }
+  throw f.fail("architectures", "'", name, "' is not supported (supported: ", kSupportedArchitectures, ")");
+}
+
+// Whether `x` is one of `keys`.
+bool one_of(std::string_view x, std::initializer_list<std::string_view> keys) {
+  for (std::string_view k : keys) {
+    if (x == k) return true;
+  }
+  return false;
+}
+
+// The RoPE dict: transformers v5 takes `rope_scaling` when it is non-empty, else
+// `rope_parameters`; inside it, its own rope_theta wins over the top-level one, and the
+// top-level original_max_position_embeddings (Phi-3 style) wins over its own.
+void parse_rope(const Fields& top, const json& root, const std::string& source, ModelConfig& c) {
+  const char* dict_name = nullptr;
+  for (const char* name : {"rope_scaling", "rope_parameters"}) {
+    const json* d = top.find(name);
+    if (!d) continue;
+    if (!d->is_object()) throw top.fail(name, shown(*d), " is not an object");
+    if (!d->empty()) {
+      dict_name = name;
+      break;
+    }
+  }
+  c.rope_theta = top.number_opt("rope_theta", 1.0, true).value_or(10000.0);
+  if (!dict_name) return;
+
+  const json& dict = root.at(dict_name);
+  const Fields f(dict, source, std::string(dict_name) + ".");
+  for (const auto& [key, value] : dict.items()) {
+    if (value.is_object()) throw f.fail(key, "per-layer RoPE parameters are not supported");
+  }
+  c.rope_theta = f.number_opt("rope_theta", 1.0, true).value_or(c.rope_theta);
+  if (auto prf = f.number_opt("partial_rotary_factor", 0.0, true); prf && *prf != 1.0)
+    throw f.fail("partial_rotary_factor", *prf, " is not supported (RoPE over the whole head only)");
+
+  const char* type_key = f.find("rope_type") ? "rope_type" : "type";
+  const std::string type = f.string_opt(type_key).value_or("default");
+  RopeScaling& r = c.rope_scaling;
+  std::vector<std::string_view> known;  // the type's own keys, for the unknown-key warning
+  if (type == "default") {
+    r.type = RopeScalingType::kNone;
+  } else if (type == "linear") {
+    r.type = RopeScalingType::kLinear;
+    known = {"factor"};
+  } else if (type == "llama3") {
+    r.type = RopeScalingType::kLlama3;
+    known = {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"};
+  } else if (type == "yarn") {
+    r.type = RopeScalingType::kYarn;
+    known = {"factor",           "original_max_position_embeddings",
+             "attention_factor", "beta_fast",
+             "beta_slow",        "mscale",
+             "mscale_all_dim",   "truncate"};
+  } else {
+    throw f.fail(type_key, "'", type, "' is not supported (supported: ", kSupportedRopeTypes, ")");
+  }
+  for (const auto& [key, value] : dict.items()) {
+    if (!one_of(key, {"rope_type", "type", "rope_theta", "partial_rotary_factor"}) &&
+        std::find(known.begin(), known.end(), key) == known.end())
+      log_warn(source, ": ignoring field '", dict_name, ".", key, "' for rope type ", type);
+  }
+
+  if (r.type == RopeScalingType::kLlama3 || r.type == RopeScalingType::kYarn) {
+    r.original_max_position_embeddings =
+        top.find("original_max_position_embeddings")
+            ? top.integer("original_max_position_embeddings", 1, kMaxPositions)
+            : f.integer_or("original_max_position_embeddings", c.max_position_embeddings, 1, kMaxPositions);
+  }
+  switch (r.type) {
+    case RopeScalingType::kNone:
+      break;
+    case RopeScalingType::kLinear:
+      r.factor = f.number("factor", 0.0, true);
+      break;
+    case RopeScalingType::kLlama3:
+      r.factor = f.number("factor", 0.0, true);
+      r.low_freq_factor = f.number("low_freq_factor", 0.0, true);
+      r.high_freq_factor = f.number("high_freq_factor", 0.0, true);
+      if (r.high_freq_factor <= r.low_freq_factor)
+        throw f.fail("high_freq_factor", r.high_freq_factor, " must exceed low_freq_factor ", r.low_freq_factor);
+      break;
+    case RopeScalingType::kYarn:
+      if (!dict.contains("factor")) throw f.fail("factor", "is missing");
+      // An explicit null factor means "the context extension ratio", as in transformers.
+      r.factor = f.number_opt("factor", 0.0, true)
+                     .value_or(double(c.max_position_embeddings) / double(r.original_max_position_embeddings));
+      r.attention_factor = f.number_opt("attention_factor", 0.0, true);
+      // transformers reads these with `or`, so 0 also means "use the default".
+      r.beta_fast = f.number_opt("beta_fast", 0.0, false).value_or(0.0);
+      r.beta_slow = f.number_opt("beta_slow", 0.0, false).value_or(0.0);
+      if (r.beta_fast == 0.0) r.beta_fast = 32.0;
+      if (r.beta_slow == 0.0) r.beta_slow = 1.0;
+      r.mscale = f.number_opt("mscale", -std::numeric_limits<double>::max(), false);
+      r.mscale_all_dim = f.number_opt("mscale_all_dim", -std::numeric_limits<double>::max(), false);
+      r.truncate = f.boolean_or("truncate", true);
+      break;
+  }
+}
+
+}  // namespace
+
+ModelConfig parse_model_config(const json& root, const std::string& source) {
+  if (!root.is_object()) throw error(source, ": not a JSON object");
+  const Fields f(root, source);
+  ModelConfig c;
+
+  const Architecture& arch = parse_architecture(f);
+  c.architecture = arch.name;
+  c.model_type = f.string_opt("model_type").value_or(arch.model_type);
+  if (c.model_type != arch.model_type)
+    throw f.fail("model_type", "'", c.model_type, "' does not match architecture ", arch.name, " (expects '",
+                 arch.model_type, "')");
+  for (const char* key : {"auto_map", "trust_remote_code"}) {
+    if (root.contains(key)) log_info(source, ": ignoring '", key, "': tern never runs code from a model folder");
+  }
+
+  c.vocab_size = f.integer("vocab_size", 1, kMaxVocabSize);
+  c.hidden_size = f.integer("hidden_size", 1, kMaxHiddenSize);
+  c.intermediate_size = f.integer("intermediate_size", 1, kMaxIntermediateSize);
+  c.num_hidden_layers = f.integer("num_hidden_layers", 1, kMaxLayers);
+  c.num_attention_heads = f.integer("num_attention_heads", 1, kMaxHeads);
+  c.num_key_value_heads = f.integer_or("num_key_value_heads", c.num_attention_heads, 1, kMaxHeads);
+  if (c.num_attention_heads % c.num_key_value_heads != 0)
+    throw f.fail("num_key_value_heads", c.num_key_value_heads, " does not divide num_attention_heads ",
+                 c.num_attention_heads);
+  if (f.find("head_dim")) {
+    c.head_dim = f.integer("head_dim", 1, kMaxHeadDim);
+  } else {
+    if (c.hidden_size % c.num_attention_heads != 0)
+      throw f.fail("hidden_size", c.hidden_size, " is not divisible by num_attention_heads ", c.num_attention_heads,
+                   " and head_dim is not given");
+    c.head_dim = c.hidden_size / c.num_attention_heads;
+  }
+  if (c.head_dim % 2 != 0) throw f.fail("head_dim", c.head_dim, " is odd; rotary embeddings need an even head_dim");
+  c.max_position_embeddings = f.integer("max_position_embeddings", 1, kMaxPositions);
+  c.rms_norm_eps = f.number_opt("rms_norm_eps", 0.0, true).value_or(1e-6);
+  if (c.rms_norm_eps >= 1.0) throw f.fail("rms_norm_eps", c.rms_norm_eps, " must be < 1");
+  if (auto prf = f.number_opt("partial_rotary_factor", 0.0, true); prf && *prf != 1.0)
+    throw f.fail("partial_rotary_factor", *prf, " is not supported (RoPE over the whole head only)");
+  parse_rope(f, root, source, c);
+
+  c.tie_word_embeddings = f.boolean_or("tie_word_embeddings", false);
+  const bool llama = c.model_type == "llama";
+  c.attention_bias = c.model_type == "qwen2" || (llama && f.boolean_or("attention_bias", false));
+  c.mlp_bias = llama && f.boolean_or("mlp_bias", false);
+  if (c.model_type == "qwen2" && f.boolean_or("use_sliding_window", false))
+    throw f.fail("use_sliding_window", "true is not supported (sliding-window attention)");
+  if (c.model_type == "mistral") c.sliding_window = f.integer_or("sliding_window", 0, 1, kMaxPositions);
+
+  // transformers v5 writes `dtype`; older files `torch_dtype`.
+  c.torch_dtype = f.string_opt("dtype").value_or(f.string_opt("torch_dtype").value_or(""));
+  if (f.find("bos_token_id")) c.bos_token_id = f.integer("bos_token_id", 0, c.vocab_size - 1);
+  if (const json* eos = f.find("eos_token_id")) {
+    if (eos->is_array()) {
+      for (const auto& id : *eos) c.eos_token_ids.push_back(f.integer_value("eos_token_id", id, 0, c.vocab_size - 1));
+    } else {
+      c.eos_token_ids.push_back(f.integer_value("eos_token_id", *eos, 0, c.vocab_size - 1));
+    }
+  }
+  return c;
+}
+
+ModelConfig load_model_config(const std::string& model_dir) {
+  const std::string path = model_dir + "/config.json";
+  return parse_model_config(load_json_file(path, kMaxConfigBytes), path);
+}
+
+}  // namespace tern
