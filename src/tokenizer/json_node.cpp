@@ -41,18 +41,21 @@ JsonNode JsonNode::parse_file(const std::string& path, int max_depth) {
   if (!in) throw error(path, ": cannot open file");
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  const std::string text = std::move(buffer).str();
+  return parse(buffer.view(), path, max_depth);
+}
+
+JsonNode JsonNode::parse(std::string_view text, const std::string& label, int max_depth) {
   if (nesting_depth(text, max_depth) > max_depth) {
-    throw error(path, ": JSON nested deeper than ", max_depth, " levels");
+    throw error(label, ": JSON nested deeper than ", max_depth, " levels");
   }
   auto root = std::make_shared<nlohmann::json>();
   try {
     *root = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    throw error(path, ": invalid JSON: ", e.what());
+    throw error(label, ": invalid JSON: ", e.what());
   }
   const nlohmann::json* value = root.get();
-  return JsonNode(std::move(root), value, std::make_shared<const std::string>(path), "");
+  return JsonNode(std::move(root), value, std::make_shared<const std::string>(label), "");
 }
 
 std::string JsonNode::where() const { return path_.empty() ? *file_ : *file_ + ": " + path_; }

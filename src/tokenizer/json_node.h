@@ -18,6 +18,8 @@ class JsonNode {
   // Reads and parses `path`. Nesting deeper than `max_depth` is rejected before parsing,
   // so a hostile file cannot exhaust the stack. Throws tern::Error naming the file.
   static JsonNode parse_file(const std::string& path, int max_depth = 64);
+  // The same for JSON text already in memory; `label` stands for the file in messages.
+  static JsonNode parse(std::string_view text, const std::string& label, int max_depth = 64);
 
   const nlohmann::json& value() const { return *value_; }
   const std::string& path() const { return path_; }
