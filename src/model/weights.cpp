@@ -47,7 +47,7 @@ class Loader {
     DType dtype = parts[0].dtype;
     int64_t rows = 0;
     for (const auto& p : parts) {
-      rows += p.rows();
+      rows += p.ndim == 1 ? p.numel() : p.rows();
       if (p.dtype != dtype) dtype = DType::kF32;
     }
     const int64_t cols = parts[0].cols();

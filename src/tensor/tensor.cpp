@@ -22,9 +22,11 @@ std::string Tensor::shape_str() const {
 }
 
 Tensor Tensor::slice_rows(int64_t begin, int64_t end) const {
-  TERN_CHECK(begin >= 0 && begin <= end && end <= rows(), "rows ", begin, "..", end, " of ", shape_str());
+  // A 1-D tensor is a column of rows of one element.
+  const int64_t n = ndim <= 1 ? numel() : rows();
+  const int64_t c = ndim <= 1 ? 1 : cols();
+  TERN_CHECK(begin >= 0 && begin <= end && end <= n, "rows ", begin, "..", end, " of ", shape_str());
   Tensor t = *this;
-  int64_t c = cols();
   t.data = static_cast<char*>(data) + size_t(begin * c) * dtype_size(dtype);
   if (ndim <= 1) {
     t.ndim = 1;

@@ -37,7 +37,7 @@ struct Tensor {
     return static_cast<T*>(data);
   }
 
-  // Rows [begin, end) of the 2-D view, sharing memory and owner.
+  // Rows [begin, end) of the 2-D view (elements of a 1-D tensor), sharing memory and owner.
   Tensor slice_rows(int64_t begin, int64_t end) const;
   // The same memory seen with another shape of the same element count.
   Tensor reshape(std::initializer_list<int64_t> new_shape) const;
