@@ -134,8 +134,9 @@ def make_tiny_gpt2(corpus):
 
 
 def write_tokenizer_dir(tok, config, merges_format, ignore_merges, out_dir):
-    """Saves through transformers (tokenizer_config.json with added_tokens_decoder), then rewrites
-    the merges in the requested format so both formats are covered by the fixtures."""
+    """Saves through transformers (tokenizer_config.json; newer versions put the chat template in
+    chat_template.jinja), then rewrites the merges in the requested format so both formats are
+    covered by the fixtures."""
     os.makedirs(out_dir, exist_ok=True)
     fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=config["bos_token"],
                                                 eos_token=config["eos_token"], pad_token=config.get("pad_token"),
@@ -143,7 +144,7 @@ def write_tokenizer_dir(tok, config, merges_format, ignore_merges, out_dir):
     fast.chat_template = config["chat_template"]
     fast.save_pretrained(out_dir)
     for extra in os.listdir(out_dir):
-        if extra not in ("tokenizer.json", "tokenizer_config.json"):
+        if extra not in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
             os.remove(os.path.join(out_dir, extra))
     path = os.path.join(out_dir, "tokenizer.json")
     with open(path, encoding="utf-8") as f:

@@ -16,7 +16,8 @@ namespace tern {
 
 class Tokenizer {
  public:
-  // Reads DIR/tokenizer.json and, when present, DIR/tokenizer_config.json. Supports
+  // Reads DIR/tokenizer.json and, when present, DIR/tokenizer_config.json and
+  // DIR/chat_template.jinja. Supports
   // byte-level BPE (GPT-2, Llama 3, Qwen2 families). Throws tern::Error naming the file
   // and field on malformed or unsupported input.
   static std::shared_ptr<const Tokenizer> load(const std::string& model_dir);
@@ -44,7 +45,8 @@ class Tokenizer {
   // lossy UTF-8 of the concatenated token_bytes.
   virtual std::string token_bytes(int32_t id, bool skip_special) const = 0;
 
-  // From tokenizer_config.json (nullopt / empty when absent).
+  // Special token ids named by tokenizer_config.json, and the chat template from
+  // DIR/chat_template.jinja or else tokenizer_config.json (nullopt / empty when absent).
   virtual std::optional<int32_t> eos_token_id() const = 0;
   virtual std::optional<int32_t> bos_token_id() const = 0;
   virtual const std::string& chat_template() const = 0;

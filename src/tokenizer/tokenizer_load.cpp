@@ -1,5 +1,7 @@
 // Tokenizer::load: reads tokenizer.json and tokenizer_config.json into BpeTokenizerParts.
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <unordered_set>
 
 #include "base/error.h"
@@ -79,6 +81,14 @@ std::string config_chat_template(const JsonNode& config) {
   return "";
 }
 
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw error(path.string(), ": cannot open file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return std::move(text).str();
+}
+
 }  // namespace
 
 std::shared_ptr<const Tokenizer> Tokenizer::load(const std::string& model_dir) {
@@ -117,6 +127,9 @@ std::shared_ptr<const Tokenizer> Tokenizer::load(const std::string& model_dir) {
     parts.eos_token_id = lookup("eos_token");
     parts.chat_template = config_chat_template(config);
   }
+  // Newer transformers save the template in its own file, which then takes precedence.
+  const std::filesystem::path template_path = dir / "chat_template.jinja";
+  if (std::filesystem::exists(template_path)) parts.chat_template = read_text_file(template_path);
   return std::make_shared<const BpeTokenizer>(std::move(parts));
 }
 
