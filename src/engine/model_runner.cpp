@@ -6,8 +6,8 @@
 
 namespace tern {
 
-ModelRunner::ModelRunner(std::unique_ptr<LlamaModel> model, ModelRunnerConfig config)
-    : model_(std::move(model)), config_(config) {
+ModelRunner::ModelRunner(std::unique_ptr<LlamaModel> model, ModelRunnerConfig config, std::unique_ptr<Backend> backend)
+    : backend_(std::move(backend)), model_(std::move(model)), config_(config) {
   const ModelConfig& mc = model_->config();
   if (config_.max_model_len <= 0) config_.max_model_len = int32_t(mc.max_position_embeddings);
   TERN_CHECK(config_.block_size > 0 && config_.num_kv_blocks > 0, "runner needs a KV pool");

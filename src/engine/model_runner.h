@@ -22,7 +22,9 @@ struct ModelRunnerConfig {
 
 class ModelRunner final : public ModelExecutor {
  public:
-  ModelRunner(std::unique_ptr<LlamaModel> model, ModelRunnerConfig config);
+  // `backend`, when given, is the model's backend, owned by the runner so it outlives
+  // the model.
+  ModelRunner(std::unique_ptr<LlamaModel> model, ModelRunnerConfig config, std::unique_ptr<Backend> backend = nullptr);
 
   std::vector<SampledToken> execute(const StepBatch& batch) override;
   int32_t block_size() const override { return config_.block_size; }
@@ -34,6 +36,7 @@ class ModelRunner final : public ModelExecutor {
   const std::vector<float>& last_logits() const { return host_logits_; }
 
  private:
+  std::unique_ptr<Backend> backend_;  // declared first: destroyed after everything on it
   std::unique_ptr<LlamaModel> model_;
   ModelRunnerConfig config_;
   int32_t max_blocks_per_seq_ = 0;

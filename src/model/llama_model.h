@@ -37,6 +37,7 @@ class LlamaModel {
   const ModelConfig& config() const { return config_; }
   const AttentionShape& attention_shape() const { return attention_shape_; }
   Backend& backend() const { return backend_; }
+  size_t weights_device_bytes() const { return weights_.device_bytes; }
 
   // Allocates the activation buffers for steps of up to max_tokens tokens and
   // max_logits_rows sampled rows.
