@@ -1,0 +1,232 @@
+#include "backend/cuda/attention_common.cuh"
+#include "backend/cuda/attention_decode.cuh"
+#include "backend/cuda/common.cuh"
+
+namespace tern::cuda::attention {
+namespace {
+
+constexpr int kHeadRows = 16;  // query heads per block: one MMA tile of rows
+
+// How a context of seq_len keys is cut: partition_keys (a multiple of the tile) and the
+// count, both functions of seq_len alone.
+struct Partitioning {
+  int count;
+  int keys;
+};
+
+__host__ __device__ inline int first_guess(int seq_len) {
+  const int wanted = (seq_len + kMinPartitionKeys - 1) / kMinPartitionKeys;
+  return wanted < 1 ? 1 : (wanted > kMaxPartitions ? kMaxPartitions : wanted);
+}
+
+__device__ inline Partitioning partitioning(int seq_len) {
+  if (seq_len <= 0) return {0, kKeysPerTile};
+  const int guess = first_guess(seq_len);
+  const int per = (seq_len + guess - 1) / guess;
+  const int keys = (per + kKeysPerTile - 1) / kKeysPerTile * kKeysPerTile;
+  return {(seq_len + keys - 1) / keys, keys};  // rounding up the size may leave fewer, never empty, partitions
+}
+
+// Where the partial results of a partition go: out [S, Hq, P, D] normalised by the
+// partition's own sum, lse [S, Hq, P] its log2-sum-exp2 (max + log2 sum).
+struct Partials {
+  float* out = nullptr;
+  float* lse = nullptr;
+  int stride = 0;  // P: max_partitions(max_seq_len)
+};
+
+Partials partials_in(void* workspace, int num_seqs, int num_q_heads, int head_dim, int max_seq_len) {
+  Partials partials;
+  partials.stride = max_partitions(max_seq_len);
+  partials.out = static_cast<float*>(workspace);
+  partials.lse = partials.out + size_t(num_seqs) * num_q_heads * partials.stride * head_dim;
+  return partials;
+}
+
+template <int D>
+constexpr int decode_smem_bytes() {
+  return (kHeadRows + 2 * kKeysPerTile) * D * int(sizeof(bf16));  // Q, K and V tiles
+}
+
+// Block = (partition, KV head x head chunk, sequence). Every warp holds the same 16
+// query-head rows and takes its own 16 keys of each 64-key tile; the four warps' running
+// states are merged at the end in warp order.
+template <int D>
+__global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const Partials partials) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  bf16* q_tile = reinterpret_cast<bf16*>(smem);
+  bf16* k_tile = q_tile + kHeadRows * D;
+  bf16* v_tile = k_tile + kKeysPerTile * D;
+  __shared__ int slots[2][kKeysPerTile];
+  __shared__ float warp_max[kWarps][kHeadRows], warp_sum[kWarps][kHeadRows];
+
+  const int seq = blockIdx.z, partition = blockIdx.x;
+  const int q_begin = p.query_start[seq];
+  if (p.query_start[seq + 1] - q_begin != 1) return;
+  const int seq_len = p.seq_lens[seq];
+  const Partitioning parts = partitioning(seq_len);
+  if (partition >= parts.count) return;
+  const int key_begin = partition * parts.keys;
+  const int key_end = min(seq_len, key_begin + parts.keys);
+  const int num_tiles = (key_end - key_begin + kKeysPerTile - 1) / kKeysPerTile;
+
+  const int group = p.num_q_heads / p.num_kv_heads;
+  const int chunks = (group + kHeadRows - 1) / kHeadRows;
+  const int kv_head = blockIdx.y / chunks, chunk = blockIdx.y % chunks;
+  const int head0 = kv_head * group + chunk * kHeadRows;
+  const int heads = min(kHeadRows, group - chunk * kHeadRows);
+  const int32_t* table = p.block_tables + int64_t(seq) * p.max_blocks_per_seq;
+  const int64_t q_stride = int64_t(p.num_q_heads) * D;
+  const bf16* q_rows = p.q + int64_t(q_begin) * q_stride + head0 * D;
+
+  load_tile_async<D>(q_tile, kHeadRows, p.q,
+                     [&](int r) -> const bf16* { return r < heads ? q_rows + r * D : nullptr; });
+  find_slots(slots[0], table, p.block_size, key_begin, key_end);
+  __syncthreads();
+  load_kv_tile_async<D>(k_tile, p.k_cache, slots[0], p.num_kv_heads, kv_head);
+  cp_async_commit();
+
+  const int warp = warp_id(), lane = lane_id();
+  uint32_t q[D / 16][4];
+  float o[D / 8][4];
+#pragma unroll
+  for (int ob = 0; ob < D / 8; ++ob) o[ob][0] = o[ob][1] = o[ob][2] = o[ob][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+
+  for (int j = 0; j < num_tiles; ++j) {
+    const int key0 = key_begin + j * kKeysPerTile;
+    if (j + 1 < num_tiles) find_slots(slots[(j + 1) & 1], table, p.block_size, key0 + kKeysPerTile, key_end);
+    cp_async_wait_all();
+    __syncthreads();  // K[j] (and Q) landed; every warp is done with V[j-1]
+    if (j == 0) load_a_fragments<D>(q_tile, 0, q);
+    load_kv_tile_async<D>(v_tile, p.v_cache, slots[j & 1], p.num_kv_heads, kv_head);
+    cp_async_commit();
+
+    float s[2][4];
+    query_key_scores<D, 2>(q, k_tile, warp * 16, s);
+    if (key0 + kKeysPerTile > key_end) {  // the last tile: keys past the context are masked
+#pragma unroll
+      for (int nb = 0; nb < 2; ++nb)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (key0 + warp * 16 + nb * 8 + (lane % 4) * 2 + (e & 1) >= key_end) s[nb][e] = -INFINITY;
+    }
+    online_softmax(s, m, l, o, p.scale_log2);
+
+    cp_async_wait_all();
+    __syncthreads();  // V[j] landed; every warp is done with K[j]
+    if (j + 1 < num_tiles) {
+      load_kv_tile_async<D>(k_tile, p.k_cache, slots[(j + 1) & 1], p.num_kv_heads, kv_head);
+      cp_async_commit();
+    }
+    accumulate_values<D, 1>(s, v_tile, warp * 16, o);
+  }
+
+  // Merge the warps: each publishes its max, sum and unnormalised output (the K/V tiles'
+  // memory holds the [kWarps, 16, D] outputs), then the block combines them in warp order.
+  reduce_row_sums(l);
+  __syncthreads();  // every warp is done reading the V tile
+  float* warp_out = reinterpret_cast<float*>(k_tile);
+  static_assert(kWarps * kHeadRows * sizeof(float) <= 2 * kKeysPerTile * sizeof(bf16), "merge buffer fits");
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int row = lane / 4 + r * 8;
+    if (lane % 4 == 0) {
+      warp_max[warp][row] = m[r];
+      warp_sum[warp][row] = l[r];
+    }
+#pragma unroll
+    for (int ob = 0; ob < D / 8; ++ob) {
+      float* dst = warp_out + (warp * kHeadRows + row) * D + ob * 8 + (lane % 4) * 2;
+      dst[0] = o[ob][2 * r];
+      dst[1] = o[ob][2 * r + 1];
+    }
+  }
+  __syncthreads();
+
+  const bool single = parts.count == 1;
+  for (int idx = threadIdx.x; idx < heads * D; idx += kThreads) {
+    const int row = idx / D, col = idx % D;
+    float row_max = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) row_max = fmaxf(row_max, warp_max[w][row]);
+    float sum = 0.0f, acc = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float weight = exp2f(warp_max[w][row] - row_max);  // 0 for a warp that saw only masked keys
+      sum += warp_sum[w][row] * weight;
+      acc += warp_out[(w * kHeadRows + row) * D + col] * weight;
+    }
+    const int head = head0 + row;
+    if (single) {
+      p.out[int64_t(q_begin) * q_stride + head * D + col] = __float2bfloat16(acc / sum);
+    } else {
+      const int64_t at = (int64_t(seq) * p.num_q_heads + head) * partials.stride + partition;
+      partials.out[at * D + col] = acc / sum;
+      if (col == 0) partials.lse[at] = row_max + log2f(sum);
+    }
+  }
+}
+
+// Block = (query head, sequence): merges a multi-partition sequence's partials in
+// partition order.
+template <int D>
+__global__ void __launch_bounds__(kThreads) merge_kernel(const Params p, const Partials partials) {
+  const int head = blockIdx.x, seq = blockIdx.y;
+  const int q_begin = p.query_start[seq];
+  if (p.query_start[seq + 1] - q_begin != 1) return;
+  const int count = min(partitioning(p.seq_lens[seq]).count, partials.stride);
+  if (count <= 1) return;
+  const int64_t base = (int64_t(seq) * p.num_q_heads + head) * partials.stride;
+  const float* lse = partials.lse + base;
+  float lse_max = -INFINITY;
+  for (int i = 0; i < count; ++i) lse_max = fmaxf(lse_max, lse[i]);
+  float total = 0.0f;
+  for (int i = 0; i < count; ++i) total += exp2f(lse[i] - lse_max);
+  for (int col = threadIdx.x; col < D; col += kThreads) {
+    float acc = 0.0f;
+    for (int i = 0; i < count; ++i) acc += exp2f(lse[i] - lse_max) * partials.out[(base + i) * D + col];
+    p.out[int64_t(q_begin) * p.num_q_heads * D + head * D + col] = __float2bfloat16(acc / total);
+  }
+}
+
+template <int D>
+void launch_for_dim(const Params& p, int max_seq_len, const Partials& partials, cudaStream_t stream) {
+  constexpr int kSmem = decode_smem_bytes<D>();
+  const int group = p.num_q_heads / p.num_kv_heads;
+  const int chunks = (group + kHeadRows - 1) / kHeadRows;
+  const dim3 grid(unsigned(partials.stride), unsigned(p.num_kv_heads * chunks), unsigned(p.num_seqs));
+  decode_kernel<D><<<grid, kThreads, kSmem, stream>>>(p, partials);
+  CUDA_LAUNCH_CHECK();
+  if (partials.stride > 1) {
+    merge_kernel<D><<<dim3(unsigned(p.num_q_heads), unsigned(p.num_seqs)), kThreads, 0, stream>>>(p, partials);
+    CUDA_LAUNCH_CHECK();
+  }
+}
+
+}  // namespace
+
+int max_partitions(int max_seq_len) { return first_guess(max_seq_len); }
+
+size_t decode_workspace_bytes(int num_seqs, int num_q_heads, int head_dim, int max_seq_len) {
+  return size_t(num_seqs) * num_q_heads * max_partitions(max_seq_len) * (head_dim + 1) * sizeof(float);
+}
+
+void launch_decode(const Params& p, int head_dim, int max_seq_len, void* workspace, cudaStream_t stream) {
+  if (p.num_seqs == 0) return;
+  const Partials partials = partials_in(workspace, p.num_seqs, p.num_q_heads, head_dim, max_seq_len);
+  switch (head_dim) {
+    case 16:
+      return launch_for_dim<16>(p, max_seq_len, partials, stream);
+    case 32:
+      return launch_for_dim<32>(p, max_seq_len, partials, stream);
+    case 64:
+      return launch_for_dim<64>(p, max_seq_len, partials, stream);
+    case 128:
+      return launch_for_dim<128>(p, max_seq_len, partials, stream);
+    default:
+      throw error("cuda paged_attention: head_dim ", head_dim, " is not supported (16, 32, 64, 128)");
+  }
+}
+
+}  // namespace tern::cuda::attention

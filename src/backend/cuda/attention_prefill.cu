@@ -1,0 +1,133 @@
+#include "backend/cuda/attention_common.cuh"
+#include "backend/cuda/attention_prefill.cuh"
+#include "backend/cuda/common.cuh"
+
+namespace tern::cuda::attention {
+namespace {
+
+constexpr int kQueryRows = kWarps * 16;  // query tokens per block: 16 per warp
+
+template <int D>
+constexpr int prefill_smem_bytes() {
+  return 3 * kQueryRows * D * int(sizeof(bf16));  // Q, K and V tiles (kQueryRows == kKeysPerTile)
+}
+
+// Block = (query tile of 64 tokens, sequence, query head). Each warp owns 16 query rows;
+// the block walks the key tiles in order: V[j] loads while the warp computes Q K[j]^T,
+// K[j+1] loads while it accumulates P V[j]. The work for a row depends only on its own
+// sequence, so results do not change with the batch.
+template <int D>
+__global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
+  static_assert(kQueryRows == kKeysPerTile, "the Q tile and the K/V tiles share one shape");
+  extern __shared__ __align__(16) unsigned char smem[];
+  bf16* q_tile = reinterpret_cast<bf16*>(smem);
+  bf16* k_tile = q_tile + kQueryRows * D;
+  bf16* v_tile = k_tile + kKeysPerTile * D;
+  __shared__ int slots[2][kKeysPerTile];
+
+  const int seq = blockIdx.y, head = blockIdx.z, m0 = blockIdx.x * kQueryRows;
+  const int q_begin = p.query_start[seq], q_len = p.query_start[seq + 1] - q_begin;
+  if (q_len < 2 || m0 >= q_len) return;
+  const int seq_len = p.seq_lens[seq];
+  const int first_pos = seq_len - q_len;  // context position of the sequence's first query token
+  const int rows = min(kQueryRows, q_len - m0);
+  const int key_end = first_pos + m0 + rows;  // keys [0, key_end) are visible to some row of this tile
+  const int num_tiles = (key_end + kKeysPerTile - 1) / kKeysPerTile;
+  const int kv_head = head / (p.num_q_heads / p.num_kv_heads);
+  const int32_t* table = p.block_tables + int64_t(seq) * p.max_blocks_per_seq;
+  const int64_t q_stride = int64_t(p.num_q_heads) * D;
+  const bf16* q_rows = p.q + (int64_t(q_begin) + m0) * q_stride + head * D;
+
+  load_tile_async<D>(q_tile, kQueryRows, p.q,
+                     [&](int r) -> const bf16* { return r < rows ? q_rows + r * q_stride : nullptr; });
+  find_slots(slots[0], table, p.block_size, 0, key_end);
+  __syncthreads();
+  load_kv_tile_async<D>(k_tile, p.k_cache, slots[0], p.num_kv_heads, kv_head);
+  cp_async_commit();
+
+  const int warp = warp_id(), lane = lane_id();
+  const int warp_first_pos = first_pos + m0 + warp * 16;  // position of the warp's first row
+  const int row_pos = warp_first_pos + lane / 4;          // this lane's row g; row g+8 is 8 later
+  uint32_t q[D / 16][4];
+  float o[D / 8][4];
+#pragma unroll
+  for (int ob = 0; ob < D / 8; ++ob) o[ob][0] = o[ob][1] = o[ob][2] = o[ob][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+
+  for (int j = 0; j < num_tiles; ++j) {
+    if (j + 1 < num_tiles) find_slots(slots[(j + 1) & 1], table, p.block_size, (j + 1) * kKeysPerTile, key_end);
+    cp_async_wait_all();
+    __syncthreads();  // K[j] (and Q) landed; every warp is done with V[j-1]
+    if (j == 0) load_a_fragments<D>(q_tile, warp * 16, q);
+    load_kv_tile_async<D>(v_tile, p.v_cache, slots[j & 1], p.num_kv_heads, kv_head);
+    cp_async_commit();
+
+    float s[kKeysPerTile / 8][4];
+    query_key_scores<D, kKeysPerTile / 8>(q, k_tile, 0, s);
+    const int key0 = j * kKeysPerTile;
+    if (key0 + kKeysPerTile - 1 > warp_first_pos) {  // the tile reaches past some row's position
+#pragma unroll
+      for (int nb = 0; nb < kKeysPerTile / 8; ++nb)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int key = key0 + nb * 8 + (lane % 4) * 2 + (e & 1);
+          if (key > row_pos + (e >= 2 ? 8 : 0)) s[nb][e] = -INFINITY;
+        }
+    }
+    online_softmax(s, m, l, o, p.scale_log2);
+
+    cp_async_wait_all();
+    __syncthreads();  // V[j] landed; every warp is done with K[j]
+    if (j + 1 < num_tiles) {
+      load_kv_tile_async<D>(k_tile, p.k_cache, slots[(j + 1) & 1], p.num_kv_heads, kv_head);
+      cp_async_commit();
+    }
+    accumulate_values<D, kKeysPerTile / 16>(s, v_tile, 0, o);
+  }
+
+  reduce_row_sums(l);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int row = warp * 16 + lane / 4 + r * 8;
+    if (row >= rows) continue;
+    const float inv = 1.0f / l[r];
+    bf16* dst = p.out + (int64_t(q_begin) + m0 + row) * q_stride + head * D + (lane % 4) * 2;
+#pragma unroll
+    for (int ob = 0; ob < D / 8; ++ob)
+      *reinterpret_cast<__nv_bfloat162*>(dst + ob * 8) =
+          __floats2bfloat162_rn(o[ob][2 * r] * inv, o[ob][2 * r + 1] * inv);
+  }
+}
+
+template <int D>
+void launch_for_dim(const Params& p, int max_query_len, cudaStream_t stream) {
+  constexpr int kSmem = prefill_smem_bytes<D>();
+  static const bool configured = [] {
+    CUDA_CHECK(cudaFuncSetAttribute(prefill_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+    return true;
+  }();
+  (void)configured;
+  const dim3 grid(ceil_div(max_query_len, kQueryRows), unsigned(p.num_seqs), unsigned(p.num_q_heads));
+  prefill_kernel<D><<<grid, kThreads, kSmem, stream>>>(p);
+  CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace
+
+void launch_prefill(const Params& p, int head_dim, int max_query_len, cudaStream_t stream) {
+  if (p.num_seqs == 0 || max_query_len < 2) return;
+  switch (head_dim) {
+    case 16:
+      return launch_for_dim<16>(p, max_query_len, stream);
+    case 32:
+      return launch_for_dim<32>(p, max_query_len, stream);
+    case 64:
+      return launch_for_dim<64>(p, max_query_len, stream);
+    case 128:
+      return launch_for_dim<128>(p, max_query_len, stream);
+    default:
+      throw error("cuda paged_attention: head_dim ", head_dim, " is not supported (16, 32, 64, 128)");
+  }
+}
+
+}  // namespace tern::cuda::attention

@@ -1,0 +1,68 @@
+// The CUDA backend: BF16 activations and KV cache, one stream that every op is enqueued
+// on asynchronously. Ops never allocate (beyond a workspace's first growth), never wait
+// for the device and never copy from pageable memory, so a step of ops can be captured
+// into a CUDA graph on stream(). Memory calls (upload, copy_to_host, copy_from_host,
+// synchronize) do wait. Use one backend from one thread at a time.
+//
+// Kernels that cannot throw on bad data keep the "never out of bounds" rule instead: an
+// id or index outside its table gives a row of NaN (0xFF bytes), a KV slot outside the
+// cache is skipped like a negative one.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <memory>
+
+#include "backend/backend.h"
+#include "backend/cuda/cublaslt_gemm.h"
+#include "backend/cuda/workspace.h"
+
+namespace tern {
+
+class CudaBackend final : public Backend {
+ public:
+  // Throws tern::Error if the device does not exist or is older than compute capability 8.0.
+  explicit CudaBackend(const BackendOptions& options);
+  ~CudaBackend() override;
+
+  std::string name() const override { return "cuda"; }
+  Device device() const override { return Device::kCuda; }
+  DType activation_dtype() const override { return DType::kBF16; }
+  DType weight_dtype(DType stored) const override {
+    return stored == DType::kF32 || stored == DType::kF16 ? DType::kBF16 : stored;
+  }
+  // The stream every op runs on, for the runner's graph capture and events.
+  cudaStream_t stream() const { return stream_; }
+  int device_index() const { return device_index_; }
+
+  Tensor alloc(DType dtype, std::initializer_list<int64_t> shape) override;
+  Tensor upload(const Tensor& host, DType dtype) override;
+  void copy_to_host(const Tensor& src, void* dst) override;
+  void copy_from_host(const Tensor& dst, const void* src) override;
+  void fill_zero(const Tensor& dst) override;
+  void synchronize() override;
+
+  void embedding(const Tensor& ids, const Tensor& table, const Tensor& out) override;
+  void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override;
+  void add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
+                    const Tensor& out) override;
+  void linear(const Tensor& x, const LinearWeight& w, const Tensor& out) override;
+  void rope_kv_write(const Tensor& qkv, const Tensor& positions, const Tensor& slot_mapping, const RopeParams& rope,
+                     const AttentionShape& shape, const KvCacheLayer& cache, const Tensor& q_out) override;
+  void paged_attention(const Tensor& q, const KvCacheLayer& cache, const AttentionMetadata& meta,
+                       const AttentionShape& shape, const Tensor& out) override;
+  void silu_mul(const Tensor& gate_up, const Tensor& out) override;
+  void gather_rows(const Tensor& x, const Tensor& indices, const Tensor& out) override;
+
+ private:
+  // Makes this backend's device current on the calling thread (the runtime's current
+  // device is per thread, and the engine calls from its own thread).
+  void use_device() const;
+
+  int device_index_ = 0;
+  cudaStream_t stream_ = nullptr;
+  std::unique_ptr<cuda::CublasLtGemm> gemm_;
+  cuda::Workspace attention_workspace_{"paged_attention split-KV partials"};
+};
+
+}  // namespace tern

@@ -1,0 +1,110 @@
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/rope_kv_write.cuh"
+
+namespace tern::cuda {
+namespace {
+
+constexpr int kThreads = 128;
+constexpr int kMaxHalf = 256;
+
+// One block per token. cos/sin are computed once per token in FP32 with the accurate
+// cosf/sinf (angles reach 1e5 radians at long positions, where __cosf is far off).
+__global__ void __launch_bounds__(kThreads) rope_kv_write_kernel(const RopeKvWriteArgs a) {
+  __shared__ float cos_s[kMaxHalf], sin_s[kMaxHalf];
+  const int64_t t = blockIdx.x;
+  const int half = a.head_dim / 2;
+  const float pos = float(a.positions[t]);
+  for (int i = threadIdx.x; i < half; i += kThreads) {
+    float s, c;
+    sincosf(pos * a.inv_freq[i], &s, &c);
+    cos_s[i] = c * a.attention_scaling;
+    sin_s[i] = s * a.attention_scaling;
+  }
+  __syncthreads();
+
+  const int32_t slot = a.slot_mapping[t];
+  const bool write_kv = slot >= 0 && slot < a.num_slots;
+  const int heads = a.num_q_heads + 2 * a.num_kv_heads;
+  const __nv_bfloat16* src = a.qkv + t * int64_t(heads) * a.head_dim;
+  const int64_t kv_row = int64_t(a.num_kv_heads) * a.head_dim;
+  // Work item = (head, pair i): elements i and i + half of that head.
+  for (int item = threadIdx.x; item < heads * half; item += kThreads) {
+    const int head = item / half, i = item % half;
+    const __nv_bfloat16* in = src + head * a.head_dim;
+    const float x1 = __bfloat162float(in[i]), x2 = __bfloat162float(in[i + half]);
+    __nv_bfloat16* dst;
+    bool rotate = true;
+    if (head < a.num_q_heads) {
+      dst = a.q_out + t * int64_t(a.num_q_heads) * a.head_dim + head * a.head_dim;
+    } else if (!write_kv) {
+      continue;
+    } else if (head < a.num_q_heads + a.num_kv_heads) {
+      dst = a.k_cache + slot * kv_row + (head - a.num_q_heads) * a.head_dim;
+    } else {
+      dst = a.v_cache + slot * kv_row + (head - a.num_q_heads - a.num_kv_heads) * a.head_dim;
+      rotate = false;
+    }
+    if (rotate) {
+      dst[i] = __float2bfloat16(x1 * cos_s[i] - x2 * sin_s[i]);
+      dst[i + half] = __float2bfloat16(x2 * cos_s[i] + x1 * sin_s[i]);
+    } else {
+      dst[i] = in[i];
+      dst[i + half] = in[i + half];
+    }
+  }
+}
+
+}  // namespace
+
+void launch_rope_kv_write(const RopeKvWriteArgs& args, cudaStream_t stream) {
+  if (args.tokens == 0) return;
+  rope_kv_write_kernel<<<unsigned(args.tokens), kThreads, 0, stream>>>(args);
+  CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace tern::cuda
+
+namespace tern {
+
+void CudaBackend::rope_kv_write(const Tensor& qkv, const Tensor& positions, const Tensor& slot_mapping,
+                                const RopeParams& rope, const AttentionShape& shape, const KvCacheLayer& cache,
+                                const Tensor& q_out) {
+  const char* op = "rope_kv_write";
+  const int hq = shape.num_q_heads, hkv = shape.num_kv_heads, d = shape.head_dim;
+  if (hq <= 0 || hkv <= 0 || hq % hkv != 0 || d <= 0 || d % 2 != 0 || d / 2 > 256)
+    throw error("cuda rope_kv_write: unsupported heads ", hq, "/", hkv, " of dim ", d,
+                " (needs kv heads dividing q heads, an even head_dim of at most 512)");
+  cuda::expect(qkv, DType::kBF16, op, "qkv");
+  cuda::expect(positions, DType::kI32, op, "positions");
+  cuda::expect(slot_mapping, DType::kI32, op, "slot_mapping");
+  cuda::expect(rope.inv_freq, DType::kF32, op, "inv_freq");
+  cuda::expect(cache.k, DType::kBF16, op, "k cache");
+  cuda::expect(cache.v, DType::kBF16, op, "v cache");
+  cuda::expect(q_out, DType::kBF16, op, "q_out");
+  const int64_t tokens = qkv.rows();
+  cuda::expect_matrix(qkv, tokens, int64_t(hq + 2 * hkv) * d, op, "qkv");
+  cuda::expect_matrix(q_out, tokens, int64_t(hq) * d, op, "q_out");
+  cuda::expect_matrix(positions, 1, tokens, op, "positions");
+  cuda::expect_matrix(slot_mapping, 1, tokens, op, "slot_mapping");
+  cuda::expect_matrix(rope.inv_freq, 1, d / 2, op, "inv_freq");
+  cuda::expect_shape(cache.k, {cache.num_blocks(), cache.block_size(), hkv, d}, op, "k cache");
+  cuda::expect_shape(cache.v, {cache.num_blocks(), cache.block_size(), hkv, d}, op, "v cache");
+  use_device();
+  cuda::launch_rope_kv_write({.qkv = qkv.ptr<const __nv_bfloat16>(),
+                              .positions = positions.ptr<const int32_t>(),
+                              .slot_mapping = slot_mapping.ptr<const int32_t>(),
+                              .inv_freq = rope.inv_freq.ptr<const float>(),
+                              .attention_scaling = rope.attention_scaling,
+                              .k_cache = cache.k.ptr<__nv_bfloat16>(),
+                              .v_cache = cache.v.ptr<__nv_bfloat16>(),
+                              .q_out = q_out.ptr<__nv_bfloat16>(),
+                              .tokens = tokens,
+                              .num_slots = cache.num_blocks() * cache.block_size(),
+                              .num_q_heads = hq,
+                              .num_kv_heads = hkv,
+                              .head_dim = d},
+                             stream_);
+}
+
+}  // namespace tern

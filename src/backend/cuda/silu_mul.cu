@@ -1,0 +1,65 @@
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/silu_mul.cuh"
+
+namespace tern::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+// Each thread handles kVec consecutive outputs of one row (8: 16-byte accesses).
+template <int kVec>
+__global__ void __launch_bounds__(kThreads) silu_mul_kernel(const __nv_bfloat16* __restrict__ gate_up, int64_t rows,
+                                                            int64_t cols, __nv_bfloat16* __restrict__ out) {
+  struct alignas(2 * kVec) Pack {
+    __nv_bfloat16 v[kVec];
+  };
+  const int64_t packs_per_row = cols / kVec;
+  const int64_t total = rows * packs_per_row;
+  for (int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x; i < total; i += int64_t(gridDim.x) * kThreads) {
+    const int64_t row = i / packs_per_row, col = (i % packs_per_row) * kVec;
+    const __nv_bfloat16* gate = gate_up + row * 2 * cols + col;
+    const Pack g = *reinterpret_cast<const Pack*>(gate);
+    const Pack u = *reinterpret_cast<const Pack*>(gate + cols);
+    Pack o;
+    for (int j = 0; j < kVec; ++j) {
+      const float gv = __bfloat162float(g.v[j]);
+      o.v[j] = __float2bfloat16(gv / (1.0f + expf(-gv)) * __bfloat162float(u.v[j]));
+    }
+    *reinterpret_cast<Pack*>(out + row * cols + col) = o;
+  }
+}
+
+template <int kVec>
+void launch(const __nv_bfloat16* gate_up, int64_t rows, int64_t cols, __nv_bfloat16* out, cudaStream_t stream) {
+  const int64_t total = rows * (cols / kVec);
+  const unsigned blocks = unsigned(std::min<int64_t>((total + kThreads - 1) / kThreads, 65536));
+  silu_mul_kernel<kVec><<<blocks, kThreads, 0, stream>>>(gate_up, rows, cols, out);
+  CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace
+
+void launch_silu_mul(const __nv_bfloat16* gate_up, int64_t rows, int64_t cols, __nv_bfloat16* out,
+                     cudaStream_t stream) {
+  if (rows == 0 || cols == 0) return;
+  auto aligned16 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (cols % 8 == 0 && aligned16(gate_up) && aligned16(out))
+    launch<8>(gate_up, rows, cols, out, stream);
+  else
+    launch<1>(gate_up, rows, cols, out, stream);
+}
+
+}  // namespace tern::cuda
+
+namespace tern {
+
+void CudaBackend::silu_mul(const Tensor& gate_up, const Tensor& out) {
+  cuda::expect(gate_up, DType::kBF16, "silu_mul", "gate_up");
+  cuda::expect(out, DType::kBF16, "silu_mul", "out");
+  cuda::expect_matrix(gate_up, out.rows(), 2 * out.cols(), "silu_mul", "gate_up");
+  use_device();
+  cuda::launch_silu_mul(gate_up.ptr<const __nv_bfloat16>(), out.rows(), out.cols(), out.ptr<__nv_bfloat16>(), stream_);
+}
+
+}  // namespace tern

@@ -1,0 +1,305 @@
+// Micro-benchmark of the CUDA backend's ops at Qwen2.5-7B shapes (hidden 3584, 28 query
+// and 4 KV heads of 128, intermediate 18944, vocabulary 152064), each against its floor:
+// the bytes it must move over the measured copy bandwidth, or its FLOPs over the BF16
+// tensor-core rate, whichever is larger.
+//
+// usage: backend_ops_bench OUT.json [label]   (label: free text stored in the report,
+// such as the commit). Timing: CUDA events around each call on the backend's stream,
+// after warm-up; the median of the repetitions. Weights rotate over enough copies that
+// the set exceeds L2, so small-M GEMMs are timed from HBM, not cache.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/cuda_backend.h"
+#include "tensor/dtype.h"
+
+namespace tern {
+namespace {
+
+constexpr int kHidden = 3584, kHq = 28, kHkv = 4, kDim = 128, kInter = 18944, kVocab = 152064, kBlock = 16;
+constexpr double kBf16PeakFlops = 790e12;  // measured on these machines (device KINDS.md), dense BF16
+
+void check(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) {
+    std::fprintf(stderr, "CUDA error in %s: %s\n", what, cudaGetErrorString(status));
+    std::exit(1);
+  }
+}
+
+struct Record {
+  std::string op, shape;
+  double us = 0, floor_us = 0;
+  std::string bound;    // "memory" or "compute": which term sets the floor
+  double achieved = 0;  // GB/s for memory-bound rows, TFLOP/s for compute-bound rows
+};
+
+class Bench {
+ public:
+  Bench() : backend_(BackendOptions{}) {
+    check(cudaEventCreate(&start_), "event");
+    check(cudaEventCreate(&stop_), "event");
+    std::mt19937 rng(1234);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    noise_.resize(size_t(1) << 22);
+    for (auto& h : noise_) h = f32_to_bf16(dist(rng) * 0.05f);
+  }
+  ~Bench() {
+    cudaEventDestroy(start_);
+    cudaEventDestroy(stop_);
+  }
+
+  CudaBackend& be() { return backend_; }
+
+  // A tensor filled with a repeating random BF16 pattern (never zeros).
+  Tensor random(DType dtype, std::initializer_list<int64_t> shape) {
+    Tensor t = backend_.alloc(dtype, shape);
+    const size_t bytes = t.nbytes(), chunk = noise_.size() * 2;
+    check(cudaMemcpy(t.data, noise_.data(), std::min(bytes, chunk), cudaMemcpyHostToDevice), "fill");
+    for (size_t done = chunk; done < bytes; done += chunk)
+      check(cudaMemcpy(static_cast<char*>(t.data) + done, t.data, std::min(chunk, bytes - done),
+                       cudaMemcpyDeviceToDevice),
+            "fill");
+    return t;
+  }
+
+  // Median microseconds of `reps` calls of fn(i), after `warmup` calls.
+  double time_us(const std::function<void(int)>& fn, int reps = 30, int warmup = 3) {
+    for (int i = 0; i < warmup; ++i) fn(i);
+    std::vector<float> ms(reps);
+    for (int i = 0; i < reps; ++i) {
+      check(cudaEventRecord(start_, backend_.stream()), "record");
+      fn(i);
+      check(cudaEventRecord(stop_, backend_.stream()), "record");
+      check(cudaEventSynchronize(stop_), "sync");
+      check(cudaEventElapsedTime(&ms[i], start_, stop_), "elapsed");
+    }
+    std::nth_element(ms.begin(), ms.begin() + reps / 2, ms.end());
+    return double(ms[reps / 2]) * 1e3;
+  }
+
+  // Device-to-device copy bandwidth (bytes read + written), the memory ceiling.
+  double copy_bandwidth() {
+    const size_t bytes = size_t(1) << 30;
+    void *a = nullptr, *b = nullptr;
+    check(cudaMalloc(&a, bytes), "malloc");
+    check(cudaMalloc(&b, bytes), "malloc");
+    check(cudaMemset(a, 1, bytes), "memset");
+    double us = time_us(
+        [&](int) { check(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, backend_.stream()), "copy"); }, 10, 2);
+    cudaFree(a);
+    cudaFree(b);
+    return 2.0 * double(bytes) / (us * 1e-6);
+  }
+
+  void add(std::string op, std::string shape, double us, double bytes, double flops) {
+    Record r;
+    r.op = std::move(op);
+    r.shape = std::move(shape);
+    r.us = us;
+    const double mem_us = bytes / bandwidth_ * 1e6, flop_us = flops / kBf16PeakFlops * 1e6;
+    r.floor_us = std::max(mem_us, flop_us);
+    r.bound = mem_us >= flop_us ? "memory" : "compute";
+    r.achieved = r.bound == "memory" ? bytes / (r.us * 1e-6) / 1e9 : flops / (r.us * 1e-6) / 1e12;
+    std::printf("%-22s %-34s %10.2f us  floor %9.2f us  %5.1f%% of floor speed  (%s %.1f %s)\n", r.op.c_str(),
+                r.shape.c_str(), r.us, r.floor_us, 100.0 * r.floor_us / r.us, r.bound.c_str(), r.achieved,
+                r.bound == "memory" ? "GB/s" : "TFLOP/s");
+    std::fflush(stdout);
+    records_.push_back(r);
+  }
+
+  double bandwidth_ = 3.0e12;
+  std::vector<Record> records_;
+
+ private:
+  CudaBackend backend_;
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+  std::vector<uint16_t> noise_;
+};
+
+void bench_gemms(Bench& b) {
+  struct Shape {
+    const char* name;
+    int k, n;
+    DType out;
+  };
+  const Shape shapes[] = {{"qkv_proj", kHidden, (kHq + 2 * kHkv) * kDim, DType::kBF16},
+                          {"o_proj", kHq * kDim, kHidden, DType::kBF16},
+                          {"gate_up_proj", kHidden, 2 * kInter, DType::kBF16},
+                          {"down_proj", kInter, kHidden, DType::kBF16},
+                          {"lm_head", kHidden, kVocab, DType::kF32}};
+  const int ms[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 2048};
+  for (const Shape& s : shapes) {
+    const double weight_bytes = 2.0 * s.k * s.n;
+    const int copies = std::max(1, int(std::ceil(200e6 / weight_bytes)));  // > 4x L2
+    std::vector<LinearWeight> weights;
+    for (int c = 0; c < copies; ++c) weights.push_back({b.random(DType::kBF16, {s.n, s.k}), {}});
+    for (int m : ms) {
+      Tensor x = b.random(DType::kBF16, {m, s.k});
+      Tensor out = b.be().alloc(s.out, {m, s.n});
+      const double us = b.time_us([&](int i) { b.be().linear(x, weights[size_t(i) % weights.size()], out); });
+      const double bytes = weight_bytes + 2.0 * m * s.k + double(dtype_size(s.out)) * m * s.n;
+      b.add(std::string("linear ") + s.name,
+            "M=" + std::to_string(m) + " K=" + std::to_string(s.k) + " N=" + std::to_string(s.n), us, bytes,
+            2.0 * m * s.k * s.n);
+    }
+  }
+}
+
+// A paged cache of `seqs` sequences of `context` tokens in shuffled blocks.
+struct AttentionSetup {
+  KvCacheLayer cache;
+  AttentionMetadata meta;
+  Tensor q, out;
+};
+
+AttentionSetup attention_setup(Bench& b, int seqs, int context, int q_len) {
+  const int blocks_per_seq = (context + kBlock - 1) / kBlock, num_blocks = seqs * blocks_per_seq;
+  std::vector<int32_t> ids(num_blocks), starts{0}, lens(seqs, context);
+  std::iota(ids.begin(), ids.end(), 0);
+  std::shuffle(ids.begin(), ids.end(), std::mt19937(7));
+  for (int s = 0; s < seqs; ++s) starts.push_back(starts.back() + q_len);
+  auto upload = [&](const std::vector<int32_t>& v, std::initializer_list<int64_t> shape) {
+    Tensor h = host_tensor(DType::kI32, shape);
+    std::memcpy(h.data, v.data(), v.size() * 4);
+    return b.be().upload(h, DType::kI32);
+  };
+  AttentionSetup a;
+  a.cache = {b.random(DType::kBF16, {num_blocks, kBlock, kHkv, kDim}),
+             b.random(DType::kBF16, {num_blocks, kBlock, kHkv, kDim})};
+  a.meta = {.num_seqs = seqs,
+            .max_query_len = q_len,
+            .max_seq_len = context,
+            .query_start = upload(starts, {seqs + 1}),
+            .seq_lens = upload(lens, {seqs}),
+            .block_tables = upload(ids, {seqs, blocks_per_seq})};
+  a.q = b.random(DType::kBF16, {seqs * q_len, kHq * kDim});
+  a.out = b.be().alloc(DType::kBF16, {seqs * q_len, kHq * kDim});
+  return a;
+}
+
+void bench_attention(Bench& b) {
+  const AttentionShape shape{.num_q_heads = kHq, .num_kv_heads = kHkv, .head_dim = kDim, .scale = 0.0883883f};
+  for (int batch : {1, 64})
+    for (int context : {128, 2048, 8192}) {
+      AttentionSetup a = attention_setup(b, batch, context, 1);
+      const double us = b.time_us([&](int) { b.be().paged_attention(a.q, a.cache, a.meta, shape, a.out); });
+      const double kv_bytes = 2.0 * 2.0 * batch * context * kHkv * kDim;
+      b.add("attention decode", "batch=" + std::to_string(batch) + " context=" + std::to_string(context), us,
+            kv_bytes + 2.0 * 2.0 * batch * kHq * kDim, 4.0 * batch * kHq * kDim * double(context));
+    }
+  for (int tokens : {512, 2048}) {
+    AttentionSetup a = attention_setup(b, 1, tokens, tokens);
+    const double us = b.time_us([&](int) { b.be().paged_attention(a.q, a.cache, a.meta, shape, a.out); }, 10);
+    const double causal_pairs = double(tokens) * (tokens + 1) / 2;
+    b.add("attention prefill", "tokens=" + std::to_string(tokens) + " causal", us,
+          2.0 * 2.0 * tokens * (kHkv + kHq) * kDim, 4.0 * kHq * kDim * causal_pairs);
+  }
+}
+
+void bench_small_ops(Bench& b) {
+  CudaBackend& be = b.be();
+  const AttentionShape shape{.num_q_heads = kHq, .num_kv_heads = kHkv, .head_dim = kDim, .scale = 0.0883883f};
+  Tensor norm_w = b.random(DType::kBF16, {kHidden});
+  Tensor inv_freq = be.alloc(DType::kF32, {kDim / 2});
+  {
+    std::vector<float> f(kDim / 2);
+    for (int i = 0; i < kDim / 2; ++i) f[i] = float(std::pow(1e6, -2.0 * i / kDim));
+    be.copy_from_host(inv_freq, f.data());
+  }
+  Tensor table = b.random(DType::kBF16, {kVocab, kHidden});
+  for (int t : {1, 64, 2048}) {
+    const std::string tok = "T=" + std::to_string(t);
+    Tensor x = b.random(DType::kBF16, {t, kHidden}), res = b.random(DType::kBF16, {t, kHidden});
+    Tensor out = be.alloc(DType::kBF16, {t, kHidden});
+    double us = b.time_us([&](int) { be.rms_norm(x, norm_w, 1e-6f, out); });
+    b.add("rms_norm", tok + " H=3584", us, 2.0 * 2 * t * kHidden, 0);
+    us = b.time_us([&](int) { be.add_rms_norm(res, x, norm_w, 1e-6f, out); });
+    b.add("add_rms_norm", tok + " H=3584", us, 2.0 * 4 * t * kHidden, 0);
+
+    Tensor gate_up = b.random(DType::kBF16, {t, 2 * kInter}), act = be.alloc(DType::kBF16, {t, kInter});
+    us = b.time_us([&](int) { be.silu_mul(gate_up, act); });
+    b.add("silu_mul", tok + " I=18944", us, 2.0 * 3 * t * kInter, 0);
+
+    std::vector<int32_t> ids(t), positions(t), slots(t);
+    for (int i = 0; i < t; ++i) {
+      ids[i] = (i * 7919) % kVocab;
+      positions[i] = 1000 + i;
+      slots[i] = i;
+    }
+    auto i32 = [&](const std::vector<int32_t>& v) {
+      Tensor h = host_tensor(DType::kI32, {int64_t(v.size())});
+      std::memcpy(h.data, v.data(), v.size() * 4);
+      return be.upload(h, DType::kI32);
+    };
+    Tensor ids_t = i32(ids), pos_t = i32(positions), slot_t = i32(slots);
+    us = b.time_us([&](int) { be.embedding(ids_t, table, out); });
+    b.add("embedding", tok + " H=3584", us, 2.0 * 2 * t * kHidden, 0);
+
+    const int width = (kHq + 2 * kHkv) * kDim, blocks = (t + kBlock - 1) / kBlock;
+    Tensor qkv = b.random(DType::kBF16, {t, width}), q = be.alloc(DType::kBF16, {t, kHq * kDim});
+    KvCacheLayer cache{be.alloc(DType::kBF16, {blocks, kBlock, kHkv, kDim}),
+                       be.alloc(DType::kBF16, {blocks, kBlock, kHkv, kDim})};
+    us = b.time_us([&](int) { be.rope_kv_write(qkv, pos_t, slot_t, RopeParams{inv_freq, 1.0f}, shape, cache, q); });
+    b.add("rope_kv_write", tok, us, 2.0 * 2 * t * width, 0);
+  }
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+}  // namespace tern
+
+int main(int argc, char** argv) {
+  using namespace tern;
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s OUT.json [label]\n", argv[0]);
+    return 2;
+  }
+  Bench b;
+  cudaDeviceProp props{};
+  check(cudaGetDeviceProperties(&props, b.be().device_index()), "properties");
+  b.bandwidth_ = b.copy_bandwidth();
+  std::printf("%s, %d SMs, L2 %d MiB; device-to-device copy %.0f GB/s (read + write)\n", props.name,
+              props.multiProcessorCount, props.l2CacheSize >> 20, b.bandwidth_ / 1e9);
+  bench_gemms(b);
+  bench_attention(b);
+  bench_small_ops(b);
+
+  std::ofstream out(argv[1]);
+  std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  out << "{\n  \"device\": \"" << json_escape(props.name) << "\",\n  \"label\": \""
+      << json_escape(argc > 2 ? argv[2] : "") << "\",\n  \"date\": \"" << date
+      << "\",\n  \"copy_bandwidth_gbps\": " << b.bandwidth_ / 1e9
+      << ",\n  \"bf16_peak_tflops_assumed\": " << kBf16PeakFlops / 1e12 << ",\n  \"results\": [\n";
+  for (size_t i = 0; i < b.records_.size(); ++i) {
+    const Record& r = b.records_[i];
+    out << "    {\"op\": \"" << json_escape(r.op) << "\", \"shape\": \"" << json_escape(r.shape)
+        << "\", \"us\": " << r.us << ", \"floor_us\": " << r.floor_us << ", \"bound\": \"" << r.bound
+        << "\", \"achieved\": " << r.achieved << ", \"achieved_unit\": \"" << (r.bound == "memory" ? "GB/s" : "TFLOP/s")
+        << "\"}" << (i + 1 < b.records_.size() ? ",\n" : "\n");
+  }
+  out << "  ]\n}\n";
+  std::printf("wrote %s\n", argv[1]);
+  return 0;
+}

@@ -1,0 +1,207 @@
+// paged_attention against the CPU: prefill, chunked prefill over a cached prefix, decode
+// with contexts from 1 to 8k (split-KV), and mixed batches, with GQA ratios 1 to 32, head
+// dims 16 to 128, block sizes 16 and 32, and every sequence's blocks scattered over the
+// cache in shuffled order. Also: a sequence alone and inside a batch gives the same bits.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <numeric>
+
+#include "op_test_support.h"
+
+namespace tern::test {
+namespace {
+
+struct Seq {
+  int seq_len, q_len;  // context tokens (cached prefix + new) and new (query) tokens
+};
+
+struct AttentionCase {
+  const char* name;
+  int hq, hkv, d, block_size;
+  std::vector<Seq> seqs;
+  float q_scale = 1.0f;  // larger values make the softmax peakier
+};
+
+// One random problem: Q for every query token, a cache holding every sequence's
+// context in shuffled blocks, and the metadata for the whole batch.
+struct Problem {
+  AttentionCase c;
+  int num_blocks = 0, max_blocks = 0, tokens = 0;
+  std::vector<float> q, k, v;
+  std::vector<int32_t> query_start, tables;
+
+  explicit Problem(const AttentionCase& test_case) : c(test_case) {
+    std::mt19937 rng = rng_for_test();
+    for (const Seq& s : c.seqs) {
+      const int blocks = (s.seq_len + c.block_size - 1) / c.block_size;
+      num_blocks += blocks;
+      max_blocks = std::max(max_blocks, blocks + 1);  // one spare column of padding
+    }
+    num_blocks += 2;
+    std::vector<int32_t> ids(num_blocks);
+    std::iota(ids.begin(), ids.end(), 0);
+    std::shuffle(ids.begin(), ids.end(), rng);
+    // Table padding points at a real block holding unrelated data: reading past a
+    // context shows up as a wrong value, not a crash that ends the test program.
+    const int32_t padding = ids.back();
+    tables.assign(c.seqs.size() * max_blocks, padding);
+    int next = 0;
+    query_start.push_back(0);
+    for (size_t s = 0; s < c.seqs.size(); ++s) {
+      const int blocks = (c.seqs[s].seq_len + c.block_size - 1) / c.block_size;
+      for (int b = 0; b < blocks; ++b) tables[s * max_blocks + b] = ids[next++];
+      query_start.push_back(query_start.back() + c.seqs[s].q_len);
+    }
+    tokens = query_start.back();
+    q = random_bf16(size_t(tokens) * c.hq * c.d, rng, c.q_scale);
+    k = random_bf16(size_t(num_blocks) * c.block_size * c.hkv * c.d, rng);
+    v = random_bf16(k.size(), rng);
+  }
+
+  AttentionShape shape() const {
+    return {.num_q_heads = c.hq, .num_kv_heads = c.hkv, .head_dim = c.d, .scale = 1.0f / std::sqrt(float(c.d))};
+  }
+  int row_width() const { return c.hq * c.d; }
+
+  // Metadata and Q rows for the sequences `which` (in that order) on `backend`.
+  struct Batch {
+    AttentionMetadata meta;
+    Tensor q;
+    int tokens = 0;
+  };
+  Batch batch(Backend& backend, const std::vector<int>& which) const {
+    std::vector<int32_t> starts{0}, lens, rows;
+    std::vector<float> q_rows;
+    Batch b;
+    for (int s : which) {
+      const Seq& seq = c.seqs[s];
+      starts.push_back(starts.back() + seq.q_len);
+      lens.push_back(seq.seq_len);
+      rows.insert(rows.end(), tables.begin() + size_t(s) * max_blocks, tables.begin() + size_t(s + 1) * max_blocks);
+      q_rows.insert(q_rows.end(), q.begin() + size_t(query_start[s]) * row_width(),
+                    q.begin() + size_t(query_start[s + 1]) * row_width());
+      b.meta.max_query_len = std::max(b.meta.max_query_len, seq.q_len);
+      b.meta.max_seq_len = std::max(b.meta.max_seq_len, seq.seq_len);
+    }
+    const int n = int(which.size());
+    b.tokens = starts.back();
+    b.meta.num_seqs = n;
+    b.meta.query_start = i32_on(backend, starts, {n + 1});
+    b.meta.seq_lens = i32_on(backend, lens, {n});
+    b.meta.block_tables = i32_on(backend, rows, {n, max_blocks});
+    b.q = backend.name() == "cpu" ? on_cpu(q_rows, {b.tokens, row_width()}) : on_cuda(q_rows, {b.tokens, row_width()});
+    return b;
+  }
+
+  std::vector<int> all() const {
+    std::vector<int> which(c.seqs.size());
+    std::iota(which.begin(), which.end(), 0);
+    return which;
+  }
+
+  std::vector<float> run_cpu() const {
+    const std::initializer_list<int64_t> cache_shape{num_blocks, c.block_size, c.hkv, c.d};
+    KvCacheLayer cache{on_cpu(k, cache_shape), on_cpu(v, cache_shape)};
+    Batch b = batch(cpu(), all());
+    Tensor out = cpu().alloc(DType::kF32, {b.tokens, row_width()});
+    cpu().paged_attention(b.q, cache, b.meta, shape(), out);
+    return download(cpu(), out);
+  }
+};
+
+// The CUDA side keeps one cache per problem so sequences can be run in any grouping.
+struct CudaAttention {
+  const Problem& p;
+  KvCacheLayer cache;
+
+  explicit CudaAttention(const Problem& problem) : p(problem) {
+    const std::initializer_list<int64_t> cache_shape{p.num_blocks, p.c.block_size, p.c.hkv, p.c.d};
+    cache = {on_cuda(p.k, cache_shape), on_cuda(p.v, cache_shape)};
+  }
+
+  std::vector<float> run(const std::vector<int>& which, const std::string& what) {
+    Problem::Batch b = p.batch(cuda(), which);
+    GuardedOutput out = guarded_cuda_output(DType::kBF16, {b.tokens, p.row_width()});
+    cuda().paged_attention(b.q, cache, b.meta, p.shape(), out.tensor);
+    expect_guard_intact(out, what);
+    return download(cuda(), out.tensor);
+  }
+};
+
+std::vector<float> rows_of(const Problem& p, const std::vector<float>& all_rows, int s) {
+  return {all_rows.begin() + size_t(p.query_start[s]) * p.row_width(),
+          all_rows.begin() + size_t(p.query_start[s + 1]) * p.row_width()};
+}
+
+std::string describe(const Problem& p, int s) {
+  return std::string(p.c.name) + " hq=" + std::to_string(p.c.hq) + " hkv=" + std::to_string(p.c.hkv) +
+         " d=" + std::to_string(p.c.d) + " block=" + std::to_string(p.c.block_size) + " seq " + std::to_string(s) +
+         " (context " + std::to_string(p.c.seqs[s].seq_len) + ", query " + std::to_string(p.c.seqs[s].q_len) + ")";
+}
+
+class PagedAttention : public ::testing::TestWithParam<AttentionCase> {};
+
+TEST_P(PagedAttention, MatchesCpu) {
+  const Problem p(GetParam());
+  const std::vector<float> want = p.run_cpu();
+  CudaAttention attention(p);
+  const std::vector<float> got = attention.run(p.all(), p.c.name);
+  for (int s = 0; s < int(p.c.seqs.size()); ++s)
+    expect_close(rows_of(p, got, s), rows_of(p, want, s), 1e-2, describe(p, s));
+}
+
+TEST_P(PagedAttention, EachSequenceAloneGivesTheSameBitsAsInTheBatch) {
+  const Problem p(GetParam());
+  CudaAttention attention(p);
+  const std::vector<float> together = attention.run(p.all(), p.c.name);
+  for (int s = 0; s < int(p.c.seqs.size()); ++s) {
+    const std::vector<float> alone = attention.run({s}, p.c.name), in_batch = rows_of(p, together, s);
+    ASSERT_EQ(alone.size(), in_batch.size());
+    for (size_t i = 0; i < alone.size(); ++i)
+      ASSERT_EQ(std::bit_cast<uint32_t>(alone[i]), std::bit_cast<uint32_t>(in_batch[i]))
+          << describe(p, s) << ": element " << i << " alone " << alone[i] << " in the batch " << in_batch[i];
+  }
+}
+
+const std::vector<Seq> kPrefill = {{37, 37}, {64, 64}, {100, 100}, {2, 2}, {129, 129}};
+const std::vector<Seq> kChunked = {{300, 37}, {129, 64}, {77, 2}, {1000, 130}, {65, 64}};
+const std::vector<Seq> kDecode = {{1, 1}, {17, 1}, {255, 1}, {256, 1}, {257, 1}, {1000, 1}, {4096, 1}, {3333, 1}};
+const std::vector<Seq> kMixed = {{50, 50}, {17, 1}, {300, 45}, {2049, 1}, {64, 1}, {65, 65}, {1, 1}};
+const std::vector<Seq> kLong = {{8192, 1}, {8000, 1}, {5000, 1}, {2048, 1}, {700, 3}};
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, PagedAttention,
+    ::testing::Values(
+        AttentionCase{"prefill", 4, 4, 64, 16, kPrefill}, AttentionCase{"prefill", 8, 2, 128, 32, kPrefill},
+        AttentionCase{"prefill", 14, 2, 128, 16, kPrefill, 4.0f}, AttentionCase{"chunked", 7, 1, 64, 32, kChunked},
+        AttentionCase{"chunked", 8, 2, 128, 16, kChunked, 4.0f}, AttentionCase{"decode", 4, 4, 128, 16, kDecode},
+        AttentionCase{"decode", 8, 2, 64, 32, kDecode}, AttentionCase{"decode", 28, 4, 128, 16, kDecode, 4.0f},
+        AttentionCase{"mixed", 14, 2, 128, 16, kMixed}, AttentionCase{"mixed", 4, 1, 64, 32, kMixed, 4.0f},
+        AttentionCase{"mixed", 32, 1, 64, 16, kMixed}, AttentionCase{"mixed", 4, 2, 16, 16, kMixed},
+        AttentionCase{"mixed", 4, 1, 32, 32, kMixed}, AttentionCase{"long", 28, 4, 128, 16, kLong}),
+    [](const ::testing::TestParamInfo<AttentionCase>& info) {
+      const AttentionCase& c = info.param;
+      return std::string(c.name) + "_hq" + std::to_string(c.hq) + "_hkv" + std::to_string(c.hkv) + "_d" +
+             std::to_string(c.d) + "_b" + std::to_string(c.block_size) + (c.q_scale != 1.0f ? "_peaky" : "");
+    });
+
+TEST(PagedAttentionErrors, RejectsUnsupportedShapes) {
+  const Problem p(AttentionCase{"errors", 4, 2, 64, 16, {{10, 10}}});
+  CudaAttention attention(p);
+  Problem::Batch b = p.batch(cuda(), {0});
+  Tensor out = cuda().alloc(DType::kBF16, {b.tokens, p.row_width()});
+  AttentionShape bad_dim = p.shape();
+  bad_dim.head_dim = 48;
+  EXPECT_THROW(cuda().paged_attention(b.q, attention.cache, b.meta, bad_dim, out), Error);
+  AttentionShape bad_group = p.shape();
+  bad_group.num_kv_heads = 3;
+  EXPECT_THROW(cuda().paged_attention(b.q, attention.cache, b.meta, bad_group, out), Error);
+  EXPECT_THROW(cuda().paged_attention(b.q, attention.cache, b.meta, p.shape(), cuda().alloc(DType::kF32, {10, 256})),
+               Error);
+}
+
+}  // namespace
+}  // namespace tern::test
