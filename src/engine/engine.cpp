@@ -1,0 +1,327 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <limits>
+#include <random>
+
+#include "base/error.h"
+#include "base/log.h"
+
+namespace tern {
+namespace {
+
+using Clock = RequestTimes::Clock;
+
+EngineConfig resolved(EngineConfig config, const ModelExecutor* executor, const Tokenizer* tokenizer) {
+  TERN_CHECK(executor != nullptr && tokenizer != nullptr, "the engine needs an executor and a tokenizer");
+  if (config.block_size != executor->block_size()) {
+    throw error("engine config: block_size ", config.block_size, " differs from the model executor's ",
+                executor->block_size());
+  }
+  const auto resolve = [](const char* field, int32_t& value, int32_t limit) {
+    if (value == 0) {
+      value = limit;
+    } else if (value > limit) {
+      throw error("engine config: ", field, " ", value, " exceeds the model executor's ", limit);
+    }
+  };
+  resolve("num_kv_blocks", config.num_kv_blocks, executor->num_kv_blocks());
+  resolve("max_model_len", config.max_model_len, executor->max_model_len());
+  const std::optional<int32_t> eos = tokenizer->eos_token_id();
+  if (eos && std::ranges::find(config.eos_token_ids, *eos) == config.eos_token_ids.end()) {
+    config.eos_token_ids.push_back(*eos);
+  }
+  return config;
+}
+
+uint64_t random_seed() {
+  thread_local std::mt19937_64 rng{(uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()};
+  return rng();
+}
+
+}  // namespace
+
+Engine::Engine(std::unique_ptr<ModelExecutor> executor, std::shared_ptr<const Tokenizer> tokenizer, EngineConfig config)
+    : executor_(std::move(executor)),
+      tokenizer_(std::move(tokenizer)),
+      scheduler_(resolved(std::move(config), executor_.get(), tokenizer_.get())) {
+  batch_.seqs.reserve(static_cast<size_t>(scheduler_.config().max_num_seqs));
+  publish_stats();
+}
+
+Engine::~Engine() { stop(); }
+
+RequestHandle Engine::add_request(std::vector<int32_t> prompt_token_ids, SamplingParams params, int32_t priority) {
+  const auto reject = [&](RejectReason reason, const std::string& message) {
+    ++num_rejected_[static_cast<size_t>(reason)];
+    throw RequestRejected(reason, message);
+  };
+  if (failed_) reject(RejectReason::kUnavailable, "the engine has failed and accepts no requests");
+  if (prompt_token_ids.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+    reject(RejectReason::kInvalid, "the prompt is too long");
+  }
+  try {
+    scheduler_.check_admissible(static_cast<int32_t>(prompt_token_ids.size()), params);
+  } catch (const RequestRejected& e) {
+    reject(e.reason(), e.what());
+  }
+  int32_t waiting = num_not_started_.load();
+  do {
+    if (waiting >= config().max_waiting) {
+      reject(RejectReason::kBusy, detail::concat("server busy: ", waiting, " requests are waiting; retry later"));
+    }
+  } while (!num_not_started_.compare_exchange_weak(waiting, waiting + 1));
+
+  if (!params.seed) params.seed = random_seed();
+  const uint64_t request_id = next_request_id_++;
+  LiveRequest live;
+  live.request =
+      Request::create(request_id, std::move(prompt_token_ids), std::move(params), priority, config().eos_token_ids);
+  live.request->times.arrival = Clock::now();
+  live.stream = std::make_shared<RequestStream>();
+  const Request& request = *live.request;
+  live.texts.reserve(static_cast<size_t>(request.params.n));
+  for (int32_t i = 0; i < request.params.n; ++i) {
+    live.texts.emplace_back(tokenizer_, request.params.skip_special_tokens, request.params.stop);
+  }
+  RequestHandle handle(request_id, live.stream);
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_adds_.push_back(std::move(live));
+  }
+  inbox_ready_.notify_one();
+  return handle;
+}
+
+void Engine::abort(uint64_t request_id) {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_aborts_.push_back(request_id);
+  }
+  inbox_ready_.notify_one();
+}
+
+bool Engine::step() {
+  TERN_CHECK(!thread_.joinable(), "step() called while the engine thread runs");
+  return run_step();
+}
+
+void Engine::start() {
+  TERN_CHECK(!thread_.joinable(), "the engine thread is already running");
+  {
+    std::lock_guard lock(inbox_mutex_);
+    stop_requested_ = false;
+  }
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Engine::stop() {
+  if (thread_.joinable()) {
+    {
+      std::lock_guard lock(inbox_mutex_);
+      stop_requested_ = true;
+    }
+    inbox_ready_.notify_all();
+    thread_.join();
+  }
+  take_inbox();
+  std::vector<uint64_t> ids;
+  for (const auto& [id, live] : live_) ids.push_back(id);
+  for (uint64_t id : ids) end_request(live_.at(id), FinishReason::kAbort);
+  publish_stats();
+}
+
+void Engine::loop() {
+  while (!failed_) {
+    {
+      std::unique_lock lock(inbox_mutex_);
+      inbox_ready_.wait(lock, [&] {
+        return stop_requested_ || !inbox_adds_.empty() || !inbox_aborts_.empty() || scheduler_.has_unfinished();
+      });
+      if (stop_requested_) return;
+    }
+    run_step();
+  }
+}
+
+bool Engine::run_step() {
+  take_inbox();
+  if (scheduler_.has_unfinished()) execute_step();
+  publish_stats();
+  return scheduler_.has_unfinished();
+}
+
+void Engine::take_inbox() {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    adds_.swap(inbox_adds_);
+    aborts_.swap(inbox_aborts_);
+  }
+  for (LiveRequest& live : adds_) {
+    const uint64_t id = live.request->request_id;
+    scheduler_.add_request(*live.request);
+    LiveRequest& added = live_.emplace(id, std::move(live)).first->second;
+    if (failed_) end_request(added, FinishReason::kError);
+  }
+  adds_.clear();
+  for (uint64_t id : aborts_) {
+    if (const auto it = live_.find(id); it != live_.end()) end_request(it->second, FinishReason::kAbort);
+  }
+  aborts_.clear();
+}
+
+void Engine::execute_step() {
+  const SchedulerOutput& output = scheduler_.schedule();
+  if (output.seqs.empty()) return;
+  const Clock::time_point now = Clock::now();
+  batch_.seqs.clear();
+  for (const ScheduledSequence& s : output.seqs) {
+    const Sequence& seq = *s.seq;
+    Request& request = *seq.request;
+    if (request.times.first_scheduled == Clock::time_point{}) {
+      request.times.first_scheduled = now;
+      --num_not_started_;
+    }
+    batch_.seqs.push_back(StepSequence{
+        .seq_id = seq.seq_id,
+        .num_computed_tokens = s.num_computed_tokens,
+        .new_token_ids = s.new_token_ids(),
+        .block_table = s.block_table,
+        .sample = s.sample,
+        .params = &request.params,
+        .seed = seq.seed,
+        .prompt_token_ids = seq.prompt_token_ids(),
+        .output_token_ids = seq.output_token_ids(),
+        .banned_token_ids = scheduler_.banned_token_ids(seq),
+    });
+    counters_.num_computed_tokens += s.num_new_tokens;
+  }
+  ++counters_.num_steps;
+  const std::vector<SequenceUpdate>* updates = nullptr;
+  try {
+    const std::vector<SampledToken> sampled = executor_->execute(batch_);
+    updates = &scheduler_.update_from_output(output, sampled);
+  } catch (const std::exception& e) {
+    fail_all(e.what());
+    return;
+  }
+  for (const SequenceUpdate& update : *updates) process_update(update);
+}
+
+void Engine::process_update(const SequenceUpdate& update) {
+  Sequence& seq = *update.seq;
+  Request& request = *seq.request;
+  const uint64_t request_id = request.request_id;
+  LiveRequest& live = live_.at(request_id);
+  CompletionText& text = live.texts[static_cast<size_t>(seq.index)];
+  RequestOutput out;
+  out.index = seq.index;
+  std::optional<FinishReason> finish = update.finish;
+  if (update.sampled != nullptr) {
+    const SampledToken& token = *update.sampled;
+    if (request.times.first_token == Clock::time_point{}) request.times.first_token = Clock::now();
+    ++counters_.num_generated_tokens;
+    out.token_ids.push_back(token.token_id);
+    if (request.params.logprobs >= 0) out.logprobs.push_back({token.token_id, token.logprob, token.top_logprobs});
+    // The scheduler stops only on stop ids, whose text is never emitted.
+    if (finish != FinishReason::kStop) {
+      out.text = text.push(token.token_id, seq.num_output_tokens() > request.params.min_tokens);
+      if (text.stopped()) {
+        if (finish) {
+          seq.finish_reason = FinishReason::kStop;  // the same token also reached max_tokens
+        } else {
+          scheduler_.finish_sequence(seq, FinishReason::kStop);
+        }
+        finish = FinishReason::kStop;
+      }
+    }
+  }
+  if (finish) {
+    out.text += text.flush();
+    out.finish_reason = finish;
+    if (*finish == FinishReason::kError) out.error = request.error_message;
+    ++live.num_finals_sent;
+    ++counters_.num_finished_seqs[static_cast<size_t>(*finish)];
+  }
+  if (send(live, std::move(out))) live_.erase(request_id);
+}
+
+void Engine::end_request(LiveRequest& live, FinishReason reason) {
+  Request& request = *live.request;
+  const uint64_t request_id = request.request_id;
+  std::vector<Sequence*> ending;
+  for (auto& seq : request.seqs) {
+    if (seq->status != SequenceStatus::kFinished) ending.push_back(seq.get());
+  }
+  if (reason == FinishReason::kAbort) {
+    scheduler_.abort_request(request);
+  } else {
+    scheduler_.fail_request(request, "internal error: the model step failed");
+  }
+  bool complete = false;
+  for (const Sequence* seq : ending) {
+    RequestOutput out;
+    out.index = seq->index;
+    out.finish_reason = reason;
+    if (reason == FinishReason::kError) out.error = request.error_message;
+    ++live.num_finals_sent;
+    ++counters_.num_finished_seqs[static_cast<size_t>(reason)];
+    complete = send(live, std::move(out));
+  }
+  if (complete) live_.erase(request_id);
+}
+
+void Engine::fail_all(const std::string& message) {
+  log_error("engine: a model step failed, failing every request: ", message);
+  failed_ = true;
+  counters_.healthy = false;
+  counters_.error = message;
+  std::vector<uint64_t> ids;
+  for (const auto& [id, live] : live_) ids.push_back(id);
+  for (uint64_t id : ids) end_request(live_.at(id), FinishReason::kError);
+}
+
+bool Engine::send(LiveRequest& live, RequestOutput output) {
+  Request& request = *live.request;
+  const bool complete = request.finished() && live.num_finals_sent == static_cast<int32_t>(request.seqs.size());
+  if (complete) {
+    request.times.finished = Clock::now();
+    if (request.times.first_scheduled == Clock::time_point{}) --num_not_started_;
+    output.finished = true;
+    output.usage.prompt_tokens = request.num_prompt_tokens;
+    output.usage.cached_prompt_tokens = request.num_cached_prompt_tokens;
+    for (const auto& seq : request.seqs) output.usage.generated_tokens += seq->num_output_tokens();
+    output.times = request.times;
+  }
+  live.stream->push(std::move(output));
+  return complete;
+}
+
+void Engine::publish_stats() {
+  EngineStats s = counters_;
+  const BlockPool& pool = scheduler_.kv().pool();
+  s.num_requests = static_cast<int32_t>(live_.size());
+  s.num_running_seqs = scheduler_.num_running_seqs();
+  s.num_waiting_seqs = scheduler_.num_waiting_seqs();
+  s.num_kv_blocks = pool.num_blocks();
+  s.num_used_kv_blocks = pool.num_used_blocks();
+  s.kv_usage = static_cast<double>(pool.num_used_blocks()) / pool.num_blocks();
+  s.prefix_cache_queried_tokens = scheduler_.kv().prefix_cache_queried_tokens();
+  s.prefix_cache_hit_tokens = scheduler_.kv().prefix_cache_hit_tokens();
+  s.num_preemptions = scheduler_.num_preemptions();
+  s.num_numerical_errors = scheduler_.num_numerical_errors();
+  std::lock_guard lock(stats_mutex_);
+  stats_ = std::move(s);
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s;
+  {
+    std::lock_guard lock(stats_mutex_);
+    s = stats_;
+  }
+  for (size_t i = 0; i < s.num_rejected.size(); ++i) s.num_rejected[i] = num_rejected_[i].load();
+  return s;
+}
+
+}  // namespace tern

@@ -1,0 +1,37 @@
+// A snapshot of the engine's gauges and counters for metrics and health. Counters count
+// from the engine's construction; gauges are as of the end of the last step.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "engine/request.h"
+#include "engine/request_rejected.h"
+
+namespace tern {
+
+struct EngineStats {
+  // Gauges.
+  int32_t num_requests = 0;  // added and not yet finished
+  int32_t num_running_seqs = 0;
+  int32_t num_waiting_seqs = 0;  // queued and preempted sequences
+  int32_t num_kv_blocks = 0;
+  int32_t num_used_kv_blocks = 0;  // referenced by a sequence; free cached blocks do not count
+  double kv_usage = 0.0;           // num_used_kv_blocks / num_kv_blocks
+  // Counters.
+  int64_t num_steps = 0;
+  int64_t num_computed_tokens = 0;   // tokens through the model, prompt and recompute included
+  int64_t num_generated_tokens = 0;  // sampled tokens delivered
+  int64_t prefix_cache_queried_tokens = 0;
+  int64_t prefix_cache_hit_tokens = 0;
+  int64_t num_preemptions = 0;
+  int64_t num_numerical_errors = 0;
+  std::array<int64_t, 4> num_finished_seqs{};  // indexed by FinishReason
+  std::array<int64_t, 5> num_rejected{};       // indexed by RejectReason
+  // False once a model step has failed; `error` says why. The engine then refuses requests.
+  bool healthy = true;
+  std::string error;
+};
+
+}  // namespace tern

@@ -1,0 +1,306 @@
+#include "engine/scheduler.h"
+
+#include <algorithm>
+
+#include "base/error.h"
+#include "engine/request_rejected.h"
+
+namespace tern {
+namespace {
+
+const EngineConfig& validated(const EngineConfig& c) {
+  const auto require_positive = [](const char* field, int32_t value) {
+    if (value < 1) throw error("engine config: ", field, " must be at least 1, got ", value);
+  };
+  require_positive("block_size", c.block_size);
+  require_positive("num_kv_blocks", c.num_kv_blocks);
+  require_positive("max_model_len", c.max_model_len);
+  require_positive("max_num_batched_tokens", c.max_num_batched_tokens);
+  require_positive("max_num_seqs", c.max_num_seqs);
+  require_positive("max_waiting", c.max_waiting);
+  return c;
+}
+
+bool contains(std::span<const int32_t> ids, int32_t id) { return std::ranges::find(ids, id) != ids.end(); }
+
+}  // namespace
+
+Scheduler::Scheduler(const EngineConfig& config)
+    : config_(validated(config)),
+      kv_(KvCacheConfig{.block_size = config.block_size,
+                        .num_blocks = config.num_kv_blocks,
+                        .prefix_caching = config.kv_layout == KvLayout::kContiguous ? PrefixCaching::kDisabled
+                                                                                    : config.prefix_caching}) {
+  running_.reserve(static_cast<size_t>(config_.max_num_seqs));
+  output_.seqs.reserve(static_cast<size_t>(config_.max_num_seqs));
+  updates_.reserve(static_cast<size_t>(config_.max_num_seqs));
+}
+
+void Scheduler::check_admissible(int32_t num_prompt_tokens, const SamplingParams& params) const {
+  const auto reject = [](RejectReason reason, auto&&... parts) {
+    throw RequestRejected(reason, detail::concat(parts...));
+  };
+  if (num_prompt_tokens < 1) reject(RejectReason::kInvalid, "the prompt is empty");
+  if (params.max_tokens < 1) reject(RejectReason::kInvalid, "max_tokens must be at least 1, got ", params.max_tokens);
+  if (params.min_tokens < 0 || params.min_tokens > params.max_tokens) {
+    reject(RejectReason::kInvalid, "min_tokens must be in [0, max_tokens = ", params.max_tokens, "], got ",
+           params.min_tokens);
+  }
+  if (params.n < 1 || params.n > config_.max_num_seqs) {
+    reject(RejectReason::kInvalid, "n must be in [1, ", config_.max_num_seqs, "], got ", params.n);
+  }
+  const int64_t total = int64_t{num_prompt_tokens} + params.max_tokens;
+  if (total > config_.max_model_len) {
+    reject(RejectReason::kContextLength, "This model's maximum context length is ", config_.max_model_len,
+           " tokens. However, you requested ", total, " tokens (", num_prompt_tokens, " in the prompt, ",
+           params.max_tokens, " in the completion). Please reduce the length of the prompt or completion.");
+  }
+  const int64_t num_blocks = (total + config_.block_size - 1) / config_.block_size;
+  if (num_blocks > config_.num_kv_blocks) {
+    reject(RejectReason::kKvCapacity, "the request needs ", num_blocks, " KV cache blocks (", num_prompt_tokens,
+           " prompt + ", params.max_tokens, " completion tokens) but the KV cache holds only ", config_.num_kv_blocks,
+           " blocks of ", config_.block_size, " tokens");
+  }
+}
+
+void Scheduler::add_request(Request& request) {
+  TERN_CHECK(request.seqs.size() == 1 && request.seqs[0]->status == SequenceStatus::kWaiting, "request ",
+             request.request_id, " was added before");
+  request.arrival_order = next_arrival_++;
+  Sequence& leader = *request.seqs[0];
+  leader.seq_id = next_seq_id_++;
+  leader.fork_pending = request.params.n > 1;
+  kv_.extend_block_hashes(leader.block_hashes, leader.token_ids);
+  waiting_.push(&leader);
+}
+
+void Scheduler::abort_request(Request& request) {
+  for (auto& seq : request.seqs) {
+    if (seq->status != SequenceStatus::kFinished) finish(*seq, FinishReason::kAbort);
+  }
+}
+
+void Scheduler::fail_request(Request& request, const std::string& message) {
+  request.error_message = message;
+  for (auto& seq : request.seqs) {
+    if (seq->status != SequenceStatus::kFinished) finish(*seq, FinishReason::kError);
+  }
+}
+
+void Scheduler::finish_sequence(Sequence& seq, FinishReason reason) {
+  TERN_CHECK(seq.status != SequenceStatus::kFinished, "sequence ", seq.seq_id, " finished twice");
+  finish(seq, reason);
+}
+
+void Scheduler::finish(Sequence& seq, FinishReason reason) {
+  if (seq.status == SequenceStatus::kRunning) {
+    remove_from_running(seq);
+    kv_.free(seq.seq_id);
+  } else {
+    waiting_.erase(&seq);
+  }
+  seq.fork_pending = false;
+  seq.status = SequenceStatus::kFinished;
+  seq.finish_reason = reason;
+  --seq.request->num_unfinished_seqs;
+  finished_since_schedule_.push_back(seq.seq_id);
+}
+
+void Scheduler::remove_from_running(Sequence& seq) {
+  running_.erase(std::ranges::find(running_, &seq));
+  if (seq.fork_pending) num_reserved_slots_ -= seq.request->params.n - 1;
+}
+
+const SchedulerOutput& Scheduler::schedule() {
+  ++step_;
+  output_.seqs.clear();
+  output_.preempted_seq_ids.clear();
+  output_.finished_seq_ids.swap(finished_since_schedule_);
+  finished_since_schedule_.clear();
+  budget_ = config_.max_num_batched_tokens;
+  const bool may_admit = config_.scheduler == SchedulerMode::kContinuous || running_.empty();
+
+  schedule_running(/*decodes=*/true);
+  schedule_running(/*decodes=*/false);
+  // After a preemption, admitting new work would only take the blocks back.
+  if (may_admit && output_.preempted_seq_ids.empty()) schedule_waiting();
+
+  output_.num_batched_tokens = config_.max_num_batched_tokens - budget_;
+  for (ScheduledSequence& s : output_.seqs) s.block_table = kv_.block_table(s.seq->seq_id);
+  return output_;
+}
+
+void Scheduler::schedule_running(bool decodes) {
+  for (size_t i = 0; i < running_.size() && budget_ > 0; ++i) {
+    Sequence& seq = *running_[i];
+    const int32_t num_left = seq.num_tokens() - seq.num_computed_tokens;
+    if (seq.scheduled_in_step == step_ || (num_left == 1) != decodes) continue;
+    const int32_t num_new = std::min(num_left, budget_);
+    const size_t num_preempted = output_.preempted_seq_ids.size();
+    if (allocate_or_preempt(seq, num_new)) add_to_batch(seq, num_new);
+    // A preemption reorders running_: scan again from the start; scheduled ones are skipped.
+    if (output_.preempted_seq_ids.size() != num_preempted) i = static_cast<size_t>(-1);
+  }
+}
+
+void Scheduler::schedule_waiting() {
+  while (!waiting_.empty()) {
+    Sequence& seq = *waiting_.front();
+    const int32_t num_slots = seq.fork_pending ? seq.request->params.n : 1;
+    if (num_running_slots() + num_slots > config_.max_num_seqs) break;
+    // A static batch starts whole even when its prompts take several steps.
+    if (config_.scheduler == SchedulerMode::kContinuous && budget_ == 0) break;
+    const PrefixMatch match = kv_.match_prefix(seq.block_hashes, seq.token_ids);
+    const int32_t num_new = std::min(seq.num_tokens() - match.num_tokens, budget_);
+    if (!kv_.allocate_new(seq.seq_id, match, tokens_to_cover(seq, match.num_tokens + num_new))) break;
+
+    waiting_.pop_front();
+    seq.status = SequenceStatus::kRunning;
+    seq.num_computed_tokens = match.num_tokens;
+    running_.push_back(&seq);
+    num_reserved_slots_ += num_slots - 1;
+    Request& request = *seq.request;
+    if (!request.admitted) {
+      request.admitted = true;
+      request.num_cached_prompt_tokens = match.num_tokens;
+    }
+    if (num_new > 0) add_to_batch(seq, num_new);
+    maybe_fork(seq);
+  }
+}
+
+int32_t Scheduler::tokens_to_cover(const Sequence& seq, int32_t end) const {
+  if (config_.kv_layout == KvLayout::kPaged) return end;
+  return std::max(end, seq.num_prompt_tokens() + seq.request->params.max_tokens);
+}
+
+bool Scheduler::allocate_or_preempt(Sequence& seq, int32_t num_new_tokens) {
+  while (!kv_.allocate_slots(seq.seq_id, tokens_to_cover(seq, seq.num_computed_tokens + num_new_tokens))) {
+    Sequence* victim = pick_victim();
+    preempt(*victim);
+    if (victim == &seq) return false;
+  }
+  return true;
+}
+
+void Scheduler::add_to_batch(Sequence& seq, int32_t num_new_tokens) {
+  output_.seqs.push_back(ScheduledSequence{
+      .seq = &seq,
+      .num_computed_tokens = seq.num_computed_tokens,
+      .num_new_tokens = num_new_tokens,
+      .sample = seq.num_computed_tokens + num_new_tokens == seq.num_tokens(),
+      .block_table = {},  // filled once the step's allocations are final
+  });
+  budget_ -= num_new_tokens;
+  seq.scheduled_in_step = step_;
+}
+
+Sequence* Scheduler::pick_victim() const {
+  // The least important: max_element under "more important comes first".
+  return *std::ranges::max_element(running_, WaitingQueue::more_important);
+}
+
+void Scheduler::preempt(Sequence& victim) {
+  if (victim.scheduled_in_step == step_) {
+    const auto it = std::ranges::find(output_.seqs, &victim, &ScheduledSequence::seq);
+    budget_ += it->num_new_tokens;
+    output_.seqs.erase(it);
+    victim.scheduled_in_step = 0;
+  }
+  remove_from_running(victim);
+  kv_.free(victim.seq_id);
+  victim.num_computed_tokens = 0;
+  victim.status = SequenceStatus::kWaiting;
+  waiting_.push(&victim);
+  output_.preempted_seq_ids.push_back(victim.seq_id);
+  ++num_preemptions_;
+}
+
+int32_t Scheduler::fork_point(const Sequence& leader) const {
+  if (config_.kv_layout == KvLayout::kContiguous) return 0;
+  return (leader.num_prompt_tokens() - 1) / config_.block_size * config_.block_size;
+}
+
+void Scheduler::maybe_fork(Sequence& leader) {
+  const int32_t num_shared_tokens = fork_point(leader);
+  if (!leader.fork_pending || leader.num_computed_tokens < num_shared_tokens) return;
+  Request& request = *leader.request;
+  leader.fork_pending = false;
+  num_reserved_slots_ -= request.params.n - 1;
+  const auto prompt = leader.prompt_token_ids();
+  const size_t num_prompt_hashes = std::min(leader.block_hashes.size(), prompt.size() / config_.block_size);
+  for (int32_t index = 1; index < request.params.n; ++index) {
+    auto child = std::make_unique<Sequence>();
+    child->request = &request;
+    child->seq_id = next_seq_id_++;
+    child->index = index;
+    child->seed = *request.params.seed + static_cast<uint64_t>(index);
+    child->token_ids.assign(prompt.begin(), prompt.end());
+    child->block_hashes.assign(leader.block_hashes.begin(), leader.block_hashes.begin() + num_prompt_hashes);
+    kv_.fork(leader.seq_id, child->seq_id, num_shared_tokens);
+    child->num_computed_tokens = num_shared_tokens;
+    child->status = SequenceStatus::kRunning;
+    running_.push_back(child.get());
+    request.seqs.push_back(std::move(child));
+    ++request.num_unfinished_seqs;
+  }
+}
+
+std::optional<FinishReason> Scheduler::check_stop(const Sequence& seq) const {
+  const Request& request = *seq.request;
+  if (seq.num_output_tokens() > request.params.min_tokens && contains(request.stop_token_ids, seq.token_ids.back())) {
+    return FinishReason::kStop;
+  }
+  if (seq.num_output_tokens() >= request.params.max_tokens || seq.num_tokens() >= config_.max_model_len) {
+    return FinishReason::kLength;
+  }
+  return std::nullopt;
+}
+
+std::span<const int32_t> Scheduler::banned_token_ids(const Sequence& seq) const {
+  const Request& request = *seq.request;
+  if (seq.num_output_tokens() >= request.params.min_tokens) return {};
+  return request.stop_token_ids;
+}
+
+const std::vector<SequenceUpdate>& Scheduler::update_from_output(const SchedulerOutput& output,
+                                                                 std::span<const SampledToken> sampled) {
+  updates_.clear();
+  size_t next = 0;
+  for (const ScheduledSequence& s : output.seqs) {
+    Sequence& seq = *s.seq;
+    const SampledToken* token = nullptr;
+    if (s.sample) {
+      TERN_CHECK(next < sampled.size(), "the executor returned ", sampled.size(), " tokens for more sampled sequences");
+      token = &sampled[next++];
+      TERN_CHECK(token->seq_id == seq.seq_id, "sampled token for sequence ", token->seq_id, ", expected ", seq.seq_id);
+    }
+    if (seq.status != SequenceStatus::kRunning) continue;  // its request failed earlier in this batch
+    seq.num_computed_tokens += s.num_new_tokens;
+    if (token != nullptr && token->numerical_error) {
+      ++num_numerical_errors_;
+      Request& request = *seq.request;
+      for (auto& member : request.seqs) {
+        if (member->status != SequenceStatus::kFinished)
+          updates_.push_back({member.get(), nullptr, FinishReason::kError});
+      }
+      // Its blocks are freed without entering the prefix cache.
+      fail_request(request, "numerical error: the model produced NaN or Inf logits");
+      continue;
+    }
+    maybe_fork(seq);
+    if (token == nullptr) continue;
+    // A clean sample vouches for the KV of every computed token.
+    kv_.cache_blocks(seq.seq_id, seq.block_hashes, seq.token_ids, seq.num_computed_tokens);
+    seq.token_ids.push_back(token->token_id);
+    kv_.extend_block_hashes(seq.block_hashes, seq.token_ids);
+    const std::optional<FinishReason> reason = check_stop(seq);
+    updates_.push_back({&seq, token, reason});
+    if (reason) finish(seq, *reason);
+  }
+  TERN_CHECK(next == sampled.size(), "the executor returned ", sampled.size(), " tokens for ", next,
+             " sampled sequences");
+  return updates_;
+}
+
+}  // namespace tern

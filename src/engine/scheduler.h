@@ -1,0 +1,113 @@
+// The scheduler: a CPU state machine over sequences (habit 4). One rule drives it: every
+// sequence has num_computed_tokens and num_tokens, and each step hands out the difference
+// within the token budget; prefill, chunked prefill, prefix-cache hits, recompute after
+// preemption and decode all follow from it.
+//
+// A step, schedule():
+//   1. running sequences with one token left (decodes), in admission order, so inter-token
+//      latency stays flat while prompts arrive;
+//   2. running sequences with more left (chunked prefills), up to the remaining budget;
+//   3. waiting sequences, most important first, if nothing was preempted this step: each
+//      takes its cached prefix and blocks for its first chunk, or admission stops.
+// When blocks run out for a running sequence, the least important running sequence (highest
+// priority value, latest arrival) is preempted: its blocks are freed and it goes back to
+// waiting with num_computed_tokens = 0, to recompute its prompt and output later.
+//
+// n > 1: the leader computes the prompt; once its computed tokens reach the last whole
+// block before the prompt's last token, the other n - 1 sequences fork from it, sharing
+// those full blocks, and each computes the remaining prompt tokens itself (fewer than
+// block_size + 1) and samples with seed + index. Only full blocks are ever shared, so no
+// block is written while shared and no copy-on-write copy is needed.
+//
+// Not thread-safe: the engine thread owns it. check_admissible() alone may be called from
+// any thread.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/engine_config.h"
+#include "engine/request.h"
+#include "engine/scheduler_output.h"
+#include "engine/waiting_queue.h"
+#include "kv/kv_cache_manager.h"
+
+namespace tern {
+
+class Scheduler {
+ public:
+  // `config` with every size resolved (> 0). Throws tern::Error naming a bad field.
+  explicit Scheduler(const EngineConfig& config);
+
+  const EngineConfig& config() const { return config_; }
+
+  // Throws RequestRejected for a request that could never run: invalid parameters, prompt
+  // + max_tokens over max_model_len, or more KV blocks than the whole pool.
+  void check_admissible(int32_t num_prompt_tokens, const SamplingParams& params) const;
+  // Queues a request from Request::create() that passed check_admissible(). The caller
+  // keeps it alive until it is finished().
+  void add_request(Request& request);
+  // Ends every unfinished sequence of the request with kAbort; blocks are freed at once.
+  void abort_request(Request& request);
+  // Ends every unfinished sequence with kError and the message; blocks are freed unregistered.
+  void fail_request(Request& request, const std::string& message);
+  // Ends one unfinished sequence (the engine's stop strings); frees its blocks.
+  void finish_sequence(Sequence& seq, FinishReason reason);
+
+  const SchedulerOutput& schedule();
+  // Applies the step: computed tokens, sampled tokens (one per sequence with `sample`, in
+  // batch order), stop conditions on ids (eos, stop_token_ids, max_tokens, max_model_len;
+  // none before min_tokens), forks, prefix-cache registration. A numerical error fails the
+  // whole request. The updates are valid until the next call.
+  const std::vector<SequenceUpdate>& update_from_output(const SchedulerOutput& output,
+                                                        std::span<const SampledToken> sampled);
+
+  // Ids that may not be sampled this step for `seq` (stop ids before min_tokens).
+  std::span<const int32_t> banned_token_ids(const Sequence& seq) const;
+
+  bool has_unfinished() const { return !running_.empty() || !waiting_.empty(); }
+  int32_t num_running_seqs() const { return static_cast<int32_t>(running_.size()); }
+  int32_t num_waiting_seqs() const { return static_cast<int32_t>(waiting_.size()); }
+  const std::vector<Sequence*>& running() const { return running_; }
+  const WaitingQueue& waiting() const { return waiting_; }
+  const KvCacheManager& kv() const { return kv_; }
+  int64_t num_preemptions() const { return num_preemptions_; }
+  int64_t num_numerical_errors() const { return num_numerical_errors_; }
+
+ private:
+  void schedule_running(bool decodes);
+  void schedule_waiting();
+  bool allocate_or_preempt(Sequence& seq, int32_t num_new_tokens);
+  void add_to_batch(Sequence& seq, int32_t num_new_tokens);
+  Sequence* pick_victim() const;
+  void preempt(Sequence& victim);
+  void remove_from_running(Sequence& seq);
+  // Tokens the table must cover for the sequence to compute up to `end` (the whole
+  // reservation in KvLayout::kContiguous).
+  int32_t tokens_to_cover(const Sequence& seq, int32_t end) const;
+  int32_t fork_point(const Sequence& leader) const;
+  void maybe_fork(Sequence& leader);
+  void finish(Sequence& seq, FinishReason reason);
+  std::optional<FinishReason> check_stop(const Sequence& seq) const;
+  int32_t num_running_slots() const { return static_cast<int32_t>(running_.size()) + num_reserved_slots_; }
+
+  EngineConfig config_;
+  KvCacheManager kv_;
+  std::vector<Sequence*> running_;  // admission order
+  WaitingQueue waiting_;
+  // Slots the unforked siblings of running leaders will take (max_num_seqs counts them).
+  int32_t num_reserved_slots_ = 0;
+  uint64_t step_ = 0;
+  uint64_t next_seq_id_ = 1;
+  uint64_t next_arrival_ = 0;
+  int32_t budget_ = 0;
+  SchedulerOutput output_;
+  std::vector<uint64_t> finished_since_schedule_;
+  std::vector<SequenceUpdate> updates_;
+  int64_t num_preemptions_ = 0;
+  int64_t num_numerical_errors_ = 0;
+};
+
+}  // namespace tern

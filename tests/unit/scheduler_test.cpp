@@ -1,0 +1,403 @@
+// Scheduler: table-driven step scripts (which sequences get how many tokens each step),
+// then admission, stop conditions, aborts, numerical errors and the baseline modes.
+// Tokens are faked: a sampled token is a function of the sequence's tokens.
+#include "engine/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "engine/request_rejected.h"
+
+namespace tern {
+namespace {
+
+constexpr int32_t kEos = 2;
+
+EngineConfig small_config() {
+  return EngineConfig{.block_size = 4,
+                      .num_kv_blocks = 64,
+                      .max_model_len = 256,
+                      .max_num_batched_tokens = 64,
+                      .max_num_seqs = 8,
+                      .eos_token_ids = {kEos}};
+}
+
+SamplingParams params(int32_t max_tokens, int32_t n = 1) {
+  SamplingParams p;
+  p.max_tokens = max_tokens;
+  p.n = n;
+  p.seed = 1;
+  return p;
+}
+
+std::vector<int32_t> tokens_from(int32_t first, int32_t n) {
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  std::iota(ids.begin(), ids.end(), first);
+  return ids;
+}
+
+SampledToken token(uint64_t seq_id, int32_t id) {
+  SampledToken t;
+  t.seq_id = seq_id;
+  t.token_id = id;
+  return t;
+}
+
+SampledToken nan_token(uint64_t seq_id) {
+  SampledToken t;
+  t.seq_id = seq_id;
+  t.numerical_error = true;
+  return t;
+}
+
+// Drives a Scheduler the way the engine does, with named requests and a fake model.
+class Harness {
+ public:
+  explicit Harness(const EngineConfig& config) : scheduler(config) {}
+
+  Request& add(const std::string& name, std::vector<int32_t> prompt, SamplingParams p, int32_t priority = 0) {
+    auto request =
+        Request::create(next_id_++, std::move(prompt), std::move(p), priority, scheduler.config().eos_token_ids);
+    Request& r = *request;
+    names_[&r] = name;
+    requests_[name] = std::move(request);
+    scheduler.add_request(r);
+    return r;
+  }
+  Request& add(const std::string& name, int32_t prompt_len, SamplingParams p, int32_t priority = 0) {
+    // Distinct tokens per request, so nothing is shared by accident.
+    return add(name, tokens_from(1000 * next_id_, prompt_len), std::move(p), priority);
+  }
+  Request& operator[](const std::string& name) { return *requests_.at(name); }
+
+  // One step; returns "A:8 B:1 -C": tokens scheduled per sequence in batch order (A.1 is
+  // A's second completion), then the sequences preempted in it.
+  std::string step() {
+    const SchedulerOutput& out = scheduler.schedule();
+    std::string text;
+    std::vector<SampledToken> sampled;
+    for (const ScheduledSequence& s : out.seqs) {
+      text += (text.empty() ? "" : " ") + label(*s.seq) + ":" + std::to_string(s.num_new_tokens);
+      EXPECT_GE(static_cast<int32_t>(s.block_table.size()) * scheduler.config().block_size,
+                s.num_computed_tokens + s.num_new_tokens);
+      if (s.sample) sampled.push_back(token(s.seq->seq_id, next_token(*s.seq)));
+    }
+    for (uint64_t id : out.preempted_seq_ids) text += (text.empty() ? "-" : " -") + label(find(id));
+    scheduler.update_from_output(out, sampled);
+    return text;
+  }
+
+  // A token that depends only on the sequence's tokens, never the eos id unless forced.
+  std::function<int32_t(const Sequence&)> next_token = [](const Sequence& seq) {
+    return 10 + std::accumulate(seq.token_ids.begin(), seq.token_ids.end(), 0) % 89;
+  };
+  Scheduler scheduler;
+
+ private:
+  std::string label(const Sequence& seq) {
+    const std::string& name = names_.at(seq.request);
+    return seq.index == 0 ? name : name + "." + std::to_string(seq.index);
+  }
+  Sequence& find(uint64_t seq_id) {
+    for (auto& [name, request] : requests_) {
+      for (auto& seq : request->seqs) {
+        if (seq->seq_id == seq_id) return *seq;
+      }
+    }
+    throw std::runtime_error("no sequence " + std::to_string(seq_id));
+  }
+
+  uint64_t next_id_ = 1;
+  std::map<std::string, std::unique_ptr<Request>> requests_;
+  std::map<const Request*, std::string> names_;
+};
+
+struct Arrival {
+  int step;
+  std::string name;
+  int32_t prompt_len;
+  int32_t max_tokens;
+  int32_t priority = 0;
+  int32_t n = 1;
+  std::vector<int32_t> prompt = {};  // when given, used instead of prompt_len distinct tokens
+};
+
+struct StepScript {
+  std::string name;
+  EngineConfig config;
+  std::vector<Arrival> arrivals;
+  std::vector<std::string> expected;  // per step
+};
+
+EngineConfig with(EngineConfig c, auto&& change) {
+  change(c);
+  return c;
+}
+
+const std::vector<StepScript>& scripts() {
+  static const std::vector<StepScript> all = {
+      {"a long prompt is split into chunks of the token budget",
+       with(small_config(), [](EngineConfig& c) { c.max_num_batched_tokens = 8; }),
+       {{0, "A", 20, 2}},
+       {"A:8", "A:8", "A:4", "A:1", ""}},
+      {"running decodes go first, a new prompt fills the rest of the budget",
+       with(small_config(), [](EngineConfig& c) { c.max_num_batched_tokens = 8; }),
+       {{0, "A", 4, 5}, {1, "B", 20, 1}},
+       {"A:4", "A:1 B:7", "A:1 B:7", "A:1 B:6", "A:1", ""}},
+      {"first come first served within max_num_seqs",
+       with(small_config(), [](EngineConfig& c) { c.max_num_seqs = 2; }),
+       {{0, "A", 4, 2}, {0, "B", 4, 2}, {0, "C", 4, 2}},
+       {"A:4 B:4", "A:1 B:1", "C:4", "C:1", ""}},
+      {"a lower priority value is served first",
+       with(small_config(), [](EngineConfig& c) { c.max_num_seqs = 1; }),
+       {{0, "A", 4, 1, /*priority=*/5}, {0, "B", 4, 1, /*priority=*/0}},
+       {"B:4", "A:4", ""}},
+      {"out of blocks, the latest arrival is preempted and later recomputes prompt and output",
+       with(small_config(), [](EngineConfig& c) { c.num_kv_blocks = 4; }),
+       {{0, "A", 6, 6}, {0, "B", 6, 6}},
+       // A's 9th token needs a third block. B's freed first block stays cached (A reused
+       // the second), so B recomputes 5 of its 9 tokens once A is done.
+       {"A:6 B:6", "A:1 B:1", "A:1 B:1", "A:1 -B", "A:1", "A:1", "B:5", "B:1", "B:1", ""}},
+      {"n = 2: the second completion forks after the prompt's last full block",
+       small_config(),
+       {{0, "A", 10, 3, 0, /*n=*/2}},
+       {"A:10", "A:1 A.1:2", "A:1 A.1:1", "A.1:1", ""}},
+      {"a cached prefix is not computed again",
+       small_config(),
+       {{0, "A", 12, 1, 0, 1, tokens_from(0, 12)},
+        {2, "B", 12, 1, 0, 1,
+         [] {
+           std::vector<int32_t> p = tokens_from(0, 10);
+           p.insert(p.end(), {50, 51});
+           return p;
+         }()}},
+       {"A:12", "", "B:4"}},
+      {"a whole cached prompt still computes its last block",
+       small_config(),
+       {{0, "A", 12, 1, 0, 1, tokens_from(0, 12)}, {1, "B", 12, 1, 0, 1, tokens_from(0, 12)}},
+       {"A:12", "B:4"}},
+      {"a static batch admits nobody until it has finished",
+       with(small_config(),
+            [](EngineConfig& c) {
+              c.max_num_seqs = 2;
+              c.scheduler = SchedulerMode::kStatic;
+            }),
+       {{0, "A", 4, 1}, {0, "B", 4, 3}, {1, "C", 4, 1}},
+       {"A:4 B:4", "B:1", "B:1", "C:4", ""}},
+      {"the same arrivals in continuous mode",
+       with(small_config(), [](EngineConfig& c) { c.max_num_seqs = 2; }),
+       {{0, "A", 4, 1}, {0, "B", 4, 3}, {1, "C", 4, 1}},
+       {"A:4 B:4", "B:1 C:4", "B:1", ""}},
+  };
+  return all;
+}
+
+TEST(SchedulerScript, EachStepSchedulesTheExpectedTokens) {
+  for (const StepScript& script : scripts()) {
+    SCOPED_TRACE(script.name);
+    Harness h(script.config);
+    for (size_t step = 0; step < script.expected.size(); ++step) {
+      for (const Arrival& a : script.arrivals) {
+        if (a.step != static_cast<int>(step)) continue;
+        SamplingParams p = params(a.max_tokens, a.n);
+        if (a.prompt.empty()) {
+          h.add(a.name, a.prompt_len, p, a.priority);
+        } else {
+          h.add(a.name, a.prompt, p, a.priority);
+        }
+      }
+      EXPECT_EQ(h.step(), script.expected[step]) << "step " << step;
+    }
+    EXPECT_FALSE(h.scheduler.has_unfinished());
+    EXPECT_EQ(h.scheduler.kv().pool().num_used_blocks(), 0);
+  }
+}
+
+TEST(Scheduler, PreemptionKeepsTheOutputAndCountsIt) {
+  Harness h(with(small_config(), [](EngineConfig& c) { c.num_kv_blocks = 4; }));
+  h.add("A", 6, params(6));
+  Request& b = h.add("B", 6, params(6));
+  for (int i = 0; i < 3; ++i) h.step();
+  const std::vector<int32_t> before(b.seqs[0]->token_ids);
+  EXPECT_EQ(h.step(), "A:1 -B");
+  EXPECT_EQ(h.scheduler.num_preemptions(), 1);
+  EXPECT_EQ(b.seqs[0]->status, SequenceStatus::kWaiting);
+  EXPECT_EQ(b.seqs[0]->num_computed_tokens, 0);
+  EXPECT_EQ(b.seqs[0]->token_ids, before) << "prompt and output so far, to recompute";
+  EXPECT_TRUE(h.scheduler.kv().block_table(b.seqs[0]->seq_id).empty());
+}
+
+TEST(Scheduler, AdmissionRejectsWhatCanNeverRun) {
+  Scheduler s(with(small_config(), [](EngineConfig& c) {
+    c.max_model_len = 100;
+    c.num_kv_blocks = 10;  // 40 tokens
+  }));
+  const auto reason = [&](int32_t prompt_len, const SamplingParams& p) {
+    try {
+      s.check_admissible(prompt_len, p);
+    } catch (const RequestRejected& e) {
+      return std::optional<RejectReason>(e.reason());
+    }
+    return std::optional<RejectReason>();
+  };
+  EXPECT_EQ(reason(30, params(10)), std::nullopt);
+  EXPECT_EQ(reason(0, params(10)), RejectReason::kInvalid);
+  EXPECT_EQ(reason(10, params(0)), RejectReason::kInvalid);
+  EXPECT_EQ(reason(10, params(10, /*n=*/9)), RejectReason::kInvalid) << "n above max_num_seqs";
+  SamplingParams min_above_max = params(4);
+  min_above_max.min_tokens = 5;
+  EXPECT_EQ(reason(10, min_above_max), RejectReason::kInvalid);
+  EXPECT_EQ(reason(90, params(11)), RejectReason::kContextLength);
+  EXPECT_EQ(reason(35, params(6)), RejectReason::kKvCapacity) << "41 tokens need 11 of 10 blocks";
+
+  try {
+    s.check_admissible(90, params(11));
+  } catch (const RequestRejected& e) {
+    EXPECT_NE(std::string(e.what()).find("maximum context length is 100 tokens"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("101 tokens"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Scheduler, AbortFreesBlocksAtOnce) {
+  Harness h(small_config());
+  Request& a = h.add("A", 30, params(10));
+  Request& b = h.add("B", 9, params(10));
+  h.step();
+  ASSERT_GT(h.scheduler.kv().pool().num_used_blocks(), 0);
+  h.scheduler.abort_request(a);
+  EXPECT_EQ(h.scheduler.kv().pool().num_used_blocks(), 3) << "only B's blocks are left";
+  h.scheduler.abort_request(b);
+  EXPECT_EQ(h.scheduler.kv().pool().num_used_blocks(), 0);
+  EXPECT_TRUE(a.finished());
+  EXPECT_EQ(a.seqs[0]->finish_reason, FinishReason::kAbort);
+  EXPECT_FALSE(h.scheduler.has_unfinished());
+  const SchedulerOutput& out = h.scheduler.schedule();
+  EXPECT_EQ(out.finished_seq_ids, (std::vector<uint64_t>{a.seqs[0]->seq_id, b.seqs[0]->seq_id}));
+}
+
+TEST(Scheduler, AbortOfAWaitingRequestRemovesIt) {
+  Harness h(with(small_config(), [](EngineConfig& c) { c.max_num_seqs = 1; }));
+  h.add("A", 4, params(5));
+  Request& b = h.add("B", 4, params(5));
+  h.step();
+  EXPECT_EQ(h.scheduler.num_waiting_seqs(), 1);
+  h.scheduler.abort_request(b);
+  EXPECT_EQ(h.scheduler.num_waiting_seqs(), 0);
+  EXPECT_TRUE(b.finished());
+}
+
+TEST(Scheduler, EosStopsUnlessIgnoredAndNotBeforeMinTokens) {
+  Harness h(small_config());
+  h.next_token = [](const Sequence&) { return kEos; };
+  Request& plain = h.add("A", 4, params(5));
+  SamplingParams ignore = params(5);
+  ignore.ignore_eos = true;
+  Request& ignoring = h.add("B", 4, ignore);
+  SamplingParams min2 = params(5);
+  min2.min_tokens = 2;
+  Request& with_min = h.add("C", 4, min2);
+  for (int i = 0; i < 6; ++i) h.step();
+  EXPECT_EQ(plain.seqs[0]->finish_reason, FinishReason::kStop);
+  EXPECT_EQ(plain.seqs[0]->num_output_tokens(), 1);
+  EXPECT_EQ(ignoring.seqs[0]->finish_reason, FinishReason::kLength);
+  EXPECT_EQ(ignoring.seqs[0]->num_output_tokens(), 5);
+  EXPECT_EQ(with_min.seqs[0]->finish_reason, FinishReason::kStop);
+  EXPECT_EQ(with_min.seqs[0]->num_output_tokens(), 3) << "two tokens, then the eos";
+}
+
+TEST(Scheduler, StopIdsAreBannedUntilMinTokens) {
+  Harness h(small_config());
+  SamplingParams p = params(5);
+  p.min_tokens = 1;
+  p.stop_token_ids = {42};
+  Request& r = h.add("A", 4, p);
+  const Sequence& seq = *r.seqs[0];
+  EXPECT_EQ(std::vector<int32_t>(h.scheduler.banned_token_ids(seq).begin(), h.scheduler.banned_token_ids(seq).end()),
+            (std::vector<int32_t>{kEos, 42}));
+  h.next_token = [](const Sequence&) { return 42; };
+  h.step();
+  EXPECT_TRUE(h.scheduler.banned_token_ids(seq).empty());
+  h.step();
+  EXPECT_EQ(seq.finish_reason, FinishReason::kStop);
+  EXPECT_EQ(seq.num_output_tokens(), 2);
+}
+
+TEST(Scheduler, ANumericalErrorFailsTheWholeRequestAndCachesNothing) {
+  Harness h(small_config());
+  Request& a = h.add("A", tokens_from(0, 12), params(3, /*n=*/2));
+  Request& b = h.add("B", 8, params(3));
+  h.step();  // A's leader samples and forks
+  ASSERT_EQ(a.seqs.size(), 2u);
+  const SchedulerOutput& out = h.scheduler.schedule();
+  std::vector<SampledToken> sampled;
+  for (const ScheduledSequence& s : out.seqs) {
+    sampled.push_back(token(s.seq->seq_id, 20));
+    if (s.seq == a.seqs[1].get()) sampled.back() = nan_token(s.seq->seq_id);
+  }
+  const auto& updates = h.scheduler.update_from_output(out, sampled);
+  int errors = 0;
+  for (const SequenceUpdate& u : updates) errors += u.finish == FinishReason::kError ? 1 : 0;
+  EXPECT_EQ(errors, 2) << "both of A's completions end";
+  EXPECT_TRUE(a.finished());
+  EXPECT_FALSE(a.error_message.empty());
+  EXPECT_FALSE(b.finished());
+  EXPECT_EQ(h.scheduler.num_numerical_errors(), 1);
+  EXPECT_EQ(h.scheduler.num_running_seqs(), 1);
+}
+
+TEST(Scheduler, NForksCountAgainstMaxNumSeqsBeforeTheyExist) {
+  Harness h(with(small_config(), [](EngineConfig& c) {
+    c.max_num_seqs = 3;
+    c.max_num_batched_tokens = 8;
+  }));
+  h.add("A", 20, params(2, /*n=*/2));
+  h.add("B", 4, params(2, /*n=*/2));
+  EXPECT_EQ(h.step(), "A:8") << "B would need 2 more slots while A holds 2";
+  EXPECT_EQ(h.scheduler.num_running_seqs(), 1);
+}
+
+TEST(Scheduler, ForkedCompletionsShareFullBlocksOnly) {
+  Harness h(small_config());
+  Request& a = h.add("A", 10, params(3, /*n=*/3));
+  h.step();
+  ASSERT_EQ(a.seqs.size(), 3u);
+  const auto leader = h.scheduler.kv().block_table(a.seqs[0]->seq_id);
+  for (int i = 1; i < 3; ++i) {
+    const auto child = h.scheduler.kv().block_table(a.seqs[i]->seq_id);
+    ASSERT_EQ(child.size(), 2u);
+    EXPECT_EQ(child[0], leader[0]);
+    EXPECT_EQ(child[1], leader[1]);
+    EXPECT_EQ(a.seqs[i]->seed, 1u + i);
+    EXPECT_EQ(a.seqs[i]->num_computed_tokens, 8);
+  }
+  EXPECT_EQ(h.scheduler.kv().pool().ref_count(leader[0]), 3);
+  EXPECT_EQ(h.scheduler.kv().pool().ref_count(leader[2]), 1);
+}
+
+TEST(Scheduler, ContiguousLayoutReservesPromptPlusMaxTokensAndSharesNothing) {
+  Harness h(with(small_config(), [](EngineConfig& c) { c.kv_layout = KvLayout::kContiguous; }));
+  Request& a = h.add("A", tokens_from(0, 12), params(9, /*n=*/2));
+  EXPECT_EQ(h.step(), "A:12");
+  // 12 + 9 = 21 tokens: 6 blocks, reserved at admission; the fork shares nothing.
+  EXPECT_EQ(h.scheduler.kv().block_table(a.seqs[0]->seq_id).size(), 6u);
+  EXPECT_EQ(h.step(), "A:1 A.1:12");
+  EXPECT_EQ(h.scheduler.kv().block_table(a.seqs[1]->seq_id).size(), 6u);
+  h.add("B", tokens_from(0, 12), params(1));
+  EXPECT_EQ(h.step(), "A:1 A.1:1 B:12") << "no prefix cache in the contiguous layout";
+}
+
+TEST(Scheduler, MaxModelLenEndsASequence) {
+  Harness h(with(small_config(), [](EngineConfig& c) { c.max_model_len = 10; }));
+  Request& a = h.add("A", 6, params(4));
+  for (int i = 0; i < 5; ++i) h.step();
+  EXPECT_EQ(a.seqs[0]->finish_reason, FinishReason::kLength);
+  EXPECT_EQ(a.seqs[0]->num_tokens(), 10);
+}
+
+}  // namespace
+}  // namespace tern
