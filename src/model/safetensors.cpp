@@ -138,7 +138,7 @@ class HeaderParser {
         }
         return true;
       default:
-        return scalar("an object");
+        return skip_unknown_field() || scalar("an object");
     }
   }
   bool start_array(std::size_t) {
@@ -152,7 +152,7 @@ class HeaderParser {
       state_ = State::kArray;
       return true;
     }
-    return scalar("an array");
+    return skip_unknown_field() || scalar("an array");
   }
   bool key(json::string_t& k) {
     switch (state_) {
@@ -243,12 +243,19 @@ class HeaderParser {
   void enter() {
     if (++depth_ > kMaxHeaderDepth) throw error(path_, ": header JSON nested deeper than ", kMaxHeaderDepth, " levels");
   }
+  // A container as the value of an unknown entry field: consumed without a look.
+  bool skip_unknown_field() {
+    if (state_ != State::kEntryValue || field_ != Field::kOther) return false;
+    skip_depth_ = 1;
+    state_ = State::kSkip;
+    return true;
+  }
   void leave_skip() {
     if (--skip_depth_ == 0) state_ = State::kEntry;
   }
 
-  // A value of the wrong kind (`what`) where the state expects something else; unknown
-  // entry fields take any value.
+  // A value of kind `what` (a scalar, or a container that is not skipped): accepted where
+  // the state allows it, else an error naming what was expected.
   bool scalar(const char* what) {
     switch (state_) {
       case State::kSkip:
@@ -266,12 +273,7 @@ class HeaderParser {
         throw error(path_, ": __metadata__ key ", shown_name(key_), ": value is ", what, ", not a string");
       case State::kEntryValue:
         if (field_ == Field::kOther) {
-          if (what == std::string_view("an object") || what == std::string_view("an array")) {
-            skip_depth_ = 1;
-            state_ = State::kSkip;
-          } else {
-            state_ = State::kEntry;
-          }
+          state_ = State::kEntry;
           return true;
         }
         if (field_ == Field::kDtype) throw tensor_error("dtype is ", what, ", not a string");
