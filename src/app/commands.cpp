@@ -11,6 +11,7 @@ int exit_code() { return g_exit_code; }
 void register_commands(CLI::App& app) {
   add_tokenize_commands(app);
   add_generate_command(app);
+  add_render_chat_command(app);
 }
 
 }  // namespace tern::app

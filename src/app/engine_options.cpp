@@ -1,0 +1,186 @@
+#include "app/engine_options.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/backend.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "engine/model_runner.h"
+#include "model/load_model.h"
+
+namespace tern::app {
+namespace fs = std::filesystem;
+
+void add_engine_options(CLI::App& cmd, EngineOptions& o) {
+  cmd.add_option("--model", o.model, "Hugging Face model folder (config.json, *.safetensors, tokenizer.json); "
+                                     "default: the built-in demo model models/tern-demo");
+  cmd.add_option("--backend", o.backend, "cpu, cuda, or auto (cuda when a GPU is usable)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  cmd.add_option("--block-size", o.block_size, "tokens per KV cache block")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd.add_option("--num-kv-blocks", o.num_kv_blocks, "KV cache blocks (overrides the memory budget)")
+      ->check(CLI::Range(1, 1 << 30));
+  cmd.add_option("--kv-cache-memory", o.kv_cache_memory_gib, "CPU backend: GiB for the KV cache (default 2)")
+      ->check(CLI::Range(0.0, 4096.0));
+  cmd.add_option("--gpu-memory-utilization", o.gpu_memory_utilization,
+                 "CUDA backend: fraction of GPU memory tern may use (weights, activations, KV cache)")
+      ->check(CLI::Range(0.05, 0.99))
+      ->capture_default_str();
+  cmd.add_option("--max-model-len", o.max_model_len, "longest sequence (prompt + output); default: the model's")
+      ->check(CLI::Range(1, 1 << 24));
+  cmd.add_option("--max-num-batched-tokens", o.max_num_batched_tokens,
+                 "tokens computed per engine step (chunked prefill budget); default 2048 (cuda) / 512 (cpu)")
+      ->check(CLI::Range(16, 1 << 20));
+  cmd.add_option("--max-num-seqs", o.max_num_seqs, "sequences in the running batch; default 256 (cuda) / 32 (cpu)")
+      ->check(CLI::Range(1, 4096));
+  cmd.add_option("--max-waiting", o.max_waiting, "requests queued before new ones are refused as busy")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  cmd.add_flag("--no-prefix-caching", o.no_prefix_caching, "do not reuse the KV of shared prompt prefixes");
+  cmd.add_option("--scheduler", o.scheduler, "continuous (default) or static (baseline: HF generate()-style batches)")
+      ->check(CLI::IsMember({"continuous", "static"}));
+  cmd.add_option("--kv-layout", o.kv_layout, "paged (default) or contiguous (baseline: max length reserved up front)")
+      ->check(CLI::IsMember({"paged", "contiguous"}));
+  cmd.add_flag("--enforce-eager", o.enforce_eager, "CUDA backend: do not capture CUDA graphs");
+  cmd.add_option("--threads", o.threads, "CPU backend: worker threads (default: all cores)")->check(CLI::Range(0, 1024));
+  cmd.add_flag("--quiet", o.quiet, "no progress output while loading");
+}
+
+std::string default_model_dir() {
+  std::vector<fs::path> candidates;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    candidates.push_back(exe.parent_path() / "models" / "tern-demo");
+    candidates.push_back(exe.parent_path().parent_path() / "models" / "tern-demo");
+    candidates.push_back(exe.parent_path().parent_path() / "share" / "tern" / "models" / "tern-demo");
+  }
+  candidates.push_back(fs::path(TERN_SOURCE_DIR) / "models" / "tern-demo");
+  for (const auto& c : candidates)
+    if (fs::exists(c / "config.json", ec)) return c.string();
+  throw error("no --model given and the built-in demo model (models/tern-demo) was not found next to the binary "
+              "or in the source tree ", TERN_SOURCE_DIR);
+}
+
+namespace {
+
+// Progress on stderr: a redrawn bar on a terminal, a line per quarter otherwise.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO)) {}
+  void operator()(size_t done, size_t total) {
+    if (quiet_ || total == 0) return;
+    int pct = int(100.0 * double(done) / double(total));
+    if (tty_) {
+      int filled = pct / 4;
+      std::fprintf(stderr, "\rloading weights [%-25s] %3d%% %.2f/%.2f GB", std::string(size_t(filled), '#').c_str(),
+                   pct, double(done) / 1e9, double(total) / 1e9);
+      if (done >= total) std::fprintf(stderr, "\n");
+    } else if (pct >= next_pct_) {
+      log_info("loading weights: ", pct, "% (", double(done) / 1e9, " of ", double(total) / 1e9, " GB)");
+      next_pct_ = pct - pct % 25 + 25;
+    }
+  }
+
+ private:
+  bool quiet_, tty_;
+  int next_pct_ = 0;
+};
+
+// generation_config.json may name more end-of-sequence ids than config.json (Qwen2.5
+// Instruct ends on <|im_end|> and <|endoftext|>).
+std::vector<int32_t> generation_eos_ids(const std::string& model_dir) {
+  std::vector<int32_t> ids;
+  fs::path path = fs::path(model_dir) / "generation_config.json";
+  std::ifstream f(path);
+  if (!f) return ids;
+  nlohmann::json j = nlohmann::json::parse(f, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("eos_token_id")) return ids;
+  const auto& e = j["eos_token_id"];
+  if (e.is_number_integer()) ids.push_back(e.get<int32_t>());
+  if (e.is_array())
+    for (const auto& x : e)
+      if (x.is_number_integer()) ids.push_back(x.get<int32_t>());
+  return ids;
+}
+
+std::unique_ptr<Backend> pick_backend(const EngineOptions& o) {
+  BackendOptions bo{.num_threads = o.threads};
+  if (o.backend != "auto") return make_backend(o.backend, bo);
+  try {
+    return make_backend("cuda", bo);
+  } catch (const Error&) {
+    return make_backend("cpu", bo);
+  }
+}
+
+}  // namespace
+
+LoadedEngine open_engine(const EngineOptions& o) {
+  LoadedEngine out;
+  out.model_dir = o.model.empty() ? default_model_dir() : o.model;
+  out.model_name = fs::path(out.model_dir).lexically_normal().filename().string();
+  if (out.model_name.empty()) out.model_name = fs::path(out.model_dir).parent_path().filename().string();
+  out.tokenizer = Tokenizer::load(out.model_dir);
+  std::unique_ptr<Backend> backend = pick_backend(o);
+  const bool cpu = backend->device() == Device::kCpu;
+  if (!o.quiet) log_info("model ", out.model_dir, " on backend ", backend->name());
+
+  ProgressPrinter progress(o.quiet);
+  std::unique_ptr<LlamaModel> model = load_model(out.model_dir, *backend, std::ref(progress));
+  const ModelConfig& mc = model->config();
+
+  int32_t max_model_len = int32_t(mc.max_position_embeddings);
+  if (o.max_model_len > 0) {
+    if (o.max_model_len > max_model_len)
+      throw error("--max-model-len ", o.max_model_len, " exceeds the model's max_position_embeddings ", max_model_len);
+    max_model_len = o.max_model_len;
+  }
+  ModelRunnerConfig rc{.block_size = o.block_size,
+                       .max_num_batched_tokens = o.max_num_batched_tokens > 0 ? o.max_num_batched_tokens
+                                                 : cpu                        ? 512
+                                                                              : 2048,
+                       .max_num_seqs = o.max_num_seqs > 0 ? o.max_num_seqs : cpu ? 32 : 256,
+                       .max_model_len = max_model_len};
+  const int64_t blocks_per_seq = (max_model_len + o.block_size - 1) / o.block_size;
+  const size_t block_bytes = model->kv_block_bytes(o.block_size);
+  if (o.num_kv_blocks > 0) {
+    rc.num_kv_blocks = o.num_kv_blocks;
+  } else {
+    // Never more than every running sequence at full length needs.
+    const int64_t useful = blocks_per_seq * rc.max_num_seqs;
+    const double budget = (o.kv_cache_memory_gib > 0 ? o.kv_cache_memory_gib : 2.0) * double(1ull << 30);
+    rc.num_kv_blocks = int32_t(std::min<int64_t>(useful, int64_t(budget / double(block_bytes))));
+  }
+  if (rc.num_kv_blocks < blocks_per_seq)
+    throw error("the KV cache holds ", int64_t(rc.num_kv_blocks) * o.block_size, " tokens (", rc.num_kv_blocks,
+                " blocks of ", o.block_size, "), less than one sequence of max_model_len ", max_model_len,
+                ": raise --kv-cache-memory / --num-kv-blocks or lower --max-model-len");
+  if (!o.quiet)
+    log_info("memory plan: weights ", double(model->weights_device_bytes()) / 1e9, " GB; KV cache ", rc.num_kv_blocks,
+             " blocks x ", o.block_size, " tokens = ", int64_t(rc.num_kv_blocks) * o.block_size, " tokens, ",
+             double(block_bytes) * rc.num_kv_blocks / 1e9, " GB; max_model_len ", max_model_len);
+
+  auto runner = std::make_unique<ModelRunner>(std::move(model), rc, std::move(backend));
+  EngineConfig ec{.block_size = o.block_size,
+                  .max_model_len = max_model_len,
+                  .max_num_batched_tokens = rc.max_num_batched_tokens,
+                  .max_num_seqs = rc.max_num_seqs,
+                  .max_waiting = o.max_waiting,
+                  .prefix_caching = o.no_prefix_caching ? PrefixCaching::kDisabled : PrefixCaching::kEnabled,
+                  .scheduler = o.scheduler == "static" ? SchedulerMode::kStatic : SchedulerMode::kContinuous,
+                  .kv_layout = o.kv_layout == "contiguous" ? KvLayout::kContiguous : KvLayout::kPaged};
+  for (int64_t id : mc.eos_token_ids) ec.eos_token_ids.push_back(int32_t(id));
+  for (int32_t id : generation_eos_ids(out.model_dir)) ec.eos_token_ids.push_back(id);
+  out.engine = std::make_unique<Engine>(std::move(runner), out.tokenizer, ec);
+  return out;
+}
+
+}  // namespace tern::app

@@ -1,0 +1,52 @@
+// The options every model-serving command shares (generate, serve, bench): where the
+// model is, which backend, and how the engine is sized. add_engine_options() registers
+// them on a subcommand; open_engine() loads everything and returns a ready engine.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/engine.h"
+#include "tokenizer/tokenizer.h"
+
+namespace tern::app {
+
+struct EngineOptions {
+  std::string model;            // model folder; empty: the built-in demo model
+  std::string backend = "auto";  // auto | cpu | cuda
+  int32_t block_size = 16;
+  int32_t num_kv_blocks = 0;          // 0: sized from the memory budget
+  double kv_cache_memory_gib = 0.0;   // CPU: bytes for the KV cache (0: 2 GiB or what max_model_len needs)
+  double gpu_memory_utilization = 0.90;
+  int32_t max_model_len = 0;          // 0: the model's
+  int32_t max_num_batched_tokens = 0;  // 0: 2048 on CUDA, 512 on CPU
+  int32_t max_num_seqs = 0;            // 0: 256 on CUDA, 32 on CPU
+  int32_t max_waiting = 1024;
+  bool no_prefix_caching = false;
+  std::string scheduler = "continuous";  // continuous | static
+  std::string kv_layout = "paged";       // paged | contiguous
+  bool enforce_eager = false;
+  int threads = 0;
+  bool quiet = false;  // no progress output
+};
+
+void add_engine_options(CLI::App& cmd, EngineOptions& options);
+
+struct LoadedEngine {
+  std::shared_ptr<const Tokenizer> tokenizer;
+  std::unique_ptr<Engine> engine;
+  std::string model_dir;
+  std::string model_name;  // the folder's name
+};
+
+// Loads tokenizer and model, sizes the KV cache and builds the engine (not started).
+// Prints progress and the memory plan to stderr unless quiet. Throws tern::Error.
+LoadedEngine open_engine(const EngineOptions& options);
+
+// The folder of the built-in demo model: models/tern-demo next to the binary's source
+// tree or install prefix. Throws if it cannot be found.
+std::string default_model_dir();
+
+}  // namespace tern::app
