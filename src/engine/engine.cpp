@@ -199,8 +199,8 @@ void Engine::execute_step() {
   ++counters_.num_steps;
   const std::vector<SequenceUpdate>* updates = nullptr;
   try {
-    const std::vector<SampledToken> sampled = executor_->execute(batch_);
-    updates = &scheduler_.update_from_output(output, sampled);
+    sampled_ = executor_->execute(batch_);  // the updates point into it
+    updates = &scheduler_.update_from_output(output, sampled_);
   } catch (const std::exception& e) {
     fail_all(e.what());
     return;

@@ -84,6 +84,7 @@ class Engine {
   // Engine-thread state.
   std::unordered_map<uint64_t, LiveRequest> live_;
   StepBatch batch_;
+  std::vector<SampledToken> sampled_;
   std::vector<LiveRequest> adds_;
   std::vector<uint64_t> aborts_;
   EngineStats counters_;  // the engine thread's running totals

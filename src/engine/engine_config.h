@@ -30,7 +30,7 @@ struct EngineConfig {
   SchedulerMode scheduler = SchedulerMode::kContinuous;
   KvLayout kv_layout = KvLayout::kPaged;
   // End-of-sequence ids: the tokenizer's eos and the model's (generation_config) together.
-  std::vector<int32_t> eos_token_ids;
+  std::vector<int32_t> eos_token_ids = {};
 };
 
 }  // namespace tern

@@ -1,0 +1,179 @@
+// Test doubles for the engine tests: a tokenizer with one byte per id, and a model executor
+// that keeps a fake paged KV cache. The executor writes each new token into the slot its
+// block table names and, to sample, reads the whole sequence back through the block table,
+// so a wrong table, a block shared while written, or a bad prefix-cache hit changes the
+// tokens it reads, and with them its output (and is reported as a test failure). The next
+// token is a pure function of the tokens read (and the seed unless greedy), so a request's
+// output is the same alone, in any batch and after preemption.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "engine/model_executor.h"
+#include "tokenizer/tokenizer.h"
+
+namespace tern::testing {
+
+// Ids 0-255 are single bytes; 256 .. kEosId - 1 are the words "w<id> "; kEosId and
+// kImEndId are special tokens.
+class FakeTokenizer : public Tokenizer {
+ public:
+  static constexpr int32_t kVocabSize = 512;
+  static constexpr int32_t kEosId = 510;
+  static constexpr int32_t kImEndId = 511;
+
+  std::vector<int32_t> encode(std::string_view text, bool /*add_special_tokens*/ = true) const override {
+    std::vector<int32_t> ids;
+    for (unsigned char c : text) ids.push_back(c);
+    return ids;
+  }
+  std::string decode(std::span<const int32_t> ids, bool skip_special_tokens = false) const override {
+    std::string text;
+    for (int32_t id : ids) text += token_bytes(id, skip_special_tokens);
+    return text;
+  }
+  int32_t vocab_size() const override { return kVocabSize; }
+  std::optional<int32_t> token_to_id(std::string_view) const override { return std::nullopt; }
+  std::string id_to_token(int32_t id) const override { return token_bytes(id, false); }
+  bool is_special(int32_t id) const override { return id >= kEosId; }
+  std::string token_bytes(int32_t id, bool skip_special) const override {
+    if (id < 0 || id >= kVocabSize) return "";
+    if (id < 256) return std::string(1, static_cast<char>(id));
+    if (id == kEosId) return skip_special ? "" : "<|eos|>";
+    if (id == kImEndId) return skip_special ? "" : "<|im_end|>";
+    return "w" + std::to_string(id) + " ";
+  }
+  std::optional<int32_t> eos_token_id() const override { return kEosId; }
+  std::optional<int32_t> bos_token_id() const override { return std::nullopt; }
+  const std::string& chat_template() const override { return chat_template_; }
+
+ private:
+  std::string chat_template_;
+};
+
+inline uint64_t fake_mix(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  return x ^ (x >> 33);
+}
+
+// The default next token: a hash of every token of the sequence, mixed with the seed
+// unless the request is greedy. Roughly one token in 512 is the eos id.
+inline int32_t fake_next_token(const StepSequence& seq, std::span<const int32_t> tokens) {
+  uint64_t h = 0x1234567;
+  for (int32_t t : tokens) h = fake_mix(h ^ static_cast<uint32_t>(t));
+  if (!seq.params->greedy()) h = fake_mix(h ^ seq.seed);
+  return static_cast<int32_t>(h % FakeTokenizer::kVocabSize);
+}
+
+struct FakeModelOptions {
+  int32_t block_size = 16;
+  int32_t num_kv_blocks = 256;
+  int32_t max_model_len = 4096;
+};
+
+class FakeExecutor : public ModelExecutor {
+ public:
+  using NextToken = std::function<int32_t(const StepSequence&, std::span<const int32_t> tokens)>;
+  struct Record {
+    uint64_t seq_id;
+    int32_t num_computed_tokens;
+    int32_t num_new_tokens;
+    bool sample;
+  };
+
+  explicit FakeExecutor(FakeModelOptions options = {}, NextToken next = fake_next_token)
+      : options_(options),
+        next_(std::move(next)),
+        slots_(static_cast<size_t>(options.num_kv_blocks) * options.block_size) {}
+
+  // Every execute() call, in order. Read it only while no engine thread runs.
+  std::vector<std::vector<Record>> steps;
+  // Returns true for a sequence whose logits should come back non-finite.
+  std::function<bool(const StepSequence&)> nan_when;
+  // execute() throws tern::Error on this call (0-based), to test engine failure.
+  std::optional<size_t> throw_on_step;
+
+  int32_t block_size() const override { return options_.block_size; }
+  int32_t num_kv_blocks() const override { return options_.num_kv_blocks; }
+  int32_t max_model_len() const override { return options_.max_model_len; }
+
+  std::vector<SampledToken> execute(const StepBatch& batch) override {
+    if (throw_on_step && *throw_on_step == steps.size()) throw error("fake executor: injected failure");
+    std::vector<Record>& records = steps.emplace_back();
+    std::vector<SampledToken> sampled;
+    for (const StepSequence& seq : batch.seqs) {
+      records.push_back(
+          {seq.seq_id, seq.num_computed_tokens, static_cast<int32_t>(seq.new_token_ids.size()), seq.sample});
+      const int32_t end = seq.num_computed_tokens + static_cast<int32_t>(seq.new_token_ids.size());
+      EXPECT_GE(static_cast<int32_t>(seq.block_table.size()) * options_.block_size, end)
+          << "sequence " << seq.seq_id << ": block table too short";
+      for (int32_t pos = seq.num_computed_tokens; pos < end; ++pos) {
+        slots_[slot(seq, pos)] = {seq.new_token_ids[pos - seq.num_computed_tokens], pos};
+      }
+      if (!seq.sample) continue;
+      std::vector<int32_t> tokens;
+      for (int32_t pos = 0; pos < end; ++pos) {
+        const Slot& s = slots_[slot(seq, pos)];
+        EXPECT_EQ(s.position, pos) << "sequence " << seq.seq_id << " reads a slot written for another position";
+        tokens.push_back(s.token);
+      }
+      std::vector<int32_t> known(seq.prompt_token_ids.begin(), seq.prompt_token_ids.end());
+      known.insert(known.end(), seq.output_token_ids.begin(), seq.output_token_ids.end());
+      EXPECT_EQ(tokens, known) << "sequence " << seq.seq_id << ": the KV cache holds other tokens";
+
+      SampledToken token;
+      token.seq_id = seq.seq_id;
+      if (nan_when && nan_when(seq)) {
+        token.numerical_error = true;
+      } else {
+        int32_t id = next_(seq, tokens);
+        while (std::ranges::find(seq.banned_token_ids, id) != seq.banned_token_ids.end()) {
+          id = (id + 1) % FakeTokenizer::kVocabSize;
+        }
+        token.token_id = id;
+        token.logprob = -0.25f;
+        for (int32_t k = 0; k < seq.params->logprobs; ++k) token.top_logprobs.emplace_back(id + k, -0.25f - k);
+      }
+      sampled.push_back(std::move(token));
+    }
+    return sampled;
+  }
+
+  // Tokens computed for one sequence over all steps, and how many steps it took part in.
+  int32_t num_computed_for(uint64_t seq_id) const {
+    int32_t total = 0;
+    for (const auto& step : steps) {
+      for (const Record& r : step) total += r.seq_id == seq_id ? r.num_new_tokens : 0;
+    }
+    return total;
+  }
+
+ private:
+  struct Slot {
+    int32_t token = -1;
+    int32_t position = -1;
+  };
+
+  size_t slot(const StepSequence& seq, int32_t pos) const {
+    const size_t index = static_cast<size_t>(pos / options_.block_size);
+    if (index >= seq.block_table.size()) throw error("fake executor: position ", pos, " beyond the block table");
+    return static_cast<size_t>(seq.block_table[index]) * options_.block_size + pos % options_.block_size;
+  }
+
+  FakeModelOptions options_;
+  NextToken next_;
+  std::vector<Slot> slots_;
+};
+
+}  // namespace tern::testing
