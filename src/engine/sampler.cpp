@@ -59,30 +59,22 @@ int32_t argmax(const std::vector<float>& x) {
   return int32_t(std::max_element(x.begin(), x.end()) - x.begin());  // first maximum on ties
 }
 
-// Draws from softmax(logits / T) restricted by top-k, top-p and min-p.
-int32_t draw(const std::vector<float>& logits, const SamplingParams& p, double u, SamplerScratch& s) {
-  const int32_t vocab = int32_t(logits.size());
-  s.order.resize(size_t(vocab));
-  std::iota(s.order.begin(), s.order.end(), 0);
-  int32_t keep = vocab;
-  if (p.top_k > 0 && p.top_k < vocab) keep = p.top_k;
-  auto by_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
-  // Candidates sorted by probability; only the top `keep` need ordering.
-  std::partial_sort(s.order.begin(), s.order.begin() + keep, s.order.end(), by_logit);
-  s.order.resize(size_t(keep));
-  const float max_scaled = logits[s.order[0]] / p.temperature;
-  s.probs.resize(s.order.size());
+// Draws from softmax(logits / T) over candidates sorted by logit (highest first),
+// restricted by top-p and min-p; top-k has already cut the list.
+int32_t draw_sorted(std::span<const int32_t> ids, std::span<const float> logits, const SamplingParams& p, double u,
+                    std::vector<float>& probs) {
+  const float max_scaled = logits[0] / p.temperature;
+  probs.resize(ids.size());
   double total = 0.0;
-  for (size_t i = 0; i < s.order.size(); ++i) {
-    float l = logits[s.order[i]];
-    s.probs[i] = l == kNegInf ? 0.0f : float(std::exp(double(l / p.temperature) - double(max_scaled)));
-    total += s.probs[i];
+  for (size_t i = 0; i < ids.size(); ++i) {
+    probs[i] = logits[i] == kNegInf ? 0.0f : float(std::exp(double(logits[i] / p.temperature) - double(max_scaled)));
+    total += probs[i];
   }
-  size_t n = s.order.size();
+  size_t n = ids.size();
   if (p.top_p < 1.0f) {
     double cum = 0.0;
     for (size_t i = 0; i < n; ++i) {
-      cum += s.probs[i] / total;
+      cum += probs[i] / total;
       if (cum >= double(p.top_p)) {
         n = i + 1;
         break;
@@ -90,19 +82,35 @@ int32_t draw(const std::vector<float>& logits, const SamplingParams& p, double u
     }
   }
   if (p.min_p > 0.0f) {
-    const float threshold = p.min_p * s.probs[0];  // relative to the most likely token
+    const float threshold = p.min_p * probs[0];  // relative to the most likely token
     size_t m = 1;
-    while (m < n && s.probs[m] >= threshold) ++m;
+    while (m < n && probs[m] >= threshold) ++m;
     n = m;
   }
   double kept = 0.0;
-  for (size_t i = 0; i < n; ++i) kept += s.probs[i];
+  for (size_t i = 0; i < n; ++i) kept += probs[i];
   double target = u * kept, cum = 0.0;
   for (size_t i = 0; i < n; ++i) {
-    cum += s.probs[i];
-    if (target < cum) return s.order[i];
+    cum += probs[i];
+    if (target < cum) return ids[i];
   }
-  return s.order[n - 1];
+  return ids[n - 1];
+}
+
+bool by_logit_then_id(const std::vector<float>& logits, int32_t a, int32_t b) {
+  return logits[size_t(a)] > logits[size_t(b)] || (logits[size_t(a)] == logits[size_t(b)] && a < b);
+}
+
+// Sorts the top `keep` token ids of `logits` into s.order and their logits into s.probs'
+// companion buffer s.sorted.
+void sort_top(const std::vector<float>& logits, int32_t keep, SamplerScratch& s) {
+  s.order.resize(logits.size());
+  std::iota(s.order.begin(), s.order.end(), 0);
+  std::partial_sort(s.order.begin(), s.order.begin() + keep, s.order.end(),
+                    [&](int32_t a, int32_t b) { return by_logit_then_id(logits, a, b); });
+  s.order.resize(size_t(keep));
+  s.sorted.resize(size_t(keep));
+  for (int32_t i = 0; i < keep; ++i) s.sorted[size_t(i)] = logits[size_t(s.order[size_t(i)])];
 }
 
 }  // namespace
@@ -125,22 +133,51 @@ SampledToken sample_token(std::span<const float> logits, const StepSequence& seq
   }
   s.logits.assign(logits.begin(), logits.end());
   apply_penalties(s.logits, seq, s);
+  const int32_t vocab = int32_t(s.logits.size());
+  const double lse = log_sum_exp(s.logits, s.logits[size_t(argmax(s.logits))]);
 
-  out.token_id = p.greedy() ? argmax(s.logits)
-                            : draw(s.logits, p, uniform_draw(seq.seed, seq.output_token_ids.size()), s);
-  const float max_logit = s.logits[size_t(argmax(s.logits))];
-  const double lse = log_sum_exp(s.logits, max_logit);
+  if (p.greedy()) {
+    out.token_id = argmax(s.logits);
+  } else {
+    sort_top(s.logits, p.top_k > 0 && p.top_k < vocab ? p.top_k : vocab, s);
+    out.token_id = draw_sorted(s.order, s.sorted, p, uniform_draw(seq.seed, seq.output_token_ids.size()), s.probs);
+  }
   out.logprob = float(double(s.logits[size_t(out.token_id)]) - lse);
   if (p.logprobs > 0) {
-    const int32_t n = std::min<int32_t>(p.logprobs, int32_t(s.logits.size()));
-    s.order.resize(s.logits.size());
-    std::iota(s.order.begin(), s.order.end(), 0);
-    std::partial_sort(s.order.begin(), s.order.begin() + n, s.order.end(), [&](int32_t a, int32_t b) {
-      return s.logits[a] > s.logits[b] || (s.logits[a] == s.logits[b] && a < b);
-    });
-    for (int32_t i = 0; i < n; ++i)
-      out.top_logprobs.emplace_back(s.order[i], float(double(s.logits[s.order[i]]) - lse));
+    sort_top(s.logits, std::min(p.logprobs, vocab), s);
+    for (size_t i = 0; i < s.order.size(); ++i) out.top_logprobs.emplace_back(s.order[i], float(double(s.sorted[i]) - lse));
   }
+  return out;
+}
+
+bool samples_from_top(const StepSequence& seq, int32_t k) {
+  const SamplingParams& p = *seq.params;
+  const bool penalties = p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
+  return !penalties && seq.banned_token_ids.empty() && p.logprobs <= k && (p.greedy() || (p.top_k > 0 && p.top_k <= k));
+}
+
+SampledToken sample_from_top(const TopCandidates& top, const StepSequence& seq) {
+  const SamplingParams& p = *seq.params;
+  SampledToken out;
+  out.seq_id = seq.seq_id;
+  bool finite = std::isfinite(top.log_sum_exp);
+  for (float v : top.logits) finite = finite && std::isfinite(v);
+  if (!finite || top.ids.empty()) {
+    out.numerical_error = true;
+    return out;
+  }
+  size_t chosen = 0;
+  if (!p.greedy()) {
+    thread_local std::vector<float> probs;
+    const size_t keep = std::min(top.ids.size(), size_t(p.top_k));
+    int32_t id = draw_sorted(top.ids.first(keep), top.logits.first(keep), p,
+                             uniform_draw(seq.seed, seq.output_token_ids.size()), probs);
+    while (top.ids[chosen] != id) ++chosen;
+  }
+  out.token_id = top.ids[chosen];
+  out.logprob = top.logits[chosen] - top.log_sum_exp;
+  for (int32_t i = 0; i < p.logprobs && size_t(i) < top.ids.size(); ++i)
+    out.top_logprobs.emplace_back(top.ids[size_t(i)], top.logits[size_t(i)] - top.log_sum_exp);
   return out;
 }
 

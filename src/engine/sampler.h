@@ -15,6 +15,7 @@ namespace tern {
 struct SamplerScratch {
   std::vector<float> logits;
   std::vector<int32_t> order;
+  std::vector<float> sorted;  // logits of `order`
   std::vector<float> probs;
   std::vector<int32_t> counts;
 };
@@ -33,5 +34,21 @@ double uniform_draw(uint64_t seed, uint64_t index);
 //   4. temperature 0: argmax (lowest id on ties). Otherwise temperature, then top-k,
 //      top-p, min-p, then one draw uniform_draw(seed, output length).
 SampledToken sample_token(std::span<const float> logits, const StepSequence& seq, SamplerScratch& scratch);
+
+// The k most likely tokens of a row as a backend's top-k op returns them: sorted by
+// logit, highest first (ties: lower id first), with log(sum(exp(logits))) over the whole
+// vocabulary. It spares copying the full vocabulary to the host.
+struct TopCandidates {
+  std::span<const int32_t> ids;
+  std::span<const float> logits;
+  float log_sum_exp = 0.0f;
+};
+
+// Whether `seq` can be sampled exactly from its top `k` candidates: no penalties or
+// banned tokens, logprobs alternatives within k, and greedy or top_k within k.
+bool samples_from_top(const StepSequence& seq, int32_t k);
+// Same result as sample_token() on the full row, for a sequence samples_from_top()
+// accepts. NaN/Inf in the candidates or the normaliser is a numerical error.
+SampledToken sample_from_top(const TopCandidates& top, const StepSequence& seq);
 
 }  // namespace tern

@@ -9,6 +9,8 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <random>
+#include <algorithm>
 
 namespace tern {
 namespace {
@@ -121,6 +123,64 @@ TEST(Sampler, NanOrInfLogitsAreANumericalErrorNotAToken) {
   EXPECT_TRUE(t.numerical_error);
   EXPECT_EQ(t.token_id, -1);
   EXPECT_TRUE(sample({1.0f, std::numeric_limits<float>::infinity()}, p).numerical_error);
+}
+
+}  // namespace
+}  // namespace tern
+
+namespace tern {
+namespace {
+
+// What a backend's top-k op returns for a row: sorted ids and logits, and the normaliser.
+struct Top {
+  std::vector<int32_t> ids;
+  std::vector<float> logits;
+  float lse;
+};
+Top top_of(const std::vector<float>& logits, size_t k) {
+  std::vector<int32_t> ids(logits.size());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t(i);
+  std::stable_sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  ids.resize(k);
+  Top t{ids, {}, 0};
+  double sum = 0, mx = *std::max_element(logits.begin(), logits.end());
+  for (float v : logits) sum += std::exp(double(v) - mx);
+  t.lse = float(mx + std::log(sum));
+  for (int32_t id : ids) t.logits.push_back(logits[size_t(id)]);
+  return t;
+}
+
+TEST(SamplerTopCandidates, GivesTheSameTokensAndLogprobsAsTheFullRow) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> logits(5000);
+  for (float& v : logits) v = normal(rng);
+  SamplerScratch scratch;
+  for (SamplingParams p : {SamplingParams{.temperature = 0.0f, .logprobs = 5},
+                           SamplingParams{.temperature = 0.8f, .top_k = 20, .logprobs = 3},
+                           SamplingParams{.temperature = 1.2f, .top_p = 0.9f, .top_k = 40, .min_p = 0.05f}}) {
+    Top top = top_of(logits, 64);
+    for (uint64_t seed = 0; seed < 30; ++seed) {
+      StepSequence seq{.seq_id = 1, .sample = true, .params = &p, .seed = seed};
+      ASSERT_TRUE(samples_from_top(seq, 64));
+      SampledToken full = sample_token(logits, seq, scratch);
+      SampledToken fast = sample_from_top({top.ids, top.logits, top.lse}, seq);
+      EXPECT_EQ(fast.token_id, full.token_id);
+      EXPECT_NEAR(fast.logprob, full.logprob, 1e-4);
+      ASSERT_EQ(fast.top_logprobs.size(), full.top_logprobs.size());
+      for (size_t i = 0; i < fast.top_logprobs.size(); ++i) EXPECT_EQ(fast.top_logprobs[i].first, full.top_logprobs[i].first);
+    }
+  }
+}
+
+TEST(SamplerTopCandidates, AreNotEnoughForPenaltiesUnboundedTopKOrManyLogprobs) {
+  SamplingParams penalised{.temperature = 0.0f, .repetition_penalty = 1.1f};
+  SamplingParams unbounded{.temperature = 1.0f};
+  SamplingParams many{.temperature = 0.0f, .logprobs = 100};
+  for (const SamplingParams* p : {&penalised, &unbounded, &many}) {
+    StepSequence seq{.seq_id = 1, .sample = true, .params = p};
+    EXPECT_FALSE(samples_from_top(seq, 64));
+  }
 }
 
 }  // namespace
