@@ -2,6 +2,8 @@
 // generators from map/select/unique/items/reverse; tern returns lists, which print
 // differently only when such a generator is printed directly (a template bug).
 #include <algorithm>
+#include <optional>
+#include <utility>
 
 #include "base/error.h"
 #include "tokenizer/jinja_filter_tables.h"
@@ -213,6 +215,26 @@ Value filter_rejectattr(Interpreter& in, const Value& v, const CallArgs& args) {
   return select_or_reject(in, v, args, false, true);
 }
 
+Value filter_batch(Interpreter& in, const Value& v, const CallArgs& args) {
+  ArgReader a("batch", args, {"linecount", "fill_with"});
+  Value count = a.required(0);
+  if (!count.is_integral() || count.as_int() < 1) throw tern::error("chat template: batch() needs a positive count");
+  auto size = static_cast<size_t>(count.as_int());
+  std::optional<Value> fill = a.get(1);
+  if (fill && fill->is_none()) fill.reset();
+  std::vector<Value> batches;
+  std::vector<Value> current;
+  for (const Value& item : in.iterate(v)) {
+    if (current.size() == size) batches.push_back(list_of(in, std::exchange(current, {})));
+    current.push_back(item);
+  }
+  if (!current.empty()) {
+    if (fill && size <= in.limits().max_output_bytes) current.resize(std::max(current.size(), size), *fill);
+    batches.push_back(list_of(in, std::move(current)));
+  }
+  return list_of(in, std::move(batches));
+}
+
 Value filter_sort(Interpreter& in, const Value& v, const CallArgs& args) {
   ArgReader a("sort", args, {"reverse", "case_sensitive", "attribute"});
   bool reverse = truthy(a.get_or(0, Value::boolean(false)));
@@ -286,6 +308,7 @@ Value filter_sum(Interpreter& in, const Value& v, const CallArgs& args) {
 
 constexpr FilterEntry kSequenceFilters[] = {
     {"attr", filter_attr},
+    {"batch", filter_batch},
     {"count", filter_length},
     {"d", filter_default},
     {"default", filter_default},

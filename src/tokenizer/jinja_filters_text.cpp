@@ -131,8 +131,11 @@ Value filter_indent(Interpreter& in, const Value& v, const CallArgs& args) {
   }
   bool first = truthy(a.get_or(1, Value::boolean(false)));
   bool blank = truthy(a.get_or(2, Value::boolean(false)));
-  // Jinja appends "\n" so that splitlines() keeps a trailing empty line.
-  std::vector<std::string> lines = py_splitlines(soft_str(in, v) + "\n");
+  // Jinja appends "\n" (so that splitlines() keeps a trailing empty line), which
+  // fails for anything but a string.
+  if (v.is_undefined()) throw_undefined(v);
+  if (!v.is_string()) throw tern::error("chat template: indent() needs a string, got ", type_name(v));
+  std::vector<std::string> lines = py_splitlines(v.str() + "\n");
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
     if (i > 0) {

@@ -22,6 +22,19 @@ bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
 bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 int hex_value(char c) { return is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10; }
 
+// lstrip_blocks: drops the whitespace between the start of the last line of `text`
+// and the tag that follows. As in Jinja 3.1.6 that rest of the line must be non-empty
+// Unicode whitespace (`\s+`), and the text must contain a newline or begin a line.
+void lstrip_line(std::string& text, bool line_starting) {
+  size_t line_start = text.rfind('\n');
+  line_start = line_start == std::string::npos ? 0 : line_start + 1;
+  if ((line_start == 0 && !line_starting) || line_start == text.size()) return;
+  size_t pos = line_start;
+  while (pos < text.size())
+    if (!is_py_space(next_code_point(text, pos))) return;
+  text.resize(line_start);
+}
+
 std::string normalize_newlines(std::string_view source) {
   std::string out;
   out.reserve(source.size());
@@ -118,10 +131,7 @@ class Lexer {
     if (sign == '-') {
       text = py_strip(text, false, true);
     } else if (sign != '+' && kind != TagKind::kVariable) {
-      size_t line_start = text.rfind('\n');
-      line_start = line_start == std::string::npos ? 0 : line_start + 1;
-      if ((line_start > 0 || line_starting_) && text.find_first_not_of(" \t", line_start) == std::string::npos)
-        text.resize(line_start);
+      lstrip_line(text, line_starting_);
     }
     if (!text.empty()) push(TokenKind::kData, std::move(text), start);
 
@@ -198,10 +208,7 @@ class Lexer {
       if (end_sign == '-') {
         text = py_strip(text, false, true);
       } else if (end_sign != '+') {
-        size_t line_start = text.rfind('\n');
-        line_start = line_start == std::string::npos ? 0 : line_start + 1;
-        if ((line_start > 0 || body_starts_line) && text.find_first_not_of(" \t", line_start) == std::string::npos)
-          text.resize(line_start);
+        lstrip_line(text, body_starts_line);
       }
       if (!text.empty()) push(TokenKind::kData, std::move(text), body);
       pos_ = q + (close_sign ? 3 : 2);

@@ -229,8 +229,11 @@ std::vector<int64_t> slice_indices(int64_t length, const Value& start_v, const V
 
 Value slice_value(Interpreter& in, const Value& obj, const Value& start, const Value& stop, const Value& step) {
   if (obj.is_undefined()) throw_undefined(obj);
+  if (!obj.is_string() && !obj.is(Kind::kList))
+    throw tern::error("chat template: '", type_name(obj), "' object is not subscriptable");
   for (const Value* part : {&start, &stop, &step})
-    if (!part->is_none() && !part->is_integral()) return Value::undefined(nullptr);
+    if (!part->is_none() && !part->is_integral())
+      throw tern::error("chat template: slice indices must be integers or None");
   int64_t stride = step.is_none() ? 1 : step.as_int();
   if (stride == 0) throw tern::error("chat template: slice step cannot be zero");
   if (obj.is_string()) {
@@ -250,7 +253,7 @@ Value slice_value(Interpreter& in, const Value& obj, const Value& start, const V
     for (int64_t i : indices) in.heap().append(*result, list.items[i]);
     return Value::list(result);
   }
-  return Value::undefined(nullptr);
+  return Value::undefined(nullptr);  // unreachable: checked above
 }
 
 Value binary_op(Interpreter& in, BinaryOp op, const Value& a, const Value& b) {

@@ -15,7 +15,8 @@ Value binary_op(Interpreter& in, BinaryOp op, const Value& a, const Value& b);
 Value negate(const Value& v, bool minus);
 bool compare_op(CompareOp op, const Value& a, const Value& b);
 // obj[start:stop:step] for lists, tuples and strings (by code point); absent parts are
-// None. Other objects give Undefined, as the sandbox turns the TypeError into it.
+// None. Jinja slices with plain Python subscription (not the sandbox's getitem), so
+// other objects and non-integer indices are errors.
 Value slice_value(Interpreter& in, const Value& obj, const Value& start, const Value& stop, const Value& step);
 
 }  // namespace tern::jinja

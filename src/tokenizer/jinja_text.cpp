@@ -19,18 +19,55 @@ bool is_cased(char32_t cp) {
   return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT;
 }
 
-template <typename Map>
-std::string map_code_points(std::string_view s, Map map) {
-  std::string out;
-  out.reserve(s.size());
-  size_t pos = 0;
-  while (pos < s.size()) append_utf8(out, map(next_code_point(s, pos)));
-  return out;
-}
-
 char32_t to_upper(char32_t cp) { return static_cast<char32_t>(utf8proc_toupper(static_cast<utf8proc_int32_t>(cp))); }
 char32_t to_lower(char32_t cp) { return static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp))); }
 char32_t to_title(char32_t cp) { return static_cast<char32_t>(utf8proc_totitle(static_cast<utf8proc_int32_t>(cp))); }
+
+// Python uses Unicode's full case mappings (SpecialCasing.txt), where one character
+// can become several; utf8proc has only the single-character ones.
+struct FullCase {
+  char32_t cp;
+  const char* upper;
+  const char* title;
+};
+constexpr FullCase kFullCase[] = {
+    {0x00DF, "SS", "Ss"},            // ß
+    {0x0149, "\u02BCN", "\u02BCN"},  // ŉ
+    {0x01F0, "J\u030C", "J\u030C"},  // ǰ
+    {0x0390, "\u0399\u0308\u0301", "\u0399\u0308\u0301"},
+    {0x03B0, "\u03A5\u0308\u0301", "\u03A5\u0308\u0301"},
+    {0x0587, "\u0535\u0552", "\u0535\u0582"},  // և
+    {0x1E96, "H\u0331", "H\u0331"},
+    {0x1E97, "T\u0308", "T\u0308"},
+    {0x1E98, "W\u030A", "W\u030A"},
+    {0x1E99, "Y\u030A", "Y\u030A"},
+    {0x1E9A, "A\u02BE", "A\u02BE"},
+    {0xFB00, "FF", "Ff"},
+    {0xFB01, "FI", "Fi"},
+    {0xFB02, "FL", "Fl"},
+    {0xFB03, "FFI", "Ffi"},
+    {0xFB04, "FFL", "Ffl"},
+    {0xFB05, "ST", "St"},
+    {0xFB06, "ST", "St"},
+};
+
+void append_upper(std::string& out, char32_t cp, bool title) {
+  for (const FullCase& f : kFullCase) {
+    if (f.cp == cp) {
+      out += title ? f.title : f.upper;
+      return;
+    }
+  }
+  append_utf8(out, title ? to_title(cp) : to_upper(cp));
+}
+
+void append_lower(std::string& out, char32_t cp) {
+  if (cp == 0x0130) {
+    out += "i\u0307";  // İ -> i + combining dot above
+    return;
+  }
+  append_utf8(out, to_lower(cp));
+}
 
 bool contains_code_point(std::string_view chars, char32_t cp) {
   size_t pos = 0;
@@ -262,25 +299,62 @@ int64_t py_find(std::string_view s, std::string_view sub) {
   return static_cast<int64_t>(code_point_count(s.substr(0, hit)));
 }
 
-std::string py_upper(std::string_view s) { return map_code_points(s, to_upper); }
-std::string py_lower(std::string_view s) { return map_code_points(s, to_lower); }
+std::string py_upper(std::string_view s) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < s.size()) append_upper(out, next_code_point(s, pos), false);
+  return out;
+}
+
+std::string py_lower(std::string_view s) {
+  std::string out;
+  size_t pos = 0;
+  bool previous_cased = false;
+  while (pos < s.size()) {
+    char32_t cp = next_code_point(s, pos);
+    if (cp == 0x03A3 && previous_cased) {
+      // Final sigma: Σ ending a word lowercases to ς.
+      size_t next = pos;
+      bool followed_by_cased = next < s.size() && is_cased(next_code_point(s, next));
+      append_utf8(out, followed_by_cased ? 0x03C3 : 0x03C2);
+    } else {
+      append_lower(out, cp);
+    }
+    previous_cased = is_cased(cp);
+  }
+  return out;
+}
 
 std::string py_title(std::string_view s) {
+  std::string out;
+  size_t pos = 0;
   bool previous_cased = false;
-  return map_code_points(s, [&previous_cased](char32_t cp) {
-    char32_t mapped = previous_cased ? to_lower(cp) : to_title(cp);
+  while (pos < s.size()) {
+    char32_t cp = next_code_point(s, pos);
+    if (previous_cased) {
+      append_lower(out, cp);
+    } else {
+      append_upper(out, cp, true);
+    }
     previous_cased = is_cased(cp);
-    return mapped;
-  });
+  }
+  return out;
 }
 
 std::string py_capitalize(std::string_view s) {
+  std::string out;
+  size_t pos = 0;
   bool first = true;
-  return map_code_points(s, [&first](char32_t cp) {
-    char32_t mapped = first ? to_title(cp) : to_lower(cp);
+  while (pos < s.size()) {
+    char32_t cp = next_code_point(s, pos);
+    if (first) {
+      append_upper(out, cp, true);
+    } else {
+      append_lower(out, cp);
+    }
     first = false;
-    return mapped;
-  });
+  }
+  return out;
 }
 
 bool is_py_printable(char32_t cp) {
