@@ -13,7 +13,9 @@ What the model learns:
   * general text: the docstrings of Python's standard library (PSF licence), as plain text.
 
 Held out: an ordered pair (A, B) with (7*A + 13*B) % 50 == 0 is never put in training data,
-for any operation or language (is_held_out). Evaluation questions come only from those pairs.
+for any operation or language (is_held_out); the held-out accuracy is measured on those pairs
+only. A second, smaller set of pairs, (3*A + 17*B) % 100 == 1, is kept out of training too:
+the training script checks accuracy on it to choose among checkpoints (split()).
 
     python3 tools/demo_data.py --samples 8      # prints sample dialogues and held-out questions
 """
@@ -39,6 +41,14 @@ ZH_OP = {"+": "加", "-": "减", "*": "乘以"}
 def is_held_out(a, b):
     """Pairs reserved for evaluation: never trained on, in any operation or language."""
     return (a * 7 + b * 13) % 50 == 0
+
+
+def split(a, b):
+    """"test" (held out, for the reported accuracy), "val" (kept out of training, for choosing
+    a checkpoint) or "train"."""
+    if is_held_out(a, b):
+        return "test"
+    return "val" if (a * 3 + b * 17) % 100 == 1 else "train"
 
 
 def result(op, a, b):
@@ -89,11 +99,11 @@ def _operand(rng, op):
     return rng.randint(lo, min(10 ** digits - 1, MAX_OPERAND[op]))
 
 
-def sample_pair(rng, op, held_out=False):
-    """Operands drawn with DIGIT_WEIGHTS, from the training pairs or (held_out) the evaluation ones."""
+def sample_pair(rng, op, part="train"):
+    """Operands drawn with DIGIT_WEIGHTS from the pairs of split() `part`."""
     while True:
         a, b = _operand(rng, op), _operand(rng, op)
-        if is_held_out(a, b) == held_out:
+        if split(a, b) == part:
             return a, b
 
 
@@ -157,7 +167,7 @@ PYDOC_QUESTIONS = {
 }
 
 # Share of each kind of user turn in dialogues.
-TURN_WEIGHTS = {"+": 0.26, "-": 0.26, "*": 0.34, "talk": 0.10, "pydoc": 0.04}
+TURN_WEIGHTS = {"+": 0.22, "-": 0.22, "*": 0.42, "talk": 0.10, "pydoc": 0.04}
 
 
 def math_turn(rng, op, lang):
@@ -210,17 +220,18 @@ def template_segments(messages):
     return segments
 
 
-def heldout_questions(rng, per_cell):
-    """per_cell held-out questions for each (op, lang), operands drawn as in training.
-    Each: {op, lang, a, b, question, answer, both_orders_unseen}; both_orders_unseen is true
-    when (B, A) is held out too, so that not even the swapped question was trained on."""
+def heldout_questions(rng, per_cell, part="test"):
+    """per_cell questions for each (op, lang) from the pairs of split() `part`, operands drawn
+    as in training. Each: {op, lang, a, b, question, answer, both_orders_unseen};
+    both_orders_unseen is true when (B, A) is not a training pair either, so that not even the
+    swapped question was trained on."""
     out = []
     for op in OPS:
         for lang in LANGS:
             for _ in range(per_cell):
-                a, b = sample_pair(rng, op, held_out=True)
+                a, b = sample_pair(rng, op, part)
                 out.append({"op": op, "lang": lang, "a": a, "b": b, "question": question(op, a, b, lang),
-                            "answer": reply(op, a, b, lang), "both_orders_unseen": is_held_out(b, a)})
+                            "answer": reply(op, a, b, lang), "both_orders_unseen": split(b, a) != "train"})
     return out
 
 

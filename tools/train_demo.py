@@ -13,6 +13,9 @@ Steps, all inside --budget seconds (the device machine runs one command for at m
      replies and their <|im_end|>; docstrings packed in 256-token rows are plain LM text;
   3. both models trained on the same batches (bf16 autocast, AdamW, warm-up then cosine); the
      number of steps is fixed by --steps or fitted to the budget from the first steps' speed;
+     every --val-every steps each model's exact-match accuracy on validation pairs (kept out of
+     training) is checked, and each model ends at its best checkpoint; the held-out accuracy
+     is logged alongside but plays no part in the choice;
      --init-from DIR starts from the two models saved in DIR (a resumed run);
   4. OUT_DIR/tern-demo and OUT_DIR/tern-demo-draft written in bf16 (save_pretrained), then
      held-out accuracy measured with transformers greedy decoding, and
@@ -292,22 +295,60 @@ def build_data(args, t0, enc, hf_tok, pydoc, docstrings, special):
     buckets[TEXT_ROW] = (np.concatenate([ids] + [text_ids] * repeat), np.concatenate([mask] + [text_mask] * repeat))
     stats = {"dialogues": int(len(lens)), "mask_mismatches": int(mismatched), "dialogue_tokens": int(lens.sum()),
              "target_tokens": int(flat_mask.sum()), "dropped_long": dropped, "padded_chat_tokens": int(chat_tokens),
-             "text_rows": int(len(text_ids)), "text_repeat": repeat, "rows_per_bucket": {L: int(len(v[0])) for L, v in buckets.items()}}
+             "text_rows": int(len(text_ids)), "text_repeat": repeat,
+             "rows_per_bucket": {L: int(len(v[0])) for L, v in buckets.items()}}
     log(t0, "data:", json.dumps(stats))
     return buckets, stats
 
 
-def train(args, t0, buckets, models, device):
+def question_checks(hf_tok, enc, questions, special, device):
+    """Questions with their expected replies as one padded batch for exact_match:
+    (ids [N, L], target mask [N, L]), the single-turn chat rendering with the default system
+    prompt, exactly what greedy decoding of the question must reproduce."""
+    header = enc.encode("assistant\n", add_special_tokens=False).ids
+    rows, masks = [], []
+    for q in questions:
+        text = hf_tok.apply_chat_template([{"role": "user", "content": q["question"]},
+                                           {"role": "assistant", "content": q["answer"]}], tokenize=False)
+        row = enc.encode(text, add_special_tokens=False).ids
+        rows.append(row)
+        masks.append(assistant_mask(row, special["<|im_start|>"], special["<|im_end|>"], header)[0])
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), special["<|endoftext|>"], dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.bool)
+    for i, (row, m) in enumerate(zip(rows, masks)):
+        ids[i, :len(row)] = torch.tensor(row)
+        mask[i, :len(m)] = torch.tensor(m, dtype=torch.bool)
+    return ids.to(device), mask.to(device)
+
+
+@torch.no_grad()
+def exact_match(model, ids, mask, rows=512):
+    """Per row, whether the model's top token is the expected one at every target position:
+    exactly when greedy decoding would produce the expected reply."""
+    out = []
+    for start in range(0, len(ids), rows):
+        x, m = ids[start:start + rows], mask[start:start + rows]
+        with torch.autocast(ids.device.type, dtype=torch.bfloat16):
+            hidden = model.model(input_ids=x[:, :-1], use_cache=False).last_hidden_state
+            pred = model.lm_head(hidden).argmax(-1)
+        out.append(((pred == x[:, 1:]) | ~m[:, 1:]).all(1))
+    return torch.cat(out)
+
+
+def train(args, t0, buckets, models, device, checks):
     batches = Batches(buckets, args.batch_tokens, device, args.seed)
     opts = []
-    for (name, model), peak in zip(models, (args.lr, args.draft_lr)):
-        opts.append(torch.optim.AdamW(param_groups(model, args.weight_decay), lr=peak, betas=(0.9, 0.98),
-                                      eps=1e-8, fused=device.type == "cuda"))
+    settings = ((args.lr, args.weight_decay), (args.draft_lr, args.draft_weight_decay))
+    for (name, model), (peak, decay) in zip(models, settings):
+        opts.append(torch.optim.AdamW(param_groups(model, decay), lr=peak, betas=(0.9, 0.98), eps=1e-8,
+                                      fused=device.type == "cuda"))
     peaks = (args.lr, args.draft_lr)
     total = args.steps or 10**9
     train_end = t0 + args.budget - args.eval_seconds
     sums = torch.zeros(len(models), device=device)
-    history, count, step = [], 0, 0
+    history, curve, count, step = [], [], 0, 0
+    best = [(-1.0, 0, None) for _ in models]  # (validation accuracy, step, state) per model
     t_calib = None
     while step < total:
         ids, mask = batches.next()
@@ -326,12 +367,24 @@ def train(args, t0, buckets, models, device):
         if not args.steps and step == 10:
             sync(device)
             t_calib = time.time()
-        if not args.steps and step == 60:
+        if not args.steps and step in (60, 600):  # fit the step count to the budget, then refine it
             sync(device)
-            per_step = (time.time() - t_calib) / 50
+            per_step = (time.time() - t_calib) / (step - 10)
             total = step + max(0, int((train_end - time.time()) / per_step))
             log(t0, f"{per_step * 1000:.1f} ms/step ({args.batch_tokens / per_step / 1e3:.0f}k tokens/s): "
                     f"training {total} steps")
+        if (step >= args.val_from and step % args.val_every == 0) or step == total:
+            point = {"step": step}
+            for k, (name, model) in enumerate(models):
+                val = exact_match(model, *checks["val"]).float().mean().item()
+                test = exact_match(model, *checks["test"])
+                point[name] = {"val": round(val, 4), "test": round(test.float().mean().item(), 4),
+                               "test_by_op": {op: round(test[checks["test_ops"] == i].float().mean().item(), 4)
+                                              for i, op in enumerate(demo_data.OPS)}}
+                if val >= best[k][0]:
+                    best[k] = (val, step, {n: t.detach().clone() for n, t in model.state_dict().items()})
+            curve.append(point)
+            log(t0, "checkpoint", json.dumps(point))
         if step % args.log_every == 0 or step == total:
             avg = (sums / count).tolist()
             history.append({"step": step, "loss": avg[0], "draft_loss": avg[1], "epoch": batches.epoch,
@@ -339,7 +392,13 @@ def train(args, t0, buckets, models, device):
             log(t0, f"step {step}/{total} epoch {batches.epoch} loss {avg[0]:.4f} draft {avg[1]:.4f}")
             sums.zero_()
             count = 0
-    return step, history
+    chosen = {}
+    for (name, model), (val, at, state) in zip(models, best):
+        if state is not None:
+            model.load_state_dict(state)
+        chosen[name] = {"step": at, "val": val}
+    log(t0, f"chosen checkpoints (best validation accuracy, the later on ties): {chosen}")
+    return step, history, curve, chosen
 
 
 def save_model(model, path, tokenizer_dir, special):
@@ -370,17 +429,20 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="writes OUT/tern-demo, OUT/tern-demo-draft, OUT/train_summary.json")
     ap.add_argument("--budget", type=float, default=540, help="seconds for the whole run")
-    ap.add_argument("--eval-seconds", type=float, default=80, help="kept after training for saving and evaluation")
+    ap.add_argument("--eval-seconds", type=float, default=35, help="kept after training for saving and evaluation")
     ap.add_argument("--data-seconds", type=float, default=120, help="dialogue generation stops after this")
     ap.add_argument("--steps", type=int, default=0, help="training steps (0: as many as fit the budget)")
     ap.add_argument("--dialogues", type=int, default=1_200_000)
     ap.add_argument("--tokenizer-dialogues", type=int, default=100_000)
     ap.add_argument("--text-share", type=float, default=0.06, help="share of training tokens that are docstrings")
     ap.add_argument("--batch-tokens", type=int, default=65536)
-    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--draft-lr", type=float, default=3e-3)
     ap.add_argument("--warmup", type=int, default=150)
-    ap.add_argument("--weight-decay", type=float, default=0.1)
+    ap.add_argument("--weight-decay", type=float, default=0.5)
+    ap.add_argument("--draft-weight-decay", type=float, default=0.2)
+    ap.add_argument("--val-from", type=int, default=1000, help="first step that checks validation accuracy")
+    ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     ap.add_argument("--log-every", type=int, default=250)
@@ -431,8 +493,15 @@ def main():
 
     preflight(t0, models, main_dir, special, device)
 
+    checks = {}
+    for part, seed in (("val", args.seed + 202), ("test", args.seed + 101)):
+        qs = demo_data.heldout_questions(random.Random(seed), args.eval_per_cell, part)
+        checks[part] = question_checks(hf_tok, enc, qs, special, device)
+        if part == "test":
+            checks["test_ops"] = torch.tensor([demo_data.OPS.index(q["op"]) for q in qs], device=device)
+
     t_train = time.time()
-    steps, history = train(args, t0, buckets, models, device)
+    steps, history, curve, chosen = train(args, t0, buckets, models, device, checks)
     train_seconds = time.time() - t_train
 
     version = transformers.__version__
@@ -445,14 +514,15 @@ def main():
     summary = {"python": sys.version.split()[0], "torch": torch.__version__, "transformers": version,
                "tokenizers": __import__("tokenizers").__version__, "gpu": torch.cuda.get_device_name(device),
                "args": vars(args), "parameters": params, "steps": steps, "train_seconds": round(train_seconds, 1),
-               "final": history[-1] if history else None, "history": history, "data": data_stats,
+               "final": history[-1] if history else None, "chosen": chosen, "history": history, "curve": curve,
+               "data": data_stats,
                "tokenizer_disagreements": disagreements,
                "disk_bytes": {"tern-demo": dir_bytes(main_dir), "tern-demo-draft": dir_bytes(draft_dir)}}
     summary_path = os.path.join(args.out, "train_summary.json")
     with open(summary_path, "w") as f:
         json.dump(summary, f, indent=1)
-    print("SUMMARY", json.dumps({k: summary[k] for k in ("parameters", "steps", "train_seconds", "final", "disk_bytes",
-                                                          "tokenizer_disagreements")}), flush=True)
+    print("SUMMARY", json.dumps({k: summary[k] for k in ("parameters", "steps", "train_seconds", "final", "chosen",
+                                                          "disk_bytes", "tokenizer_disagreements")}), flush=True)
 
     questions = demo_data.heldout_questions(random.Random(args.seed + 101), args.eval_per_cell)
     summary["eval"] = {}
