@@ -48,13 +48,14 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool add_specia
   auto encode_word = [&](std::string_view word) { model_->encode_word(word, ids); };
   std::vector<AddedVocabulary::Segment> raw_segments;
   std::vector<AddedVocabulary::Segment> normalized_segments;
+  std::string normalized_storage;
   added_.split_raw(text, raw_segments);
   for (const AddedVocabulary::Segment& raw : raw_segments) {
     if (raw.id >= 0) {
       ids.push_back(raw.id);
       continue;
     }
-    const std::string normalized = normalizer_.apply(raw.text);
+    const std::string_view normalized = normalizer_.apply(raw.text, normalized_storage);
     normalized_segments.clear();
     added_.split_normalized(normalized, normalized_segments);
     for (const AddedVocabulary::Segment& segment : normalized_segments) {

@@ -16,7 +16,9 @@ class Normalizer {
   static Normalizer from_json(const std::optional<JsonNode>& node);
 
   bool is_identity() const { return forms_.empty(); }
-  // `text` must be valid UTF-8.
+  // The normalised `text` (valid UTF-8): `text` itself when normalisation changes
+  // nothing, else a view of `storage`, which receives the result.
+  std::string_view apply(std::string_view text, std::string& storage) const;
   std::string apply(std::string_view text) const;
 
  private:

@@ -1,12 +1,13 @@
-// Thread-safe cache from a pre-tokenized word (raw bytes) to its BPE ids. Sharded by
-// hash so that concurrent encoders rarely contend; a shard that fills up is cleared.
+// Thread-safe cache from a pre-tokenized word (raw bytes) to its BPE ids: a two-way
+// set-associative table (an insert evicts the less recently used word of its set), so a
+// lookup touches one set instead of walking a bucket chain. Sharded by hash so that
+// concurrent encoders rarely contend.
 #pragma once
 
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace tern {
@@ -18,8 +19,10 @@ struct StringHash {
 
 class WordCache {
  public:
-  // Words longer than this are not cached (they are rare and would crowd the cache).
+  // Longer words are not cached (they are rare and would evict many short ones).
   static constexpr size_t kMaxWordBytes = 256;
+
+  WordCache();
 
   // Appends the cached ids of `word` and returns true, or returns false on a miss.
   bool lookup(std::string_view word, std::vector<int32_t>& ids) const;
@@ -27,12 +30,21 @@ class WordCache {
 
  private:
   static constexpr size_t kShards = 16;
-  static constexpr size_t kMaxEntriesPerShard = 8192;
+  static constexpr size_t kSetsPerShard = 4096;
+  struct Entry {
+    uint64_t hash = 0;
+    std::string word;  // empty: free slot
+    std::vector<int32_t> ids;
+  };
+  struct Set {
+    Entry ways[2];
+    uint8_t recent = 0;  // the way used last
+  };
   struct Shard {
     std::mutex mutex;
-    std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> map;
+    std::vector<Set> sets;
   };
-  Shard& shard_for(std::string_view word) const;
+
   mutable Shard shards_[kShards];
 };
 
