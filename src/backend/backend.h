@@ -11,6 +11,8 @@
 //    computed alone or inside any batch gives bit-identical results.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -67,6 +69,18 @@ struct AttentionMetadata {
   Tensor block_tables;  // [S, max_blocks_per_seq]
 };
 
+// A recorded sequence of ops that can be replayed with the same buffers (a CUDA graph).
+class CapturedGraph {
+ public:
+  virtual ~CapturedGraph() = default;
+  virtual void replay() = 0;
+};
+
+struct MemoryInfo {
+  size_t free_bytes = 0;
+  size_t total_bytes = 0;  // 0: unknown (the CPU backend does not budget memory)
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -91,6 +105,23 @@ class Backend {
   virtual void copy_from_host(const Tensor& dst, const void* src) = 0;
   virtual void fill_zero(const Tensor& dst) = 0;
   virtual void synchronize() = 0;
+
+  // Host memory that device copies can read and write without an extra copy (pinned
+  // on CUDA), for inputs and outputs staged every step.
+  virtual Tensor alloc_staging(DType dtype, std::initializer_list<int64_t> shape) { return host_tensor(dtype, shape); }
+  // Copies from staging memory, ordered before every op enqueued after it; `src` must stay
+  // unchanged until the next synchronize(). The default is the blocking copy.
+  virtual void copy_from_host_async(const Tensor& dst, const void* src) { copy_from_host(dst, src); }
+  // Copies to staging memory; `dst` is valid after the next synchronize().
+  virtual void copy_to_host_async(const Tensor& src, void* dst) { copy_to_host(src, dst); }
+  virtual MemoryInfo memory_info() const { return {}; }
+
+  // Records the ops `record` enqueues (with no allocation and no synchronisation inside)
+  // into a graph that replays them on the same buffers; nullptr when the backend cannot.
+  virtual std::unique_ptr<CapturedGraph> capture(const std::function<void()>& record) {
+    (void)record;
+    return nullptr;
+  }
 
   // ---- ops ----------------------------------------------------------------------
   // out[t, :] = table[ids[t], :].  ids [T] I32 (each in [0, V)), table [V, H], out [T, H].
@@ -125,6 +156,12 @@ class Backend {
 
   // out[i, :] = x[indices[i], :].  indices [N] I32, x [M, C], out [N, C].
   virtual void gather_rows(const Tensor& x, const Tensor& indices, const Tensor& out) = 0;
+
+  // The k largest logits of each row, sorted highest first (ties: lower id first), and
+  // log(sum(exp(row))) over the whole row. logits [S, V] F32; ids [S, k] I32;
+  // values [S, k] F32; log_sum_exp [S] F32. NaN in a row gives NaN in its log_sum_exp.
+  // The default copies the rows to the host and computes there.
+  virtual void top_k(const Tensor& logits, int k, const Tensor& ids, const Tensor& values, const Tensor& log_sum_exp);
 };
 
 struct BackendOptions {

@@ -3,100 +3,140 @@
 #include <algorithm>
 
 #include "base/error.h"
+#include "base/log.h"
 
 namespace tern {
+namespace {
+
+int32_t resolve_max_model_len(const LlamaModel& model, int32_t requested) {
+  return requested > 0 ? requested : int32_t(model.config().max_position_embeddings);
+}
+
+// Decode batch sizes worth a graph: 1, 2, 4, 8, then every 8 up to the limit (vLLM's
+// spacing), so padding wastes at most 7 rows.
+std::vector<int32_t> graph_sizes(int32_t max_seqs) {
+  std::vector<int32_t> sizes;
+  for (int32_t s : {1, 2, 4})
+    if (s <= max_seqs) sizes.push_back(s);
+  for (int32_t s = 8; s <= max_seqs; s += 8) sizes.push_back(s);
+  if (sizes.back() != max_seqs) sizes.push_back(max_seqs);
+  return sizes;
+}
+
+}  // namespace
 
 ModelRunner::ModelRunner(std::unique_ptr<LlamaModel> model, ModelRunnerConfig config, std::unique_ptr<Backend> backend)
-    : backend_(std::move(backend)), model_(std::move(model)), config_(config) {
-  const ModelConfig& mc = model_->config();
-  if (config_.max_model_len <= 0) config_.max_model_len = int32_t(mc.max_position_embeddings);
+    : backend_(std::move(backend)),
+      model_(std::move(model)),
+      config_(config),
+      inputs_(model_->backend(), StepInputsConfig{.max_tokens = config.max_num_batched_tokens,
+                                                  .max_seqs = config.max_num_seqs,
+                                                  .block_size = config.block_size,
+                                                  .max_model_len = resolve_max_model_len(*model_, config.max_model_len)}) {
+  config_.max_model_len = resolve_max_model_len(*model_, config_.max_model_len);
   TERN_CHECK(config_.block_size > 0 && config_.num_kv_blocks > 0, "runner needs a KV pool");
-  max_blocks_per_seq_ = (config_.max_model_len + config_.block_size - 1) / config_.block_size;
+  TERN_CHECK(config_.max_num_batched_tokens >= config_.max_num_seqs, "a step must fit one token per sequence");
   Backend& be = model_->backend();
+  const int64_t s = config_.max_num_seqs, vocab = model_->config().vocab_size;
+  top_k_ = int32_t(std::min<int64_t>(kTopCandidates, vocab));
   kv_cache_ = model_->make_kv_cache(config_.num_kv_blocks, config_.block_size);
-  workspace_ = model_->make_workspace(config_.max_num_batched_tokens, config_.max_num_seqs);
-  const int64_t t = config_.max_num_batched_tokens, s = config_.max_num_seqs;
-  token_ids_ = be.alloc(DType::kI32, {t});
-  positions_ = be.alloc(DType::kI32, {t});
-  slot_mapping_ = be.alloc(DType::kI32, {t});
-  query_start_ = be.alloc(DType::kI32, {s + 1});
-  seq_lens_ = be.alloc(DType::kI32, {s});
-  block_tables_ = be.alloc(DType::kI32, {s, max_blocks_per_seq_});
-  logits_indices_ = be.alloc(DType::kI32, {s});
-  h_block_tables_.resize(size_t(s * max_blocks_per_seq_));
-  host_logits_.reserve(size_t(s * mc.vocab_size));
+  workspace_ = model_->make_workspace(config_.max_num_batched_tokens, s);
+  top_ids_ = be.alloc(DType::kI32, {s, top_k_});
+  top_values_ = be.alloc(DType::kF32, {s, top_k_});
+  top_lse_ = be.alloc(DType::kF32, {s});
+  h_top_ids_ = be.alloc_staging(DType::kI32, {s, top_k_});
+  h_top_values_ = be.alloc_staging(DType::kF32, {s, top_k_});
+  h_top_lse_ = be.alloc_staging(DType::kF32, {s});
+  host_logits_.reserve(size_t(s * vocab));
+  if (!config_.enforce_eager) capture_graphs();
+}
+
+void ModelRunner::forward_and_top_k() {
+  const Tensor logits = model_->forward(inputs_.forward_inputs(), kv_cache_, workspace_);
+  const int64_t rows = logits.rows();
+  if (rows > 0)
+    model_->backend().top_k(logits, top_k_, top_ids_.slice_rows(0, rows), top_values_.slice_rows(0, rows),
+                            top_lse_.slice_rows(0, rows));
+}
+
+void ModelRunner::capture_graphs() {
+  Backend& be = model_->backend();
+  // Capture with all-padding batches: the graph records kernels and buffer addresses;
+  // the contents come from each step's upload.
+  static const SamplingParams kGreedy{.temperature = 0.0f};
+  const int32_t one_block = 0;
+  const int32_t token = 0;
+  for (int32_t size : graph_sizes(config_.max_num_seqs)) {
+    StepSequence seq{.seq_id = 0, .new_token_ids = {&token, 1}, .block_table = {&one_block, 1}, .params = &kGreedy};
+    inputs_.build(StepBatch{{seq}}, size, model_->config().vocab_size);
+    inputs_.upload();
+    forward_and_top_k();  // warm-up: first-use workspaces and library handles
+    be.synchronize();
+    std::unique_ptr<CapturedGraph> graph = be.capture([&] { forward_and_top_k(); });
+    if (!graph) return;  // the backend cannot capture: stay eager
+    graphs_[size] = std::move(graph);
+  }
+  log_info("captured decode graphs for batch sizes 1..", config_.max_num_seqs, " (", graphs_.size(), " graphs)");
+}
+
+std::vector<int32_t> ModelRunner::graph_batch_sizes() const {
+  std::vector<int32_t> sizes;
+  for (const auto& [size, graph] : graphs_) sizes.push_back(size);
+  return sizes;
+}
+
+int32_t ModelRunner::graph_size_for(const StepBatch& batch) const {
+  if (graphs_.empty()) return 0;
+  for (const StepSequence& seq : batch.seqs)
+    if (seq.new_token_ids.size() != 1 || !seq.sample) return 0;  // prefill and chunks run eagerly
+  auto it = graphs_.lower_bound(int32_t(batch.seqs.size()));
+  return it == graphs_.end() ? 0 : it->first;
 }
 
 std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
-  const int32_t num_seqs = int32_t(batch.seqs.size());
-  TERN_CHECK(num_seqs > 0 && num_seqs <= config_.max_num_seqs, "step of ", num_seqs, " sequences");
-  h_token_ids_.clear();
-  h_positions_.clear();
-  h_slot_mapping_.clear();
-  h_query_start_.assign(1, 0);
-  h_seq_lens_.clear();
-  h_logits_indices_.clear();
-  int32_t max_query_len = 0, max_seq_len = 0;
-  const int32_t bs = config_.block_size;
-  for (int32_t i = 0; i < num_seqs; ++i) {
-    const StepSequence& seq = batch.seqs[size_t(i)];
-    const int32_t n = int32_t(seq.new_token_ids.size());
-    const int32_t seq_len = seq.num_computed_tokens + n;
-    TERN_CHECK(n > 0, "sequence ", seq.seq_id, " scheduled with no tokens");
-    TERN_CHECK(seq_len <= config_.max_model_len, "sequence ", seq.seq_id, " of ", seq_len, " tokens exceeds ",
-               config_.max_model_len);
-    TERN_CHECK(int64_t(seq.block_table.size()) * bs >= seq_len, "sequence ", seq.seq_id, " has ",
-               seq.block_table.size(), " blocks for ", seq_len, " tokens");
-    for (int32_t j = 0; j < n; ++j) {
-      const int32_t pos = seq.num_computed_tokens + j;
-      h_token_ids_.push_back(seq.new_token_ids[size_t(j)]);
-      h_positions_.push_back(pos);
-      h_slot_mapping_.push_back(seq.block_table[size_t(pos / bs)] * bs + pos % bs);
-    }
-    h_query_start_.push_back(int32_t(h_token_ids_.size()));
-    h_seq_lens_.push_back(seq_len);
-    std::copy(seq.block_table.begin(), seq.block_table.end(),
-              h_block_tables_.begin() + int64_t(i) * max_blocks_per_seq_);
-    if (seq.sample) h_logits_indices_.push_back(int32_t(h_token_ids_.size()) - 1);
-    max_query_len = std::max(max_query_len, n);
-    max_seq_len = std::max(max_seq_len, seq_len);
-  }
-  const int64_t t = int64_t(h_token_ids_.size());
-  TERN_CHECK(t <= config_.max_num_batched_tokens, "step of ", t, " tokens exceeds ", config_.max_num_batched_tokens);
-  for (int32_t id : h_token_ids_)
-    if (id < 0 || id >= model_->config().vocab_size) throw error("token id ", id, " is outside the vocabulary");
-
   Backend& be = model_->backend();
-  ForwardInputs in;
-  in.token_ids = token_ids_.slice_rows(0, t);
-  in.positions = positions_.slice_rows(0, t);
-  in.slot_mapping = slot_mapping_.slice_rows(0, t);
-  in.attention.num_seqs = num_seqs;
-  in.attention.max_query_len = max_query_len;
-  in.attention.max_seq_len = max_seq_len;
-  in.attention.query_start = query_start_.slice_rows(0, num_seqs + 1);
-  in.attention.seq_lens = seq_lens_.slice_rows(0, num_seqs);
-  in.attention.block_tables = block_tables_.slice_rows(0, num_seqs);
-  in.logits_indices = logits_indices_.slice_rows(0, int64_t(h_logits_indices_.size()));
-  be.copy_from_host(in.token_ids, h_token_ids_.data());
-  be.copy_from_host(in.positions, h_positions_.data());
-  be.copy_from_host(in.slot_mapping, h_slot_mapping_.data());
-  be.copy_from_host(in.attention.query_start, h_query_start_.data());
-  be.copy_from_host(in.attention.seq_lens, h_seq_lens_.data());
-  be.copy_from_host(in.attention.block_tables, h_block_tables_.data());
-  if (!h_logits_indices_.empty()) be.copy_from_host(in.logits_indices, h_logits_indices_.data());
+  const int32_t graph_size = graph_size_for(batch);
+  inputs_.build(batch, graph_size, model_->config().vocab_size);
+  inputs_.upload();
+  if (graph_size > 0) graphs_.at(graph_size)->replay();
+  else forward_and_top_k();
 
-  Tensor logits = model_->forward(in, kv_cache_, workspace_);
+  const int32_t sampled = inputs_.num_sampled();
+  if (sampled == 0) {
+    be.synchronize();
+    return {};
+  }
+  bool from_top = true;
+  for (const StepSequence& seq : batch.seqs)
+    if (seq.sample && !samples_from_top(seq, top_k_)) from_top = false;
+  if (from_top) {
+    be.copy_to_host_async(top_ids_.slice_rows(0, sampled), h_top_ids_.data);
+    be.copy_to_host_async(top_values_.slice_rows(0, sampled), h_top_values_.data);
+    be.copy_to_host_async(top_lse_.slice_rows(0, sampled), h_top_lse_.data);
+    be.synchronize();
+  } else {
+    // The forward (eager or replayed) left the sampled rows first in the workspace.
+    const Tensor rows = workspace_.logits.slice_rows(0, sampled);
+    host_logits_.resize(size_t(rows.numel()));
+    be.copy_to_host(rows, host_logits_.data());
+  }
+  return sample(batch, from_top);
+}
+
+std::vector<SampledToken> ModelRunner::sample(const StepBatch& batch, bool from_top) {
+  const size_t vocab = size_t(model_->config().vocab_size), k = size_t(top_k_);
   std::vector<SampledToken> out;
-  if (h_logits_indices_.empty()) return out;
-  const int64_t vocab = model_->config().vocab_size;
-  host_logits_.resize(size_t(logits.numel()));
-  be.copy_to_host(logits, host_logits_.data());
   size_t row = 0;
   for (const StepSequence& seq : batch.seqs) {
     if (!seq.sample) continue;
-    std::span<const float> l(host_logits_.data() + row * vocab, size_t(vocab));
-    out.push_back(sample_token(l, seq, scratch_));
+    if (from_top) {
+      TopCandidates top{{h_top_ids_.ptr<const int32_t>() + row * k, k},
+                        {h_top_values_.ptr<const float>() + row * k, k},
+                        h_top_lse_.ptr<const float>()[row]};
+      out.push_back(sample_from_top(top, seq));
+    } else {
+      out.push_back(sample_token({host_logits_.data() + row * vocab, vocab}, seq, scratch_));
+    }
     ++row;
   }
   return out;
