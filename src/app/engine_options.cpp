@@ -149,10 +149,32 @@ LoadedEngine open_engine(const EngineOptions& o) {
                                                                               : 2048,
                        .max_num_seqs = o.max_num_seqs > 0 ? o.max_num_seqs : cpu ? 32 : 256,
                        .max_model_len = max_model_len};
+  rc.enforce_eager = o.enforce_eager;
   const int64_t blocks_per_seq = (max_model_len + o.block_size - 1) / o.block_size;
   const size_t block_bytes = model->kv_block_bytes(o.block_size);
+  const MemoryInfo memory = backend->memory_info();
   if (o.num_kv_blocks > 0) {
     rc.num_kv_blocks = o.num_kv_blocks;
+  } else if (memory.total_bytes > 0) {
+    // Device budget: what --gpu-memory-utilization allows, less what is in use now
+    // (weights, the CUDA context, other processes), less the activations and a margin
+    // for library workspaces and graphs.
+    const double allowed = o.gpu_memory_utilization * double(memory.total_bytes);
+    const double in_use = double(memory.total_bytes - memory.free_bytes);
+    const double activations = double(model->workspace_bytes(rc.max_num_batched_tokens, rc.max_num_seqs));
+    const double margin = 1.0 * double(1ull << 30);
+    const double budget = allowed - in_use - activations - margin;
+    if (budget < double(block_bytes) * double(blocks_per_seq))
+      throw error("not enough GPU memory for the KV cache of one ", max_model_len, "-token sequence: ",
+                  budget / 1e9, " GB left after weights (", double(model->weights_device_bytes()) / 1e9,
+                  " GB) and activations (", activations / 1e9, " GB) at --gpu-memory-utilization ",
+                  o.gpu_memory_utilization, ", one sequence needs ", double(block_bytes) * blocks_per_seq / 1e9,
+                  " GB: raise --gpu-memory-utilization or lower --max-model-len / --max-num-batched-tokens");
+    rc.num_kv_blocks = int32_t(std::min<double>(budget / double(block_bytes), double(INT32_MAX / 2)));
+    if (!o.quiet)
+      log_info("GPU memory: ", double(memory.total_bytes) / 1e9, " GB total, ", in_use / 1e9,
+               " GB in use after loading weights, activations ", activations / 1e9, " GB, margin ", margin / 1e9,
+               " GB");
   } else {
     // Never more than every running sequence at full length needs.
     const int64_t useful = blocks_per_seq * rc.max_num_seqs;

@@ -41,6 +41,14 @@ Workspace LlamaModel::make_workspace(int64_t max_tokens, int64_t max_logits_rows
   return ws;
 }
 
+size_t LlamaModel::workspace_bytes(int64_t max_tokens, int64_t max_logits_rows) const {
+  const int64_t h = config_.hidden_size, d = config_.head_dim, q = config_.num_attention_heads * d;
+  const int64_t qkv = q + 2 * config_.num_key_value_heads * d, inter = config_.intermediate_size;
+  const int64_t per_token = 3 * h + qkv + 2 * q + 3 * inter;
+  return size_t(max_tokens * per_token + max_logits_rows * h) * dtype_size(backend_.activation_dtype()) +
+         size_t(max_logits_rows * config_.vocab_size) * sizeof(float);
+}
+
 std::vector<KvCacheLayer> LlamaModel::make_kv_cache(int64_t num_blocks, int64_t block_size) const {
   std::vector<KvCacheLayer> cache;
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {

@@ -42,6 +42,8 @@ class LlamaModel {
   // Allocates the activation buffers for steps of up to max_tokens tokens and
   // max_logits_rows sampled rows.
   Workspace make_workspace(int64_t max_tokens, int64_t max_logits_rows) const;
+  // Bytes make_workspace(max_tokens, max_logits_rows) allocates.
+  size_t workspace_bytes(int64_t max_tokens, int64_t max_logits_rows) const;
   // Allocates num_blocks blocks of block_size tokens for every layer.
   std::vector<KvCacheLayer> make_kv_cache(int64_t num_blocks, int64_t block_size) const;
   // Bytes one KV block takes over all layers (K and V).
