@@ -35,7 +35,6 @@ ModelRunner::ModelRunner(std::unique_ptr<LlamaModel> model, ModelRunnerConfig co
                                                   .max_model_len = resolve_max_model_len(*model_, config.max_model_len)}) {
   config_.max_model_len = resolve_max_model_len(*model_, config_.max_model_len);
   TERN_CHECK(config_.block_size > 0 && config_.num_kv_blocks > 0, "runner needs a KV pool");
-  TERN_CHECK(config_.max_num_batched_tokens >= config_.max_num_seqs, "a step must fit one token per sequence");
   Backend& be = model_->backend();
   const int64_t s = config_.max_num_seqs, vocab = model_->config().vocab_size;
   top_k_ = int32_t(std::min<int64_t>(kTopCandidates, vocab));
@@ -66,7 +65,7 @@ void ModelRunner::capture_graphs() {
   static const SamplingParams kGreedy{.temperature = 0.0f};
   const int32_t one_block = 0;
   const int32_t token = 0;
-  for (int32_t size : graph_sizes(config_.max_num_seqs)) {
+  for (int32_t size : graph_sizes(std::min(config_.max_num_seqs, config_.max_num_batched_tokens))) {
     StepSequence seq{.seq_id = 0, .new_token_ids = {&token, 1}, .block_table = {&one_block, 1}, .params = &kGreedy};
     inputs_.build(StepBatch{{seq}}, size, model_->config().vocab_size);
     inputs_.upload();
