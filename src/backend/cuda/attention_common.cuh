@@ -28,7 +28,11 @@ __device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool 
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+// Waits until at most `pending` of the most recently committed groups are still in flight.
+template <int pending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(pending) : "memory");
+}
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t address, uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
@@ -93,14 +97,17 @@ __device__ __forceinline__ void find_slots(int* slots, const int32_t* table, int
   }
 }
 
-// One K or V tile of kKeysPerTile keys of KV head kv_head, gathered from the paged cache.
+// The K and V tiles of kKeysPerTile keys of KV head kv_head, gathered from the paged
+// cache at `slots`.
 template <int D>
-__device__ __forceinline__ void load_kv_tile_async(bf16* tile, const bf16* cache, const int* slots, int num_kv_heads,
-                                                   int kv_head) {
-  load_tile_async<D>(tile, kKeysPerTile, cache, [&](int r) -> const bf16* {
+__device__ __forceinline__ void load_kv_tiles_async(bf16* k_tile, bf16* v_tile, const Params& p, const int* slots,
+                                                    int kv_head) {
+  auto row_of = [&](const bf16* cache, int r) -> const bf16* {
     const int slot = slots[r];
-    return slot < 0 ? nullptr : cache + (int64_t(slot) * num_kv_heads + kv_head) * D;
-  });
+    return slot < 0 ? nullptr : cache + (int64_t(slot) * p.num_kv_heads + kv_head) * D;
+  };
+  load_tile_async<D>(k_tile, kKeysPerTile, p.k_cache, [&](int r) { return row_of(p.k_cache, r); });
+  load_tile_async<D>(v_tile, kKeysPerTile, p.v_cache, [&](int r) { return row_of(p.v_cache, r); });
 }
 
 // A-operand fragments of 16 rows [row0, row0 + 16) of a [rows, D] tile, for D/16 k-steps.

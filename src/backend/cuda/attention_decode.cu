@@ -45,18 +45,19 @@ Partials partials_in(void* workspace, int num_seqs, int num_q_heads, int head_di
 
 template <int D>
 constexpr int decode_smem_bytes() {
-  return (kHeadRows + 2 * kKeysPerTile) * D * int(sizeof(bf16));  // Q, K and V tiles
+  return (kHeadRows + 4 * kKeysPerTile) * D * int(sizeof(bf16));  // Q, then K and V in two stages
 }
 
 // Block = (partition, KV head x head chunk, sequence). Every warp holds the same 16
-// query-head rows and takes its own 16 keys of each 64-key tile; the four warps' running
-// states are merged at the end in warp order.
+// query-head rows and takes its own 16 keys of each 64-key tile; K/V tiles are
+// double-buffered (tile j+2 loads while tile j is used). The four warps' running states
+// are merged at the end in warp order.
 template <int D>
 __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const Partials partials) {
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* q_tile = reinterpret_cast<bf16*>(smem);
-  bf16* k_tile = q_tile + kHeadRows * D;
-  bf16* v_tile = k_tile + kKeysPerTile * D;
+  bf16* k_tiles = q_tile + kHeadRows * D;          // [2][kKeysPerTile * D]
+  bf16* v_tiles = k_tiles + 2 * kKeysPerTile * D;  // [2][kKeysPerTile * D]
   __shared__ int slots[2][kKeysPerTile];
   __shared__ float warp_max[kWarps][kHeadRows], warp_sum[kWarps][kHeadRows];
 
@@ -79,11 +80,16 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const 
   const int64_t q_stride = int64_t(p.num_q_heads) * D;
   const bf16* q_rows = p.q + int64_t(q_begin) * q_stride + head0 * D;
 
+  // Prologue: Q with tile 0 in one group, tile 1 in the next (an empty group if none).
   load_tile_async<D>(q_tile, kHeadRows, p.q,
                      [&](int r) -> const bf16* { return r < heads ? q_rows + r * D : nullptr; });
   find_slots(slots[0], table, p.block_size, key_begin, key_end);
+  find_slots(slots[1], table, p.block_size, key_begin + kKeysPerTile, key_end);
   __syncthreads();
-  load_kv_tile_async<D>(k_tile, p.k_cache, slots[0], p.num_kv_heads, kv_head);
+  load_kv_tiles_async<D>(k_tiles, v_tiles, p, slots[0], kv_head);
+  cp_async_commit();
+  if (num_tiles > 1)
+    load_kv_tiles_async<D>(k_tiles + kKeysPerTile * D, v_tiles + kKeysPerTile * D, p, slots[1], kv_head);
   cp_async_commit();
 
   const int warp = warp_id(), lane = lane_id();
@@ -94,16 +100,15 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const 
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
 
   for (int j = 0; j < num_tiles; ++j) {
+    const int stage = j & 1;
     const int key0 = key_begin + j * kKeysPerTile;
-    if (j + 1 < num_tiles) find_slots(slots[(j + 1) & 1], table, p.block_size, key0 + kKeysPerTile, key_end);
-    cp_async_wait_all();
-    __syncthreads();  // K[j] (and Q) landed; every warp is done with V[j-1]
+    cp_async_wait<1>();
+    __syncthreads();  // tile j (and Q) landed for every thread's copies
+    if (j + 2 < num_tiles) find_slots(slots[stage], table, p.block_size, key0 + 2 * kKeysPerTile, key_end);
     if (j == 0) load_a_fragments<D>(q_tile, 0, q);
-    load_kv_tile_async<D>(v_tile, p.v_cache, slots[j & 1], p.num_kv_heads, kv_head);
-    cp_async_commit();
 
     float s[2][4];
-    query_key_scores<D, 2>(q, k_tile, warp * 16, s);
+    query_key_scores<D, 2>(q, k_tiles + stage * kKeysPerTile * D, warp * 16, s);
     if (key0 + kKeysPerTile > key_end) {  // the last tile: keys past the context are masked
 #pragma unroll
       for (int nb = 0; nb < 2; ++nb)
@@ -112,22 +117,21 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const 
           if (key0 + warp * 16 + nb * 8 + (lane % 4) * 2 + (e & 1) >= key_end) s[nb][e] = -INFINITY;
     }
     online_softmax(s, m, l, o, p.scale_log2);
+    accumulate_values<D, 1>(s, v_tiles + stage * kKeysPerTile * D, warp * 16, o);
 
-    cp_async_wait_all();
-    __syncthreads();  // V[j] landed; every warp is done with K[j]
-    if (j + 1 < num_tiles) {
-      load_kv_tile_async<D>(k_tile, p.k_cache, slots[(j + 1) & 1], p.num_kv_heads, kv_head);
-      cp_async_commit();
-    }
-    accumulate_values<D, 1>(s, v_tile, warp * 16, o);
+    __syncthreads();  // every warp is done with this stage; slots for tile j+2 are visible
+    if (j + 2 < num_tiles)
+      load_kv_tiles_async<D>(k_tiles + stage * kKeysPerTile * D, v_tiles + stage * kKeysPerTile * D, p, slots[stage],
+                             kv_head);
+    cp_async_commit();  // possibly empty: keeps "all but the newest group" meaning "tile j+1"
   }
 
   // Merge the warps: each publishes its max, sum and unnormalised output (the K/V tiles'
-  // memory holds the [kWarps, 16, D] outputs), then the block combines them in warp order.
+  // memory, idle now, holds the [kWarps, 16, D] outputs), then the block combines them
+  // in warp order.
   reduce_row_sums(l);
-  __syncthreads();  // every warp is done reading the V tile
-  float* warp_out = reinterpret_cast<float*>(k_tile);
-  static_assert(kWarps * kHeadRows * sizeof(float) <= 2 * kKeysPerTile * sizeof(bf16), "merge buffer fits");
+  float* warp_out = reinterpret_cast<float*>(k_tiles);
+  static_assert(kWarps * kHeadRows * sizeof(float) <= 4 * kKeysPerTile * sizeof(bf16), "merge buffer fits");
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int row = lane / 4 + r * 8;
@@ -193,6 +197,11 @@ __global__ void __launch_bounds__(kThreads) merge_kernel(const Params p, const P
 template <int D>
 void launch_for_dim(const Params& p, int max_seq_len, const Partials& partials, cudaStream_t stream) {
   constexpr int kSmem = decode_smem_bytes<D>();
+  static const bool configured = [] {
+    CUDA_CHECK(cudaFuncSetAttribute(decode_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+    return true;
+  }();
+  (void)configured;
   const int group = p.num_q_heads / p.num_kv_heads;
   const int chunks = (group + kHeadRows - 1) / kHeadRows;
   const dim3 grid(unsigned(partials.stride), unsigned(p.num_kv_heads * chunks), unsigned(p.num_seqs));

@@ -9,20 +9,20 @@ constexpr int kQueryRows = kWarps * 16;  // query tokens per block: 16 per warp
 
 template <int D>
 constexpr int prefill_smem_bytes() {
-  return 3 * kQueryRows * D * int(sizeof(bf16));  // Q, K and V tiles (kQueryRows == kKeysPerTile)
+  return (kQueryRows + 4 * kKeysPerTile) * D * int(sizeof(bf16));  // Q, then K and V in two stages
 }
 
-// Block = (query tile of 64 tokens, sequence, query head). Each warp owns 16 query rows;
-// the block walks the key tiles in order: V[j] loads while the warp computes Q K[j]^T,
-// K[j+1] loads while it accumulates P V[j]. The work for a row depends only on its own
-// sequence, so results do not change with the batch.
+// Block = (query tile of 64 tokens, sequence, query head). Each warp owns 16 query rows.
+// K/V tiles are double-buffered: tile j+2 loads while the block computes tile j, so a
+// tile's latency hides behind a whole tile of work. The work for a row depends only on
+// its own sequence, so results do not change with the batch.
 template <int D>
 __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
   static_assert(kQueryRows == kKeysPerTile, "the Q tile and the K/V tiles share one shape");
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* q_tile = reinterpret_cast<bf16*>(smem);
-  bf16* k_tile = q_tile + kQueryRows * D;
-  bf16* v_tile = k_tile + kKeysPerTile * D;
+  bf16* k_tiles = q_tile + kQueryRows * D;         // [2][kKeysPerTile * D]
+  bf16* v_tiles = k_tiles + 2 * kKeysPerTile * D;  // [2][kKeysPerTile * D]
   __shared__ int slots[2][kKeysPerTile];
 
   const int seq = blockIdx.y, head = blockIdx.z, m0 = blockIdx.x * kQueryRows;
@@ -38,11 +38,16 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
   const int64_t q_stride = int64_t(p.num_q_heads) * D;
   const bf16* q_rows = p.q + (int64_t(q_begin) + m0) * q_stride + head * D;
 
+  // Prologue: Q with tile 0 in one group, tile 1 in the next (an empty group if none).
   load_tile_async<D>(q_tile, kQueryRows, p.q,
                      [&](int r) -> const bf16* { return r < rows ? q_rows + r * q_stride : nullptr; });
   find_slots(slots[0], table, p.block_size, 0, key_end);
+  find_slots(slots[1], table, p.block_size, kKeysPerTile, key_end);
   __syncthreads();
-  load_kv_tile_async<D>(k_tile, p.k_cache, slots[0], p.num_kv_heads, kv_head);
+  load_kv_tiles_async<D>(k_tiles, v_tiles, p, slots[0], kv_head);
+  cp_async_commit();
+  if (num_tiles > 1)
+    load_kv_tiles_async<D>(k_tiles + kKeysPerTile * D, v_tiles + kKeysPerTile * D, p, slots[1], kv_head);
   cp_async_commit();
 
   const int warp = warp_id(), lane = lane_id();
@@ -55,12 +60,13 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
 
   for (int j = 0; j < num_tiles; ++j) {
-    if (j + 1 < num_tiles) find_slots(slots[(j + 1) & 1], table, p.block_size, (j + 1) * kKeysPerTile, key_end);
-    cp_async_wait_all();
-    __syncthreads();  // K[j] (and Q) landed; every warp is done with V[j-1]
+    const int stage = j & 1;
+    const bf16* k_tile = k_tiles + stage * kKeysPerTile * D;
+    const bf16* v_tile = v_tiles + stage * kKeysPerTile * D;
+    cp_async_wait<1>();
+    __syncthreads();  // tile j (and Q) landed for every thread's copies
+    if (j + 2 < num_tiles) find_slots(slots[stage], table, p.block_size, (j + 2) * kKeysPerTile, key_end);
     if (j == 0) load_a_fragments<D>(q_tile, warp * 16, q);
-    load_kv_tile_async<D>(v_tile, p.v_cache, slots[j & 1], p.num_kv_heads, kv_head);
-    cp_async_commit();
 
     float s[kKeysPerTile / 8][4];
     query_key_scores<D, kKeysPerTile / 8>(q, k_tile, 0, s);
@@ -75,14 +81,13 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
         }
     }
     online_softmax(s, m, l, o, p.scale_log2);
-
-    cp_async_wait_all();
-    __syncthreads();  // V[j] landed; every warp is done with K[j]
-    if (j + 1 < num_tiles) {
-      load_kv_tile_async<D>(k_tile, p.k_cache, slots[(j + 1) & 1], p.num_kv_heads, kv_head);
-      cp_async_commit();
-    }
     accumulate_values<D, kKeysPerTile / 16>(s, v_tile, 0, o);
+
+    __syncthreads();  // every warp is done with this stage; slots for tile j+2 are visible
+    if (j + 2 < num_tiles)
+      load_kv_tiles_async<D>(k_tiles + stage * kKeysPerTile * D, v_tiles + stage * kKeysPerTile * D, p, slots[stage],
+                             kv_head);
+    cp_async_commit();  // possibly empty: keeps "all but the newest group" meaning "tile j+1"
   }
 
   reduce_row_sums(l);

@@ -1,6 +1,8 @@
-// CudaBackend::linear: checks the operands and runs the cuBLASLt product.
+// CudaBackend::linear: checks the operands, then runs the small-M GEMV (decode) or the
+// cuBLASLt product.
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/gemv.cuh"
 
 namespace tern {
 
@@ -21,15 +23,18 @@ void CudaBackend::linear(const Tensor& x, const LinearWeight& w, const Tensor& o
   }
   if (m == 0) return;
   use_device();
-  gemm_->run({.m = m,
-              .n = n,
-              .k = k,
-              .x = x.data,
-              .w = w.weight.data,
-              .bias = w.bias.empty() ? nullptr : w.bias.data,
-              .out = out.data,
-              .out_dtype = out.dtype},
-             stream_);
+  const cuda::GemmProblem problem{.m = m,
+                                  .n = n,
+                                  .k = k,
+                                  .x = x.data,
+                                  .w = w.weight.data,
+                                  .bias = w.bias.empty() ? nullptr : w.bias.data,
+                                  .out = out.data,
+                                  .out_dtype = out.dtype};
+  if (cuda::gemv_supports(problem))
+    cuda::launch_gemv(problem, stream_);
+  else
+    gemm_->run(problem, stream_);
 }
 
 }  // namespace tern
