@@ -128,6 +128,7 @@ std::vector<std::string> rsplit(const std::string& s, const Value& sep, int64_t 
 std::string format(Interpreter& in, const std::string& fmt, const CallArgs& args) {
   std::string out;
   size_t next_auto = 0;
+  int numbering = 0;  // 1: automatic "{}", 2: manual "{0}"; Python refuses to mix them
   for (size_t i = 0; i < fmt.size(); ++i) {
     char c = fmt[i];
     if (c == '}') {
@@ -154,7 +155,11 @@ std::string format(Interpreter& in, const std::string& fmt, const CallArgs& args
       throw tern::error("chat template: str.format(): format specs and conversions are not supported");
     const Value* value = nullptr;
     if (field.empty() || std::all_of(field.begin(), field.end(), [](char d) { return d >= '0' && d <= '9'; })) {
-      size_t index = field.empty() ? next_auto++ : std::stoul(field);
+      bool automatic = field.empty();
+      if (numbering != 0 && numbering != (automatic ? 1 : 2))
+        throw tern::error("chat template: str.format(): cannot switch between automatic and manual field numbering");
+      numbering = automatic ? 1 : 2;
+      size_t index = automatic ? next_auto++ : std::stoul(field);
       if (index >= args.positional.size())
         throw tern::error("chat template: str.format(): replacement index ", index, " out of range");
       value = &args.positional[index];
