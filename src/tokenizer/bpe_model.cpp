@@ -56,6 +56,7 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const JsonNode& model) {
     seen[id] = true;
     bpe->tokens_[id] = token;
     bpe->ids_.emplace(token, static_cast<int32_t>(id));
+    if (!bpe->ignore_merges_) continue;
     if (std::optional<std::string> bytes = byte_level::decode(token)) {
       bpe->ids_by_bytes_.emplace(std::move(*bytes), static_cast<int32_t>(id));
     }

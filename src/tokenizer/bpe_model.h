@@ -43,9 +43,10 @@ class BpeModel {
   const Merge* find_merge(int32_t left, int32_t right) const;
   void merge_word(std::string_view word, std::vector<int32_t>& ids) const;
 
-  std::vector<std::string> tokens_;                                                     // id -> vocabulary string
-  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> ids_;           // vocabulary string -> id
-  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> ids_by_bytes_;  // raw bytes -> id
+  std::vector<std::string> tokens_;                                            // id -> vocabulary string
+  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> ids_;  // vocabulary string -> id
+  // Raw bytes -> id, built only for ignore_merges.
+  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> ids_by_bytes_;
   std::array<int32_t, 256> byte_ids_{};         // id of each single-byte token, -1 when absent
   std::unordered_map<uint64_t, Merge> merges_;  // (left id, right id) -> rank and merged id
   bool ignore_merges_ = false;
