@@ -18,16 +18,23 @@
 #include <string>
 #include <string_view>
 
+#include "quant/int4_weight.h"
 #include "tensor/tensor.h"
 
 namespace tern {
 
-// y = x W^T + b for a Hugging Face style [out_features, in_features] weight.
+// y = x W^T + b for a Hugging Face style [out_features, in_features] weight, held
+// either dense (`weight`) or as INT4 codes with group scales and zero points (`int4`,
+// from GPTQ/AWQ checkpoints or `tern quantize`; layout in quant/int4_weight.h and
+// docs/quantization.md). Exactly one of the two is set. A backend that cannot compute
+// with INT4 weights throws tern::Error from linear() when given one.
 struct LinearWeight {
-  Tensor weight;  // [out_features, in_features]
-  Tensor bias;    // [out_features], or empty
-  int64_t out_features() const { return weight.dim(0); }
-  int64_t in_features() const { return weight.dim(1); }
+  Tensor weight;      // [out_features, in_features]; empty when int4 is set
+  Tensor bias;        // [out_features], or empty
+  Int4Weight int4{};  // set for INT4 weights; its tensors live on the backend's device
+  bool is_int4() const { return !int4.empty(); }
+  int64_t out_features() const { return is_int4() ? int4.out_features() : weight.dim(0); }
+  int64_t in_features() const { return is_int4() ? int4.in_features() : weight.dim(1); }
 };
 
 // One layer of the paged KV cache. Both tensors: [num_blocks, block_size, num_kv_heads,

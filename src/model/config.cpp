@@ -274,6 +274,7 @@ ModelConfig parse_model_config(const json& root, const std::string& source) {
       c.eos_token_ids.push_back(f.integer_value("eos_token_id", *eos, 0, c.vocab_size - 1));
     }
   }
+  if (const json* q = f.find("quantization_config")) c.quantization = parse_quantization_config(*q, source);
   return c;
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "quant/quant_config.h"
+
 namespace tern {
 
 enum class RopeScalingType { kNone, kLinear, kLlama3, kYarn };
@@ -54,6 +56,9 @@ struct ModelConfig {
   std::string torch_dtype;  // `torch_dtype` or `dtype` as written ("bfloat16", ...), may be empty
   std::optional<int64_t> bos_token_id;
   std::vector<int64_t> eos_token_ids;  // eos_token_id as a number or a list
+  // `quantization_config`: the decoder's linear layers are INT4 (GPTQ or AWQ); absent
+  // for a dense model.
+  std::optional<QuantizationConfig> quantization;
 };
 
 // Upper bounds on the sizes config.json may declare. They keep every product of a few

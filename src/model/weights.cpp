@@ -4,6 +4,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "quant/packed_linear.h"
 #include "tensor/convert.h"
 
 namespace tern {
@@ -65,11 +66,19 @@ class Loader {
     return out;
   }
 
+  // `<module>.weight`, after checking that the module is not stored quantized.
+  std::string dense_name(const std::string& module) const {
+    if (!store_.has(module + ".weight") && store_.has(module + ".qweight"))
+      throw error(store_.file_of(module + ".qweight"), ": tensor '", module,
+                  ".qweight' is quantized, but config.json has no quantization_config");
+    return module + ".weight";
+  }
+
   LinearWeight fused(const std::vector<std::string>& names, const std::vector<int64_t>& rows, int64_t cols,
                      bool with_bias) {
     std::vector<Tensor> weights, biases;
     for (size_t i = 0; i < names.size(); ++i) {
-      weights.push_back(host(names[i] + ".weight", {rows[i], cols}));
+      weights.push_back(host(dense_name(names[i]), {rows[i], cols}));
       if (with_bias) biases.push_back(host(names[i] + ".bias", {rows[i]}));
     }
     LinearWeight w;
@@ -78,9 +87,73 @@ class Loader {
     return w;
   }
 
+  // One linear layer made of the named modules stacked along the output dimension:
+  // INT4 when config.json has a quantization_config, else dense (a single module stays a
+  // zero-copy view of the file).
+  LinearWeight linear(const std::vector<std::string>& names, const std::vector<int64_t>& rows, int64_t cols,
+                      bool with_bias) {
+    if (config_.quantization) return quantized(names, rows, cols, with_bias);
+    if (names.size() > 1) return fused(names, rows, cols, with_bias);
+    LinearWeight w;
+    w.weight = load(dense_name(names[0]), {rows[0], cols});
+    if (with_bias) w.bias = load(names[0] + ".bias", {rows[0]});
+    return w;
+  }
+
   size_t device_bytes() const { return device_bytes_; }
 
  private:
+  LinearWeight quantized(const std::vector<std::string>& names, const std::vector<int64_t>& rows, int64_t cols,
+                         bool with_bias) {
+    std::vector<Int4Weight> parts;
+    std::vector<Tensor> biases;
+    for (size_t i = 0; i < names.size(); ++i) {
+      parts.push_back(unpack(names[i], rows[i], cols));
+      if (with_bias) biases.push_back(host(names[i] + ".bias", {rows[i]}));
+    }
+    const Int4Weight fused = parts.size() == 1 ? parts[0] : concat_int4_outputs(parts, names);
+    LinearWeight w;
+    w.int4 = fused;
+    for (Tensor* t : {&w.int4.codes, &w.int4.scales, &w.int4.zeros, &w.int4.group_index}) {
+      if (t->empty()) continue;
+      *t = backend_.upload(*t, t->dtype);
+      device_bytes_ += t->nbytes();
+    }
+    if (with_bias) w.bias = upload(concat_rows(biases));
+    return w;
+  }
+
+  // A quantized module's tensors, converted to tern's INT4 layout on the host.
+  Int4Weight unpack(const std::string& module, int64_t rows, int64_t cols) {
+    const QuantizationConfig& q = *config_.quantization;
+    const char* method = q.method == QuantMethod::kGptq ? "GPTQ" : "AWQ";
+    for (const std::string& skipped : q.modules_not_converted) {
+      if (module.find(skipped) != std::string::npos)
+        throw error("config.json: quantization_config.modules_to_not_convert lists '", skipped, "', which leaves ",
+                    module, " dense; tern needs every decoder projection quantized");
+    }
+    PackedLinear p;
+    p.name = module;
+    for (auto [suffix, tensor] : {std::pair{".qweight", &p.qweight}, {".qzeros", &p.qzeros}, {".scales", &p.scales}}) {
+      if (!store_.has(module + suffix))
+        throw error("tensor '", module, suffix, "' is missing: a ", method,
+                    " checkpoint stores qweight, qzeros and scales for every decoder projection");
+      *tensor = store_.get(module + suffix);
+      count_done(*tensor);
+    }
+    p.source = store_.file_of(module + ".qweight");
+    if (store_.has(module + ".g_idx")) {
+      p.g_idx = store_.get(module + ".g_idx");
+      count_done(p.g_idx);
+    }
+    return unpack_linear(p, q, rows, cols);
+  }
+
+  void count_done(const Tensor& t) {
+    done_bytes_ += t.nbytes();
+    if (progress_) progress_(std::min(done_bytes_, total_bytes_), total_bytes_);
+  }
+
   const ModelConfig& config_;
   const WeightStore& store_;
   Backend& backend_;
@@ -104,13 +177,12 @@ ModelWeights load_weights(const ModelConfig& c, const WeightStore& store, Backen
     LayerWeights l;
     l.input_norm = loader.load(p + "input_layernorm.weight", {h});
     l.post_attention_norm = loader.load(p + "post_attention_layernorm.weight", {h});
-    l.qkv = loader.fused({p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"},
-                         {q_rows, kv_rows, kv_rows}, h, c.attention_bias);
-    l.o_proj.weight = loader.load(p + "self_attn.o_proj.weight", {h, q_rows});
-    l.gate_up = loader.fused({p + "mlp.gate_proj", p + "mlp.up_proj"}, {c.intermediate_size, c.intermediate_size}, h,
-                             c.mlp_bias);
-    l.down.weight = loader.load(p + "mlp.down_proj.weight", {h, c.intermediate_size});
-    if (c.mlp_bias) l.down.bias = loader.load(p + "mlp.down_proj.bias", {h});
+    l.qkv = loader.linear({p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"},
+                          {q_rows, kv_rows, kv_rows}, h, c.attention_bias);
+    l.o_proj = loader.linear({p + "self_attn.o_proj"}, {h}, q_rows, false);
+    l.gate_up = loader.linear({p + "mlp.gate_proj", p + "mlp.up_proj"}, {c.intermediate_size, c.intermediate_size}, h,
+                              c.mlp_bias);
+    l.down = loader.linear({p + "mlp.down_proj"}, {h}, c.intermediate_size, c.mlp_bias);
     w.layers.push_back(std::move(l));
   }
   w.final_norm = loader.load("model.norm.weight", {h});
