@@ -44,6 +44,7 @@ PreTokenizer PreTokenizer::from_json(const JsonNode& node) {
   } else {
     stages.push_back(node);
   }
+  if (stages.empty()) node.fail("empty pre-tokenizer sequence: byte-level BPE needs a ByteLevel stage");
   PreTokenizer pre_tokenizer;
   for (size_t i = 0; i < stages.size(); ++i) {
     const JsonNode& stage = stages[i];

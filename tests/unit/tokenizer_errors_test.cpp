@@ -99,6 +99,15 @@ TEST(TokenizerErrors, PipelineProblemsNameTheField) {
                         }),
                         "pre_tokenizer.pretokenizers[0].pattern: invalid regex"));
   EXPECT_TRUE(HasSubstr(load_error([](nlohmann::json& j) {
+                          j["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", nlohmann::json::array()}};
+                        }),
+                        "pre_tokenizer: empty pre-tokenizer sequence"));
+  EXPECT_TRUE(HasSubstr(load_error([](nlohmann::json& j) {
+                          j["pre_tokenizer"] = {{"type", "Sequence"},
+                                                {"pretokenizers", {{{"type", "ByteLevel"}}, {{"type", "ByteLevel"}}}}};
+                        }),
+                        "pre_tokenizer.pretokenizers[0].type: unsupported pre-tokenizer \"ByteLevel\""));
+  EXPECT_TRUE(HasSubstr(load_error([](nlohmann::json& j) {
                           j["pre_tokenizer"] = {{"type", "Metaspace"}};
                         }),
                         "pre_tokenizer.type: unsupported pre-tokenizer \"Metaspace\""));
