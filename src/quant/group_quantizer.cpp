@@ -7,11 +7,12 @@
 namespace tern {
 namespace {
 
-// x rounded to the nearest F16 value, never below F16's smallest positive value (a
-// group of tiny weights must not get a zero scale).
+// The smallest F16 value >= x (x > 0): a scale rounded up keeps the group's whole range
+// on the grid, so no weight is clipped by more than half a step.
 float f16_scale(float x) {
-  const float smallest = f16_to_f32(1);
-  return std::max(f16_to_f32(f32_to_f16(x)), smallest);
+  uint16_t h = f32_to_f16(x);
+  if (f16_to_f32(h) < x) ++h;  // positive F16 values order like their bit patterns
+  return std::max(f16_to_f32(h), f16_to_f32(1));
 }
 
 }  // namespace

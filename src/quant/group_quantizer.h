@@ -1,9 +1,10 @@
 // The 4-bit grid of one group of weights, shared by round-to-nearest and GPTQ.
 // As in AutoGPTQ, the range always contains 0 ([min(x, 0), max(x, 0)]) so that zero is
 // exactly representable, and a symmetric grid puts the zero point at 8. Two choices
-// keep the result exact in tern's GPTQ v1 output: the scale is rounded to F16 before any
-// code is chosen (the checkpoint stores F16 scales), and an asymmetric zero point stays
-// in [1, 15] (v1 stores zero - 1 in 4 bits).
+// keep the result exact in tern's GPTQ v1 output: the scale is rounded up to an F16
+// value before any code is chosen (the checkpoint stores F16 scales), and an asymmetric
+// zero point stays in [1, 15] (v1 stores zero - 1 in 4 bits). Every value of the group
+// is then within half a step of its grid point.
 #pragma once
 
 #include <cmath>

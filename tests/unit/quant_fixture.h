@@ -1,0 +1,163 @@
+// Helpers shared by the quant_* tests: random INT4 weights, an AWQ packer written
+// independently of the library (the library only reads AWQ), temporary folders, and
+// the logits of a model folder on the CPU backend.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <random>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "backend/backend.h"
+#include "model/load_model.h"
+#include "quant/int4_weight.h"
+#include "quant/packed_linear.h"
+#include "tensor/dtype.h"
+
+namespace tern::quant_test {
+
+namespace fs = std::filesystem;
+inline const fs::path kData = TERN_TEST_DATA;
+inline const std::string kTinyQwen = (kData / "models" / "tiny-qwen2").string();
+
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ = fs::temp_directory_path() / ("tern_quant_test_" + std::to_string(getpid()) + "_" +
+                                         std::to_string(counter++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string path() const { return path_.string(); }
+  std::string sub(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+// A random N x K weight with F16-representable scales, zeros in [lo_zero, hi_zero], and
+// (with act_order) a random grouping of exactly group_size columns per group.
+inline Int4Weight random_int4(int64_t n, int64_t k, int64_t group_size, uint32_t seed, bool act_order = false,
+                              int lo_zero = 1, int hi_zero = 15) {
+  std::mt19937 rng(seed);
+  Int4Weight w = make_host_int4(n, k, group_size);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t i = 0; i < k; ++i) set_int4_code(w, j, i, int(rng() % 16));
+  std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+  for (int64_t i = 0; i < n * w.num_groups(); ++i) {
+    w.scales.ptr<float>()[i] = f16_to_f32(f32_to_f16(scale(rng)));
+    w.zeros.ptr<uint8_t>()[i] = uint8_t(lo_zero + int(rng() % uint32_t(hi_zero - lo_zero + 1)));
+  }
+  if (act_order) {
+    std::vector<int32_t> perm(static_cast<size_t>(k));
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    w.group_index = host_tensor(DType::kI32, {k});
+    for (int64_t pos = 0; pos < k; ++pos) w.group_index.ptr<int32_t>()[perm[size_t(pos)]] = int32_t(pos / group_size);
+  }
+  return w;
+}
+
+inline bool same_bytes(const Tensor& a, const Tensor& b) {
+  if (a.empty() || b.empty()) return a.empty() == b.empty();
+  return a.dtype == b.dtype && a.shape_str() == b.shape_str() && std::memcmp(a.data, b.data, a.nbytes()) == 0;
+}
+
+inline void expect_same_int4(const Int4Weight& a, const Int4Weight& b) {
+  EXPECT_EQ(a.group_size, b.group_size);
+  EXPECT_TRUE(same_bytes(a.codes, b.codes));
+  EXPECT_TRUE(same_bytes(a.scales, b.scales));
+  EXPECT_TRUE(same_bytes(a.zeros, b.zeros));
+  EXPECT_TRUE(same_bytes(a.group_index, b.group_index));
+}
+
+// AWQ GEMM packing as AutoAWQ writes it: eight output columns per int32, column
+// kOrder[i] of each group of eight at bit position 4i.
+inline PackedLinear pack_awq_for_test(const Int4Weight& w) {
+  constexpr int kOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+  const int64_t n = w.out_features(), k = w.in_features(), groups = w.num_groups();
+  PackedLinear p;
+  p.qweight = host_tensor(DType::kI32, {k, n / 8});
+  p.qzeros = host_tensor(DType::kI32, {groups, n / 8});
+  p.scales = host_tensor(DType::kF16, {groups, n});
+  for (int64_t c = 0; c < n / 8; ++c) {
+    for (int64_t i = 0; i < k; ++i) {
+      uint32_t word = 0;
+      for (int pos = 0; pos < 8; ++pos) word |= uint32_t(int4_code(w, 8 * c + kOrder[pos], i)) << (4 * pos);
+      p.qweight.ptr<uint32_t>()[i * (n / 8) + c] = word;
+    }
+    for (int64_t g = 0; g < groups; ++g) {
+      uint32_t word = 0;
+      for (int pos = 0; pos < 8; ++pos) word |= uint32_t(w.zeros.ptr<uint8_t>()[(8 * c + kOrder[pos]) * groups + g]) << (4 * pos);
+      p.qzeros.ptr<uint32_t>()[g * (n / 8) + c] = word;
+    }
+  }
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t j = 0; j < n; ++j) p.scales.ptr<uint16_t>()[g * n + j] = f32_to_f16(w.scales.ptr<float>()[j * groups + g]);
+  return p;
+}
+
+// Logits [len, vocab] at every position of `ids` for the model in `dir` (CPU backend).
+inline std::vector<float> model_logits(const std::string& dir, const std::vector<int32_t>& ids) {
+  auto backend = make_backend("cpu");
+  auto model = load_model(dir, *backend);
+  const int32_t n = int32_t(ids.size());
+  const int block_size = 16;
+  auto cache = model->make_kv_cache((n + block_size - 1) / block_size, block_size);
+  Workspace ws = model->make_workspace(n, n);
+  std::vector<int32_t> positions(static_cast<size_t>(n)), table(size_t(cache[0].num_blocks()));
+  std::iota(positions.begin(), positions.end(), 0);
+  std::iota(table.begin(), table.end(), 0);
+  int32_t query_start[2] = {0, n}, seq_len = n;
+  auto view = [](const int32_t* data, int64_t count) {
+    return make_view(const_cast<int32_t*>(data), DType::kI32, Device::kCpu, {count});
+  };
+  ForwardInputs in;
+  in.token_ids = view(ids.data(), n);
+  in.positions = view(positions.data(), n);
+  in.slot_mapping = view(positions.data(), n);
+  in.logits_indices = view(positions.data(), n);
+  in.attention = AttentionMetadata{.num_seqs = 1,
+                                   .max_query_len = n,
+                                   .max_seq_len = n,
+                                   .query_start = view(query_start, 2),
+                                   .seq_lens = view(&seq_len, 1),
+                                   .block_tables = make_view(table.data(), DType::kI32, Device::kCpu,
+                                                             {1, int64_t(table.size())})};
+  Tensor logits = model->forward(in, cache, ws);
+  return std::vector<float>(logits.ptr<const float>(), logits.ptr<const float>() + logits.numel());
+}
+
+// A fixed prompt of token ids valid for the tiny models (vocab 1024).
+inline std::vector<int32_t> test_prompt() { return {5, 17, 300, 42, 999, 7, 256, 64, 128, 3, 511, 77, 901, 12}; }
+
+struct LogitsError {
+  float max_abs = 0;     // largest |a - b|
+  float max_ref = 0;     // largest |b|
+  float rms_ratio = 0;   // rms(a - b) / rms(b)
+};
+
+inline LogitsError compare_logits(const std::vector<float>& a, const std::vector<float>& b) {
+  LogitsError e;
+  double diff2 = 0, ref2 = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    e.max_abs = std::max(e.max_abs, std::abs(a[i] - b[i]));
+    e.max_ref = std::max(e.max_ref, std::abs(b[i]));
+    diff2 += double(a[i] - b[i]) * double(a[i] - b[i]);
+    ref2 += double(b[i]) * double(b[i]);
+  }
+  e.rms_ratio = float(std::sqrt(diff2 / ref2));
+  return e;
+}
+
+}  // namespace tern::quant_test
