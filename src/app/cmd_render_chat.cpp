@@ -2,8 +2,6 @@
 // stdin and prints the prompt exactly (no newline added), to compare with
 // transformers' apply_chat_template(..., tokenize=False).
 #include <cstdio>
-#include <iostream>
-#include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -20,8 +18,17 @@ struct RenderChatOptions {
   bool no_generation_prompt = false;
 };
 
+std::string read_stdin() {
+  std::string input;
+  char buffer[1 << 16];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), stdin)) > 0) input.append(buffer, n);
+  if (std::ferror(stdin)) throw error("render-chat: cannot read stdin");
+  return input;
+}
+
 void run_render_chat(const RenderChatOptions& options) {
-  std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  const std::string input = read_stdin();
   nlohmann::ordered_json request;
   try {
     request = nlohmann::ordered_json::parse(input);
