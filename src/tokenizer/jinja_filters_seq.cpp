@@ -15,8 +15,9 @@
 namespace tern::jinja {
 namespace {
 
+// A path part Jinja reads as an index: digits that fit an int64 (longer ones stay keys).
 bool is_digits(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !s.empty() && s.size() <= 18 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // Jinja's make_attrgetter: looks up a dotted path ("function.name", "items.0") with

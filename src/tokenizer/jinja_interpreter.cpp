@@ -65,6 +65,9 @@ std::string Interpreter::render(const Body& body, Scope& globals) {
     throw;
   } catch (const tern::Error& e) {
     throw tern::error(kErrorPrefix, "line ", pos_.line, ": ", without_prefix(e.what()));
+  } catch (const std::exception& e) {
+    // A library exception (allocation failure, say) still fails only this render.
+    throw tern::error(kErrorPrefix, "line ", pos_.line, ": internal error: ", e.what());
   }
   return out;
 }

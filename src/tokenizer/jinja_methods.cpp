@@ -155,6 +155,7 @@ std::string format(Interpreter& in, const std::string& fmt, const CallArgs& args
       throw tern::error("chat template: str.format(): format specs and conversions are not supported");
     const Value* value = nullptr;
     if (field.empty() || std::all_of(field.begin(), field.end(), [](char d) { return d >= '0' && d <= '9'; })) {
+      if (field.size() > 9) throw tern::error("chat template: str.format(): replacement index too large");
       bool automatic = field.empty();
       if (numbering != 0 && numbering != (automatic ? 1 : 2))
         throw tern::error("chat template: str.format(): cannot switch between automatic and manual field numbering");
