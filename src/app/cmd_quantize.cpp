@@ -108,20 +108,26 @@ bool has_bias(const ModelConfig& c, int proj) {
 std::pair<int64_t, int64_t> proj_shape(const ModelConfig& c, int proj) {
   const int64_t q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
   switch (proj) {
-    case kQ: return {q, c.hidden_size};
+    case kQ:
+      return {q, c.hidden_size};
     case kK:
-    case kV: return {kv, c.hidden_size};
-    case kO: return {c.hidden_size, q};
+    case kV:
+      return {kv, c.hidden_size};
+    case kO:
+      return {c.hidden_size, q};
     case kGate:
-    case kUp: return {c.intermediate_size, c.hidden_size};
-    default: return {c.hidden_size, c.intermediate_size};
+    case kUp:
+      return {c.intermediate_size, c.hidden_size};
+    default:
+      return {c.hidden_size, c.intermediate_size};
   }
 }
 
 void validate_options(const QuantizeCommandOptions& o, const ModelConfig& c) {
   if (o.bits != 4) throw error("quantize: --bits ", o.bits, " is not supported (tern writes 4-bit GPTQ only)");
   if (c.quantization) throw error(o.model_dir, "/config.json: the model is already quantized");
-  if (o.method == "rtn" && o.desc_act) throw error("quantize: --desc-act needs --method gptq (it orders by the Hessian)");
+  if (o.method == "rtn" && o.desc_act)
+    throw error("quantize: --desc-act needs --method gptq (it orders by the Hessian)");
   if (o.method == "rtn" && !o.calibration.empty()) throw error("quantize: --calibration needs --method gptq");
   if (o.group_size != -1 && o.group_size < 1) throw error("quantize: --group-size must be -1 or positive");
   for (int p = 0; p < kNumProj; ++p) {
@@ -136,7 +142,7 @@ void validate_options(const QuantizeCommandOptions& o, const ModelConfig& c) {
   }
 }
 
-std::vector<std::vector<int32_t>> calibration_sequences(const QuantizeCommandOptions& o) {
+std::vector<std::vector<int32_t>> calibration_sequences(const QuantizeCommandOptions& o, const ModelConfig& c) {
   std::string text = kBuiltinCalibration;
   if (!o.calibration.empty()) {
     std::ifstream f(o.calibration, std::ios::binary);
@@ -147,9 +153,10 @@ std::vector<std::vector<int32_t>> calibration_sequences(const QuantizeCommandOpt
   }
   const std::vector<int32_t> ids = Tokenizer::load(o.model_dir)->encode(text, /*add_special_tokens=*/true);
   if (ids.size() < 16) throw error("quantize: the calibration text gives only ", ids.size(), " tokens");
+  const size_t len = size_t(std::min(kCalibrationSeqLen, c.max_position_embeddings));
   std::vector<std::vector<int32_t>> sequences;
-  for (size_t i = 0; i < ids.size(); i += kCalibrationSeqLen)
-    sequences.emplace_back(ids.begin() + i, ids.begin() + std::min(ids.size(), size_t(i + kCalibrationSeqLen)));
+  for (size_t i = 0; i < ids.size(); i += len)
+    sequences.emplace_back(ids.begin() + i, ids.begin() + std::min(ids.size(), i + len));
   return sequences;
 }
 
@@ -273,13 +280,13 @@ class CalibrationPass {
 
     const Tensor positions = make_view(positions_.data(), DType::kI32, Device::kCpu, {t});
     int32_t query_start[2] = {0, int32_t(t)}, seq_len = int32_t(t);
-    AttentionMetadata meta{.num_seqs = 1,
-                           .max_query_len = int(t),
-                           .max_seq_len = int(t),
-                           .query_start = make_view(query_start, DType::kI32, Device::kCpu, {2}),
-                           .seq_lens = make_view(&seq_len, DType::kI32, Device::kCpu, {1}),
-                           .block_tables = make_view(block_table_.data(), DType::kI32, Device::kCpu,
-                                                     {1, int64_t(block_table_.size())})};
+    AttentionMetadata meta{
+        .num_seqs = 1,
+        .max_query_len = int(t),
+        .max_seq_len = int(t),
+        .query_start = make_view(query_start, DType::kI32, Device::kCpu, {2}),
+        .seq_lens = make_view(&seq_len, DType::kI32, Device::kCpu, {1}),
+        .block_tables = make_view(block_table_.data(), DType::kI32, Device::kCpu, {1, int64_t(block_table_.size())})};
     be_.linear(normed, l.qkv, qkv);
     be_.rope_kv_write(qkv, positions, positions, rope_, shape_, cache_, q);
     be_.paged_attention(q, cache_, meta, shape_, attn);
@@ -326,14 +333,15 @@ class Quantizer {
     std::unique_ptr<Backend> backend;
     if (o_.method == "gptq") {
       backend = make_backend("cpu");
-      auto sequences = calibration_sequences(o_);
+      auto sequences = calibration_sequences(o_, c_);
       pass = std::make_unique<CalibrationPass>(c_, store_, *backend, std::move(sequences));
       log_info("quantize: GPTQ calibration on ", pass->num_tokens(), " tokens");
     }
     for (int64_t i = 0; i < c_.num_hidden_layers; ++i) {
       const auto start = std::chrono::steady_clock::now();
       LayerQuant l = load_layer(i);
-      if (pass) quantize_gptq_layer(*pass, l);
+      if (pass)
+        quantize_gptq_layer(*pass, l);
       else
         for (int p = 0; p < kNumProj; ++p) l.quantized[p] = quantize_rtn(l.weight[p], gptq_.quant);
       for (int p = 0; p < kNumProj; ++p) writer.add_linear(module_name(i, p), l.quantized[p], l.bias[p]);
@@ -353,8 +361,8 @@ class Quantizer {
       l.weight[p] = store_.get(name + ".weight");
       const auto [rows, cols] = proj_shape(c_, p);
       if (l.weight[p].ndim != 2 || l.weight[p].dim(0) != rows || l.weight[p].dim(1) != cols)
-        throw error(store_.file_of(name + ".weight"), ": tensor '", name, ".weight': shape ",
-                    l.weight[p].shape_str(), " but config.json implies [", rows, ", ", cols, "]");
+        throw error(store_.file_of(name + ".weight"), ": tensor '", name, ".weight': shape ", l.weight[p].shape_str(),
+                    " but config.json implies [", rows, ", ", cols, "]");
       if (has_bias(c_, p)) l.bias[p] = store_.get(name + ".bias");
     }
     return l;
@@ -415,12 +423,14 @@ void run_quantize(const QuantizeCommandOptions& o) {
 
 void add_quantize_command(CLI::App& app) {
   auto o = std::make_shared<QuantizeCommandOptions>();
-  CLI::App* cmd = app.add_subcommand("quantize", "Write a 4-bit GPTQ-format copy of a model (see docs/quantization.md)");
+  CLI::App* cmd =
+      app.add_subcommand("quantize", "Write a 4-bit GPTQ-format copy of a model (see docs/quantization.md)");
   cmd->add_option("--model", o->model_dir, "Dense model folder (config.json + safetensors)")->required();
   cmd->add_option("--out", o->out_dir, "Output folder")->required();
   cmd->add_option("--method", o->method, "rtn (round to nearest) or gptq (Hessian error compensation)")
       ->check(CLI::IsMember({"rtn", "gptq"}));
-  cmd->add_option("--group-size", o->group_size, "Input columns per scale; -1: one per output row")->capture_default_str();
+  cmd->add_option("--group-size", o->group_size, "Input columns per scale; -1: one per output row")
+      ->capture_default_str();
   cmd->add_flag("--sym", o->sym, "Symmetric grid (zero point 8) instead of asymmetric");
   cmd->add_flag("--desc-act", o->desc_act, "GPTQ act-order: quantise columns by decreasing Hessian diagonal");
   cmd->add_option("--calibration", o->calibration, "GPTQ calibration text file (default: a built-in sample)");

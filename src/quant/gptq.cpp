@@ -30,11 +30,10 @@ std::vector<double> inverse_factor(std::vector<double> h, int64_t k, double damp
   double mean_diag = 0.0;
   for (int64_t i = 0; i < k; ++i) mean_diag += h[size_t(i * k + i)];
   mean_diag /= double(k);
-  std::vector<double> u;
   for (int attempt = 0; attempt < 4; ++attempt, damp_percent *= 10.0) {
-    std::vector<double> damped = h;
-    for (int64_t i = 0; i < k; ++i) damped[size_t(i * k + i)] += damp_percent * mean_diag;
-    if (inverse_cholesky_upper(damped, k, u)) return u;
+    std::vector<double> u = h;
+    for (int64_t i = 0; i < k; ++i) u[size_t(i * k + i)] += damp_percent * mean_diag;
+    if (inverse_cholesky_upper(u, k)) return u;
     log_warn("gptq: Hessian of ", k, " inputs is not positive definite with dampening ", damp_percent,
              "; retrying with ", damp_percent * 10.0);
   }
@@ -118,8 +117,7 @@ std::vector<double> HessianAccumulator::hessian() const {
 
 Int4Weight quantize_gptq(const Tensor& weight, const HessianAccumulator& hessian, const GptqOptions& options) {
   if (weight.ndim != 2 || weight.dim(1) != hessian.in_features())
-    throw error("gptq: weight ", weight.shape_str(), " does not match a Hessian of ", hessian.in_features(),
-                " inputs");
+    throw error("gptq: weight ", weight.shape_str(), " does not match a Hessian of ", hessian.in_features(), " inputs");
   const int64_t n = weight.dim(0), k = weight.dim(1);
   Int4Weight out = make_host_int4(n, k, options.quant.group_size < 0 ? k : options.quant.group_size);
   const int64_t group_size = out.group_size, groups = out.num_groups();

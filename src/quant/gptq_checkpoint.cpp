@@ -46,8 +46,7 @@ void GptqCheckpointWriter::write(const std::string& out_dir, const std::string& 
   if (ec) throw error(out_dir, ": cannot create the folder: ", ec.message());
   for (const auto& entry : fs::directory_iterator(source_dir)) {
     if (!entry.is_regular_file() || is_weight_or_config(entry.path())) continue;
-    fs::copy_file(entry.path(), fs::path(out_dir) / entry.path().filename(), fs::copy_options::overwrite_existing,
-                  ec);
+    fs::copy_file(entry.path(), fs::path(out_dir) / entry.path().filename(), fs::copy_options::overwrite_existing, ec);
     if (ec) throw error(entry.path().string(), ": cannot copy to ", out_dir, ": ", ec.message());
   }
   write_safetensors((fs::path(out_dir) / "model.safetensors").string(), tensors_);

@@ -19,8 +19,10 @@ constexpr const char* kGidxLayout = "g_idx is [in_features] int32";
 // restates the plain k / group_size grouping.
 void unpack_g_idx(const PackedLinear& p, Int4Weight& w) {
   const int64_t k = w.in_features();
-  if (p.g_idx.dtype != DType::kI64) expect_packed_tensor(p, p.g_idx, "g_idx", DType::kI32, {k}, kGidxLayout);
-  else expect_packed_tensor(p, p.g_idx, "g_idx", DType::kI64, {k}, kGidxLayout);
+  if (p.g_idx.dtype != DType::kI64)
+    expect_packed_tensor(p, p.g_idx, "g_idx", DType::kI32, {k}, kGidxLayout);
+  else
+    expect_packed_tensor(p, p.g_idx, "g_idx", DType::kI64, {k}, kGidxLayout);
   Tensor index = host_tensor(DType::kI32, {k});
   bool plain = true;
   for (int64_t i = 0; i < k; ++i) {
@@ -47,7 +49,8 @@ Int4Weight unpack_gptq(const PackedLinear& p, const QuantizationConfig& config, 
   expect_packed_tensor(p, p.qweight, "qweight", DType::kI32, {k / 8, n}, kQweightLayout);
   expect_packed_tensor(p, p.qzeros, "qzeros", DType::kI32, {groups, n / 8}, kQzerosLayout);
   expect_packed_tensor(p, p.scales, "scales", DType::kF16, {groups, n}, kScalesLayout);
-  if (!p.g_idx.empty()) unpack_g_idx(p, w);
+  if (!p.g_idx.empty())
+    unpack_g_idx(p, w);
   else if (config.desc_act)
     throw error(p.source, ": ", p.name, ": tensor '", p.name, ".g_idx' is missing but desc_act is true");
 

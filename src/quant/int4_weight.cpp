@@ -106,10 +106,9 @@ Int4Weight concat_int4_outputs(const std::vector<Int4Weight>& parts, const std::
       throw error(names[i], ": INT4 weight of ", p.in_features(), " inputs in groups of ", p.group_size,
                   " cannot be fused with ", names[0], " (", first.in_features(), " inputs in groups of ",
                   first.group_size, ")");
-    const bool same_groups =
-        p.group_index.empty() == first.group_index.empty() &&
-        (p.group_index.empty() ||
-         std::memcmp(p.group_index.data, first.group_index.data, first.group_index.nbytes()) == 0);
+    const bool same_groups = p.group_index.empty() == first.group_index.empty() &&
+                             (p.group_index.empty() ||
+                              std::memcmp(p.group_index.data, first.group_index.data, first.group_index.nbytes()) == 0);
     if (!same_groups)
       throw error(names[i], ": its g_idx (act-order groups) differs from ", names[0],
                   "'s; tern fuses layers that share an input and needs one g_idx for all of them");

@@ -25,10 +25,10 @@ inline constexpr int kInt4MaxCode = 15;
 inline constexpr int kInt4MaxZero = 16;
 
 struct Int4Weight {
-  Tensor codes;        // [N, K / 2] U8, two 4-bit codes per byte, even k in the low nibble
-  Tensor scales;       // [N, num_groups] F32
-  Tensor zeros;        // [N, num_groups] U8, each in [0, kInt4MaxZero]
-  Tensor group_index;  // [K] I32, each in [0, num_groups); empty: g(k) = k / group_size
+  Tensor codes;            // [N, K / 2] U8, two 4-bit codes per byte, even k in the low nibble
+  Tensor scales;           // [N, num_groups] F32
+  Tensor zeros;            // [N, num_groups] U8, each in [0, kInt4MaxZero]
+  Tensor group_index;      // [K] I32, each in [0, num_groups); empty: g(k) = k / group_size
   int64_t group_size = 0;  // input columns per group; K when the whole row is one group
 
   bool empty() const { return codes.empty(); }

@@ -61,15 +61,15 @@ void invert_lower(std::vector<double>& l, int64_t n) {
   }
 }
 
-bool inverse_cholesky_upper(const std::vector<double>& h, int64_t n, std::vector<double>& u) {
-  std::vector<double> a(size_t(n * n));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j) a[size_t(i * n + j)] = h[size_t((n - 1 - i) * n + (n - 1 - j))];
+bool inverse_cholesky_upper(std::vector<double>& a, int64_t n) {
+  // Reversing rows and columns swaps (i, j) with (n-1-i, n-1-j): done in place, twice.
+  auto reverse = [&] {
+    for (int64_t i = 0; i < n * n / 2; ++i) std::swap(a[size_t(i)], a[size_t(n * n - 1 - i)]);
+  };
+  reverse();
   if (!cholesky_lower(a, n)) return false;
   invert_lower(a, n);
-  u.assign(size_t(n * n), 0.0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = i; j < n; ++j) u[size_t(i * n + j)] = a[size_t((n - 1 - i) * n + (n - 1 - j))];
+  reverse();
   return true;
 }
 

@@ -14,10 +14,10 @@ bool cholesky_lower(std::vector<double>& a, int64_t n);
 // Replaces a lower-triangular matrix with its inverse (also lower triangular).
 void invert_lower(std::vector<double>& l, int64_t n);
 
-// The upper-triangular U with U^T U = h^-1 (what GPTQ calls the Cholesky factor of the
-// inverse Hessian), or false when h is not positive definite. Computed with one Cholesky
-// and one triangular inverse: with J the order-reversing permutation and
-// J h J = L L^T, U = J L^-1 J.
-bool inverse_cholesky_upper(const std::vector<double>& h, int64_t n, std::vector<double>& u);
+// Replaces h ([n, n], symmetric) with the upper-triangular U such that U^T U = h^-1
+// (what GPTQ calls the Cholesky factor of the inverse Hessian), in place; returns false,
+// leaving `a` unusable, when h is not positive definite. One Cholesky and one triangular
+// inverse: with J the order-reversing permutation and J h J = L L^T, U = J L^-1 J.
+bool inverse_cholesky_upper(std::vector<double>& a, int64_t n);
 
 }  // namespace tern

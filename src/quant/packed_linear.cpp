@@ -18,8 +18,8 @@ void expect_packed_tensor(const PackedLinear& packed, const Tensor& t, const cha
   const Tensor want = make_view(nullptr, dtype, Device::kCpu, shape);
   bool same = t.ndim == want.ndim;
   for (int i = 0; same && i < t.ndim; ++i) same = t.shape[i] == want.shape[i];
-  const bool float_ok = dtype == DType::kF16 && (t.dtype == DType::kF16 || t.dtype == DType::kBF16 ||
-                                                 t.dtype == DType::kF32);
+  const bool float_ok =
+      dtype == DType::kF16 && (t.dtype == DType::kF16 || t.dtype == DType::kBF16 || t.dtype == DType::kF32);
   if (t.dtype != dtype && !float_ok)
     throw error(packed.source, ": tensor '", packed.name, ".", suffix, "': dtype ", dtype_name(t.dtype), " where ",
                 dtype_name(dtype), " is expected (", layout, ")");

@@ -113,8 +113,10 @@ QuantizationConfig parse_quantization_config(const json& object, const std::stri
   c.group_size = f.integer("group_size");
   if (c.group_size != -1 && (c.group_size < 1 || c.group_size > (int64_t(1) << 20)))
     throw f.fail("group_size", c.group_size, " must be -1 or a positive number of columns");
-  if (c.method == QuantMethod::kGptq) parse_gptq(f, c);
-  else parse_awq(f, c);
+  if (c.method == QuantMethod::kGptq)
+    parse_gptq(f, c);
+  else
+    parse_awq(f, c);
   return c;
 }
 

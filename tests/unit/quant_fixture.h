@@ -4,6 +4,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
@@ -11,7 +12,6 @@
 #include <numeric>
 #include <random>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "backend/backend.h"
@@ -30,8 +30,8 @@ class TempDir {
  public:
   TempDir() {
     static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / ("tern_quant_test_" + std::to_string(getpid()) + "_" +
-                                         std::to_string(counter++));
+    path_ =
+        fs::temp_directory_path() / ("tern_quant_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -98,12 +98,14 @@ inline PackedLinear pack_awq_for_test(const Int4Weight& w) {
     }
     for (int64_t g = 0; g < groups; ++g) {
       uint32_t word = 0;
-      for (int pos = 0; pos < 8; ++pos) word |= uint32_t(w.zeros.ptr<uint8_t>()[(8 * c + kOrder[pos]) * groups + g]) << (4 * pos);
+      for (int pos = 0; pos < 8; ++pos)
+        word |= uint32_t(w.zeros.ptr<uint8_t>()[(8 * c + kOrder[pos]) * groups + g]) << (4 * pos);
       p.qzeros.ptr<uint32_t>()[g * (n / 8) + c] = word;
     }
   }
   for (int64_t g = 0; g < groups; ++g)
-    for (int64_t j = 0; j < n; ++j) p.scales.ptr<uint16_t>()[g * n + j] = f32_to_f16(w.scales.ptr<float>()[j * groups + g]);
+    for (int64_t j = 0; j < n; ++j)
+      p.scales.ptr<uint16_t>()[g * n + j] = f32_to_f16(w.scales.ptr<float>()[j * groups + g]);
   return p;
 }
 
@@ -127,13 +129,13 @@ inline std::vector<float> model_logits(const std::string& dir, const std::vector
   in.positions = view(positions.data(), n);
   in.slot_mapping = view(positions.data(), n);
   in.logits_indices = view(positions.data(), n);
-  in.attention = AttentionMetadata{.num_seqs = 1,
-                                   .max_query_len = n,
-                                   .max_seq_len = n,
-                                   .query_start = view(query_start, 2),
-                                   .seq_lens = view(&seq_len, 1),
-                                   .block_tables = make_view(table.data(), DType::kI32, Device::kCpu,
-                                                             {1, int64_t(table.size())})};
+  in.attention =
+      AttentionMetadata{.num_seqs = 1,
+                        .max_query_len = n,
+                        .max_seq_len = n,
+                        .query_start = view(query_start, 2),
+                        .seq_lens = view(&seq_len, 1),
+                        .block_tables = make_view(table.data(), DType::kI32, Device::kCpu, {1, int64_t(table.size())})};
   Tensor logits = model->forward(in, cache, ws);
   return std::vector<float>(logits.ptr<const float>(), logits.ptr<const float>() + logits.numel());
 }
@@ -142,9 +144,9 @@ inline std::vector<float> model_logits(const std::string& dir, const std::vector
 inline std::vector<int32_t> test_prompt() { return {5, 17, 300, 42, 999, 7, 256, 64, 128, 3, 511, 77, 901, 12}; }
 
 struct LogitsError {
-  float max_abs = 0;     // largest |a - b|
-  float max_ref = 0;     // largest |b|
-  float rms_ratio = 0;   // rms(a - b) / rms(b)
+  float max_abs = 0;    // largest |a - b|
+  float max_ref = 0;    // largest |b|
+  float rms_ratio = 0;  // rms(a - b) / rms(b)
 };
 
 inline LogitsError compare_logits(const std::vector<float>& a, const std::vector<float>& b) {

@@ -19,8 +19,8 @@
 #include "quant/quant_config.h"
 #include "quant/rtn.h"
 #include "quant/safetensors_writer.h"
-#include "tensor/convert.h"
 #include "quant_fixture.h"
+#include "tensor/convert.h"
 
 namespace tern {
 namespace {
@@ -134,8 +134,11 @@ TEST(QuantModel, WriterOutputLoadsAndLogitsAreCloseToTheBf16Model) {
   for (const auto& [name, t] : source) {
     const std::string module = name.substr(0, name.rfind('.'));
     const bool proj = module.find("proj") != std::string::npos;
-    if (!proj) writer.add_tensor(name, t);
-    else if (name.ends_with(".weight")) writer.add_linear(module, rtn(module, t), source.count(module + ".bias") ? source.at(module + ".bias") : Tensor{});
+    if (!proj)
+      writer.add_tensor(name, t);
+    else if (name.ends_with(".weight"))
+      writer.add_linear(module, rtn(module, t),
+                        source.count(module + ".bias") ? source.at(module + ".bias") : Tensor{});
   }
   writer.write(dir.sub("rtn"), kTinyQwen);
   // The folder is complete: tokenizer files copied, config marked, tensors named as GPTQ.
@@ -152,7 +155,8 @@ TEST(QuantModel, WriterOutputLoadsAndLogitsAreCloseToTheBf16Model) {
   EXPECT_EQ(written.at("model.layers.1.mlp.down_proj.g_idx").shape_str(), "[128]");
   EXPECT_EQ(written.count("model.layers.0.self_attn.q_proj.weight"), 0u);
 
-  const LogitsError e = compare_logits(model_logits(dir.sub("rtn"), test_prompt()), model_logits(kTinyQwen, test_prompt()));
+  const LogitsError e =
+      compare_logits(model_logits(dir.sub("rtn"), test_prompt()), model_logits(kTinyQwen, test_prompt()));
   std::cout << "tiny-qwen2 RTN g32 vs bf16 logits: max |diff| " << e.max_abs << " (max |logit| " << e.max_ref
             << "), rms ratio " << e.rms_ratio << "\n";
   RecordProperty("rtn_g32_logits_max_abs_diff", std::to_string(e.max_abs));
@@ -182,8 +186,9 @@ TEST(QuantModel, GptqV1V2AndAwqOfTheSameWeightsGiveIdenticalLogits) {
 TEST(QuantModel, ActOrderCheckpointEqualsTheDenseModelOfItsWeights) {
   TempDir dir;
   using namespace std::placeholders;
-  const auto act = write_model(
-      dir, "act", quantized_tensors(scattered_rtn, std::bind(store_gptq, _1, _2, _3, GptqFormat::kV1)), gptq_json(true));
+  const auto act =
+      write_model(dir, "act", quantized_tensors(scattered_rtn, std::bind(store_gptq, _1, _2, _3, GptqFormat::kV1)),
+                  gptq_json(true));
   const auto written = read_all(act + "/model.safetensors");
   const Tensor g_idx = written.at("model.layers.0.mlp.down_proj.g_idx");
   bool scattered = false;
@@ -227,13 +232,11 @@ TEST(QuantModel, MalformedCheckpointsSayWhatIsWrong) {
   EXPECT_NE(e.find("is quantized, but config.json has no quantization_config"), std::string::npos) << e;
 
   e = load_error(write_model(dir, "dense", read_all(kTinyQwen + "/model.safetensors"), gptq_json(false)));
-  EXPECT_NE(e.find("model.layers.0.self_attn.q_proj.qweight' is missing: a GPTQ checkpoint stores"),
-            std::string::npos)
+  EXPECT_NE(e.find("model.layers.0.self_attn.q_proj.qweight' is missing: a GPTQ checkpoint stores"), std::string::npos)
       << e;
 
   e = load_error(write_model(dir, "awq_as_gptq", quantized_tensors(rtn, store_awq), gptq_json(false)));
-  EXPECT_NE(e.find("q_proj.qweight': shape [64, 8] but [8, 64] is expected (GPTQ qweight is"), std::string::npos)
-      << e;
+  EXPECT_NE(e.find("q_proj.qweight': shape [64, 8] but [8, 64] is expected (GPTQ qweight is"), std::string::npos) << e;
 }
 
 }  // namespace

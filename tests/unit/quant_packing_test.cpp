@@ -51,8 +51,8 @@ PackedLinear hand_packed_gptq(uint32_t zero_word) {
   PackedLinear p;
   p.name = "layer";
   p.source = "hand.safetensors";
-  p.qweight = i32_tensor({1, 8}, {0x76543210, 0x87654321, 0x98765432, 0xA9876543, 0xBA987654, 0xCBA98765,
-                                  0xDCBA9876, 0xEDCBA987});
+  p.qweight = i32_tensor(
+      {1, 8}, {0x76543210, 0x87654321, 0x98765432, 0xA9876543, 0xBA987654, 0xCBA98765, 0xDCBA9876, 0xEDCBA987});
   p.qzeros = i32_tensor({1, 1}, {zero_word});
   p.scales = eighth_scales();
   return p;
@@ -200,8 +200,7 @@ TEST(QuantPacking, FusingNeedsOneGroupIndex) {
     concat_int4_outputs({a, b}, {"q_proj", "k_proj"});
     FAIL() << "fused layers with different g_idx";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("k_proj: its g_idx (act-order groups) differs from q_proj"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("k_proj: its g_idx (act-order groups) differs from q_proj"), std::string::npos)
         << e.what();
   }
   const Int4Weight c = random_int4(16, 32, 8, 3);
@@ -253,8 +252,8 @@ TEST(QuantConfig, UnsupportedConfigurationsListWhatIsSupported) {
     return config_error(j);
   };
   for (const std::string& e :
-       {with("bits", 8), with("quant_method", "exl2"), with("checkpoint_format", "marlin"),
-        with("pack_dtype", "int16"), with("lm_head", true), with("group_size", 0),
+       {with("bits", 8), with("quant_method", "exl2"), with("checkpoint_format", "marlin"), with("pack_dtype", "int16"),
+        with("lm_head", true), with("group_size", 0),
         config_error({{"quant_method", "awq"}, {"bits", 4}, {"group_size", 128}, {"version", "gemv"}}),
         config_error({{"quant_method", "awq"}, {"bits", 4}, {"group_size", 128}, {"zero_point", false}})}) {
     EXPECT_NE(e.find("config.json: field 'quantization_config."), std::string::npos) << e;
