@@ -1,0 +1,137 @@
+// tern serve: the OpenAI-compatible HTTP server (docs/server.md). Listens at once, loads
+// the model on a background thread (/health says 503 until it is ready), then serves
+// /v1/completions, /v1/chat/completions, /v1/models, /tokenize, /detokenize, /health,
+// /metrics and the chat page at /.
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+#include "app/engine_options.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "server/server.h"
+#include "tokenizer/chat_template.h"
+
+namespace tern::app {
+namespace {
+
+struct ServeOptions {
+  EngineOptions engine;
+  server::ServerConfig server;
+  std::string chat_template_file;
+  double idle_timeout_s = 30;
+  double header_timeout_s = 10;
+  double shutdown_timeout_s = 30;
+  std::string log_level = "info";
+};
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw error(path, ": cannot open the chat template file");
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// The model's own template, or --chat-template's. A model without one (or with one that
+// does not compile) still serves completions; chat requests then get a 400.
+std::unique_ptr<const ChatTemplate> load_chat_template(const ServeOptions& o, const std::string& model_dir,
+                                                       const Tokenizer& tokenizer) {
+  if (!o.chat_template_file.empty()) {
+    ChatSpecialTokens special;
+    if (const auto bos = tokenizer.bos_token_id()) special.bos_token = tokenizer.id_to_token(*bos);
+    if (const auto eos = tokenizer.eos_token_id()) special.eos_token = tokenizer.id_to_token(*eos);
+    try {
+      return std::make_unique<const ChatTemplate>(read_text_file(o.chat_template_file), special);
+    } catch (const Error& e) {
+      throw error(o.chat_template_file, ": ", e.what());
+    }
+  }
+  try {
+    ModelChatTemplate model = read_model_chat_template(model_dir);
+    return std::make_unique<const ChatTemplate>(model.source, model.special_tokens);
+  } catch (const Error& e) {
+    log_warn("no usable chat template (", e.what(), "): /v1/chat/completions will answer 400; "
+             "give one with --chat-template FILE");
+    return nullptr;
+  }
+}
+
+std::unique_ptr<server::ServedModel> load_model(const ServeOptions& o) {
+  LoadedEngine loaded = open_engine(o.engine);
+  auto model = std::make_unique<server::ServedModel>();
+  model->name = o.server.served_model_name.empty() ? loaded.model_name : o.server.served_model_name;
+  model->chat_template = load_chat_template(o, loaded.model_dir, *loaded.tokenizer);
+  model->tokenizer = std::move(loaded.tokenizer);
+  model->engine = std::move(loaded.engine);
+  model->created = static_cast<int64_t>(std::time(nullptr));
+  return model;
+}
+
+std::chrono::milliseconds millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
+}
+
+void run_serve(ServeOptions& o) {
+  static const std::pair<const char*, LogLevel> kLevels[] = {
+      {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo}, {"warn", LogLevel::kWarn}, {"error", LogLevel::kError}};
+  for (const auto& [name, level] : kLevels) {
+    if (o.log_level == name) set_log_level(level);
+  }
+  o.server.idle_timeout = millis(o.idle_timeout_s);
+  o.server.header_timeout = millis(o.header_timeout_s);
+  o.server.shutdown_timeout = millis(o.shutdown_timeout_s);
+  server::Server server(o.server);
+  set_exit_code(server.run([&o] { return load_model(o); }));
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve the model over an OpenAI-compatible HTTP API (and a chat page at /)");
+  add_engine_options(*cmd, o->engine);
+  server::ServerConfig& s = o->server;
+  cmd->add_option("--host", s.host, "address to listen on (0.0.0.0 exposes the server to the network)")
+      ->capture_default_str();
+  cmd->add_option("--port", s.port, "port to listen on (0: any free port; the log says which)")->capture_default_str();
+  cmd->add_option("--api-key", s.api_key,
+                  "require \"Authorization: Bearer KEY\" on every route but /health and the chat page "
+                  "(also read from TERN_API_KEY, which keeps it out of the process list)")
+      ->envname("TERN_API_KEY");
+  cmd->add_option("--allowed-origins", s.allowed_origins,
+                  "browser origins allowed to call the API (CORS), comma-separated, e.g. https://app.example; "
+                  "\"*\" allows any; default: none")
+      ->delimiter(',');
+  cmd->add_option("--served-model-name", s.served_model_name, "the model id clients send; default: the folder name");
+  cmd->add_option("--chat-template", o->chat_template_file, "a Jinja chat template file to use instead of the model's");
+  cmd->add_option("--shutdown-timeout", o->shutdown_timeout_s,
+                  "seconds in-flight requests may take to finish after SIGINT/SIGTERM before they are aborted")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", o->idle_timeout_s, "seconds a keep-alive connection may wait for its next request")
+      ->check(CLI::Range(0.1, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--header-timeout", o->header_timeout_s,
+                  "seconds from a request's first byte to the end of its headers")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--max-request-bytes", s.max_request_bytes, "largest request body accepted (413 beyond)")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
+      ->capture_default_str();
+  cmd->add_option("--io-threads", s.io_threads, "event-loop threads serving all connections")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--preprocess-threads", s.preprocess_threads,
+                  "threads for JSON parsing, chat templates and tokenization")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--log-level", o->log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  cmd->callback([o] { run_serve(*o); });
+}
+
+}  // namespace tern::app

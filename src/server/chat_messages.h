@@ -1,0 +1,27 @@
+// Validation of the chat-specific fields (messages, tools, tool_choice) into the shapes
+// Hugging Face chat templates expect. Message text is data: it is never evaluated.
+#pragma once
+
+#include "server/json_body.h"
+#include "server/json_fields.h"
+
+namespace tern::server {
+
+// OpenAI messages -> template messages: {role, content} plus tool_calls (arguments
+// parsed from their JSON string into an object, as vLLM and transformers do),
+// tool_call_id and name where given. Roles: system, developer (rendered as system), user,
+// assistant, tool. Content is a string or a list of text parts (joined by "\n"). Throws
+// ApiError 400 naming e.g. "messages[1].content".
+Json normalize_messages(const Json* messages);
+
+// tools: null or an array of {"type": "function", "function": {"name", "description"?,
+// "parameters"?}}; returned as given (null when absent or empty).
+Json normalize_tools(const Json* tools);
+
+enum class ToolChoice { kNone, kAuto };
+
+// "none" or "auto" (the default when tools are given). "required" and named functions
+// need constrained decoding, which tern does not have yet: 400.
+ToolChoice read_tool_choice(const JsonFields& body, bool has_tools);
+
+}  // namespace tern::server

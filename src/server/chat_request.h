@@ -1,0 +1,27 @@
+// POST /v1/chat/completions: the body -> ValidRequest, through the model's chat template.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "server/json_fields.h"
+#include "server/served_model.h"
+#include "server/valid_request.h"
+
+namespace tern::server {
+
+struct ChatPrompt {
+  std::vector<int32_t> token_ids;
+  bool tools_enabled = false;  // tools were given and tool_choice is not "none"
+};
+
+// messages, tools, tool_choice, add_generation_prompt and chat_template_kwargs (allowlist:
+// enable_thinking) rendered by the model's template and tokenized (special tokens are
+// not added again: the template writes them). A request-supplied chat_template, a model
+// without a template and template errors (including its step and size budgets) are 400s.
+// Shared with POST /tokenize.
+ChatPrompt build_chat_prompt(const JsonFields& body, const ServedModel& model);
+
+ValidRequest parse_chat_request(const Json& body, const ServedModel& model);
+
+}  // namespace tern::server

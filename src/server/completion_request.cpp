@@ -1,0 +1,79 @@
+#include "server/completion_request.h"
+
+#include "server/api_error.h"
+#include "server/sampling_request.h"
+
+namespace tern::server {
+namespace {
+
+std::vector<int32_t> token_ids_of(const Json& ids, const std::string& param, int32_t vocab_size) {
+  std::vector<int32_t> out;
+  out.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const std::optional<int64_t> id = json_integer(ids[i]);
+    if (!id || *id < 0 || *id >= vocab_size) {
+      throw invalid_param(param + "[" + std::to_string(i) + "]",
+                          "token id out of vocabulary: ids must be integers in [0, " + std::to_string(vocab_size) +
+                              "), got " + ids[i].dump(-1, ' ', false, Json::error_handler_t::replace));
+    }
+    out.push_back(static_cast<int32_t>(*id));
+  }
+  if (out.empty()) throw invalid_param(param, "the prompt must not be empty");
+  return out;
+}
+
+std::vector<int32_t> text_ids_of(const Json& text, const std::string& param, const Tokenizer& tokenizer) {
+  const auto& s = text.get_ref<const std::string&>();
+  if (s.empty()) throw invalid_param(param, "the prompt must not be empty");
+  std::vector<int32_t> ids = tokenizer.encode(s, /*add_special_tokens=*/true);
+  if (ids.empty()) throw invalid_param(param, "the prompt must not be empty");
+  return ids;
+}
+
+bool is_token_list(const Json& value) { return value.is_array() && !value.empty() && value[0].is_number(); }
+
+std::vector<std::vector<int32_t>> read_prompts(const Json* prompt, const Tokenizer& tokenizer) {
+  if (!prompt) throw invalid_param("prompt", "is required");
+  const int32_t vocab = tokenizer.vocab_size();
+  if (prompt->is_string()) return {text_ids_of(*prompt, "prompt", tokenizer)};
+  if (!prompt->is_array()) {
+    throw invalid_param("prompt", std::string("expected a string, an array of strings, an array of token ids or an "
+                                              "array of token id arrays, got ") +
+                                      json_type_name(*prompt));
+  }
+  if (prompt->empty()) throw invalid_param("prompt", "the prompt must not be empty");
+  if (is_token_list(*prompt)) return {token_ids_of(*prompt, "prompt", vocab)};
+  if (prompt->size() > kMaxPrompts) {
+    throw invalid_param("prompt", "at most " + std::to_string(kMaxPrompts) + " prompts per request, got " +
+                                      std::to_string(prompt->size()));
+  }
+  std::vector<std::vector<int32_t>> prompts;
+  for (size_t i = 0; i < prompt->size(); ++i) {
+    const Json& item = (*prompt)[i];
+    const std::string param = "prompt[" + std::to_string(i) + "]";
+    if (item.is_string()) {
+      prompts.push_back(text_ids_of(item, param, tokenizer));
+    } else if (item.is_array()) {
+      prompts.push_back(token_ids_of(item, param, vocab));
+    } else {
+      throw invalid_param(param, std::string("expected a string or an array of token ids, got ") + json_type_name(item));
+    }
+  }
+  return prompts;
+}
+
+}  // namespace
+
+ValidRequest parse_completion_request(const Json& body, const ServedModel& model) {
+  const JsonFields fields(body, "");
+  ValidRequest request;
+  request.api = RequestApi::kCompletions;
+  const MaxTokensField max_tokens = read_shared_fields(fields, model, request);
+  for (std::vector<int32_t>& ids : read_prompts(fields.find("prompt"), *model.tokenizer)) {
+    request.prompts.push_back(ValidPrompt{.token_ids = std::move(ids)});
+  }
+  resolve_max_tokens(request, max_tokens, model.max_model_len(), "prompt");
+  return request;
+}
+
+}  // namespace tern::server

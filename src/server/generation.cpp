@@ -1,0 +1,108 @@
+#include "server/generation.h"
+
+namespace tern::server {
+
+Generation::Generation(std::shared_ptr<const ServedModel> model, ValidRequest request,
+                       std::unique_ptr<ChunkBuilder> builder, std::unique_ptr<GenerationSink> sink,
+                       std::shared_ptr<ResponseChannel> channel, ServerMetrics& metrics, std::string request_id)
+    : model_(std::move(model)),
+      request_(std::move(request)),
+      builder_(std::move(builder)),
+      sink_(std::move(sink)),
+      channel_(std::move(channel)),
+      metrics_(metrics),
+      request_id_(std::move(request_id)) {}
+
+Generation::~Generation() {
+  if (!ended_) abort_unfinished();
+}
+
+void Generation::start() {
+  Engine& engine = *model_->engine;
+  const size_t n = static_cast<size_t>(request_.params.n);
+  try {
+    for (ValidPrompt& prompt : request_.prompts) {
+      SamplingParams params = request_.params;
+      params.max_tokens = prompt.max_tokens;
+      const int64_t num_prompt_tokens = static_cast<int64_t>(prompt.token_ids.size());
+      RequestHandle handle = engine.add_request(std::move(prompt.token_ids), std::move(params), request_.priority);
+      metrics_.count_prompt_tokens(num_prompt_tokens);
+      parts_.push_back(Part{.request_id = handle.request_id(),
+                            .handle = std::make_unique<RequestHandle>(std::move(handle)),
+                            .tokens_per_completion = std::vector<int64_t>(n, 0)});
+    }
+  } catch (...) {
+    abort_unfinished();
+    parts_.clear();
+    ended_ = true;
+    throw;
+  }
+  num_unfinished_ = parts_.size();
+  chunks_.clear();
+  builder_->begin(chunks_);
+  for (const Json& chunk : chunks_) sink_->chunk(chunk);
+  const std::weak_ptr<Generation> weak = weak_from_this();
+  for (Part& part : parts_) {
+    part.handle->set_notifier([weak] {
+      if (const std::shared_ptr<Generation> self = weak.lock()) self->schedule_drain();
+    });
+  }
+}
+
+void Generation::cancel() {
+  if (ended_) return;
+  ended_ = true;
+  abort_unfinished();
+  metrics_.count_client_disconnect();
+}
+
+void Generation::schedule_drain() {
+  if (drain_scheduled_.exchange(true)) return;
+  channel_->post([self = shared_from_this()] { self->drain(); });
+}
+
+void Generation::drain() {
+  // Cleared before reading, so a delta pushed from here on posts another drain.
+  drain_scheduled_ = false;
+  for (size_t i = 0; i < parts_.size() && !ended_; ++i) {
+    while (!ended_ && !parts_[i].finished) {
+      std::optional<RequestOutput> out = parts_[i].handle->try_next();
+      if (!out) break;
+      take(i, *out);
+    }
+  }
+  if (ended_ || num_unfinished_ > 0) return;
+  ended_ = true;
+  if (!request_.stream || request_.include_usage) sink_->chunk(builder_->usage_chunk(usage_));
+  sink_->done();
+}
+
+void Generation::take(size_t part_index, const RequestOutput& out) {
+  Part& part = parts_[part_index];
+  if (out.finish_reason == FinishReason::kError) {
+    ended_ = true;
+    abort_unfinished();
+    sink_->fail(ApiError(ApiErrorKind::kInternal, "The model failed while generating the response to request " +
+                                                      request_id_ + "."));
+    return;
+  }
+  chunks_.clear();
+  builder_->add(static_cast<int32_t>(part_index) * request_.params.n + out.index, out, chunks_);
+  for (const Json& chunk : chunks_) sink_->chunk(chunk);
+  part.tokens_per_completion[static_cast<size_t>(out.index)] += static_cast<int64_t>(out.token_ids.size());
+  if (!out.finished) return;
+  part.finished = true;
+  --num_unfinished_;
+  usage_.prompt_tokens += out.usage.prompt_tokens;
+  usage_.cached_prompt_tokens += out.usage.cached_prompt_tokens;
+  usage_.completion_tokens += out.usage.generated_tokens;
+  if (out.finish_reason != FinishReason::kAbort) metrics_.observe_request(out.times, part.tokens_per_completion);
+}
+
+void Generation::abort_unfinished() {
+  for (const Part& part : parts_) {
+    if (!part.finished) model_->engine->abort(part.request_id);
+  }
+}
+
+}  // namespace tern::server

@@ -1,0 +1,72 @@
+#include "server/api_error.h"
+#include "server/handlers.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace tern::server {
+
+std::shared_ptr<const ServedModel> require_model(const ServerState& state) {
+  switch (state.phase()) {
+    case ServerPhase::kLoading:
+      throw ApiError(ApiErrorKind::kUnavailable, "The model is still loading. Retry shortly.", std::nullopt,
+                     "model_loading");
+    case ServerPhase::kDraining:
+      throw ApiError(ApiErrorKind::kUnavailable, "The server is shutting down.", std::nullopt, "shutting_down");
+    case ServerPhase::kFailed:
+      throw ApiError(ApiErrorKind::kUnavailable, "The model failed to load.", std::nullopt, "model_load_failed");
+    case ServerPhase::kReady:
+      break;
+  }
+  std::shared_ptr<const ServedModel> model = state.model();
+  if (!model->engine->stats().healthy) {
+    throw ApiError(ApiErrorKind::kUnavailable, "The engine has failed and accepts no requests.", std::nullopt,
+                   "engine_failed");
+  }
+  return model;
+}
+
+void require_json_body(const HttpRequest& request) {
+  std::string type = request.content_type.substr(0, request.content_type.find(';'));
+  type.erase(std::remove_if(type.begin(), type.end(), [](unsigned char c) { return std::isspace(c); }), type.end());
+  std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (type != "application/json") {
+    throw ApiError(ApiErrorKind::kUnsupportedMediaType,
+                   "The request body must be JSON, sent with \"Content-Type: application/json\".", std::nullopt,
+                   "unsupported_media_type");
+  }
+}
+
+HttpResponse json_response(const nlohmann::ordered_json& body, unsigned status) {
+  HttpResponse response;
+  response.status = status;
+  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return response;
+}
+
+void respond_error(const std::shared_ptr<ResponseChannel>& channel, std::exception_ptr error,
+                   const std::string& request_id) {
+  channel->send(error_response(to_api_error(std::move(error), request_id)));
+}
+
+void respond_later(ServerState& state, const std::shared_ptr<ResponseChannel>& channel, const std::string& request_id,
+                   std::function<HttpResponse()> work) {
+  state.preprocess([channel, request_id, work = std::move(work)] {
+    std::exception_ptr error;
+    HttpResponse response;
+    try {
+      response = work();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    channel->post([channel, request_id, error, response = std::move(response)]() mutable {
+      if (error) {
+        respond_error(channel, error, request_id);
+      } else {
+        channel->send(std::move(response));
+      }
+    });
+  });
+}
+
+}  // namespace tern::server

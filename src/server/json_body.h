@@ -1,0 +1,26 @@
+// Parses a request body as JSON, strictly: the body must be valid UTF-8, a JSON object,
+// nested at most kMaxJsonDepth deep and free of repeated keys (nlohmann alone keeps the
+// last of two equal keys, which lets a request hide a field from a proxy that checks the
+// first). Every failure is an ApiError 400 with param null.
+#pragma once
+
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace tern::server {
+
+using Json = nlohmann::ordered_json;
+
+inline constexpr int kMaxJsonDepth = 64;
+
+Json parse_json_body(std::string_view body);
+
+// The same checks for JSON of any type; `what` names it in errors ("messages[1]...arguments").
+Json parse_json_text(std::string_view text, const std::string& what);
+
+// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or values past
+// U+10FFFF).
+bool is_valid_utf8(std::string_view text);
+
+}  // namespace tern::server

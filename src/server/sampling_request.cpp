@@ -1,0 +1,220 @@
+#include "server/sampling_request.h"
+
+#include <algorithm>
+#include <limits>
+#include <span>
+#include <string_view>
+
+#include "base/log.h"
+#include "server/api_error.h"
+
+namespace tern::server {
+namespace {
+
+constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+
+ApiError unsupported(const std::string& param, const std::string& message) { return invalid_param(param, message); }
+
+void read_stop(const JsonFields& body, SamplingParams& params) {
+  const Json* stop = body.find("stop");
+  if (!stop) return;
+  std::vector<const Json*> items;
+  if (stop->is_string()) {
+    items.push_back(stop);
+  } else if (stop->is_array()) {
+    if (stop->size() > kMaxStopStrings) {
+      throw invalid_param("stop", "at most " + std::to_string(kMaxStopStrings) + " stop strings are allowed, got " +
+                                      std::to_string(stop->size()));
+    }
+    for (const Json& s : *stop) items.push_back(&s);
+  } else {
+    throw invalid_param("stop", std::string("expected a string or an array of strings, got ") + json_type_name(*stop));
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string param = stop->is_array() ? "stop[" + std::to_string(i) + "]" : "stop";
+    if (!items[i]->is_string()) throw invalid_param(param, std::string("expected a string, got ") + json_type_name(*items[i]));
+    const auto& s = items[i]->get_ref<const std::string&>();
+    if (s.empty()) throw invalid_param(param, "stop strings must not be empty");
+    if (s.size() > kMaxStopStringBytes) {
+      throw invalid_param(param, "stop strings are limited to " + std::to_string(kMaxStopStringBytes) + " bytes");
+    }
+    params.stop.push_back(s);
+  }
+}
+
+void read_stop_token_ids(const JsonFields& body, int32_t vocab_size, SamplingParams& params) {
+  const Json* ids = body.find("stop_token_ids");
+  if (!ids) return;
+  if (!ids->is_array()) throw invalid_param("stop_token_ids", "expected an array of token ids");
+  if (ids->size() > kMaxStopTokenIds) {
+    throw invalid_param("stop_token_ids", "at most " + std::to_string(kMaxStopTokenIds) + " ids are allowed");
+  }
+  for (size_t i = 0; i < ids->size(); ++i) {
+    const std::optional<int64_t> id = json_integer((*ids)[i]);
+    if (!id || *id < 0 || *id >= vocab_size) {
+      throw invalid_param("stop_token_ids[" + std::to_string(i) + "]",
+                          "token ids must be integers in [0, " + std::to_string(vocab_size) + ")");
+    }
+    params.stop_token_ids.push_back(static_cast<int32_t>(*id));
+  }
+}
+
+void read_logprobs(const JsonFields& body, RequestApi api, SamplingParams& params) {
+  if (api == RequestApi::kChat) {
+    const bool logprobs = body.boolean("logprobs").value_or(false);
+    const std::optional<int64_t> top = body.integer("top_logprobs", 0, kMaxTopLogprobs);
+    if (top && !logprobs) throw invalid_param("top_logprobs", "requires \"logprobs\": true");
+    if (logprobs) params.logprobs = static_cast<int32_t>(top.value_or(0));
+  } else if (const Json* v = body.find("logprobs"); v && v->is_boolean()) {
+    throw invalid_param("logprobs", "/v1/completions takes the number of alternatives (0 to " +
+                                        std::to_string(kMaxTopLogprobs) + "), not a boolean");
+  } else if (const std::optional<int64_t> n = body.integer("logprobs", 0, kMaxTopLogprobs)) {
+    params.logprobs = static_cast<int32_t>(*n);
+  }
+}
+
+void reject_unsupported(const JsonFields& body, RequestApi api) {
+  if (const std::optional<JsonFields> format = body.object("response_format")) {
+    const std::optional<std::string> type = format->string("type", 64);
+    if (type != "text") {
+      throw unsupported("response_format",
+                        "structured output (response_format json_object / json_schema) is not supported yet; "
+                        "omit response_format or use {\"type\": \"text\"}");
+    }
+  }
+  if (const std::optional<int64_t> best_of = body.integer("best_of", 1, kInt64Max); best_of && *best_of != 1) {
+    throw unsupported("best_of", "best_of is not supported; use n");
+  }
+  if (body.boolean("use_beam_search").value_or(false)) throw unsupported("use_beam_search", "beam search is not supported");
+  if (const Json* bias = body.find("logit_bias"); bias && !(bias->is_object() && bias->empty())) {
+    throw unsupported("logit_bias", "logit_bias is not supported");
+  }
+  if (api == RequestApi::kCompletions) {
+    if (body.boolean("echo").value_or(false)) throw unsupported("echo", "echo is not supported");
+    if (const std::optional<std::string> suffix = body.string("suffix", 1 << 20); suffix && !suffix->empty()) {
+      throw unsupported("suffix", "suffix (insertion) is not supported");
+    }
+  } else {
+    if (body.has("functions") || body.has("function_call")) {
+      throw unsupported(body.has("functions") ? "functions" : "function_call",
+                        "the deprecated functions API is not supported; use tools and tool_choice");
+    }
+  }
+}
+
+void log_unknown_fields(const JsonFields& body, RequestApi api) {
+  if (log_level() > LogLevel::kDebug) return;
+  static constexpr std::string_view kShared[] = {
+      "model", "stream", "stream_options", "n", "max_tokens", "temperature", "top_p", "top_k", "min_p",
+      "presence_penalty", "frequency_penalty", "repetition_penalty", "seed", "stop", "stop_token_ids",
+      "logprobs", "ignore_eos", "min_tokens", "skip_special_tokens", "priority", "response_format", "best_of",
+      "use_beam_search", "logit_bias", "user"};
+  static constexpr std::string_view kChat[] = {"messages", "tools", "tool_choice", "parallel_tool_calls",
+                                               "top_logprobs", "max_completion_tokens", "add_generation_prompt",
+                                               "chat_template", "chat_template_kwargs", "functions", "function_call"};
+  static constexpr std::string_view kCompletions[] = {"prompt", "echo", "suffix"};
+  for (const auto& [key, value] : body.json().items()) {
+    const auto known = [&](std::span<const std::string_view> keys) { return std::ranges::find(keys, key) != keys.end(); };
+    if (!known(kShared) && !known(api == RequestApi::kChat ? std::span<const std::string_view>(kChat)
+                                                           : std::span<const std::string_view>(kCompletions))) {
+      log_debug("request field \"", key, "\" is not used and was ignored");
+    }
+  }
+}
+
+}  // namespace
+
+void check_model_field(const JsonFields& body, const std::string& served_name) {
+  const Json* model = body.find("model");
+  if (!model) return;
+  if (!model->is_string()) throw invalid_param("model", std::string("expected a string, got ") + json_type_name(*model));
+  if (model->get_ref<const std::string&>() != served_name) {
+    throw ApiError(ApiErrorKind::kNotFound, "The model does not exist; this server serves \"" + served_name + "\".",
+                   "model", "model_not_found");
+  }
+}
+
+MaxTokensField read_shared_fields(const JsonFields& body, const ServedModel& model, ValidRequest& request) {
+  check_model_field(body, model.name);
+  reject_unsupported(body, request.api);
+  log_unknown_fields(body, request.api);
+  SamplingParams& p = request.params;
+  p.temperature = static_cast<float>(body.number("temperature", 0.0, 2.0).value_or(1.0));
+  p.top_p = static_cast<float>(body.number("top_p", 0.0, 1.0).value_or(1.0));
+  if (p.top_p <= 0.0f) throw invalid_param("top_p", "must be in (0, 1], got 0");
+  const int64_t top_k = body.integer("top_k", -1, kInt32Max).value_or(0);
+  p.top_k = static_cast<int32_t>(top_k);
+  p.min_p = static_cast<float>(body.number("min_p", 0.0, 1.0).value_or(0.0));
+  p.presence_penalty = static_cast<float>(body.number("presence_penalty", -2.0, 2.0).value_or(0.0));
+  p.frequency_penalty = static_cast<float>(body.number("frequency_penalty", -2.0, 2.0).value_or(0.0));
+  p.repetition_penalty = static_cast<float>(body.number("repetition_penalty", 0.0, 100.0).value_or(1.0));
+  if (p.repetition_penalty <= 0.0f) throw invalid_param("repetition_penalty", "must be greater than 0");
+  if (const std::optional<int64_t> seed = body.integer("seed", std::numeric_limits<int64_t>::min(), kInt64Max)) {
+    p.seed = static_cast<uint64_t>(*seed);
+  }
+  p.n = static_cast<int32_t>(body.integer("n", 1, kMaxN).value_or(1));
+  p.ignore_eos = body.boolean("ignore_eos").value_or(false);
+  p.min_tokens = static_cast<int32_t>(body.integer("min_tokens", 0, kInt32Max).value_or(0));
+  p.skip_special_tokens = body.boolean("skip_special_tokens").value_or(true);
+  read_stop(body, p);
+  read_stop_token_ids(body, model.tokenizer->vocab_size(), p);
+  read_logprobs(body, request.api, p);
+
+  request.priority = static_cast<int32_t>(
+      body.integer("priority", std::numeric_limits<int32_t>::min(), kInt32Max).value_or(0));
+  request.stream = body.boolean("stream").value_or(false);
+  if (const std::optional<JsonFields> options = body.object("stream_options")) {
+    if (!request.stream) throw invalid_param("stream_options", "is only allowed with \"stream\": true");
+    request.include_usage = options->boolean("include_usage").value_or(false);
+  }
+  body.string("user", 1 << 16);  // accepted for compatibility; only its type is checked
+
+  // max_completion_tokens is OpenAI's newer name; when both are given it wins.
+  MaxTokensField max_tokens;
+  if (request.api == RequestApi::kChat) {
+    if (const std::optional<int64_t> v = body.integer("max_completion_tokens", 1, kInt64Max)) {
+      max_tokens.value = v;
+      max_tokens.param = "max_completion_tokens";
+    }
+  }
+  const std::optional<int64_t> legacy = body.integer("max_tokens", 1, kInt64Max);
+  if (!max_tokens.value) max_tokens.value = legacy;
+  return max_tokens;
+}
+
+void resolve_max_tokens(ValidRequest& request, const MaxTokensField& max_tokens, int32_t max_model_len,
+                        const std::string& prompt_param) {
+  const char* what = request.api == RequestApi::kChat ? "messages" : "prompt";
+  for (ValidPrompt& prompt : request.prompts) {
+    const int64_t num_prompt = static_cast<int64_t>(prompt.token_ids.size());
+    if (num_prompt >= max_model_len) {
+      throw ApiError(ApiErrorKind::kInvalidRequest,
+                     "This model's maximum context length is " + std::to_string(max_model_len) +
+                         " tokens. However, your " + what + " resulted in " + std::to_string(num_prompt) +
+                         " tokens. Please reduce the length of the " + what + ".",
+                     prompt_param, "context_length_exceeded");
+    }
+    const int64_t room = max_model_len - num_prompt;
+    if (max_tokens.value) {
+      if (*max_tokens.value > room) {
+        // Saturating: max_tokens may be near 2^63.
+        const int64_t total = *max_tokens.value > kInt64Max - num_prompt ? kInt64Max : num_prompt + *max_tokens.value;
+        throw ApiError(ApiErrorKind::kInvalidRequest,
+                       "This model's maximum context length is " + std::to_string(max_model_len) +
+                           " tokens. However, you requested " + std::to_string(total) + " tokens (" +
+                           std::to_string(num_prompt) + " in the " + what + ", " + std::to_string(*max_tokens.value) +
+                           " in the completion). Please reduce the length of the " + what + " or completion.",
+                       max_tokens.param, "context_length_exceeded");
+      }
+      prompt.max_tokens = static_cast<int32_t>(*max_tokens.value);
+    } else {
+      prompt.max_tokens = static_cast<int32_t>(request.api == RequestApi::kChat ? room : std::min<int64_t>(16, room));
+    }
+    if (request.params.min_tokens > prompt.max_tokens) {
+      throw invalid_param("min_tokens", "must not exceed max_tokens (" + std::to_string(prompt.max_tokens) + ")");
+    }
+  }
+}
+
+}  // namespace tern::server

@@ -1,0 +1,41 @@
+// A generation request that passed validation: what the engine runs and how the answer
+// is shaped. Only validation (completion_request.h, chat_request.h) makes one, so code
+// that holds a ValidRequest never re-checks ranges.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/sampling_params.h"
+
+namespace tern::server {
+
+enum class RequestApi { kCompletions, kChat };
+
+// Limits the schema enforces (RELIABILITY.md groups B and C).
+inline constexpr int32_t kMaxN = 16;
+inline constexpr int32_t kMaxTopLogprobs = 20;
+inline constexpr size_t kMaxStopStrings = 16;
+inline constexpr size_t kMaxStopStringBytes = 512;
+inline constexpr size_t kMaxStopTokenIds = 64;
+inline constexpr size_t kMaxPrompts = 64;   // a completions prompt list
+inline constexpr size_t kMaxMessages = 4096;
+inline constexpr size_t kMaxTools = 128;
+
+struct ValidPrompt {
+  std::vector<int32_t> token_ids;  // non-empty, every id in the vocabulary
+  int32_t max_tokens = 0;          // resolved: prompt + max_tokens <= max_model_len
+};
+
+struct ValidRequest {
+  RequestApi api = RequestApi::kCompletions;
+  std::vector<ValidPrompt> prompts;  // one engine request each; choices prompt-major, then n
+  SamplingParams params;             // max_tokens per prompt, in ValidPrompt
+  int32_t priority = 0;              // lower runs first
+  bool stream = false;
+  bool include_usage = false;        // stream_options.include_usage
+  bool parse_tool_calls = false;     // chat with tools: <tool_call> blocks become tool_calls
+};
+
+}  // namespace tern::server
