@@ -98,12 +98,6 @@ std::string module_name(int64_t layer, int proj) {
   return "model.layers." + std::to_string(layer) + "." + kProjNames[proj];
 }
 
-bool has_bias(const ModelConfig& c, int proj) {
-  if (proj <= kV) return c.attention_bias;
-  if (proj >= kGate) return c.mlp_bias;
-  return false;
-}
-
 // Rows of a dense projection's weight [out, in] as config.json implies them.
 std::pair<int64_t, int64_t> proj_shape(const ModelConfig& c, int proj) {
   const int64_t q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
@@ -363,7 +357,8 @@ class Quantizer {
       if (l.weight[p].ndim != 2 || l.weight[p].dim(0) != rows || l.weight[p].dim(1) != cols)
         throw error(store_.file_of(name + ".weight"), ": tensor '", name, ".weight': shape ", l.weight[p].shape_str(),
                     " but config.json implies [", rows, ", ", cols, "]");
-      if (has_bias(c_, p)) l.bias[p] = store_.get(name + ".bias");
+      // Kept whenever the checkpoint has one (also o_proj's under Llama's attention_bias).
+      if (store_.has(name + ".bias")) l.bias[p] = store_.get(name + ".bias");
     }
     return l;
   }
