@@ -100,11 +100,11 @@ Json parse_json_text(std::string_view body, const std::string& what) {
   Json json;
   try {
     json = Json::parse(body, reject_duplicates);
-  } catch (const Json::parse_error& e) {
-    // nlohmann's text names the byte position and what it expected; it quotes at most a
-    // few bytes of the body, which is the client's own input.
+  } catch (const Json::exception& e) {
+    // A syntax error or a number too large for a double. nlohmann's text names the byte
+    // position and what it expected; it quotes at most a few bytes of the client's input.
     std::string detail = e.what();
-    if (const size_t at = detail.find("parse error"); at != std::string::npos) detail = detail.substr(at);
+    if (const size_t at = detail.find("] "); at != std::string::npos) detail = detail.substr(at + 2);
     throw bad_body(what + " is not valid JSON: " + detail);
   }
   return json;

@@ -98,8 +98,11 @@ std::optional<int64_t> JsonFields::integer(std::string_view key, int64_t min, in
   const std::optional<int64_t> i = json_integer(*v);
   if (!i) throw invalid_param(param(key), std::string("expected an integer, got ") + json_type_name(*v));
   if (*i < min || *i > max) {
-    throw invalid_param(param(key), "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
-                                        (v->is_number_float() ? format_number(v->get<double>()) : v->dump()));
+    const std::string range = max == std::numeric_limits<int64_t>::max()
+                                  ? "must be at least " + std::to_string(min)
+                                  : "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+    throw invalid_param(param(key),
+                        range + ", got " + (v->is_number_float() ? format_number(v->get<double>()) : v->dump()));
   }
   return i;
 }
