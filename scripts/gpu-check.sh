@@ -62,6 +62,14 @@ if command -v compute-sanitizer >/dev/null; then
   echo "racecheck exit $? ($(grep -E 'tests ran|RACECHECK SUMMARY' "$OUT/racecheck.log" | tr '\n' ' '))"
 fi
 
+if command -v ncu >/dev/null && [ -n "$BENCH_BIN" ]; then
+  echo "== ncu: attention kernels (decode batch 64 x 2048, prefill 2048)"
+  timeout 120 ncu --clock-control none -k regex:'prefill_kernel|decode_kernel' --launch-count 3 \
+    --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
+    --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis "$BENCH_BIN" --profile >"$OUT/ncu_attention.txt" 2>&1
+  echo "ncu exit $?"
+fi
+
 echo "== benchmark table"
 grep -E "us  floor|copy" "$OUT/bench.log" 2>/dev/null
 exit $TEST_RC

@@ -1,5 +1,6 @@
-// linear (cuBLASLt) against the CPU: odd M and N, BF16 output with a BF16 bias, F32
-// output (the logits) with and without an F32 bias; rows independent of each other.
+// linear against the CPU: the GEMV path (M <= 2) and cuBLASLt (larger M), odd M and N,
+// BF16 output with a BF16 bias, F32 output (the logits) with and without an F32 bias;
+// rows independent of each other.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -44,7 +45,8 @@ TEST_P(Linear, MatchesCpu) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, Linear,
-    ::testing::Values(LinearCase{1, 96, 200, DType::kBF16, false}, LinearCase{3, 200, 96, DType::kBF16, true},
+    ::testing::Values(LinearCase{1, 96, 200, DType::kBF16, false}, LinearCase{2, 3584, 999, DType::kBF16, true},
+                      LinearCase{2, 200, 640, DType::kF32, true}, LinearCase{3, 200, 96, DType::kBF16, true},
                       LinearCase{17, 256, 1000, DType::kBF16, true}, LinearCase{64, 3584, 512, DType::kBF16, false},
                       LinearCase{100, 96, 200, DType::kBF16, true}, LinearCase{1, 3584, 1001, DType::kF32, false},
                       LinearCase{8, 200, 4000, DType::kF32, true}, LinearCase{5, 96, 97, DType::kBF16, true}));

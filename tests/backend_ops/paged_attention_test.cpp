@@ -167,7 +167,7 @@ TEST_P(PagedAttention, EachSequenceAloneGivesTheSameBitsAsInTheBatch) {
 }
 
 const std::vector<Seq> kPrefill = {{37, 37}, {64, 64}, {100, 100}, {2, 2}, {129, 129}};
-const std::vector<Seq> kChunked = {{300, 37}, {129, 64}, {77, 2}, {1000, 130}, {65, 64}};
+const std::vector<Seq> kChunked = {{300, 37}, {129, 64}, {77, 2}, {1000, 130}, {65, 64}, {700, 300}};
 const std::vector<Seq> kDecode = {{1, 1}, {17, 1}, {255, 1}, {256, 1}, {257, 1}, {1000, 1}, {4096, 1}, {3333, 1}};
 const std::vector<Seq> kMixed = {{50, 50}, {17, 1}, {300, 45}, {2049, 1}, {64, 1}, {65, 65}, {1, 1}};
 const std::vector<Seq> kLong = {{8192, 1}, {8000, 1}, {5000, 1}, {2048, 1}, {700, 3}};

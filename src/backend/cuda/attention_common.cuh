@@ -110,28 +110,28 @@ __device__ __forceinline__ void load_kv_tiles_async(bf16* k_tile, bf16* v_tile, 
   load_tile_async<D>(v_tile, kKeysPerTile, p.v_cache, [&](int r) { return row_of(p.v_cache, r); });
 }
 
-// A-operand fragments of 16 rows [row0, row0 + 16) of a [rows, D] tile, for D/16 k-steps.
-template <int D>
-__device__ __forceinline__ void load_a_fragments(const bf16* tile, int row0, uint32_t (&frag)[D / 16][4]) {
-  const int lane = lane_id();
-  const int row = row0 + lane % 16;
-#pragma unroll
-  for (int kk = 0; kk < D / 16; ++kk) {
-    const int chunk = kk * 2 + lane / 16;
-    ldmatrix_x4(smem_address(tile + Tile<D>::offset(row, chunk)), frag[kk][0], frag[kk][1], frag[kk][2], frag[kk][3]);
-  }
-}
-
-// s[16 x 8 NB] = q[16 x D] * K^T for keys [key_row0, key_row0 + 8 NB) of the K tile.
-template <int D, int NB>
-__device__ __forceinline__ void query_key_scores(const uint32_t (&q)[D / 16][4], const bf16* k_tile, int key_row0,
-                                                 float (&s)[NB][4]) {
+// s[MB][NB] = Q * K^T for MB blocks of 16 query rows [q_row0, q_row0 + 16 MB) of the Q
+// tile and keys [key_row0, key_row0 + 8 NB) of the K tile. Each K fragment is loaded once
+// and used for every row block; Q fragments are re-read from shared memory.
+template <int D, int MB, int NB>
+__device__ __forceinline__ void query_key_scores(const bf16* q_tile, int q_row0, const bf16* k_tile, int key_row0,
+                                                 float (&s)[MB][NB][4]) {
   static_assert(NB % 2 == 0, "key blocks come in pairs of 8");
   const int lane = lane_id();
 #pragma unroll
-  for (int nb = 0; nb < NB; ++nb) s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.0f;
+  for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+    for (int nb = 0; nb < NB; ++nb) s[mb][nb][0] = s[mb][nb][1] = s[mb][nb][2] = s[mb][nb][3] = 0.0f;
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
+    uint32_t a[MB][4];
+#pragma unroll
+    for (int mb = 0; mb < MB; ++mb) {
+      // Matrices: rows +0..7 and +8..15 of dims lo, then the same rows of dims hi.
+      const int row = q_row0 + mb * 16 + lane % 16;
+      ldmatrix_x4(smem_address(q_tile + Tile<D>::offset(row, kk * 2 + lane / 16)), a[mb][0], a[mb][1], a[mb][2],
+                  a[mb][3]);
+    }
 #pragma unroll
     for (int np = 0; np < NB / 2; ++np) {
       // Matrices: keys +0..7 dims lo, keys +0..7 dims hi, keys +8..15 lo, keys +8..15 hi.
@@ -139,8 +139,11 @@ __device__ __forceinline__ void query_key_scores(const uint32_t (&q)[D / 16][4],
       const int chunk = kk * 2 + (lane / 8) % 2;
       uint32_t b0, b1, b2, b3;
       ldmatrix_x4(smem_address(k_tile + Tile<D>::offset(row, chunk)), b0, b1, b2, b3);
-      mma_16816(s[2 * np], q[kk], b0, b1);
-      mma_16816(s[2 * np + 1], q[kk], b2, b3);
+#pragma unroll
+      for (int mb = 0; mb < MB; ++mb) {
+        mma_16816(s[mb][2 * np], a[mb], b0, b1);
+        mma_16816(s[mb][2 * np + 1], a[mb], b2, b3);
+      }
     }
   }
 }
@@ -184,17 +187,23 @@ __device__ __forceinline__ void online_softmax(float (&s)[NB][4], float (&m)[2],
   }
 }
 
-// o[16 x D] += p[16 x 16 KB] * V for keys [key_row0, key_row0 + 16 KB) of the V tile;
-// p is the probabilities left in s by online_softmax (2 KB blocks of 8 keys).
-template <int D, int KB>
-__device__ __forceinline__ void accumulate_values(const float (&p)[2 * KB][4], const bf16* v_tile, int key_row0,
-                                                  float (&o)[D / 8][4]) {
+// o[MB][16 x D] += p[MB][16 x 16 KB] * V for keys [key_row0, key_row0 + 16 KB) of the V
+// tile; p is the probabilities online_softmax left in s (2 KB blocks of 8 keys). Each V
+// fragment is loaded once and used for every row block.
+template <int D, int KB, int MB>
+__device__ __forceinline__ void accumulate_values(const float (&p)[MB][2 * KB][4], const bf16* v_tile, int key_row0,
+                                                  float (&o)[MB][D / 8][4]) {
   const int lane = lane_id();
 #pragma unroll
   for (int kk = 0; kk < KB; ++kk) {
-    const uint32_t a[4] = {pack_bf16(p[2 * kk][0], p[2 * kk][1]), pack_bf16(p[2 * kk][2], p[2 * kk][3]),
-                           pack_bf16(p[2 * kk + 1][0], p[2 * kk + 1][1]),
-                           pack_bf16(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+    uint32_t a[MB][4];
+#pragma unroll
+    for (int mb = 0; mb < MB; ++mb) {
+      a[mb][0] = pack_bf16(p[mb][2 * kk][0], p[mb][2 * kk][1]);
+      a[mb][1] = pack_bf16(p[mb][2 * kk][2], p[mb][2 * kk][3]);
+      a[mb][2] = pack_bf16(p[mb][2 * kk + 1][0], p[mb][2 * kk + 1][1]);
+      a[mb][3] = pack_bf16(p[mb][2 * kk + 1][2], p[mb][2 * kk + 1][3]);
+    }
 #pragma unroll
     for (int dp = 0; dp < D / 16; ++dp) {
       // Transposed matrices: keys +0..7 dims lo, keys +8..15 dims lo, keys +0..7 hi, +8..15 hi.
@@ -202,8 +211,11 @@ __device__ __forceinline__ void accumulate_values(const float (&p)[2 * KB][4], c
       const int chunk = dp * 2 + lane / 16;
       uint32_t b0, b1, b2, b3;
       ldmatrix_x4_trans(smem_address(v_tile + Tile<D>::offset(row, chunk)), b0, b1, b2, b3);
-      mma_16816(o[2 * dp], a, b0, b1);
-      mma_16816(o[2 * dp + 1], a, b2, b3);
+#pragma unroll
+      for (int mb = 0; mb < MB; ++mb) {
+        mma_16816(o[mb][2 * dp], a[mb], b0, b1);
+        mma_16816(o[mb][2 * dp + 1], a[mb], b2, b3);
+      }
     }
   }
 }

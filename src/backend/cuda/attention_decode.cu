@@ -93,10 +93,9 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const 
   cp_async_commit();
 
   const int warp = warp_id(), lane = lane_id();
-  uint32_t q[D / 16][4];
-  float o[D / 8][4];
+  float o[1][D / 8][4];
 #pragma unroll
-  for (int ob = 0; ob < D / 8; ++ob) o[ob][0] = o[ob][1] = o[ob][2] = o[ob][3] = 0.0f;
+  for (int ob = 0; ob < D / 8; ++ob) o[0][ob][0] = o[0][ob][1] = o[0][ob][2] = o[0][ob][3] = 0.0f;
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
 
   for (int j = 0; j < num_tiles; ++j) {
@@ -105,19 +104,18 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const 
     cp_async_wait<1>();
     __syncthreads();  // tile j (and Q) landed for every thread's copies
     if (j + 2 < num_tiles) find_slots(slots[stage], table, p.block_size, key0 + 2 * kKeysPerTile, key_end);
-    if (j == 0) load_a_fragments<D>(q_tile, 0, q);
 
-    float s[2][4];
-    query_key_scores<D, 2>(q, k_tiles + stage * kKeysPerTile * D, warp * 16, s);
+    float s[1][2][4];
+    query_key_scores<D, 1, 2>(q_tile, 0, k_tiles + stage * kKeysPerTile * D, warp * 16, s);
     if (key0 + kKeysPerTile > key_end) {  // the last tile: keys past the context are masked
 #pragma unroll
       for (int nb = 0; nb < 2; ++nb)
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-          if (key0 + warp * 16 + nb * 8 + (lane % 4) * 2 + (e & 1) >= key_end) s[nb][e] = -INFINITY;
+          if (key0 + warp * 16 + nb * 8 + (lane % 4) * 2 + (e & 1) >= key_end) s[0][nb][e] = -INFINITY;
     }
-    online_softmax(s, m, l, o, p.scale_log2);
-    accumulate_values<D, 1>(s, v_tiles + stage * kKeysPerTile * D, warp * 16, o);
+    online_softmax(s[0], m, l, o[0], p.scale_log2);
+    accumulate_values<D, 1, 1>(s, v_tiles + stage * kKeysPerTile * D, warp * 16, o);
 
     __syncthreads();  // every warp is done with this stage; slots for tile j+2 are visible
     if (j + 2 < num_tiles)
@@ -142,8 +140,8 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const 
 #pragma unroll
     for (int ob = 0; ob < D / 8; ++ob) {
       float* dst = warp_out + (warp * kHeadRows + row) * D + ob * 8 + (lane % 4) * 2;
-      dst[0] = o[ob][2 * r];
-      dst[1] = o[ob][2 * r + 1];
+      dst[0] = o[0][ob][2 * r];
+      dst[1] = o[0][ob][2 * r + 1];
     }
   }
   __syncthreads();

@@ -5,20 +5,20 @@
 namespace tern::cuda::attention {
 namespace {
 
-constexpr int kQueryRows = kWarps * 16;  // query tokens per block: 16 per warp
+constexpr int kRowBlocks = 2;                         // 16-row MMA blocks per warp
+constexpr int kQueryRows = kWarps * kRowBlocks * 16;  // query tokens per block: 128
 
 template <int D>
 constexpr int prefill_smem_bytes() {
   return (kQueryRows + 4 * kKeysPerTile) * D * int(sizeof(bf16));  // Q, then K and V in two stages
 }
 
-// Block = (query tile of 64 tokens, sequence, query head). Each warp owns 16 query rows.
-// K/V tiles are double-buffered: tile j+2 loads while the block computes tile j, so a
-// tile's latency hides behind a whole tile of work. The work for a row depends only on
-// its own sequence, so results do not change with the batch.
+// Block = (query tile of 128 tokens, sequence, query head). Each warp owns 32 query rows
+// (two MMA row blocks sharing every K and V fragment it loads). K/V tiles are
+// double-buffered: tile j+2 loads while the block computes tile j. The work for a row
+// depends only on its own sequence, so results do not change with the batch.
 template <int D>
 __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
-  static_assert(kQueryRows == kKeysPerTile, "the Q tile and the K/V tiles share one shape");
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* q_tile = reinterpret_cast<bf16*>(smem);
   bf16* k_tiles = q_tile + kQueryRows * D;         // [2][kKeysPerTile * D]
@@ -51,13 +51,16 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
   cp_async_commit();
 
   const int warp = warp_id(), lane = lane_id();
-  const int warp_first_pos = first_pos + m0 + warp * 16;  // position of the warp's first row
-  const int row_pos = warp_first_pos + lane / 4;          // this lane's row g; row g+8 is 8 later
-  uint32_t q[D / 16][4];
-  float o[D / 8][4];
+  const int warp_row0 = warp * kRowBlocks * 16;           // the warp's first row in the tile
+  const int warp_first_pos = first_pos + m0 + warp_row0;  // and its context position
+  float o[kRowBlocks][D / 8][4];
 #pragma unroll
-  for (int ob = 0; ob < D / 8; ++ob) o[ob][0] = o[ob][1] = o[ob][2] = o[ob][3] = 0.0f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  for (int mb = 0; mb < kRowBlocks; ++mb)
+#pragma unroll
+    for (int ob = 0; ob < D / 8; ++ob) o[mb][ob][0] = o[mb][ob][1] = o[mb][ob][2] = o[mb][ob][3] = 0.0f;
+  float m[kRowBlocks][2], l[kRowBlocks][2];
+#pragma unroll
+  for (int mb = 0; mb < kRowBlocks; ++mb) m[mb][0] = m[mb][1] = -INFINITY, l[mb][0] = l[mb][1] = 0.0f;
 
   for (int j = 0; j < num_tiles; ++j) {
     const int stage = j & 1;
@@ -66,22 +69,30 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
     cp_async_wait<1>();
     __syncthreads();  // tile j (and Q) landed for every thread's copies
     if (j + 2 < num_tiles) find_slots(slots[stage], table, p.block_size, (j + 2) * kKeysPerTile, key_end);
-    if (j == 0) load_a_fragments<D>(q_tile, warp * 16, q);
 
-    float s[kKeysPerTile / 8][4];
-    query_key_scores<D, kKeysPerTile / 8>(q, k_tile, 0, s);
-    const int key0 = j * kKeysPerTile;
-    if (key0 + kKeysPerTile - 1 > warp_first_pos) {  // the tile reaches past some row's position
+      // The tile in two halves of 32 keys: half the score registers, so nothing spills.
+#pragma unroll 1
+    for (int half = 0; half < 2; ++half) {
+      constexpr int kHalf = kKeysPerTile / 2;
+      float s[kRowBlocks][kHalf / 8][4];
+      query_key_scores<D, kRowBlocks, kHalf / 8>(q_tile, warp_row0, k_tile, half * kHalf, s);
+      const int key0 = j * kKeysPerTile + half * kHalf;
+      if (key0 + kHalf - 1 > warp_first_pos) {  // these keys reach past some row's position
 #pragma unroll
-      for (int nb = 0; nb < kKeysPerTile / 8; ++nb)
+        for (int mb = 0; mb < kRowBlocks; ++mb)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int key = key0 + nb * 8 + (lane % 4) * 2 + (e & 1);
-          if (key > row_pos + (e >= 2 ? 8 : 0)) s[nb][e] = -INFINITY;
-        }
+          for (int nb = 0; nb < kHalf / 8; ++nb)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const int key = key0 + nb * 8 + (lane % 4) * 2 + (e & 1);
+              const int row_pos = warp_first_pos + mb * 16 + lane / 4 + (e >= 2 ? 8 : 0);
+              if (key > row_pos) s[mb][nb][e] = -INFINITY;
+            }
+      }
+#pragma unroll
+      for (int mb = 0; mb < kRowBlocks; ++mb) online_softmax(s[mb], m[mb], l[mb], o[mb], p.scale_log2);
+      accumulate_values<D, kHalf / 16, kRowBlocks>(s, v_tile, half * kHalf, o);
     }
-    online_softmax(s, m, l, o, p.scale_log2);
-    accumulate_values<D, kKeysPerTile / 16>(s, v_tile, 0, o);
 
     __syncthreads();  // every warp is done with this stage; slots for tile j+2 are visible
     if (j + 2 < num_tiles)
@@ -90,17 +101,20 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
     cp_async_commit();  // possibly empty: keeps "all but the newest group" meaning "tile j+1"
   }
 
-  reduce_row_sums(l);
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int row = warp * 16 + lane / 4 + r * 8;
-    if (row >= rows) continue;
-    const float inv = 1.0f / l[r];
-    bf16* dst = p.out + (int64_t(q_begin) + m0 + row) * q_stride + head * D + (lane % 4) * 2;
+  for (int mb = 0; mb < kRowBlocks; ++mb) {
+    reduce_row_sums(l[mb]);
 #pragma unroll
-    for (int ob = 0; ob < D / 8; ++ob)
-      *reinterpret_cast<__nv_bfloat162*>(dst + ob * 8) =
-          __floats2bfloat162_rn(o[ob][2 * r] * inv, o[ob][2 * r + 1] * inv);
+    for (int r = 0; r < 2; ++r) {
+      const int row = warp_row0 + mb * 16 + lane / 4 + r * 8;
+      if (row >= rows) continue;
+      const float inv = 1.0f / l[mb][r];
+      bf16* dst = p.out + (int64_t(q_begin) + m0 + row) * q_stride + head * D + (lane % 4) * 2;
+#pragma unroll
+      for (int ob = 0; ob < D / 8; ++ob)
+        *reinterpret_cast<__nv_bfloat162*>(dst + ob * 8) =
+            __floats2bfloat162_rn(o[mb][ob][2 * r] * inv, o[mb][ob][2 * r + 1] * inv);
+    }
   }
 }
 

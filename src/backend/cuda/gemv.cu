@@ -118,24 +118,10 @@ bool gemv_supports(const GemmProblem& p) {
 
 void launch_gemv(const GemmProblem& p, cudaStream_t stream) {
   static_assert(kRowsPerWarp * kGemvMaxRows <= 32, "one lane per output of a warp");
-  switch (p.m) {
-    case 1:
-      return launch_rows<1>(p, stream);
-    case 2:
-      return launch_rows<2>(p, stream);
-    case 3:
-      return launch_rows<3>(p, stream);
-    case 4:
-      return launch_rows<4>(p, stream);
-    case 5:
-      return launch_rows<5>(p, stream);
-    case 6:
-      return launch_rows<6>(p, stream);
-    case 7:
-      return launch_rows<7>(p, stream);
-    default:
-      return launch_rows<8>(p, stream);
-  }
+  if (p.m == 1)
+    launch_rows<1>(p, stream);
+  else
+    launch_rows<2>(p, stream);
 }
 
 }  // namespace tern::cuda

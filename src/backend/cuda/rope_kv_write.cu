@@ -5,61 +5,42 @@
 namespace tern::cuda {
 namespace {
 
-constexpr int kThreads = 128;
-constexpr int kMaxHalf = 256;
-
-// One block per token. cos/sin are computed once per token in FP32 with the accurate
-// cosf/sinf (angles reach 1e5 radians at long positions, where __cosf is far off).
-__global__ void __launch_bounds__(kThreads) rope_kv_write_kernel(const RopeKvWriteArgs a) {
-  __shared__ float cos_s[kMaxHalf], sin_s[kMaxHalf];
+// Block = (token, head of q, k or v); thread i handles the pair (i, i + head_dim / 2), so
+// a token's loads are all in flight at once. cos/sin are FP32 with the accurate
+// sincosf (angles reach 1e5 radians at long positions, where __cosf is far off).
+__global__ void rope_kv_write_kernel(const RopeKvWriteArgs a) {
   const int64_t t = blockIdx.x;
-  const int half = a.head_dim / 2;
-  const float pos = float(a.positions[t]);
-  for (int i = threadIdx.x; i < half; i += kThreads) {
-    float s, c;
-    sincosf(pos * a.inv_freq[i], &s, &c);
-    cos_s[i] = c * a.attention_scaling;
-    sin_s[i] = s * a.attention_scaling;
-  }
-  __syncthreads();
-
+  const int head = blockIdx.y, half = a.head_dim / 2, i = threadIdx.x;
+  if (i >= half) return;
+  const bool is_q = head < a.num_q_heads;
   const int32_t slot = a.slot_mapping[t];
-  const bool write_kv = slot >= 0 && slot < a.num_slots;
+  if (!is_q && (slot < 0 || slot >= a.num_slots)) return;  // padding: no cache write
   const int heads = a.num_q_heads + 2 * a.num_kv_heads;
-  const __nv_bfloat16* src = a.qkv + t * int64_t(heads) * a.head_dim;
+  const __nv_bfloat16* in = a.qkv + (t * heads + head) * a.head_dim;
   const int64_t kv_row = int64_t(a.num_kv_heads) * a.head_dim;
-  // Work item = (head, pair i): elements i and i + half of that head.
-  for (int item = threadIdx.x; item < heads * half; item += kThreads) {
-    const int head = item / half, i = item % half;
-    const __nv_bfloat16* in = src + head * a.head_dim;
-    const float x1 = __bfloat162float(in[i]), x2 = __bfloat162float(in[i + half]);
-    __nv_bfloat16* dst;
-    bool rotate = true;
-    if (head < a.num_q_heads) {
-      dst = a.q_out + t * int64_t(a.num_q_heads) * a.head_dim + head * a.head_dim;
-    } else if (!write_kv) {
-      continue;
-    } else if (head < a.num_q_heads + a.num_kv_heads) {
-      dst = a.k_cache + slot * kv_row + (head - a.num_q_heads) * a.head_dim;
-    } else {
-      dst = a.v_cache + slot * kv_row + (head - a.num_q_heads - a.num_kv_heads) * a.head_dim;
-      rotate = false;
-    }
-    if (rotate) {
-      dst[i] = __float2bfloat16(x1 * cos_s[i] - x2 * sin_s[i]);
-      dst[i + half] = __float2bfloat16(x2 * cos_s[i] + x1 * sin_s[i]);
-    } else {
-      dst[i] = in[i];
-      dst[i + half] = in[i + half];
-    }
+  if (head >= a.num_q_heads + a.num_kv_heads) {  // v: copied as is
+    __nv_bfloat16* dst = a.v_cache + slot * kv_row + (head - a.num_q_heads - a.num_kv_heads) * a.head_dim;
+    dst[i] = in[i];
+    dst[i + half] = in[i + half];
+    return;
   }
+  __nv_bfloat16* dst = is_q ? a.q_out + (t * a.num_q_heads + head) * a.head_dim
+                            : a.k_cache + slot * kv_row + (head - a.num_q_heads) * a.head_dim;
+  float sin_v, cos_v;
+  sincosf(float(a.positions[t]) * a.inv_freq[i], &sin_v, &cos_v);
+  const float c = cos_v * a.attention_scaling, s = sin_v * a.attention_scaling;
+  const float x1 = __bfloat162float(in[i]), x2 = __bfloat162float(in[i + half]);
+  dst[i] = __float2bfloat16(x1 * c - x2 * s);
+  dst[i + half] = __float2bfloat16(x2 * c + x1 * s);
 }
 
 }  // namespace
 
 void launch_rope_kv_write(const RopeKvWriteArgs& args, cudaStream_t stream) {
   if (args.tokens == 0) return;
-  rope_kv_write_kernel<<<unsigned(args.tokens), kThreads, 0, stream>>>(args);
+  const dim3 grid(unsigned(args.tokens), unsigned(args.num_q_heads + 2 * args.num_kv_heads));
+  const unsigned threads = (unsigned(args.head_dim / 2) + 31) / 32 * 32;
+  rope_kv_write_kernel<<<grid, threads, 0, stream>>>(args);
   CUDA_LAUNCH_CHECK();
 }
 
@@ -72,9 +53,9 @@ void CudaBackend::rope_kv_write(const Tensor& qkv, const Tensor& positions, cons
                                 const Tensor& q_out) {
   const char* op = "rope_kv_write";
   const int hq = shape.num_q_heads, hkv = shape.num_kv_heads, d = shape.head_dim;
-  if (hq <= 0 || hkv <= 0 || hq % hkv != 0 || d <= 0 || d % 2 != 0 || d / 2 > 256)
+  if (hq <= 0 || hkv <= 0 || hq % hkv != 0 || d <= 0 || d % 2 != 0 || d > 2048)
     throw error("cuda rope_kv_write: unsupported heads ", hq, "/", hkv, " of dim ", d,
-                " (needs kv heads dividing q heads, an even head_dim of at most 512)");
+                " (needs kv heads dividing q heads, an even head_dim of at most 2048)");
   cuda::expect(qkv, DType::kBF16, op, "qkv");
   cuda::expect(positions, DType::kI32, op, "positions");
   cuda::expect(slot_mapping, DType::kI32, op, "slot_mapping");

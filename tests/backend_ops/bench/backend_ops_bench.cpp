@@ -4,7 +4,8 @@
 // tensor-core rate, whichever is larger.
 //
 // usage: backend_ops_bench OUT.json [label]   (label: free text stored in the report,
-// such as the commit). Timing: 20 calls captured in a CUDA graph, the median of 7 replays
+// such as the commit), or backend_ops_bench --profile (one call of each attention
+// kernel at 7B shapes, for ncu). Timing: 20 calls captured in a CUDA graph, the median of 7 replays
 // (see Bench::time_us). Weights rotate over enough copies that the set exceeds L2, so
 // small-M GEMMs are timed from HBM, not cache. Where linear runs the GEMV (M <= 8),
 // cuBLASLt is timed on the same problem too ("cublasLt" rows).
@@ -105,18 +106,26 @@ class Bench {
     return double(ms[3]) * 1e3 / reps;
   }
 
-  // Device-to-device copy bandwidth (bytes read + written), the memory ceiling.
+  // Device-to-device copy bandwidth (bytes read + written), the memory ceiling. Timed with
+  // events around direct copies: a copy node in a graph runs slower than the copy kernel.
   double copy_bandwidth() {
     const size_t bytes = size_t(1) << 30;
     void *a = nullptr, *b = nullptr;
     check(cudaMalloc(&a, bytes), "malloc");
     check(cudaMalloc(&b, bytes), "malloc");
     check(cudaMemset(a, 1, bytes), "memset");
-    const double us = time_us(
-        [&](int) { check(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, backend_.stream()), "copy"); }, 5);
+    std::vector<float> ms(5);
+    for (int i = -1; i < int(ms.size()); ++i) {
+      check(cudaEventRecord(start_, backend_.stream()), "record");
+      check(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, backend_.stream()), "copy");
+      check(cudaEventRecord(stop_, backend_.stream()), "record");
+      check(cudaEventSynchronize(stop_), "sync");
+      if (i >= 0) check(cudaEventElapsedTime(&ms[i], start_, stop_), "elapsed");
+    }
     cudaFree(a);
     cudaFree(b);
-    return 2.0 * double(bytes) / (us * 1e-6);
+    std::nth_element(ms.begin(), ms.begin() + 2, ms.end());
+    return 2.0 * double(bytes) / (double(ms[2]) * 1e-3);
   }
 
   void add(std::string op, std::string shape, double us, double bytes, double flops) {
@@ -241,6 +250,16 @@ void bench_attention(Bench& b) {
   }
 }
 
+// One direct call each of decode (batch 64, context 2048) and prefill (2048 tokens)
+// attention, for a profiler such as ncu to look at.
+void profile_attention(Bench& b) {
+  const AttentionShape shape{.num_q_heads = kHq, .num_kv_heads = kHkv, .head_dim = kDim, .scale = 0.0883883f};
+  AttentionSetup decode = attention_setup(b, 64, 2048, 1), prefill = attention_setup(b, 1, 2048, 2048);
+  b.be().paged_attention(decode.q, decode.cache, decode.meta, shape, decode.out);
+  b.be().paged_attention(prefill.q, prefill.cache, prefill.meta, shape, prefill.out);
+  b.be().synchronize();
+}
+
 void bench_small_ops(Bench& b) {
   CudaBackend& be = b.be();
   const AttentionShape shape{.num_q_heads = kHq, .num_kv_heads = kHkv, .head_dim = kDim, .scale = 0.0883883f};
@@ -304,10 +323,14 @@ std::string json_escape(const std::string& s) {
 int main(int argc, char** argv) {
   using namespace tern;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s OUT.json [label]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s OUT.json [label] | %s --profile\n", argv[0], argv[0]);
     return 2;
   }
   Bench b;
+  if (std::string(argv[1]) == "--profile") {
+    profile_attention(b);
+    return 0;
+  }
   cudaDeviceProp props{};
   check(cudaGetDeviceProperties(&props, b.be().device_index()), "properties");
   b.bandwidth_ = b.copy_bandwidth();
