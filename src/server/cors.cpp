@@ -21,8 +21,8 @@ HeaderList cors_headers(const std::vector<std::string>& allowed_origins, std::st
 }
 
 HeaderList cors_preflight_headers(const std::vector<std::string>& allowed_origins, std::string_view origin) {
-  HeaderList headers = cors_headers(allowed_origins, origin);
-  if (headers.empty()) return headers;
+  HeaderList headers;
+  if (!allowed(allowed_origins, origin)) return headers;
   headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
   headers.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type");
   headers.emplace_back("Access-Control-Max-Age", "600");

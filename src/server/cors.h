@@ -16,7 +16,8 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 // allows any), plus Vary: Origin. Empty when the origin is not allowed.
 HeaderList cors_headers(const std::vector<std::string>& allowed_origins, std::string_view origin);
 
-// A preflight answer's extra headers (methods, request headers, max age), when allowed.
+// What a preflight answer adds to cors_headers() (methods, request headers, max age),
+// when the origin is allowed.
 HeaderList cors_preflight_headers(const std::vector<std::string>& allowed_origins, std::string_view origin);
 
 }  // namespace tern::server
