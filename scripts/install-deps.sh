@@ -4,7 +4,11 @@
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config git ca-certificates
   nlohmann-json3-dev libcli11-dev libboost-dev libpcre2-dev libutf8proc-dev
-  libgtest-dev libgmock-dev libbenchmark-dev python3)
+  libgtest-dev libgmock-dev libbenchmark-dev python3
+  nodejs chromium)  # the server's end-to-end tests (tests/server) and its chat page test
+# Debian's nodejs comes without npm; a nodejs from elsewhere (NodeSource) brings its own
+# and conflicts with Debian's npm package.
+command -v npm >/dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -172,6 +172,7 @@ async function send(text) {
     }
   } finally {
     reply.classList.remove("streaming");
+    if (!note && !content.textContent) note = "empty reply: the model ended at once";
     setStats(reply, formatStats(start, firstToken, performance.now(), usageTokens ?? tokens, note));
     if (!reply.classList.contains("error")) turns.push({ role: "assistant", content: content.textContent });
     else turns.pop();  // the failed turn is not sent again

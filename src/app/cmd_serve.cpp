@@ -53,7 +53,8 @@ std::unique_ptr<const ChatTemplate> load_chat_template(const ServeOptions& o, co
     ModelChatTemplate model = read_model_chat_template(model_dir);
     return std::make_unique<const ChatTemplate>(model.source, model.special_tokens);
   } catch (const Error& e) {
-    log_warn("no usable chat template (", e.what(), "): /v1/chat/completions will answer 400; "
+    log_warn("no usable chat template (", e.what(),
+             "): /v1/chat/completions will answer 400; "
              "give one with --chat-template FILE");
     return nullptr;
   }
@@ -91,7 +92,8 @@ void run_serve(ServeOptions& o) {
 
 void add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
-  CLI::App* cmd = app.add_subcommand("serve", "Serve the model over an OpenAI-compatible HTTP API (and a chat page at /)");
+  CLI::App* cmd =
+      app.add_subcommand("serve", "Serve the model over an OpenAI-compatible HTTP API (and a chat page at /)");
   add_engine_options(*cmd, o->engine);
   server::ServerConfig& s = o->server;
   cmd->add_option("--host", s.host, "address to listen on (0.0.0.0 exposes the server to the network)")

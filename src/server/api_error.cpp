@@ -23,8 +23,9 @@ ApiError to_api_error(std::exception_ptr error, const std::string& request_id) {
       case RejectReason::kKvCapacity:
         return ApiError(ApiErrorKind::kInvalidRequest, e.what(), "max_tokens", "kv_cache_capacity_exceeded");
       case RejectReason::kBusy:
-        return ApiError(ApiErrorKind::kOverloaded, "The server is overloaded: too many requests are waiting. Retry later.",
-                        std::nullopt, "server_overloaded");
+        return ApiError(ApiErrorKind::kOverloaded,
+                        "The server is overloaded: too many requests are waiting. Retry later.", std::nullopt,
+                        "server_overloaded");
       case RejectReason::kUnavailable:
         return ApiError(ApiErrorKind::kUnavailable, "The engine has failed and accepts no requests.", std::nullopt,
                         "engine_failed");

@@ -5,10 +5,9 @@
 #pragma once
 
 #include <exception>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "server/http_types.h"
 

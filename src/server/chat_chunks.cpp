@@ -17,8 +17,8 @@ std::string tool_call_id() {
 
 }  // namespace
 
-ChatChunkBuilder::ChatChunkBuilder(ChunkHeader header, std::shared_ptr<const Tokenizer> tokenizer,
-                                   int32_t num_choices, bool logprobs, bool parse_tool_calls)
+ChatChunkBuilder::ChatChunkBuilder(ChunkHeader header, std::shared_ptr<const Tokenizer> tokenizer, int32_t num_choices,
+                                   bool logprobs, bool parse_tool_calls)
     : ChunkBuilder(std::move(header), "chat.completion.chunk"),
       tokenizer_(std::move(tokenizer)),
       logprobs_(logprobs),

@@ -17,8 +17,8 @@ std::string at(const std::string& path, size_t i) { return path + "[" + std::to_
 std::string content_text(const Json& content, const std::string& param) {
   if (content.is_string()) return content.get<std::string>();
   if (!content.is_array()) {
-    throw invalid_param(param, std::string("expected a string or an array of content parts, got ") +
-                                   json_type_name(content));
+    throw invalid_param(param,
+                        std::string("expected a string or an array of content parts, got ") + json_type_name(content));
   }
   std::string text;
   for (size_t i = 0; i < content.size(); ++i) {
@@ -72,12 +72,13 @@ Json normalize_message(const Json& message, const std::string& path) {
   } else if (*role == "user" || *role == "assistant" || *role == "tool") {
     out["role"] = *role;
   } else {
-    throw invalid_param(fields.param("role"), "must be one of system, developer, user, assistant, tool; got \"" +
-                                                  *role + "\"");
+    throw invalid_param(fields.param("role"),
+                        "must be one of system, developer, user, assistant, tool; got \"" + *role + "\"");
   }
   const Json* content = fields.find("content");
   const Json* tool_calls = fields.find("tool_calls");
-  if (tool_calls && *role != "assistant") throw invalid_param(fields.param("tool_calls"), "only assistant messages carry tool calls");
+  if (tool_calls && *role != "assistant")
+    throw invalid_param(fields.param("tool_calls"), "only assistant messages carry tool calls");
   if (content) {
     out["content"] = content_text(*content, fields.param("content"));
   } else if (*role == "assistant" && tool_calls) {
@@ -148,8 +149,9 @@ ToolChoice read_tool_choice(const JsonFields& body, bool has_tools) {
   if (!has_tools) throw invalid_param("tool_choice", "is only allowed when tools are given");
   if (choice->is_string() && *choice == "auto") return ToolChoice::kAuto;
   if ((choice->is_string() && *choice == "required") || choice->is_object()) {
-    throw invalid_param("tool_choice", "\"required\" and named tool choices need constrained decoding, which is not "
-                                       "supported yet; use \"auto\" or \"none\"");
+    throw invalid_param("tool_choice",
+                        "\"required\" and named tool choices need constrained decoding, which is not "
+                        "supported yet; use \"auto\" or \"none\"");
   }
   throw invalid_param("tool_choice", "must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", ...}");
 }

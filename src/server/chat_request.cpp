@@ -25,7 +25,8 @@ Json read_template_kwargs(const JsonFields& body) {
 
 ChatPrompt build_chat_prompt(const JsonFields& body, const ServedModel& model) {
   if (body.has("chat_template")) {
-    throw invalid_param("chat_template", "request-supplied chat templates are not allowed; the server uses the model's");
+    throw invalid_param("chat_template",
+                        "request-supplied chat templates are not allowed; the server uses the model's");
   }
   ChatRenderRequest render;
   render.messages = normalize_messages(body.find("messages"));
@@ -38,16 +39,17 @@ ChatPrompt build_chat_prompt(const JsonFields& body, const ServedModel& model) {
   render.add_generation_prompt = body.boolean("add_generation_prompt").value_or(true);
   render.extra_variables = read_template_kwargs(body);
   if (!model.chat_template) {
-    throw ApiError(ApiErrorKind::kInvalidRequest,
-                   "this model has no chat template; use /v1/completions, or start the server with --chat-template FILE",
-                   "messages");
+    throw ApiError(
+        ApiErrorKind::kInvalidRequest,
+        "this model has no chat template; use /v1/completions, or start the server with --chat-template FILE",
+        "messages");
   }
   std::string text;
   try {
     text = model.chat_template->render(render);
   } catch (const Error& e) {
-    throw ApiError(ApiErrorKind::kInvalidRequest, std::string("the chat template failed for these messages: ") + e.what(),
-                   "messages");
+    throw ApiError(ApiErrorKind::kInvalidRequest,
+                   std::string("the chat template failed for these messages: ") + e.what(), "messages");
   }
   prompt.token_ids = model.tokenizer->encode(text, /*add_special_tokens=*/false);
   if (prompt.token_ids.empty()) throw invalid_param("messages", "the rendered prompt is empty");

@@ -56,7 +56,8 @@ std::vector<std::vector<int32_t>> read_prompts(const Json* prompt, const Tokeniz
     } else if (item.is_array()) {
       prompts.push_back(token_ids_of(item, param, vocab));
     } else {
-      throw invalid_param(param, std::string("expected a string or an array of token ids, got ") + json_type_name(item));
+      throw invalid_param(param,
+                          std::string("expected a string or an array of token ids, got ") + json_type_name(item));
     }
   }
   return prompts;

@@ -8,8 +8,8 @@ namespace {
 bool allows_any(const std::vector<std::string>& allowed) { return std::ranges::find(allowed, "*") != allowed.end(); }
 
 bool allowed(const std::vector<std::string>& allowed_origins, std::string_view origin) {
-  return !origin.empty() && (allows_any(allowed_origins) || std::ranges::find(allowed_origins, origin) !=
-                                                               allowed_origins.end());
+  return !origin.empty() &&
+         (allows_any(allowed_origins) || std::ranges::find(allowed_origins, origin) != allowed_origins.end());
 }
 
 }  // namespace

@@ -82,8 +82,8 @@ void Generation::take(size_t part_index, const RequestOutput& out) {
   if (out.finish_reason == FinishReason::kError) {
     ended_ = true;
     abort_unfinished();
-    sink_->fail(ApiError(ApiErrorKind::kInternal, "The model failed while generating the response to request " +
-                                                      request_id_ + "."));
+    sink_->fail(ApiError(ApiErrorKind::kInternal,
+                         "The model failed while generating the response to request " + request_id_ + "."));
     return;
   }
   chunks_.clear();

@@ -16,12 +16,12 @@ namespace {
 void start_generation(ValidRequest request, std::shared_ptr<const ServedModel> model, ServerState& state,
                       const std::shared_ptr<ResponseChannel>& channel, const std::string& request_id) {
   const RequestApi api = request.api;
-  ChunkHeader header{.id = (api == RequestApi::kChat ? "chatcmpl-" : "cmpl-") + request_id,
-                     .created = std::chrono::duration_cast<std::chrono::seconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count(),
-                     .model = model->name,
-                     .usage_field = request.stream && request.include_usage};
+  ChunkHeader header{
+      .id = (api == RequestApi::kChat ? "chatcmpl-" : "cmpl-") + request_id,
+      .created =
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(),
+      .model = model->name,
+      .usage_field = request.stream && request.include_usage};
   std::unique_ptr<ChunkBuilder> builder = make_chunk_builder(request, std::move(header), model->tokenizer);
   std::unique_ptr<GenerationSink> sink;
   if (request.stream) {

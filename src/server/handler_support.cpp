@@ -1,8 +1,8 @@
-#include "server/api_error.h"
-#include "server/handlers.h"
-
 #include <algorithm>
 #include <cctype>
+
+#include "server/api_error.h"
+#include "server/handlers.h"
 
 namespace tern::server {
 

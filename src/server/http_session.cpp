@@ -174,8 +174,8 @@ void HttpSession::reject_malformed(error_code ec) {
     code = "request_too_large";
   } else if (ec == http::error::header_limit) {
     kind = ApiErrorKind::kHeadersTooLarge;
-    message = "The request headers are larger than the limit of " +
-              std::to_string(state_->config().max_header_bytes) + " bytes.";
+    message = "The request headers are larger than the limit of " + std::to_string(state_->config().max_header_bytes) +
+              " bytes.";
     code = "request_header_fields_too_large";
   }
   send(error_response(ApiError(kind, message, std::nullopt, code)));

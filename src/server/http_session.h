@@ -10,16 +10,15 @@
 // request cancelled; bytes it pipelines meanwhile wait in the (bounded) read buffer.
 #pragma once
 
-#include <functional>
-#include <memory>
-#include <optional>
-#include <string>
-
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
 
 #include "server/cors.h"
 #include "server/response_channel.h"

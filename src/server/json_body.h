@@ -4,9 +4,8 @@
 // first). Every failure is an ApiError 400 with param null.
 #pragma once
 
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace tern::server {
 

@@ -57,9 +57,10 @@ std::optional<int64_t> json_integer(const Json& value) {
 
 JsonFields::JsonFields(const Json& object, std::string path) : object_(&object), path_(std::move(path)) {
   if (!object.is_object()) {
-    throw ApiError(ApiErrorKind::kInvalidRequest,
-                   (path_.empty() ? std::string("the body") : path_) + " must be an object, got " + json_type_name(object),
-                   path_.empty() ? std::nullopt : std::optional<std::string>(path_));
+    throw ApiError(
+        ApiErrorKind::kInvalidRequest,
+        (path_.empty() ? std::string("the body") : path_) + " must be an object, got " + json_type_name(object),
+        path_.empty() ? std::nullopt : std::optional<std::string>(path_));
   }
 }
 

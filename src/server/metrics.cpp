@@ -20,8 +20,8 @@ double seconds_between(RequestTimes::Clock::time_point from, RequestTimes::Clock
 }
 
 void scalar(std::string& out, const char* type, const std::string& name, const std::string& help, double value) {
-  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + format_value(value) +
-         "\n";
+  out +=
+      "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + format_value(value) + "\n";
 }
 
 // Latency buckets (seconds) wide enough for a tiny CPU model and a 7B model on a GPU.
@@ -131,8 +131,9 @@ std::string ServerMetrics::render(const EngineStats* stats) const {
     out += std::string("tern_requests_total{finish_reason=\"") + finish_reason_name(r) + "\"} " +
            std::to_string(s.num_finished_seqs[static_cast<size_t>(r)]) + "\n";
   }
-  out += "# HELP tern_requests_rejected_total Requests the engine refused at admission.\n"
-         "# TYPE tern_requests_rejected_total counter\n";
+  out +=
+      "# HELP tern_requests_rejected_total Requests the engine refused at admission.\n"
+      "# TYPE tern_requests_rejected_total counter\n";
   for (RejectReason r : {RejectReason::kInvalid, RejectReason::kContextLength, RejectReason::kKvCapacity,
                          RejectReason::kBusy, RejectReason::kUnavailable}) {
     out += std::string("tern_requests_rejected_total{reason=\"") + reject_reason_name(r) + "\"} " +

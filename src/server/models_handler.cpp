@@ -6,12 +6,9 @@ namespace tern::server {
 
 void handle_models(const HttpRequest& http, ServerState& state, const std::shared_ptr<ResponseChannel>& channel) {
   const std::shared_ptr<const ServedModel> model = require_model(state);
-  const nlohmann::ordered_json card = {{"id", model->name},
-                                       {"object", "model"},
-                                       {"created", model->created},
-                                       {"owned_by", "tern"},
-                                       {"root", model->name},
-                                       {"max_model_len", model->max_model_len()}};
+  const nlohmann::ordered_json card = {{"id", model->name},         {"object", "model"},
+                                       {"created", model->created}, {"owned_by", "tern"},
+                                       {"root", model->name},       {"max_model_len", model->max_model_len()}};
   constexpr std::string_view kPrefix = "/v1/models/";
   if (http.path.starts_with(kPrefix)) {
     if (http.path.substr(kPrefix.size()) != model->name) {

@@ -14,9 +14,9 @@ namespace {
 
 struct Route {
   std::string_view path;
-  bool prefix;       // path is a prefix ending in '/': "/v1/models/" matches "/v1/models/x"
+  bool prefix;  // path is a prefix ending in '/': "/v1/models/" matches "/v1/models/x"
   const char* method;
-  bool is_public;    // served without the API key
+  bool is_public;  // served without the API key
   Handler handler;
 };
 
@@ -26,6 +26,7 @@ constexpr Route kRoutes[] = {
     {"/index.html", false, "GET", true, handle_web},
     {"/app.js", false, "GET", true, handle_web},
     {"/style.css", false, "GET", true, handle_web},
+    {"/favicon.svg", false, "GET", true, handle_web},
     {"/health", false, "GET", true, handle_health},
     {"/metrics", false, "GET", false, handle_metrics},
     {"/v1/models", false, "GET", false, handle_models},

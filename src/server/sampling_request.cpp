@@ -33,7 +33,8 @@ void read_stop(const JsonFields& body, SamplingParams& params) {
   }
   for (size_t i = 0; i < items.size(); ++i) {
     const std::string param = stop->is_array() ? "stop[" + std::to_string(i) + "]" : "stop";
-    if (!items[i]->is_string()) throw invalid_param(param, std::string("expected a string, got ") + json_type_name(*items[i]));
+    if (!items[i]->is_string())
+      throw invalid_param(param, std::string("expected a string, got ") + json_type_name(*items[i]));
     const auto& s = items[i]->get_ref<const std::string&>();
     if (s.empty()) throw invalid_param(param, "stop strings must not be empty");
     if (s.size() > kMaxStopStringBytes) {
@@ -86,7 +87,8 @@ void reject_unsupported(const JsonFields& body, RequestApi api) {
   if (const std::optional<int64_t> best_of = body.integer("best_of", 1, kInt64Max); best_of && *best_of != 1) {
     throw unsupported("best_of", "best_of is not supported; use n");
   }
-  if (body.boolean("use_beam_search").value_or(false)) throw unsupported("use_beam_search", "beam search is not supported");
+  if (body.boolean("use_beam_search").value_or(false))
+    throw unsupported("use_beam_search", "beam search is not supported");
   if (const Json* bias = body.find("logit_bias"); bias && !(bias->is_object() && bias->empty())) {
     throw unsupported("logit_bias", "logit_bias is not supported");
   }
@@ -105,17 +107,47 @@ void reject_unsupported(const JsonFields& body, RequestApi api) {
 
 void log_unknown_fields(const JsonFields& body, RequestApi api) {
   if (log_level() > LogLevel::kDebug) return;
-  static constexpr std::string_view kShared[] = {
-      "model", "stream", "stream_options", "n", "max_tokens", "temperature", "top_p", "top_k", "min_p",
-      "presence_penalty", "frequency_penalty", "repetition_penalty", "seed", "stop", "stop_token_ids",
-      "logprobs", "ignore_eos", "min_tokens", "skip_special_tokens", "priority", "response_format", "best_of",
-      "use_beam_search", "logit_bias", "user"};
-  static constexpr std::string_view kChat[] = {"messages", "tools", "tool_choice", "parallel_tool_calls",
-                                               "top_logprobs", "max_completion_tokens", "add_generation_prompt",
-                                               "chat_template", "chat_template_kwargs", "functions", "function_call"};
+  static constexpr std::string_view kShared[] = {"model",
+                                                 "stream",
+                                                 "stream_options",
+                                                 "n",
+                                                 "max_tokens",
+                                                 "temperature",
+                                                 "top_p",
+                                                 "top_k",
+                                                 "min_p",
+                                                 "presence_penalty",
+                                                 "frequency_penalty",
+                                                 "repetition_penalty",
+                                                 "seed",
+                                                 "stop",
+                                                 "stop_token_ids",
+                                                 "logprobs",
+                                                 "ignore_eos",
+                                                 "min_tokens",
+                                                 "skip_special_tokens",
+                                                 "priority",
+                                                 "response_format",
+                                                 "best_of",
+                                                 "use_beam_search",
+                                                 "logit_bias",
+                                                 "user"};
+  static constexpr std::string_view kChat[] = {"messages",
+                                               "tools",
+                                               "tool_choice",
+                                               "parallel_tool_calls",
+                                               "top_logprobs",
+                                               "max_completion_tokens",
+                                               "add_generation_prompt",
+                                               "chat_template",
+                                               "chat_template_kwargs",
+                                               "functions",
+                                               "function_call"};
   static constexpr std::string_view kCompletions[] = {"prompt", "echo", "suffix"};
   for (const auto& [key, value] : body.json().items()) {
-    const auto known = [&](std::span<const std::string_view> keys) { return std::ranges::find(keys, key) != keys.end(); };
+    const auto known = [&](std::span<const std::string_view> keys) {
+      return std::ranges::find(keys, key) != keys.end();
+    };
     if (!known(kShared) && !known(api == RequestApi::kChat ? std::span<const std::string_view>(kChat)
                                                            : std::span<const std::string_view>(kCompletions))) {
       log_debug("request field \"", key, "\" is not used and was ignored");
@@ -128,7 +160,8 @@ void log_unknown_fields(const JsonFields& body, RequestApi api) {
 void check_model_field(const JsonFields& body, const std::string& served_name) {
   const Json* model = body.find("model");
   if (!model) return;
-  if (!model->is_string()) throw invalid_param("model", std::string("expected a string, got ") + json_type_name(*model));
+  if (!model->is_string())
+    throw invalid_param("model", std::string("expected a string, got ") + json_type_name(*model));
   if (model->get_ref<const std::string&>() != served_name) {
     throw ApiError(ApiErrorKind::kNotFound, "The model does not exist; this server serves \"" + served_name + "\".",
                    "model", "model_not_found");
@@ -161,8 +194,8 @@ MaxTokensField read_shared_fields(const JsonFields& body, const ServedModel& mod
   read_stop_token_ids(body, model.tokenizer->vocab_size(), p);
   read_logprobs(body, request.api, p);
 
-  request.priority = static_cast<int32_t>(
-      body.integer("priority", std::numeric_limits<int32_t>::min(), kInt32Max).value_or(0));
+  request.priority =
+      static_cast<int32_t>(body.integer("priority", std::numeric_limits<int32_t>::min(), kInt32Max).value_or(0));
   request.stream = body.boolean("stream").value_or(false);
   if (const std::optional<JsonFields> options = body.object("stream_options")) {
     if (!request.stream) throw invalid_param("stream_options", "is only allowed with \"stream\": true");

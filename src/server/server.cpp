@@ -1,12 +1,6 @@
 #include "server/server.h"
 
 #include <atomic>
-#include <csignal>
-#include <cstdio>
-#include <cstdlib>
-#include <thread>
-#include <vector>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -14,6 +8,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <vector>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -38,8 +37,8 @@ struct Server::Impl {
         ioc(config.io_threads),
         preprocess(static_cast<size_t>(config.preprocess_threads)),
         control(asio::make_strand(ioc)),
-        state(std::make_shared<ServerState>(config,
-                                            [this](std::function<void()> work) { asio::post(preprocess, std::move(work)); })),
+        state(std::make_shared<ServerState>(
+            config, [this](std::function<void()> work) { asio::post(preprocess, std::move(work)); })),
         acceptor(control),
         signals(control, SIGINT, SIGTERM),
         timer(control) {}
@@ -81,7 +80,8 @@ void Server::Impl::listen() {
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw error("cannot listen on ", config.host, ":", config.port, ": ", ec.message());
   const tcp::endpoint bound = acceptor.local_endpoint();
-  const std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string();
+  const std::string host =
+      bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string();
   log_info("listening on http://", host, ":", bound.port());
   if (!config.api_key.empty()) log_info("API key required (Authorization: Bearer ...)");
 }

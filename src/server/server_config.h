@@ -17,16 +17,16 @@ struct ServerConfig {
   // Origins allowed to call the API from a browser (CORS); empty: no CORS headers at all.
   // "*" allows any origin (no credentials are ever allowed).
   std::vector<std::string> allowed_origins;
-  std::string served_model_name;  // empty: the model folder's name
-  int io_threads = 2;             // event loop threads for all connections
-  int preprocess_threads = 2;     // JSON parsing, chat templates, tokenization
-  size_t max_request_bytes = size_t{8} << 20;  // body limit (413 beyond)
-  size_t max_header_bytes = size_t{16} << 10;  // request line + headers (431 beyond)
+  std::string served_model_name;                      // empty: the model folder's name
+  int io_threads = 2;                                 // event loop threads for all connections
+  int preprocess_threads = 2;                         // JSON parsing, chat templates, tokenization
+  size_t max_request_bytes = size_t{8} << 20;         // body limit (413 beyond)
+  size_t max_header_bytes = size_t{16} << 10;         // request line + headers (431 beyond)
   size_t max_buffered_write_bytes = size_t{4} << 20;  // unsent bytes per connection before it counts as stalled
-  std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};    // keep-alive wait for the next request
-  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};  // first byte to end of headers
-  std::chrono::milliseconds body_timeout{std::chrono::seconds(60)};    // end of headers to end of body
-  std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};   // one write making no progress
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};      // keep-alive wait for the next request
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};    // first byte to end of headers
+  std::chrono::milliseconds body_timeout{std::chrono::seconds(60)};      // end of headers to end of body
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};     // one write making no progress
   std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(30)};  // in-flight requests get this long
 };
 

@@ -19,7 +19,7 @@ inline constexpr int32_t kMaxTopLogprobs = 20;
 inline constexpr size_t kMaxStopStrings = 16;
 inline constexpr size_t kMaxStopStringBytes = 512;
 inline constexpr size_t kMaxStopTokenIds = 64;
-inline constexpr size_t kMaxPrompts = 64;   // a completions prompt list
+inline constexpr size_t kMaxPrompts = 64;  // a completions prompt list
 inline constexpr size_t kMaxMessages = 4096;
 inline constexpr size_t kMaxTools = 128;
 
@@ -34,8 +34,8 @@ struct ValidRequest {
   SamplingParams params;             // max_tokens per prompt, in ValidPrompt
   int32_t priority = 0;              // lower runs first
   bool stream = false;
-  bool include_usage = false;        // stream_options.include_usage
-  bool parse_tool_calls = false;     // chat with tools: <tool_call> blocks become tool_calls
+  bool include_usage = false;     // stream_options.include_usage
+  bool parse_tool_calls = false;  // chat with tools: <tool_call> blocks become tool_calls
 };
 
 }  // namespace tern::server

@@ -1,0 +1,54 @@
+// Strict request JSON: UTF-8, depth, repeated keys, objects only; errors are 400s.
+#include "server/json_body.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "server/api_error.h"
+
+namespace tern::server {
+namespace {
+
+void expect_400(const std::string& body, const std::string& fragment) {
+  try {
+    parse_json_body(body);
+    ADD_FAILURE() << "accepted: " << body.substr(0, 60);
+  } catch (const ApiError& e) {
+    EXPECT_EQ(http_status(e.kind()), 400u);
+    EXPECT_NE(e.message().find(fragment), std::string::npos) << e.message();
+  }
+}
+
+TEST(ParseJsonBody, AcceptsObjects) {
+  EXPECT_EQ(parse_json_body(R"({"a": [1, {"b": "é"}], "c": "\u0000"})")["a"][1]["b"], "é");
+}
+
+TEST(ParseJsonBody, RejectsBadBodies) {
+  expect_400(R"({"model":)", "not valid JSON");
+  expect_400(R"({"a":1} x)", "not valid JSON");
+  expect_400("[]", "must be a JSON object");
+  expect_400("null", "must be a JSON object");
+  expect_400(R"({"a":1,"a":2})", "repeats the key \"a\"");
+  expect_400(R"({"o":{"k":1,"k":1}})", "repeats the key \"k\"");
+  expect_400(std::string(100000, '[') + std::string(100000, ']'), "nested more than");
+  expect_400("{\"a\":\"\xff\"}", "not valid UTF-8");
+  expect_400(R"({"a":"\ud800"})", "not valid JSON");
+  expect_400(R"({"t":1e309})", "not valid JSON");
+}
+
+TEST(ParseJsonBody, KeysMayRepeatInDifferentObjects) {
+  EXPECT_NO_THROW(parse_json_body(R"({"a":{"k":1},"b":{"k":2},"k":3})"));
+}
+
+TEST(IsValidUtf8, RejectsOverlongSurrogatesAndTruncation) {
+  EXPECT_TRUE(is_valid_utf8("h\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x91\x8b"));
+  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // U+D800
+  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("\xe4\xb8"));          // truncated
+  EXPECT_FALSE(is_valid_utf8("\x80"));
+}
+
+}  // namespace
+}  // namespace tern::server
