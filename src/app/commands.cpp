@@ -12,7 +12,9 @@ void register_commands(CLI::App& app) {
   add_tokenize_commands(app);
   add_generate_command(app);
   add_render_chat_command(app);
+  add_bench_command(app);
   add_quantize_command(app);
+  add_serve_command(app);
 }
 
 }  // namespace tern::app

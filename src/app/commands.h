@@ -14,6 +14,8 @@ int exit_code();
 void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
 void add_generate_command(CLI::App& app);
 void add_render_chat_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace tern::app

@@ -1,0 +1,36 @@
+// An in-process load generator for the engine: many requests of fixed prompt and output
+// lengths, optionally with a cap on how many run at once, timed per token as the caller
+// of the engine sees them. `tern bench engine` reports its numbers.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/engine.h"
+
+namespace tern::app {
+
+struct LoadSpec {
+  int32_t num_requests = 1;
+  int32_t input_len = 128;
+  int32_t output_len = 128;
+  int32_t max_concurrency = 0;  // 0: all at once
+  uint64_t seed = 1;            // random prompt tokens; distinct per request (no prefix hits)
+  int32_t vocab_size = 0;       // prompt ids are drawn from [0, vocab_size)
+};
+
+struct LoadResult {
+  double duration_s = 0;
+  int64_t output_tokens = 0;
+  std::vector<double> ttft_s;            // per request: add_request -> first token
+  std::vector<double> itl_s;             // every gap between consecutive tokens
+  std::vector<double> decode_tokens_per_s;  // per request: (tokens - 1) / (last - first)
+  int32_t failed = 0;
+};
+
+// Runs the load on a started engine and waits for every request.
+LoadResult run_load(Engine& engine, const LoadSpec& spec);
+
+double median(std::vector<double> v);
+
+}  // namespace tern::app
