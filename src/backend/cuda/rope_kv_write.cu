@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/rope_kv_write.cuh"
@@ -5,17 +7,21 @@
 namespace tern::cuda {
 namespace {
 
-// Block = (token, head of q, k or v); thread i handles the pair (i, i + head_dim / 2), so
-// a token's loads are all in flight at once. cos/sin are FP32 with the accurate
-// sincosf (angles reach 1e5 radians at long positions, where __cosf is far off).
-__global__ void rope_kv_write_kernel(const RopeKvWriteArgs a) {
+constexpr int kThreads = 512;
+
+// Block = (token, a run of heads of q, k and v); thread (h, i) handles the pair (i, i +
+// head_dim / 2) of head h, so a token's loads are all in flight at once. cos/sin are FP32
+// with the accurate sincosf (angles reach 1e5 radians at long positions, where __cosf is
+// far off).
+__global__ void __launch_bounds__(kThreads) rope_kv_write_kernel(const RopeKvWriteArgs a, int heads_per_block) {
   const int64_t t = blockIdx.x;
-  const int head = blockIdx.y, half = a.head_dim / 2, i = threadIdx.x;
-  if (i >= half) return;
+  const int half = a.head_dim / 2;
+  const int head = blockIdx.y * heads_per_block + int(threadIdx.x) / half, i = int(threadIdx.x) % half;
+  const int heads = a.num_q_heads + 2 * a.num_kv_heads;
+  if (int(threadIdx.x) >= heads_per_block * half || head >= heads) return;
   const bool is_q = head < a.num_q_heads;
   const int32_t slot = a.slot_mapping[t];
   if (!is_q && (slot < 0 || slot >= a.num_slots)) return;  // padding: no cache write
-  const int heads = a.num_q_heads + 2 * a.num_kv_heads;
   const __nv_bfloat16* in = a.qkv + (t * heads + head) * a.head_dim;
   const int64_t kv_row = int64_t(a.num_kv_heads) * a.head_dim;
   if (head >= a.num_q_heads + a.num_kv_heads) {  // v: copied as is
@@ -38,9 +44,11 @@ __global__ void rope_kv_write_kernel(const RopeKvWriteArgs a) {
 
 void launch_rope_kv_write(const RopeKvWriteArgs& args, cudaStream_t stream) {
   if (args.tokens == 0) return;
-  const dim3 grid(unsigned(args.tokens), unsigned(args.num_q_heads + 2 * args.num_kv_heads));
-  const unsigned threads = (unsigned(args.head_dim / 2) + 31) / 32 * 32;
-  rope_kv_write_kernel<<<grid, threads, 0, stream>>>(args);
+  const int half = args.head_dim / 2, heads = args.num_q_heads + 2 * args.num_kv_heads;
+  const int heads_per_block = std::max(1, kThreads / half);
+  const dim3 grid(unsigned(args.tokens), ceil_div(heads, heads_per_block));
+  const unsigned threads = (unsigned(std::min(heads, heads_per_block) * half) + 31) / 32 * 32;
+  rope_kv_write_kernel<<<grid, threads, 0, stream>>>(args, heads_per_block);
   CUDA_LAUNCH_CHECK();
 }
 
@@ -53,9 +61,9 @@ void CudaBackend::rope_kv_write(const Tensor& qkv, const Tensor& positions, cons
                                 const Tensor& q_out) {
   const char* op = "rope_kv_write";
   const int hq = shape.num_q_heads, hkv = shape.num_kv_heads, d = shape.head_dim;
-  if (hq <= 0 || hkv <= 0 || hq % hkv != 0 || d <= 0 || d % 2 != 0 || d > 2048)
+  if (hq <= 0 || hkv <= 0 || hq % hkv != 0 || d <= 0 || d % 2 != 0 || d > 1024)
     throw error("cuda rope_kv_write: unsupported heads ", hq, "/", hkv, " of dim ", d,
-                " (needs kv heads dividing q heads, an even head_dim of at most 2048)");
+                " (needs kv heads dividing q heads, an even head_dim of at most 1024)");
   cuda::expect(qkv, DType::kBF16, op, "qkv");
   cuda::expect(positions, DType::kI32, op, "positions");
   cuda::expect(slot_mapping, DType::kI32, op, "slot_mapping");

@@ -19,7 +19,7 @@ struct RopeKvWriteArgs {
   __nv_bfloat16* v_cache = nullptr;
   __nv_bfloat16* q_out = nullptr;  // [tokens, num_q_heads * head_dim]
   int64_t tokens = 0, num_slots = 0;
-  int num_q_heads = 0, num_kv_heads = 0, head_dim = 0;  // head_dim even, at most 2048
+  int num_q_heads = 0, num_kv_heads = 0, head_dim = 0;  // head_dim even, at most 1024
 };
 
 void launch_rope_kv_write(const RopeKvWriteArgs& args, cudaStream_t stream);
