@@ -179,12 +179,10 @@ __device__ __forceinline__ void online_softmax(float (&s)[NB][4], float (&m)[2],
       }
     }
     l[r] = l[r] * alpha + sum;
-    if (alpha != 1.0f) {  // most tiles leave the max unchanged; scaling by 1 would change nothing
 #pragma unroll
-      for (int ob = 0; ob < OB; ++ob) {
-        o[ob][2 * r] *= alpha;
-        o[ob][2 * r + 1] *= alpha;
-      }
+    for (int ob = 0; ob < OB; ++ob) {
+      o[ob][2 * r] *= alpha;
+      o[ob][2 * r + 1] *= alpha;
     }
   }
 }

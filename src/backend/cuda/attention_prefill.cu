@@ -25,9 +25,7 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
   bf16* v_tiles = k_tiles + 2 * kKeysPerTile * D;  // [2][kKeysPerTile * D]
   __shared__ int slots[2][kKeysPerTile];
 
-  // The last query tiles see the most keys: hand them out first, so the short tiles fill
-  // the tail of the grid instead of the long ones.
-  const int seq = blockIdx.y, head = blockIdx.z, m0 = (gridDim.x - 1 - blockIdx.x) * kQueryRows;
+  const int seq = blockIdx.y, head = blockIdx.z, m0 = blockIdx.x * kQueryRows;
   const int q_begin = p.query_start[seq], q_len = p.query_start[seq + 1] - q_begin;
   if (q_len < 2 || m0 >= q_len) return;
   const int seq_len = p.seq_lens[seq];
