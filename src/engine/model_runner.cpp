@@ -65,7 +65,11 @@ void ModelRunner::capture_graphs() {
   static const SamplingParams kGreedy{.temperature = 0.0f};
   const int32_t one_block = 0;
   const int32_t token = 0;
-  for (int32_t size : graph_sizes(std::min(config_.max_num_seqs, config_.max_num_batched_tokens))) {
+  // Largest first: workspaces that grow on first use reach their final size before any
+  // graph records their address.
+  std::vector<int32_t> sizes = graph_sizes(std::min(config_.max_num_seqs, config_.max_num_batched_tokens));
+  std::reverse(sizes.begin(), sizes.end());
+  for (int32_t size : sizes) {
     StepSequence seq{.seq_id = 0, .new_token_ids = {&token, 1}, .block_table = {&one_block, 1}, .params = &kGreedy};
     inputs_.build(StepBatch{{seq}}, size, model_->config().vocab_size);
     inputs_.upload();

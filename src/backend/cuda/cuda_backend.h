@@ -41,6 +41,12 @@ class CudaBackend final : public Backend {
   void copy_from_host(const Tensor& dst, const void* src) override;
   void fill_zero(const Tensor& dst) override;
   void synchronize() override;
+  // Pinned host memory, async copies on the stream, graphs and memory info (step.cpp).
+  Tensor alloc_staging(DType dtype, std::initializer_list<int64_t> shape) override;
+  void copy_from_host_async(const Tensor& dst, const void* src) override;
+  void copy_to_host_async(const Tensor& src, void* dst) override;
+  MemoryInfo memory_info() const override;
+  std::unique_ptr<CapturedGraph> capture(const std::function<void()>& record) override;
 
   void embedding(const Tensor& ids, const Tensor& table, const Tensor& out) override;
   void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override;
@@ -53,6 +59,7 @@ class CudaBackend final : public Backend {
                        const AttentionShape& shape, const Tensor& out) override;
   void silu_mul(const Tensor& gate_up, const Tensor& out) override;
   void gather_rows(const Tensor& x, const Tensor& indices, const Tensor& out) override;
+  void top_k(const Tensor& logits, int k, const Tensor& ids, const Tensor& values, const Tensor& log_sum_exp) override;
 
  private:
   // Makes this backend's device current on the calling thread (the runtime's current
@@ -63,6 +70,7 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<cuda::CublasLtGemm> gemm_;
   cuda::Workspace attention_workspace_{"paged_attention split-KV partials"};
+  cuda::Workspace top_k_workspace_{"top_k per-chunk candidates"};
 };
 
 }  // namespace tern

@@ -7,6 +7,8 @@
 namespace tern {
 
 void CudaBackend::linear(const Tensor& x, const LinearWeight& w, const Tensor& out) {
+  if (w.is_int4())
+    throw error("cuda linear: INT4 (GPTQ/AWQ) weights are not supported by the CUDA backend yet; use --backend cpu");
   const char* op = "linear";
   cuda::expect(x, DType::kBF16, op, "x");
   cuda::expect(w.weight, DType::kBF16, op, "weight");
