@@ -11,7 +11,7 @@ namespace tern::server {
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // as sent, path and query
-  std::string path;    // normalised (path.h): what routing and auth both use
+  std::string path;    // normalised by the router (url_path.h): what routing and auth both use
   std::string content_type;
   std::string authorization;
   std::string host;

@@ -35,7 +35,6 @@ class JsonFields {
   std::optional<JsonFields> object(std::string_view key) const;
 
   const Json& json() const { return *object_; }
-  const std::string& path() const { return path_; }
 
  private:
   const Json* object_;
