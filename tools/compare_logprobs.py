@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Teacher-forced comparison of tern's token logprobs with HF transformers on the same model.
+
+    python3 tools/compare_logprobs.py --model DIR --tern-json FILE [--out FILE]
+
+FILE holds `tern generate --json --logprobs N` lines (one per prompt). HF runs prompt + tern's
+tokens through the model once (bf16, sdpa) and, at every generated position, compares tern's
+logprob of its chosen token and of its top-N alternatives with HF's log-softmax, and checks
+whether HF's own argmax is tern's token (else how far below HF's top-1 tern's token was).
+"""
+import argparse
+import json
+
+import torch
+from transformers import AutoModelForCausalLM
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--tern-json", required=True)
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.bfloat16, attn_implementation="sdpa").cuda()
+    model.eval()
+    rows = [json.loads(line) for line in open(args.tern_json) if line.strip()]
+    report = []
+    for r in rows:
+        ids = r["prompt_ids"] + r["token_ids"]
+        with torch.no_grad():
+            logits = model(torch.tensor([ids], device="cuda")).logits[0].float()
+        logp = torch.log_softmax(logits, dim=-1)
+        n = len(r["prompt_ids"])
+        max_diff, argmax_same, gaps = 0.0, 0, []
+        for j, lp in enumerate(r["logprobs"]):
+            row = logp[n - 1 + j]
+            for alt in [{"token_id": lp["token_id"], "logprob": lp["logprob"]}] + lp["top_logprobs"]:
+                max_diff = max(max_diff, abs(float(row[alt["token_id"]]) - alt["logprob"]))
+            hf_top = int(torch.argmax(row))
+            if hf_top == lp["token_id"]:
+                argmax_same += 1
+            else:
+                gaps.append(float(row[hf_top] - row[lp["token_id"]]))
+        item = {"positions": len(r["logprobs"]), "hf_argmax_equals_tern": argmax_same,
+                "max_abs_logprob_diff": max_diff, "hf_gap_where_different": gaps}
+        print(json.dumps(item))
+        report.append(item)
+    if args.out:
+        json.dump(report, open(args.out, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()
