@@ -1,5 +1,4 @@
-// `tern tokenize` / `tern detokenize` end to end, on the binary the build made (or the one
-// the TERN_BINARY environment variable names).
+// `tern tokenize` / `tern detokenize` end to end, on the binary the build made.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -9,49 +8,23 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_support.h"
 #include "tokenizer_fixture.h"
 
 namespace tern {
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = testing::CliResult;
 
 class CliTokenizeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    // The build names the binary; the environment may point at another one.
-    const char* binary = std::getenv("TERN_BINARY");
-    binary_ = binary != nullptr && *binary != '\0' ? binary : TERN_BINARY;
-  }
-
-  // Runs `tern ARGS` (ARGS already shell-quoted) and captures its output.
-  Result run(const std::string& args) const {
-    const std::string err_path = dir_.path() + "/stderr.txt";
-    const std::string command = "'" + binary_ + "' " + args + " 2>'" + err_path + "'";
-    Result result;
-    FILE* pipe = popen(command.c_str(), "r");
-    std::array<char, 4096> buffer;
-    size_t n = 0;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
-    const int status = pclose(pipe);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream err(err_path);
-    std::ostringstream text;
-    text << err.rdbuf();
-    result.err = text.str();
-    return result;
-  }
+  Result run(const std::string& args) const { return testing::run_tern(args); }
 
   std::string write_json(const std::string& name, const nlohmann::json& value) const {
     dir_.write(name, value.dump());
     return dir_.path() + "/" + name;
   }
 
-  std::string binary_;
   testing::TempDir dir_;
   const std::string qwen_ = "'" + testing::qwen_dir() + "'";
 };
