@@ -4,6 +4,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/json_depth.h"
 #include "server/api_error.h"
 
 namespace tern::server {
@@ -11,29 +12,10 @@ namespace {
 
 ApiError bad_body(const std::string& message) { return ApiError(ApiErrorKind::kInvalidRequest, message); }
 
-// Bracket depth outside strings, checked before parsing so a 10^6-deep body costs one
-// linear scan and nothing else.
+// Checked before parsing, so a 10^6-deep body costs one linear scan and nothing else.
 void check_depth(std::string_view body, const std::string& what) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxJsonDepth) {
-        throw bad_body(what + " is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
-      }
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
+  if (json_nesting_depth(body, kMaxJsonDepth) > kMaxJsonDepth)
+    throw bad_body(what + " is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
 }
 
 }  // namespace

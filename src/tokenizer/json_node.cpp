@@ -3,36 +3,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/json_depth.h"
+
 namespace tern {
 namespace {
 
 const char* type_name(const nlohmann::json& value) { return value.type_name(); }
-
-// Deepest nesting of arrays/objects, stopping early once it exceeds `limit`; a linear
-// scan that skips string contents.
-int nesting_depth(std::string_view text, int limit) {
-  int depth = 0;
-  int deepest = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-      if (deepest > limit) return deepest;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return deepest;
-}
 
 }  // namespace
 
@@ -45,7 +21,7 @@ JsonNode JsonNode::parse_file(const std::string& path, int max_depth) {
 }
 
 JsonNode JsonNode::parse(std::string_view text, const std::string& label, int max_depth) {
-  if (nesting_depth(text, max_depth) > max_depth) {
+  if (json_nesting_depth(text, max_depth) > max_depth) {
     throw error(label, ": JSON nested deeper than ", max_depth, " levels");
   }
   auto root = std::make_shared<nlohmann::json>();
