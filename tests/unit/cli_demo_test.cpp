@@ -21,7 +21,7 @@ TEST(DemoModel, AnswersHeldOutArithmeticThroughTheDefaultModel) {
   ASSERT_GE(questions.size(), 12u);
   nlohmann::json prompts = nlohmann::json::array();
   for (const auto& q : questions) prompts.push_back(q["question"]);
-  testing::ScratchDir dir;
+  testing::TempDir dir;
   const std::string file = dir.write("prompts.json", prompts.dump());
   auto r = testing::run_tern("generate --quiet --chat --prompts-file '" + file + "' --max-tokens 32 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -13,7 +13,7 @@ namespace tern {
 namespace {
 
 using testing::run_tern;
-using testing::ScratchDir;
+using testing::TempDir;
 namespace fs = std::filesystem;
 const fs::path kData = TERN_TEST_DATA;
 
@@ -43,7 +43,7 @@ TEST(CliGenerate, GreedyJsonReproducesTransformersOnEveryTinyModel) {
 }
 
 TEST(CliGenerate, PromptsFilePrintsOneObjectPerPromptInInputOrder) {
-  ScratchDir dir;
+  TempDir dir;
   const std::string file = dir.write("prompts.json", R"(["Hello", "你好", "def f(x):", "Hello"])");
   auto r = run_tern("generate --quiet --model " + quote((kData / "models/tiny-qwen2").string()) + " --prompts-file " +
                     quote(file) + " --max-tokens 8 --ignore-eos --json");
@@ -66,7 +66,7 @@ TEST(CliGenerate, SameSeedSameSample) {
 }
 
 TEST(CliGenerate, MalformedModelFolderIsAOneLineErrorNotACrash) {
-  ScratchDir dir;
+  TempDir dir;
   for (const auto& f : fs::directory_iterator(kData / "models/tiny-qwen2")) fs::copy(f.path(), dir.path());
   // Truncate the weights: the loader must name the file and refuse it.
   fs::resize_file(fs::path(dir.path()) / "model.safetensors", 5000);

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "test_support.h"
+
 namespace tern::testing {
 
 struct CliResult {
@@ -18,31 +20,9 @@ struct CliResult {
   std::string err;
 };
 
-// A fresh folder under the system temp dir, deleted with the object.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / ("tern-test-" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string path() const { return path_.string(); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name, std::ios::binary) << text;
-    return (path_ / name).string();
-  }
-
- private:
-  std::filesystem::path path_;
-};
-
 // Runs `tern ARGS` (ARGS already shell-quoted) with TERN_NUM_THREADS=2.
 inline CliResult run_tern(const std::string& args) {
-  ScratchDir dir;
+  TempDir dir;
   const std::string err_path = dir.path() + "/stderr.txt";
   const std::string command = "TERN_NUM_THREADS=2 '" + std::string(TERN_BINARY) + "' " + args + " 2>'" + err_path + "'";
   CliResult result;

@@ -15,8 +15,13 @@
 
 #include "base/error.h"
 
+#include "test_support.h"
+
 namespace tern {
 namespace {
+
+using testing::error_of;
+using testing::expect_contains;
 
 using nlohmann::json;
 const std::string kSource = "/models/m/config.json";
@@ -54,21 +59,6 @@ json mistral_7b_instruct_v03() {
     "num_hidden_layers": 32, "num_key_value_heads": 8, "rms_norm_eps": 1e-05, "rope_theta": 1000000.0,
     "sliding_window": null, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
     "transformers_version": "4.42.0.dev0", "use_cache": true, "vocab_size": 32768})");
-}
-
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no tern::Error thrown";
-  return "";
-}
-
-void expect_contains(const std::string& message, std::initializer_list<std::string> parts) {
-  for (const auto& p : parts) EXPECT_NE(message.find(p), std::string::npos) << "'" << p << "' not in: " << message;
 }
 
 // The error for `config`, which must start with the source and name every part.

@@ -26,7 +26,7 @@ struct CliResult {
 };
 
 CliResult quantize(const TempDir& dir, const std::string& args) {
-  const std::string err_path = dir.sub("stderr.txt");
+  const std::string err_path = dir.file("stderr.txt");
   const std::string command = std::string("'") + TERN_BINARY + "' quantize --model '" + kTinyQwen + "' " + args +
                               " >/dev/null 2>'" + err_path + "'";
   const int status = std::system(command.c_str());
@@ -44,10 +44,10 @@ class QuantCli : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(fs::exists(TERN_BINARY)) << "build the tern target first: " << TERN_BINARY; }
   // Quantises with `args`, loads the result and returns its logits error against bf16.
   LogitsError quantize_and_compare(const std::string& name, const std::string& args) {
-    const CliResult r = quantize(dir_, "--out '" + dir_.sub(name) + "' " + args);
+    const CliResult r = quantize(dir_, "--out '" + dir_.file(name) + "' " + args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     const LogitsError e =
-        compare_logits(model_logits(dir_.sub(name), test_prompt()), model_logits(kTinyQwen, test_prompt()));
+        compare_logits(model_logits(dir_.file(name), test_prompt()), model_logits(kTinyQwen, test_prompt()));
     std::cout << "tiny-qwen2 " << args << ": logits max |diff| " << e.max_abs << " (max |logit| " << e.max_ref
               << "), rms ratio " << e.rms_ratio << "\n";
     return e;
@@ -63,7 +63,7 @@ TEST_F(QuantCli, RtnAndGptqCheckpointsStayCloseToTheBf16Model) {
     EXPECT_GT(e.max_abs, 0.0f);
     EXPECT_LT(e.rms_ratio, 0.5f);  // see quant_model_test: tiny-qwen2's random weights amplify INT4 error
   }
-  const nlohmann::json q = load_json_file(dir_.sub("sym/config.json"), 1 << 20)["quantization_config"];
+  const nlohmann::json q = load_json_file(dir_.file("sym/config.json"), 1 << 20)["quantization_config"];
   EXPECT_EQ(q["group_size"], 32);
   EXPECT_EQ(q["sym"], true);
   EXPECT_EQ(q["desc_act"], false);
@@ -77,16 +77,16 @@ TEST_F(QuantCli, GptqBeatsRoundToNearestOnTextLikeItsCalibration) {
       "the remains of yesterday's catch. Further up the hill the bakery had already opened; the smell of bread "
       "drifted down the narrow streets. An old man swept the steps of the church while a cat watched him from "
       "the wall. By nine the first visitors arrived, asking for coffee, maps and the way to the lighthouse. ";
-  std::ofstream(dir_.sub("calibration.txt")) << text << text << text;
+  std::ofstream(dir_.file("calibration.txt")) << text << text << text;
   const std::vector<int32_t> ids = Tokenizer::load(kTinyQwen)->encode(text.substr(0, 200), false);
   auto error_on_text = [&](const std::string& name, const std::string& args) {
-    const CliResult r = quantize(dir_, "--out '" + dir_.sub(name) + "' " + args);
+    const CliResult r = quantize(dir_, "--out '" + dir_.file(name) + "' " + args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    return compare_logits(model_logits(dir_.sub(name), ids), model_logits(kTinyQwen, ids)).rms_ratio;
+    return compare_logits(model_logits(dir_.file(name), ids), model_logits(kTinyQwen, ids)).rms_ratio;
   };
   const float rtn = error_on_text("rtn", "--method rtn --group-size 32");
   const float gptq =
-      error_on_text("gptq", "--method gptq --group-size 32 --calibration '" + dir_.sub("calibration.txt") + "'");
+      error_on_text("gptq", "--method gptq --group-size 32 --calibration '" + dir_.file("calibration.txt") + "'");
   std::cout << "tiny-qwen2 on calibration-like text: logits rms ratio RTN " << rtn << ", GPTQ " << gptq << "\n";
   EXPECT_LT(gptq, rtn);
 }
@@ -94,16 +94,16 @@ TEST_F(QuantCli, GptqBeatsRoundToNearestOnTextLikeItsCalibration) {
 TEST_F(QuantCli, DescActWritesAScatteredGIdx) {
   const LogitsError e = quantize_and_compare("act", "--method gptq --group-size 32 --desc-act");
   EXPECT_LT(e.rms_ratio, 0.5f);
-  const SafetensorsFile f = SafetensorsFile::open(dir_.sub("act/model.safetensors"));
+  const SafetensorsFile f = SafetensorsFile::open(dir_.file("act/model.safetensors"));
   const Tensor g_idx = f.tensor("model.layers.0.mlp.down_proj.g_idx");
   int moved = 0;
   for (int k = 0; k < 128; ++k) moved += g_idx.ptr<int32_t>()[k] != k / 32;
   EXPECT_GT(moved, 0);
-  EXPECT_EQ(load_json_file(dir_.sub("act/config.json"), 1 << 20)["quantization_config"]["desc_act"], true);
+  EXPECT_EQ(load_json_file(dir_.file("act/config.json"), 1 << 20)["quantization_config"]["desc_act"], true);
 }
 
 TEST_F(QuantCli, BadOptionsFailWithAMessage) {
-  const std::string out = "--out '" + dir_.sub("bad") + "' ";
+  const std::string out = "--out '" + dir_.file("bad") + "' ";
   CliResult r = quantize(dir_, out + "--method rtn");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--group-size 128 does not divide the 64 inputs"), std::string::npos) << r.err;
@@ -111,9 +111,9 @@ TEST_F(QuantCli, BadOptionsFailWithAMessage) {
   EXPECT_NE(r.err.find("--bits 8 is not supported"), std::string::npos) << r.err;
   r = quantize(dir_, out + "--method rtn --group-size 32 --desc-act");
   EXPECT_NE(r.err.find("--desc-act needs --method gptq"), std::string::npos) << r.err;
-  r = quantize(dir_, out + "--method gptq --group-size 32 --calibration '" + dir_.sub("none.txt") + "'");
+  r = quantize(dir_, out + "--method gptq --group-size 32 --calibration '" + dir_.file("none.txt") + "'");
   EXPECT_NE(r.err.find("cannot open the calibration text"), std::string::npos) << r.err;
-  EXPECT_FALSE(fs::exists(dir_.sub("bad/model.safetensors")));
+  EXPECT_FALSE(fs::exists(dir_.file("bad/model.safetensors")));
 }
 
 }  // namespace

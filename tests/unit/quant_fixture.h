@@ -20,30 +20,15 @@
 #include "quant/packed_linear.h"
 #include "tensor/dtype.h"
 
+#include "test_support.h"
+
 namespace tern::quant_test {
+
+using testing::TempDir;
 
 namespace fs = std::filesystem;
 inline const fs::path kData = TERN_TEST_DATA;
 inline const std::string kTinyQwen = (kData / "models" / "tiny-qwen2").string();
-
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ =
-        fs::temp_directory_path() / ("tern_quant_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string path() const { return path_.string(); }
-  std::string sub(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 // A random N x K weight with F16-representable scales, zeros in [lo_zero, hi_zero], and
 // (with act_order) a random grouping of exactly group_size columns per group.

@@ -82,7 +82,7 @@ void store_dense(std::map<std::string, Tensor>& t, const std::string& module, co
 
 std::string write_model(const TempDir& dir, const std::string& name, const std::map<std::string, Tensor>& tensors,
                         const nlohmann::json& quantization_config) {
-  const std::string path = dir.sub(name);
+  const std::string path = dir.file(name);
   fs::create_directories(path);
   nlohmann::json config = tiny_config();
   if (!quantization_config.is_null()) config["quantization_config"] = quantization_config;
@@ -140,14 +140,14 @@ TEST(QuantModel, WriterOutputLoadsAndLogitsAreCloseToTheBf16Model) {
       writer.add_linear(module, rtn(module, t),
                         source.count(module + ".bias") ? source.at(module + ".bias") : Tensor{});
   }
-  writer.write(dir.sub("rtn"), kTinyQwen);
+  writer.write(dir.file("rtn"), kTinyQwen);
   // The folder is complete: tokenizer files copied, config marked, tensors named as GPTQ.
   for (const char* file : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
-    EXPECT_TRUE(fs::exists(dir.sub("rtn/") + file)) << file;
-  const nlohmann::json config = load_json_file(dir.sub("rtn/config.json"), 1 << 20);
+    EXPECT_TRUE(fs::exists(dir.file("rtn/") + file)) << file;
+  const nlohmann::json config = load_json_file(dir.file("rtn/config.json"), 1 << 20);
   EXPECT_EQ(config["quantization_config"]["quant_method"], "gptq");
   EXPECT_EQ(config["quantization_config"]["checkpoint_format"], "gptq");
-  const auto written = read_all(dir.sub("rtn/model.safetensors"));
+  const auto written = read_all(dir.file("rtn/model.safetensors"));
   EXPECT_EQ(written.at("model.layers.0.self_attn.q_proj.qweight").shape_str(), "[8, 64]");
   EXPECT_EQ(written.at("model.layers.0.self_attn.q_proj.qzeros").shape_str(), "[2, 8]");
   EXPECT_EQ(written.at("model.layers.0.self_attn.q_proj.scales").dtype, DType::kF16);
@@ -156,7 +156,7 @@ TEST(QuantModel, WriterOutputLoadsAndLogitsAreCloseToTheBf16Model) {
   EXPECT_EQ(written.count("model.layers.0.self_attn.q_proj.weight"), 0u);
 
   const LogitsError e =
-      compare_logits(model_logits(dir.sub("rtn"), test_prompt()), model_logits(kTinyQwen, test_prompt()));
+      compare_logits(model_logits(dir.file("rtn"), test_prompt()), model_logits(kTinyQwen, test_prompt()));
   std::cout << "tiny-qwen2 RTN g32 vs bf16 logits: max |diff| " << e.max_abs << " (max |logit| " << e.max_ref
             << "), rms ratio " << e.rms_ratio << "\n";
   RecordProperty("rtn_g32_logits_max_abs_diff", std::to_string(e.max_abs));

@@ -16,25 +16,16 @@
 
 #include "base/error.h"
 
+#include "test_support.h"
+
 namespace tern {
 namespace {
 
+using testing::TempDir;
+using testing::error_of;
+using testing::expect_contains;
+
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "tern_safetensors_XXXXXX").string();
-    if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -57,22 +48,6 @@ std::string write_safetensors(const TempDir& dir, const std::string& name, const
   const std::string path = dir.file(name);
   write_bytes(path, safetensors_bytes(header, data));
   return path;
-}
-
-// The message of the tern::Error that `f` throws, or a test failure.
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no tern::Error thrown";
-  return "";
-}
-
-void expect_contains(const std::string& message, std::initializer_list<std::string> parts) {
-  for (const auto& p : parts) EXPECT_NE(message.find(p), std::string::npos) << "'" << p << "' not in: " << message;
 }
 
 // Opening `header` + `data` fails with an error naming the file and each of `parts`.
@@ -341,14 +316,14 @@ std::string u8_header(const std::vector<std::string>& names) {
 TEST(WeightStore, SingleFile) {
   TempDir dir;
   write_safetensors(dir, "model.safetensors", u8_header({"a", "b"}), "AB");
-  WeightStore s = WeightStore::open(dir.str());
+  WeightStore s = WeightStore::open(dir.path());
   EXPECT_EQ(s.names(), (std::vector<std::string>{"a", "b"}));
   EXPECT_TRUE(s.has("a"));
   EXPECT_FALSE(s.has("c"));
   EXPECT_EQ(bytes_of(s.get("b")), "B");
   EXPECT_EQ(s.entry("b").begin, 1u);
   EXPECT_EQ(s.file_of("a"), dir.file("model.safetensors"));
-  expect_contains(error_of([&] { s.get("c"); }), {dir.str(), "tensor 'c'", "not in the checkpoint"});
+  expect_contains(error_of([&] { s.get("c"); }), {dir.path(), "tensor 'c'", "not in the checkpoint"});
 }
 
 void write_index(const TempDir& dir, const std::string& weight_map) {
@@ -362,7 +337,7 @@ TEST(WeightStore, ShardedFolderFollowsTheIndex) {
   write_safetensors(dir, "model-00002-of-00002.safetensors", u8_header({"c"}), "C");
   write_index(dir, R"({"a":"model-00001-of-00002.safetensors","b":"model-00001-of-00002.safetensors",)"
                    R"("c":"model-00002-of-00002.safetensors"})");
-  WeightStore s = WeightStore::open(dir.str());
+  WeightStore s = WeightStore::open(dir.path());
   EXPECT_EQ(s.names(), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(bytes_of(s.get("a")), "A");
   EXPECT_EQ(bytes_of(s.get("c")), "C");
@@ -374,7 +349,7 @@ TEST(WeightStore, MissingShardIsNamed) {
   write_safetensors(dir, "model-00001-of-00002.safetensors", u8_header({"a"}), "A");
   write_index(dir, R"({"a":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors"})");
   expect_contains(
-      error_of([&] { WeightStore::open(dir.str()); }),
+      error_of([&] { WeightStore::open(dir.path()); }),
       {"model.safetensors.index.json", "shard 'model-00002-of-00002.safetensors'", "tensor 'c'", "is missing"});
 }
 
@@ -382,7 +357,7 @@ TEST(WeightStore, TensorListedForAShardMustBeInIt) {
   TempDir dir;
   write_safetensors(dir, "s1.safetensors", u8_header({"a"}), "A");
   write_index(dir, R"({"a":"s1.safetensors","b":"s1.safetensors"})");
-  expect_contains(error_of([&] { WeightStore::open(dir.str()); }),
+  expect_contains(error_of([&] { WeightStore::open(dir.path()); }),
                   {dir.file("s1.safetensors"), "tensor 'b'", "not in it"});
 }
 
@@ -391,42 +366,42 @@ TEST(WeightStore, ShardNamesCannotLeaveTheFolder) {
     SCOPED_TRACE(bad);
     TempDir dir;
     write_index(dir, std::string(R"({"a":")") + bad + R"("})");
-    expect_contains(error_of([&] { WeightStore::open(dir.str()); }), {"tensor 'a'", "not a plain file name"});
+    expect_contains(error_of([&] { WeightStore::open(dir.path()); }), {"tensor 'a'", "not a plain file name"});
   }
 }
 
 TEST(WeightStore, MalformedIndex) {
   TempDir dir;
   write_bytes(dir.file("model.safetensors.index.json"), R"({"metadata":{}})");
-  expect_contains(error_of([&] { WeightStore::open(dir.str()); }), {"index.json", "'weight_map'"});
+  expect_contains(error_of([&] { WeightStore::open(dir.path()); }), {"index.json", "'weight_map'"});
   write_index(dir, R"({"a":"s.safetensors","a":"t.safetensors"})");
-  expect_contains(error_of([&] { WeightStore::open(dir.str()); }), {"index.json", "key 'a' appears twice"});
+  expect_contains(error_of([&] { WeightStore::open(dir.path()); }), {"index.json", "key 'a' appears twice"});
   write_index(dir, R"({"a":1})");
-  expect_contains(error_of([&] { WeightStore::open(dir.str()); }), {"tensor 'a'", "not a string"});
+  expect_contains(error_of([&] { WeightStore::open(dir.path()); }), {"tensor 'a'", "not a string"});
   write_bytes(dir.file("model.safetensors.index.json"), "{");
-  expect_contains(error_of([&] { WeightStore::open(dir.str()); }), {"index.json", "not valid JSON"});
+  expect_contains(error_of([&] { WeightStore::open(dir.path()); }), {"index.json", "not valid JSON"});
 }
 
 TEST(WeightStore, MalformedShardNamesTheShard) {
   TempDir dir;
   write_safetensors(dir, "s1.safetensors", one_tensor_header("[0,8]"), "0123");
   write_index(dir, R"({"w":"s1.safetensors"})");
-  expect_contains(error_of([&] { WeightStore::open(dir.str()); }), {dir.file("s1.safetensors"), "tensor 'w'"});
+  expect_contains(error_of([&] { WeightStore::open(dir.path()); }), {dir.file("s1.safetensors"), "tensor 'w'"});
 }
 
 TEST(WeightStore, PickleOnlyFolderIsRefused) {
   TempDir dir;
   write_bytes(dir.file("pytorch_model.bin"), "not loaded");
   write_bytes(dir.file("config.json"), "{}");
-  expect_contains(error_of([&] { WeightStore::open(dir.str()); }),
-                  {dir.str(), "only safetensors weights are supported (found pytorch_model.bin)", "convert"});
+  expect_contains(error_of([&] { WeightStore::open(dir.path()); }),
+                  {dir.path(), "only safetensors weights are supported (found pytorch_model.bin)", "convert"});
 }
 
 TEST(WeightStore, FolderWithoutWeights) {
   TempDir dir;
-  expect_contains(error_of([&] { WeightStore::open(dir.str()); }), {dir.str(), "no model.safetensors"});
+  expect_contains(error_of([&] { WeightStore::open(dir.path()); }), {dir.path(), "no model.safetensors"});
   write_safetensors(dir, "consolidated.safetensors", "{}", "");
-  expect_contains(error_of([&] { WeightStore::open(dir.str()); }), {"found consolidated.safetensors"});
+  expect_contains(error_of([&] { WeightStore::open(dir.path()); }), {"found consolidated.safetensors"});
   expect_contains(error_of([&] { WeightStore::open(dir.file("nowhere")); }), {"not a directory"});
 }
 

@@ -14,30 +14,9 @@
 
 #include "tokenizer/byte_level.h"
 
+#include "test_support.h"
+
 namespace tern::testing {
-
-// A fresh directory under the system temp folder, removed with its contents at the end.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("tern_tokenizer_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string path() const { return path_.string(); }
-  void write(const std::string& name, const std::string& content) const {
-    std::ofstream(path_ / name, std::ios::binary) << content;
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 // tokenizer.json of a byte-level BPE whose byte tokens have id = byte value, followed by
 // one token per merge (ids 256, 257, ...). Merges are given as raw bytes, e.g. {"a", "b"}.
