@@ -48,8 +48,6 @@ def create(model_dir, tokenizer_dir):
                 p.fill_(1.0)
             elif name == "lm_head.weight":
                 p.normal_(0.0, 0.08)
-            elif p.dim() == 1:
-                p.normal_(0.0, 0.02)
             else:
                 p.normal_(0.0, 0.02)
     model.save_pretrained(model_dir, safe_serialization=True, max_shard_size="5GB")

@@ -46,7 +46,6 @@ ModelRunner::ModelRunner(std::unique_ptr<LlamaModel> model, ModelRunnerConfig co
   h_top_ids_ = be.alloc_staging(DType::kI32, {s, top_k_});
   h_top_values_ = be.alloc_staging(DType::kF32, {s, top_k_});
   h_top_lse_ = be.alloc_staging(DType::kF32, {s});
-  host_logits_.reserve(size_t(s * vocab));
   if (!config_.enforce_eager) capture_graphs();
 }
 
