@@ -52,7 +52,7 @@ fi
 if command -v compute-sanitizer >/dev/null; then
   echo "== compute-sanitizer (a subset: small shapes of every op)"
   # gtest names carry the instantiation prefix (Shapes/, Cases/): match with leading '*'.
-  SUBSET='*Embedding*:*GatherRows*:*RmsNorm*:*SiluMul*:*RopeKvWrite*:*Linear*:*PagedAttention.MatchesCpu/*hq4_*:*CudaGraph*'
+  SUBSET='*Embedding*:*GatherRows*:*RmsNorm*:*SiluMul*:*RopeKvWrite*:*Linear*:*LinearInt4*:*PagedAttention.MatchesCpu/*hq4_*:*CudaGraph*'
   timeout 150 compute-sanitizer --tool memcheck --print-limit 20 "$TEST_BIN" --gtest_filter="$SUBSET" \
     >"$OUT/memcheck.log" 2>&1
   echo "memcheck exit $? ($(grep -E 'tests ran|ERROR SUMMARY' "$OUT/memcheck.log" | tr '\n' ' '))"
@@ -63,8 +63,8 @@ if command -v compute-sanitizer >/dev/null; then
 fi
 
 if command -v ncu >/dev/null && [ -n "$BENCH_BIN" ]; then
-  echo "== ncu: attention kernels (decode batch 64 x 2048, prefill 2048)"
-  timeout 120 ncu --clock-control none -k regex:'prefill_kernel|decode_kernel' --launch-count 3 \
+  echo "== ncu: attention kernels (decode batch 64 x 2048, prefill 2048), INT4 GEMV (M=1, gate_up)"
+  timeout 120 ncu --clock-control none -k regex:'prefill_kernel|decode_kernel|int4_mma_kernel' --launch-count 4 \
     --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
     --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis "$BENCH_BIN" --profile >"$OUT/ncu_attention.txt" 2>&1
   echo "ncu exit $?"

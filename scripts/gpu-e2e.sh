@@ -1,35 +1,41 @@
 #!/usr/bin/env bash
-# End-to-end checks and benchmarks on the GPU machine, in one command (< 10 minutes):
-#   1. reference fixtures that need transformers (chat templates, INT4 reference logits,
-#      HF tokenizer speed);
-#   2. a random-weight model with the exact Qwen2.5-7B-Instruct shapes, HF's greedy
-#      continuations and generate() baselines (tools/hf_reference.py);
-#   3. tern on the CUDA backend: the same greedy continuations, then `tern bench engine
-#      --suite`, written as the BF16 results JSON.
+# End-to-end checks and benchmarks on the GPU machine, one command per call (< 10 minutes
+# each; the device tool's limit). Stages, in order, all by default:
+#   fixtures  reference fixtures that need transformers (chat templates, INT4 reference
+#             logits of the tiny checkpoints, HF tokenizer speed)
+#   hf        the random-weight Qwen2.5-7B-shaped model (tools/hf_reference.py), HF's greedy
+#             continuations and generate() baselines (hf_reference.json)
+#   greedy    tern's greedy continuations vs HF's, eager and with CUDA graphs
+#   bf16      `tern bench engine --suite` on the BF16 model -> tern_bf16.json
+#   int4      `tern quantize --method rtn` (GPTQ g128, the format and bytes --method gptq
+#             writes), tiny GPTQ checkpoints CUDA vs CPU, the 7B INT4 checkpoint's logprobs
+#             vs its torch dequantisation (tools/compare_logprobs.py), and the suite
+#             -> tern_int4.json, int4_logprob_compare.json
+#   logprobs  BF16 teacher-forced logprob comparison with HF (bf16_logprob_compare.json)
 #
-#   scripts/gpu-e2e.sh TERN_BINARY COMMIT
+#   scripts/gpu-e2e.sh TERN_BINARY COMMIT [STAGE ...]
 #
-# Everything lands in $OUT (results.tar.gz holds the fixture files; the JSON files and
-# logs sit beside it).
+# The model is made once per machine in /tmp/qwen7b (and /tmp/qwen7b-gptq); a later call on
+# the same warm machine reuses it. Everything lands in $OUT.
 set -u -o pipefail
-TERN=$1
+TERN=$(realpath "$1")
 COMMIT=${2:-unknown}
+shift 2 || shift $#
+STAGES=${*:-fixtures hf greedy bf16 int4 logprobs}
 OUT=${OUT:-$PWD/gpu-e2e-out}
-mkdir -p "$OUT/fixtures"
+mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
-echo "== $(date -u +%FT%TZ) $GPU commit $COMMIT"
+MODEL=/tmp/qwen7b
+INT4=/tmp/qwen7b-gptq
+SUITE_ARGS=(--backend cuda --max-model-len 4096 --gpu "$GPU" --commit "$COMMIT")
+echo "== $(date -u +%FT%TZ) $GPU commit $COMMIT stages: $STAGES"
+has() { [[ " $STAGES " == *" $1 "* ]]; }
+t0=$SECONDS
+stamp() { echo "-- $1 done at +$((SECONDS - t0)) s"; }
 
-echo "== fixtures"
-cp tests/data/chat_templates/*.jinja tests/data/chat_templates/*.json "$OUT/fixtures/" 2>/dev/null
-timeout 60 python3 tools/make_chat_template_fixtures.py --data-dir "$OUT/fixtures" 2>&1 | tail -2
-for m in tiny-qwen2-gptq-g32 tiny-qwen2-gptq-g32-act-sym; do
-  timeout 60 python3 tools/quant_reference.py --model "tests/data/quant/$m" --out "$OUT/fixtures/quant" 2>&1 | tail -1
-done
-timeout 60 python3 tools/bench_hf_tokenizer.py --seconds 2 --json "$OUT/hf_tokenizer_bench.json" 2>&1 | tail -4
-
-echo "== copy bandwidth"
-python3 - <<'PY' | tee "$OUT/bandwidth.txt"
+bandwidth() {  # device-to-device copy, bytes read + written, GB/s
+  [ -s "$OUT/bandwidth.txt" ] || python3 - <<'PY' >"$OUT/bandwidth.txt"
 import torch
 x = torch.empty(2 * 1024**3, dtype=torch.uint8, device="cuda"); y = torch.empty_like(x)
 for _ in range(3): y.copy_(x)
@@ -39,25 +45,71 @@ for _ in range(10): y.copy_(x)
 e.record(); torch.cuda.synchronize()
 print(f"{2 * x.numel() * 10 / (s.elapsed_time(e) / 1000) / 1e9:.0f}")
 PY
-BW=$(tail -1 "$OUT/bandwidth.txt")
+  tail -1 "$OUT/bandwidth.txt"
+}
 
-echo "== HF reference on a random Qwen2.5-7B-shaped model"
-MODEL=/tmp/qwen7b
-timeout 300 python3 tools/hf_reference.py --model-dir $MODEL --tokenizer tests/data/tokenizers/qwen2.5 \
-  --out "$OUT/hf_reference.json" --bench 2>&1 | grep -v Warning | tail -25
 # Bytes a decode step reads: every weight but the embedding table (one row of it).
-WEIGHT_BYTES=$(python3 -c "
-import glob, math
+weight_bytes() {
+  python3 - "$1" <<'PY'
+import glob, math, sys
 from safetensors import safe_open
+size = {"BF16": 2, "F16": 2, "F32": 4, "I32": 4, "I64": 8, "U8": 1}
 total = 0
-for f in glob.glob('$MODEL/model*.safetensors'):
-    with safe_open(f, 'pt') as s:
-        total += sum(2 * math.prod(s.get_slice(k).get_shape()) for k in s.keys() if 'embed_tokens' not in k)
-print(total)")
-echo "weight bytes per decode step: $WEIGHT_BYTES, copy bandwidth $BW GB/s"
+for f in glob.glob(sys.argv[1] + "/model*.safetensors"):
+    with safe_open(f, "pt") as s:
+        for k in s.keys():
+            if "embed_tokens" in k or k.endswith(".g_idx"):
+                continue
+            sl = s.get_slice(k)
+            total += size[sl.get_dtype()] * math.prod(sl.get_shape())
+print(total)
+PY
+}
 
-echo "== tern greedy vs HF (eager, then CUDA graphs)"
-python3 - "$TERN" "$MODEL" "$OUT" <<'PY'
+ensure_model() {
+  [ -f $MODEL/config.json ] && [ -s "$OUT/hf_reference.json" ] && return
+  local bench=()
+  has hf && bench=(--bench)
+  timeout 420 python3 tools/hf_reference.py --model-dir $MODEL --tokenizer tests/data/tokenizers/qwen2.5 \
+    --out "$OUT/hf_reference.json" "${bench[@]}" 2>&1 | grep -v Warning | tail -25
+  stamp "model + HF reference ${bench[*]}"
+}
+
+suite() {  # MODEL_DIR OUT_JSON LOG
+  local wb bw
+  wb=$(weight_bytes "$1")
+  bw=$(bandwidth)
+  echo "weight bytes per decode step: $wb, copy bandwidth $bw GB/s"
+  timeout 420 "$TERN" bench engine --suite --model "$1" "${SUITE_ARGS[@]}" --copy-bandwidth-gbps "$bw" \
+    --weight-bytes "$wb" --json "$2" >"$3" 2>&1
+  echo "bench exit $?"
+  grep -E "memory plan|GPU memory|captured|rror" "$3" | head
+  tail -24 "$3"
+}
+
+if has fixtures; then
+  echo "== fixtures"
+  mkdir -p "$OUT/fixtures"
+  cp tests/data/chat_templates/*.jinja tests/data/chat_templates/*.json "$OUT/fixtures/" 2>/dev/null
+  timeout 60 python3 tools/make_chat_template_fixtures.py --data-dir "$OUT/fixtures" 2>&1 | tail -2
+  for m in tiny-qwen2-gptq-g32 tiny-qwen2-gptq-g32-act-sym; do
+    timeout 60 python3 tools/quant_reference.py --model "tests/data/quant/$m" --out "$OUT/fixtures/quant" 2>&1 | tail -1
+  done
+  timeout 60 python3 tools/bench_hf_tokenizer.py --seconds 2 --json "$OUT/hf_tokenizer_bench.json" 2>&1 | tail -4
+  (cd "$OUT" && tar czf fixtures.tar.gz fixtures && rm -rf fixtures)
+  stamp fixtures
+fi
+
+echo "== copy bandwidth: $(bandwidth) GB/s"
+
+if has hf || has greedy || has bf16 || has int4 || has logprobs; then
+  echo "== random Qwen2.5-7B-shaped model, HF reference"
+  ensure_model
+fi
+
+if has greedy; then
+  echo "== tern greedy vs HF (eager, then CUDA graphs)"
+  python3 - "$TERN" "$MODEL" "$OUT" <<'PY'
 import json, subprocess, sys
 tern, model, out = sys.argv[1:4]
 ref = json.load(open(f"{out}/hf_reference.json"))
@@ -88,10 +140,61 @@ for i, case in enumerate(ref["cases"]):
     results.append(row)
 json.dump(results, open(f"{out}/greedy_compare.json", "w"), indent=1, ensure_ascii=False)
 PY
+  stamp greedy
+fi
 
-echo "== tern bench engine --suite (BF16)"
-timeout 420 "$TERN" bench engine --suite --backend cuda --model $MODEL --max-model-len 4096 --gpu "$GPU" \
-  --commit "$COMMIT" --copy-bandwidth-gbps "$BW" --weight-bytes "$WEIGHT_BYTES" --json "$OUT/tern_bf16.json" \
-  > "$OUT/tern_bench.log" 2>&1
-echo "bench exit $?"; grep -E "memory plan|GPU memory|captured|error" "$OUT/tern_bench.log" | head; tail -22 "$OUT/tern_bench.log"
-cd "$OUT" && tar czf results.tar.gz fixtures && rm -rf fixtures
+if has bf16; then
+  echo "== tern bench engine --suite (BF16)"
+  suite $MODEL "$OUT/tern_bf16.json" "$OUT/tern_bf16.log"
+  stamp bf16
+fi
+
+if has int4; then
+  echo "== INT4: tiny GPTQ checkpoints, CUDA vs CPU (greedy tokens and top-5 logprobs)"
+  for m in tests/data/quant/tiny-qwen2-gptq-g32 tests/data/quant/tiny-qwen2-gptq-g32-act-sym; do
+    for b in cpu cuda; do
+      "$TERN" generate --quiet --backend $b --model $m --prompt "12 + 34 =" --max-tokens 24 --ignore-eos --json \
+        --logprobs 5 >"/tmp/$(basename $m).$b.json" 2>"/tmp/$(basename $m).$b.err" || tail -3 "/tmp/$(basename $m).$b.err"
+    done
+    python3 - "/tmp/$(basename $m)" <<'PY'
+import json, sys
+cpu, cuda = (json.loads(open(f"{sys.argv[1]}.{b}.json").read()) for b in ("cpu", "cuda"))
+diff = max(abs(a["logprob"] - b["logprob"]) for a, b in zip(cpu["logprobs"], cuda["logprobs"]))
+same = sum(a == b for a, b in zip(cpu["token_ids"], cuda["token_ids"]))
+print(f"{sys.argv[1].rsplit('/', 1)[1]}: greedy tokens equal {same}/{len(cpu['token_ids'])}, max |logprob diff| {diff:.4f}")
+PY
+  done
+  echo "== INT4: tern quantize --method rtn --group-size 128 (GPTQ format)"
+  if [ ! -f $INT4/config.json ]; then
+    /usr/bin/time -f "quantize: %e s wall, %M KB max RSS" "$TERN" quantize --model $MODEL --out $INT4 --method rtn \
+      --group-size 128 --sym 2>&1 | tail -3
+  fi
+  du -sh $INT4
+  echo "== INT4: tern (CUDA) logprobs vs the torch dequantisation of the same checkpoint"
+  python3 -c "
+import json; r=json.load(open('$OUT/hf_reference.json'))
+json.dump([c['text'] for c in r['cases']], open('/tmp/prompts.json','w'), ensure_ascii=False)"
+  "$TERN" generate --quiet --backend cuda --model $INT4 --prompts-file /tmp/prompts.json --max-tokens 32 --ignore-eos \
+    --json --logprobs 5 --max-num-seqs 8 --max-model-len 4096 >"$OUT/tern_int4_greedy.jsonl" 2>/tmp/int4.err \
+    || tail -5 /tmp/int4.err
+  timeout 240 python3 tools/compare_logprobs.py --model $INT4 --tern-json "$OUT/tern_int4_greedy.jsonl" \
+    --out "$OUT/int4_logprob_compare.json" 2>&1 | grep -v Warning | tail -6
+  stamp "int4 checks"
+  echo "== tern bench engine --suite (GPTQ INT4)"
+  suite $INT4 "$OUT/tern_int4.json" "$OUT/tern_int4.log"
+  stamp int4
+fi
+
+if has logprobs; then
+  echo "== BF16 teacher-forced logprobs vs HF"
+  python3 -c "
+import json; r=json.load(open('$OUT/hf_reference.json'))
+json.dump([c['text'] for c in r['cases']] + ['Write a long story about a dragon who learns to code.'], open('/tmp/prompts.json','w'), ensure_ascii=False)"
+  "$TERN" generate --quiet --backend cuda --model $MODEL --prompts-file /tmp/prompts.json --max-tokens 64 --ignore-eos \
+    --json --logprobs 5 --max-num-seqs 8 --max-model-len 4096 >"$OUT/tern_bf16_greedy.jsonl" 2>/tmp/bf16.err \
+    || tail -5 /tmp/bf16.err
+  timeout 200 python3 tools/compare_logprobs.py --model $MODEL --tern-json "$OUT/tern_bf16_greedy.jsonl" \
+    --out "$OUT/bf16_logprob_compare.json" 2>&1 | grep -v Warning | tail -8
+  stamp logprobs
+fi
+echo "== done in $((SECONDS - t0)) s"

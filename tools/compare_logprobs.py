@@ -7,12 +7,37 @@ FILE holds `tern generate --json --logprobs N` lines (one per prompt). HF runs p
 tokens through the model once (bf16, sdpa) and, at every generated position, compares tern's
 logprob of its chosen token and of its top-N alternatives with HF's log-softmax, and checks
 whether HF's own argmax is tern's token (else how far below HF's top-1 tern's token was).
+
+An INT4 checkpoint (GPTQ/AWQ, as `tern quantize` writes) is dequantised in torch first by
+tools/quant_reference.py's own unpacking, independent of tern, and then run dense in bf16.
 """
 import argparse
 import json
+import os
+import sys
 
 import torch
 from transformers import AutoModelForCausalLM
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_dense(model_dir):
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    if "quantization_config" not in cfg:
+        return AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16, attn_implementation="sdpa").cuda()
+    from transformers import AutoConfig
+    from quant_reference import dense_state_dict
+    config = AutoConfig.from_pretrained(model_dir)
+    del config.quantization_config
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=torch.bfloat16)
+    state = {k: v.to(torch.bfloat16) for k, v in dense_state_dict(model_dir, cfg["quantization_config"], cfg).items()}
+    model.load_state_dict(state, strict=not cfg.get("tie_word_embeddings"), assign=True)
+    if cfg.get("tie_word_embeddings"):
+        model.tie_weights()
+    return model.cuda()
 
 
 def main():
@@ -21,7 +46,7 @@ def main():
     ap.add_argument("--tern-json", required=True)
     ap.add_argument("--out")
     args = ap.parse_args()
-    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.bfloat16, attn_implementation="sdpa").cuda()
+    model = load_dense(args.model)
     model.eval()
     rows = [json.loads(line) for line in open(args.tern_json) if line.strip()]
     report = []

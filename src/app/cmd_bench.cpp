@@ -25,7 +25,7 @@ struct BenchOptions {
   std::string json_path;
   std::string gpu;
   std::string commit;
-  std::string weights = "bf16";
+  std::string weights;  // empty: the loaded model's format
   double copy_bandwidth_gbps = 0.0;
   double weight_bytes = 0.0;
 };
@@ -91,7 +91,8 @@ void run_bench(const BenchOptions& b) {
   const EngineStats stats = engine.stats();
   engine.stop();
   out["kv_tokens_resident"] = int64_t(stats.num_kv_blocks) * engine.config().block_size;
-  out["weights"] = b.weights;
+  out["weights"] = b.weights.empty() ? loaded.weight_format : b.weights;
+  out["weights_gib"] = double(loaded.weights_device_bytes) / double(1ull << 30);
   out["model"] = loaded.model_name;
   if (!b.gpu.empty()) out["gpu"] = b.gpu;
   if (!b.commit.empty()) out["commit"] = b.commit;
@@ -128,7 +129,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--json", b->json_path, "also write the results to this file");
   cmd->add_option("--gpu", b->gpu, "GPU name to record");
   cmd->add_option("--commit", b->commit, "commit to record");
-  cmd->add_option("--weights", b->weights, "weight format to record (bf16, gptq-int4)");
+  cmd->add_option("--weights", b->weights, "weight format to record; default: the model's (bf16, gptq-int4, awq-int4)");
   cmd->add_option("--copy-bandwidth-gbps", b->copy_bandwidth_gbps, "measured device copy bandwidth, for the floor");
   cmd->add_option("--weight-bytes", b->weight_bytes, "bytes of weights read per decode step, for the floor");
   cmd->callback([b] { run_bench(*b); });

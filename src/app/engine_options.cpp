@@ -136,6 +136,10 @@ LoadedEngine open_engine(const EngineOptions& o) {
   ProgressPrinter progress(o.quiet);
   std::unique_ptr<LlamaModel> model = load_model(out.model_dir, *backend, std::ref(progress));
   const ModelConfig& mc = model->config();
+  out.weights_device_bytes = model->weights_device_bytes();
+  out.weight_format = !mc.quantization                             ? "bf16"
+                      : mc.quantization->method == QuantMethod::kGptq ? "gptq-int4"
+                                                                      : "awq-int4";
 
   int32_t max_model_len = int32_t(mc.max_position_embeddings);
   if (o.max_model_len > 0) {

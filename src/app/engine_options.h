@@ -39,6 +39,8 @@ struct LoadedEngine {
   std::unique_ptr<Engine> engine;
   std::string model_dir;
   std::string model_name;  // the folder's name
+  std::string weight_format;  // "bf16" (dense; F32 on the CPU backend) or "gptq-int4" / "awq-int4"
+  size_t weights_device_bytes = 0;
 };
 
 // Loads tokenizer and model, sizes the KV cache and builds the engine (not started).

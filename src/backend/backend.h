@@ -122,6 +122,9 @@ class Backend {
   // Copies to staging memory; `dst` is valid after the next synchronize().
   virtual void copy_to_host_async(const Tensor& src, void* dst) { copy_to_host(src, dst); }
   virtual MemoryInfo memory_info() const { return {}; }
+  // A host INT4 weight (Int4Layout::kRowMajor, validated) on this device, in the layout
+  // this backend's linear() computes from. The default uploads each tensor unchanged.
+  virtual Int4Weight upload_int4(const Int4Weight& host);
 
   // Records the ops `record` enqueues (with no allocation and no synchronisation inside)
   // into a graph that replays them on the same buffers; nullptr when the backend cannot.

@@ -113,12 +113,13 @@ class Loader {
     }
     const Int4Weight fused = parts.size() == 1 ? parts[0] : concat_int4_outputs(parts, names);
     LinearWeight w;
-    w.int4 = fused;
-    for (Tensor* t : {&w.int4.codes, &w.int4.scales, &w.int4.zeros, &w.int4.group_index}) {
-      if (t->empty()) continue;
-      *t = backend_.upload(*t, t->dtype);
-      device_bytes_ += t->nbytes();
+    try {
+      w.int4 = backend_.upload_int4(fused);
+    } catch (const Error& e) {
+      throw error(names[0], names.size() > 1 ? " (fused with the next projections)" : "", ": ", e.what());
     }
+    for (const Tensor* t : {&w.int4.codes, &w.int4.scales, &w.int4.zeros, &w.int4.group_index})
+      if (!t->empty()) device_bytes_ += t->nbytes();
     if (with_bias) w.bias = upload(concat_rows(biases));
     return w;
   }

@@ -24,12 +24,21 @@ inline constexpr int kInt4MaxCode = 15;
 // GPTQ v1 checkpoints store zero - 1 in 4 bits, so their zero points reach 16.
 inline constexpr int kInt4MaxZero = 16;
 
+// How an Int4Weight's tensors are arranged. Every loader and quantizer produces kRowMajor
+// (the layout described above, on the host); Backend::upload_int4 may convert it into a
+// kernel's layout on the device. kMmaTiles is the CUDA backend's tensor-core layout,
+// documented in backend/cuda/int4_tiles.h: there `codes` holds the same bytes shuffled
+// into tiles, `scales` holds one I32 word per (row, group) with the F16 scale and the zero
+// point, `zeros` is empty and `group_index` is the act-order column permutation.
+enum class Int4Layout : uint8_t { kRowMajor, kMmaTiles };
+
 struct Int4Weight {
   Tensor codes;            // [N, K / 2] U8, two 4-bit codes per byte, even k in the low nibble
   Tensor scales;           // [N, num_groups] F32
   Tensor zeros;            // [N, num_groups] U8, each in [0, kInt4MaxZero]
   Tensor group_index;      // [K] I32, each in [0, num_groups); empty: g(k) = k / group_size
   int64_t group_size = 0;  // input columns per group; K when the whole row is one group
+  Int4Layout layout = Int4Layout::kRowMajor;
 
   bool empty() const { return codes.empty(); }
   int64_t out_features() const { return codes.dim(0); }

@@ -11,7 +11,8 @@ void linear_int4(const Tensor& x, const LinearWeight& w, const Tensor& out) {
   expect(x, DType::kF32, "linear", "x");
   expect(out, DType::kF32, "linear", "out");
   const Int4Weight& q = w.int4;
-  if (q.codes.device != Device::kCpu) throw error("cpu linear: INT4 weight is not in host memory");
+  if (q.codes.device != Device::kCpu || q.layout != Int4Layout::kRowMajor)
+    throw error("cpu linear: INT4 weight is not in host memory in the row-major layout");
   const int64_t m = x.rows(), k = x.cols(), n = q.out_features();
   if (q.in_features() != k || out.rows() != m || out.cols() != n)
     throw error("linear: x ", x.shape_str(), " times INT4 weight [", n, ", ", q.in_features(), "] into out ",

@@ -46,6 +46,8 @@ class CudaBackend final : public Backend {
   void copy_from_host_async(const Tensor& dst, const void* src) override;
   void copy_to_host_async(const Tensor& src, void* dst) override;
   MemoryInfo memory_info() const override;
+  // Repacks into the tensor-core tile layout of int4_tiles.h, then uploads.
+  Int4Weight upload_int4(const Int4Weight& host) override;
   std::unique_ptr<CapturedGraph> capture(const std::function<void()>& record) override;
 
   void embedding(const Tensor& ids, const Tensor& table, const Tensor& out) override;
@@ -65,12 +67,16 @@ class CudaBackend final : public Backend {
   // Makes this backend's device current on the calling thread (the runtime's current
   // device is per thread, and the engine calls from its own thread).
   void use_device() const;
+  // linear() for INT4 weights (linear_int4.cpp).
+  void linear_int4(const Tensor& x, const LinearWeight& w, const Tensor& out);
 
   int device_index_ = 0;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<cuda::CublasLtGemm> gemm_;
   cuda::Workspace attention_workspace_{"paged_attention split-KV partials"};
   cuda::Workspace top_k_workspace_{"top_k per-chunk candidates"};
+  cuda::Workspace int4_columns_workspace_{"INT4 linear: activations in act-order column order"};
+  cuda::Workspace int4_dense_workspace_{"INT4 linear: weights dequantised to BF16 for large batches"};
 };
 
 }  // namespace tern

@@ -1,5 +1,5 @@
 // CudaBackend::linear: checks the operands, then runs the small-M GEMV (decode) or the
-// cuBLASLt product.
+// cuBLASLt product; INT4 weights go to linear_int4.cpp.
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/gemv.cuh"
@@ -7,8 +7,7 @@
 namespace tern {
 
 void CudaBackend::linear(const Tensor& x, const LinearWeight& w, const Tensor& out) {
-  if (w.is_int4())
-    throw error("cuda linear: INT4 (GPTQ/AWQ) weights are not supported by the CUDA backend yet; use --backend cpu");
+  if (w.is_int4()) return linear_int4(x, w, out);
   const char* op = "linear";
   cuda::expect(x, DType::kBF16, op, "x");
   cuda::expect(w.weight, DType::kBF16, op, "weight");

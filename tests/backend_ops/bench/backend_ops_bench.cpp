@@ -5,7 +5,7 @@
 //
 // usage: backend_ops_bench OUT.json [label]   (label: free text stored in the report,
 // such as the commit), or backend_ops_bench --profile (one call of each attention
-// kernel at 7B shapes, for ncu). Timing: 20 calls captured in a CUDA graph, the median of 7 replays
+// kernel and of the INT4 GEMM at 7B shapes, for ncu). Timing: 20 calls captured in a CUDA graph, the median of 7 replays
 // (see Bench::time_us). Weights rotate over enough copies that the set exceeds L2, so
 // small-M GEMMs are timed from HBM, not cache. Where linear runs the GEMV (M <= 8),
 // cuBLASLt is timed on the same problem too ("cublasLt" rows).
@@ -27,6 +27,7 @@
 #include "backend/cuda/cublaslt_gemm.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/gemv.cuh"
+#include "quant/int4_weight.h"
 #include "tensor/dtype.h"
 
 namespace tern {
@@ -199,6 +200,57 @@ void bench_gemms(Bench& b) {
   }
 }
 
+// A random GPTQ-style weight (group 128, codes and zero points uniform, F16 scales) in the
+// CUDA tile layout, and `copies - 1` more device copies of it for the L2 rotation.
+std::vector<LinearWeight> random_int4_weights(Bench& b, int n, int k, int copies) {
+  std::mt19937 rng(99);
+  Int4Weight host = make_host_int4(n, k, 128);
+  for (int64_t i = 0; i < host.codes.numel(); ++i) host.codes.ptr<uint8_t>()[i] = uint8_t(rng());
+  for (int64_t i = 0; i < host.scales.numel(); ++i) {
+    host.scales.ptr<float>()[i] = f16_to_f32(f32_to_f16(0.001f + float(rng() % 1000) * 1e-5f));
+    host.zeros.ptr<uint8_t>()[i] = uint8_t(rng() % 16);
+  }
+  std::vector<LinearWeight> weights{{.weight = {}, .bias = {}, .int4 = b.be().upload_int4(host)}};
+  while (int(weights.size()) < copies) {
+    LinearWeight copy = weights[0];
+    for (Tensor* t : {&copy.int4.codes, &copy.int4.scales}) {
+      Tensor fresh = b.be().alloc(t->dtype, {t->numel()});
+      fresh.ndim = t->ndim;
+      fresh.shape = t->shape;
+      check(cudaMemcpy(fresh.data, t->data, t->nbytes(), cudaMemcpyDeviceToDevice), "copy");
+      *t = fresh;
+    }
+    weights.push_back(copy);
+  }
+  return weights;
+}
+
+// The INT4 (GPTQ g128) projections at the same shapes as bench_gemms' BF16 ones, so each
+// "linear int4" row can be read against its "linear" row.
+void bench_int4_gemms(Bench& b) {
+  struct Shape {
+    const char* name;
+    int k, n;
+  };
+  const Shape shapes[] = {{"qkv_proj", kHidden, (kHq + 2 * kHkv) * kDim},
+                          {"o_proj", kHq * kDim, kHidden},
+                          {"gate_up_proj", kHidden, 2 * kInter},
+                          {"down_proj", kInter, kHidden}};
+  for (const Shape& s : shapes) {
+    const double weight_bytes = 0.5 * s.k * s.n + 4.0 * s.n * (s.k / 128);
+    const int copies = std::max(1, int(std::ceil(200e6 / weight_bytes)));
+    std::vector<LinearWeight> weights = random_int4_weights(b, s.n, s.k, copies);
+    for (int m : {1, 2, 4, 8, 16, 32, 64, 128, 2048}) {
+      Tensor x = b.random(DType::kBF16, {m, s.k});
+      Tensor out = b.be().alloc(DType::kBF16, {m, s.n});
+      const double us = b.time_us([&](int i) { b.be().linear(x, weights[size_t(i) % weights.size()], out); });
+      b.add(std::string("linear int4 ") + s.name,
+            "M=" + std::to_string(m) + " K=" + std::to_string(s.k) + " N=" + std::to_string(s.n), us,
+            weight_bytes + 2.0 * m * s.k + 2.0 * m * s.n, 2.0 * m * s.k * s.n);
+    }
+  }
+}
+
 // A paged cache of `seqs` sequences of `context` tokens in shuffled blocks.
 struct AttentionSetup {
   KvCacheLayer cache;
@@ -251,12 +303,18 @@ void bench_attention(Bench& b) {
 }
 
 // One direct call each of decode (batch 64, context 2048) and prefill (2048 tokens)
-// attention, for a profiler such as ncu to look at.
-void profile_attention(Bench& b) {
+// attention and of the INT4 gate_up projection at M = 1 and 16, for a profiler such as
+// ncu to look at.
+void profile_kernels(Bench& b) {
   const AttentionShape shape{.num_q_heads = kHq, .num_kv_heads = kHkv, .head_dim = kDim, .scale = 0.0883883f};
   AttentionSetup decode = attention_setup(b, 64, 2048, 1), prefill = attention_setup(b, 1, 2048, 2048);
   b.be().paged_attention(decode.q, decode.cache, decode.meta, shape, decode.out);
   b.be().paged_attention(prefill.q, prefill.cache, prefill.meta, shape, prefill.out);
+  const LinearWeight gate_up = random_int4_weights(b, 2 * kInter, kHidden, 1)[0];
+  for (int m : {1, 16}) {
+    Tensor x = b.random(DType::kBF16, {m, kHidden}), out = b.be().alloc(DType::kBF16, {m, 2 * kInter});
+    b.be().linear(x, gate_up, out);
+  }
   b.be().synchronize();
 }
 
@@ -328,7 +386,7 @@ int main(int argc, char** argv) {
   }
   Bench b;
   if (std::string(argv[1]) == "--profile") {
-    profile_attention(b);
+    profile_kernels(b);
     return 0;
   }
   cudaDeviceProp props{};
@@ -337,6 +395,7 @@ int main(int argc, char** argv) {
   std::printf("%s, %d SMs, L2 %d MiB; device-to-device copy %.0f GB/s (read + write)\n", props.name,
               props.multiProcessorCount, props.l2CacheSize >> 20, b.bandwidth_ / 1e9);
   bench_gemms(b);
+  bench_int4_gemms(b);
   bench_attention(b);
   bench_small_ops(b);
 
