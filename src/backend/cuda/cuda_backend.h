@@ -77,6 +77,8 @@ class CudaBackend final : public Backend {
   cuda::Workspace top_k_workspace_{"top_k per-chunk candidates"};
   cuda::Workspace int4_columns_workspace_{"INT4 linear: activations in act-order column order"};
   cuda::Workspace int4_dense_workspace_{"INT4 linear: weights dequantised to BF16 for large batches"};
+  cuda::Workspace int4_partials_workspace_{"INT4 linear: partial sums of K slices"};
+  cuda::Workspace int4_counters_workspace_{"INT4 linear: K-slice counters", cuda::WorkspaceInit::kZeroed};
 };
 
 }  // namespace tern

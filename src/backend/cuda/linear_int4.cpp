@@ -52,7 +52,10 @@ void CudaBackend::linear_int4(const Tensor& x, const LinearWeight& w, const Tens
                                   .out_dtype = out.dtype};
   const bool aligned = reinterpret_cast<uintptr_t>(input) % 16 == 0;
   if (m <= cuda::kInt4MmaMaxRows && aligned) {
-    cuda::launch_int4_mma(problem, stream_);
+    cuda::Int4Problem p = problem;
+    p.partials = static_cast<float*>(int4_partials_workspace_.get(cuda::int4_mma_partials_bytes(m, n, k), stream_));
+    p.counters = static_cast<int*>(int4_counters_workspace_.get(size_t(n / cuda::kInt4TileRows) * sizeof(int), stream_));
+    cuda::launch_int4_mma(p, stream_);
     return;
   }
   void* dense = int4_dense_workspace_.get(size_t(n * k) * 2, stream_);

@@ -36,6 +36,7 @@ void* Workspace::get(size_t bytes, cudaStream_t stream) {
   size_t grown = bytes + bytes / 4;  // headroom so slowly growing shapes do not reallocate every step
   data_ = device_malloc(grown, purpose_);
   capacity_ = grown;
+  if (init_ == WorkspaceInit::kZeroed) CUDA_CHECK(cudaMemsetAsync(data_, 0, grown, stream));
   return data_;
 }
 

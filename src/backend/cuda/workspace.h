@@ -9,9 +9,13 @@
 
 namespace tern::cuda {
 
+// Whether new memory is zeroed: kZeroed suits counters that kernels leave at zero.
+enum class WorkspaceInit { kUninitialised, kZeroed };
+
 class Workspace {
  public:
-  explicit Workspace(const char* purpose) : purpose_(purpose) {}
+  explicit Workspace(const char* purpose, WorkspaceInit init = WorkspaceInit::kUninitialised)
+      : purpose_(purpose), init_(init) {}
   ~Workspace();
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
@@ -23,6 +27,7 @@ class Workspace {
 
  private:
   const char* purpose_;
+  WorkspaceInit init_;
   void* data_ = nullptr;
   size_t capacity_ = 0;
 };
