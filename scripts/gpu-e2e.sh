@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end checks and benchmarks on the GPU machine, one command per call (< 10 minutes
-# each; the device tool's limit). Stages, in order, all by default:
+# each; the device tool's limit). Stages run in the order given; all of these by default:
 #   fixtures  reference fixtures that need transformers (chat templates, INT4 reference
 #             logits of the tiny checkpoints, HF tokenizer speed)
-#   hf        the random-weight Qwen2.5-7B-shaped model (tools/hf_reference.py), HF's greedy
-#             continuations and generate() baselines (hf_reference.json)
+#   hf        HF transformers generate() baselines on the 7B model (hf_bench.json)
 #   greedy    tern's greedy continuations vs HF's, eager and with CUDA graphs
 #   bf16      `tern bench engine --suite` on the BF16 model -> tern_bf16.json
 #   int4      `tern quantize --method rtn` (GPTQ g128, the format and bytes --method gptq
@@ -15,8 +14,11 @@
 #
 #   scripts/gpu-e2e.sh TERN_BINARY COMMIT [STAGE ...]
 #
-# The model is made once per machine in /tmp/qwen7b (and /tmp/qwen7b-gptq); a later call on
-# the same warm machine reuses it. Everything lands in $OUT.
+# Every stage but fixtures first makes the random-weight Qwen2.5-7B-shaped model with
+# tools/hf_reference.py, once per machine, in /tmp/qwen7b (with HF's greedy continuations
+# and last-position logits, hf_reference.json); the int4 stage its GPTQ copy in
+# /tmp/qwen7b-gptq. A later call on the same warm machine reuses both. Everything lands in
+# $OUT; a stage cut off by the call's time limit leaves what it finished.
 set -u -o pipefail
 TERN=$(realpath "$1")
 COMMIT=${2:-unknown}
@@ -30,7 +32,6 @@ MODEL=/tmp/qwen7b
 INT4=/tmp/qwen7b-gptq
 SUITE_ARGS=(--backend cuda --max-model-len 4096 --gpu "$GPU" --commit "$COMMIT")
 echo "== $(date -u +%FT%TZ) $GPU commit $COMMIT stages: $STAGES"
-has() { [[ " $STAGES " == *" $1 "* ]]; }
 t0=$SECONDS
 stamp() { echo "-- $1 done at +$((SECONDS - t0)) s"; }
 
@@ -66,13 +67,15 @@ print(total)
 PY
 }
 
+hf_reference() {  # OUT_JSON [--bench]
+  timeout 420 python3 tools/hf_reference.py --model-dir $MODEL --tokenizer tests/data/tokenizers/qwen2.5 \
+    --out "$@" 2>&1 | grep -v Warning | tail -25
+}
+
 ensure_model() {
   [ -f $MODEL/config.json ] && [ -s "$OUT/hf_reference.json" ] && return
-  local bench=()
-  has hf && bench=(--bench)
-  timeout 420 python3 tools/hf_reference.py --model-dir $MODEL --tokenizer tests/data/tokenizers/qwen2.5 \
-    --out "$OUT/hf_reference.json" "${bench[@]}" 2>&1 | grep -v Warning | tail -25
-  stamp "model + HF reference ${bench[*]}"
+  hf_reference "$OUT/hf_reference.json"
+  stamp "model + HF reference"
 }
 
 suite() {  # MODEL_DIR OUT_JSON LOG
@@ -87,7 +90,7 @@ suite() {  # MODEL_DIR OUT_JSON LOG
   tail -24 "$3"
 }
 
-if has fixtures; then
+stage_fixtures() {
   echo "== fixtures"
   mkdir -p "$OUT/fixtures"
   cp tests/data/chat_templates/*.jinja tests/data/chat_templates/*.json "$OUT/fixtures/" 2>/dev/null
@@ -98,16 +101,15 @@ if has fixtures; then
   timeout 60 python3 tools/bench_hf_tokenizer.py --seconds 2 --json "$OUT/hf_tokenizer_bench.json" 2>&1 | tail -4
   (cd "$OUT" && tar czf fixtures.tar.gz fixtures && rm -rf fixtures)
   stamp fixtures
-fi
+}
 
-echo "== copy bandwidth: $(bandwidth) GB/s"
+stage_hf() {
+  echo "== HF transformers generate() baselines"
+  hf_reference "$OUT/hf_bench.json" --bench
+  stamp hf
+}
 
-if has hf || has greedy || has bf16 || has int4 || has logprobs; then
-  echo "== random Qwen2.5-7B-shaped model, HF reference"
-  ensure_model
-fi
-
-if has greedy; then
+stage_greedy() {
   echo "== tern greedy vs HF (eager, then CUDA graphs)"
   python3 - "$TERN" "$MODEL" "$OUT" <<'PY'
 import json, subprocess, sys
@@ -141,15 +143,15 @@ for i, case in enumerate(ref["cases"]):
 json.dump(results, open(f"{out}/greedy_compare.json", "w"), indent=1, ensure_ascii=False)
 PY
   stamp greedy
-fi
+}
 
-if has bf16; then
+stage_bf16() {
   echo "== tern bench engine --suite (BF16)"
   suite $MODEL "$OUT/tern_bf16.json" "$OUT/tern_bf16.log"
   stamp bf16
-fi
+}
 
-if has int4; then
+stage_int4() {
   echo "== INT4: tiny GPTQ checkpoints, CUDA vs CPU (greedy tokens and top-5 logprobs)"
   for m in tests/data/quant/tiny-qwen2-gptq-g32 tests/data/quant/tiny-qwen2-gptq-g32-act-sym; do
     for b in cpu cuda; do
@@ -183,9 +185,9 @@ json.dump([c['text'] for c in r['cases']], open('/tmp/prompts.json','w'), ensure
   echo "== tern bench engine --suite (GPTQ INT4)"
   suite $INT4 "$OUT/tern_int4.json" "$OUT/tern_int4.log"
   stamp int4
-fi
+}
 
-if has logprobs; then
+stage_logprobs() {
   echo "== BF16 teacher-forced logprobs vs HF"
   python3 -c "
 import json; r=json.load(open('$OUT/hf_reference.json'))
@@ -196,5 +198,15 @@ json.dump([c['text'] for c in r['cases']] + ['Write a long story about a dragon 
   timeout 200 python3 tools/compare_logprobs.py --model $MODEL --tern-json "$OUT/tern_bf16_greedy.jsonl" \
     --out "$OUT/bf16_logprob_compare.json" 2>&1 | grep -v Warning | tail -8
   stamp logprobs
-fi
+}
+
+echo "== copy bandwidth: $(bandwidth) GB/s"
+for stage in $STAGES; do
+  declare -F "stage_$stage" >/dev/null || { echo "unknown stage '$stage'"; exit 2; }
+  if [ "$stage" != fixtures ]; then
+    echo "== random Qwen2.5-7B-shaped model, HF reference"
+    ensure_model
+  fi
+  "stage_$stage"
+done
 echo "== done in $((SECONDS - t0)) s"

@@ -31,13 +31,13 @@ def load_dense(model_dir):
     from quant_reference import dense_state_dict
     config = AutoConfig.from_pretrained(model_dir)
     del config.quantization_config
-    with torch.device("meta"):
+    with torch.device("cuda"):
         model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=torch.bfloat16)
-    state = {k: v.to(torch.bfloat16) for k, v in dense_state_dict(model_dir, cfg["quantization_config"], cfg).items()}
-    model.load_state_dict(state, strict=not cfg.get("tie_word_embeddings"), assign=True)
+    state = dense_state_dict(model_dir, cfg["quantization_config"], cfg)
+    model.load_state_dict(state, strict=not cfg.get("tie_word_embeddings"))
     if cfg.get("tie_word_embeddings"):
         model.tie_weights()
-    return model.cuda()
+    return model.eval()
 
 
 def main():

@@ -53,8 +53,8 @@ void CudaBackend::linear_int4(const Tensor& x, const LinearWeight& w, const Tens
   const bool aligned = reinterpret_cast<uintptr_t>(input) % 16 == 0;
   if (m <= cuda::kInt4MmaMaxRows && aligned) {
     cuda::Int4Problem p = problem;
-    p.partials = static_cast<float*>(int4_partials_workspace_.get(cuda::int4_mma_partials_bytes(m, n, k), stream_));
-    p.counters = static_cast<int*>(int4_counters_workspace_.get(size_t(n / cuda::kInt4TileRows) * sizeof(int), stream_));
+    p.partials = static_cast<float*>(int4_partials_workspace_.get(cuda::int4_mma_partials_bytes(n, k), stream_));
+    p.counters = static_cast<int*>(int4_counters_workspace_.get(cuda::int4_mma_counters_bytes(n), stream_));
     cuda::launch_int4_mma(p, stream_);
     return;
   }

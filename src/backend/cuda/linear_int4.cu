@@ -46,30 +46,31 @@ __device__ __forceinline__ void store(__nv_bfloat16* out, float v) { *out = __fl
 __device__ __forceinline__ float load(const float* p) { return *p; }
 __device__ __forceinline__ float load(const __nv_bfloat16* p) { return __bfloat162float(*p); }
 
-// Grid: (n / 16 row tiles) x (slices of K). A block computes its 16 rows over one slice of
-// kSliceCols<NT> columns: its 8 warps first put all their 16-byte weight loads in flight
-// (tiles w, w + 8, ... of the slice), then the block stages the slice of x and the
-// slice's scale words in shared memory with cp.async, so one memory round trip covers the
-// whole block. Each warp accumulates each group's integer dot products (code - zero,
-// exact in bf16) in F32 and adds them times the group's scale; the warps' sums are added
-// in warp order, then the slices' in slice order by the block that finishes last (a
-// counter per row tile, reset by that block). Lane L ends with rows L/4 and L/4 + 8 for
-// tokens 8 nt + 2 (L%4) + {0,1}. Every output depends only on its own token's inputs.
-template <int NT>
-constexpr int kTilesPerWarp = NT <= 4 ? 4 : 2;  // keeps x's slice in shared memory at 64 tokens
-template <int NT>
-constexpr int kSliceCols = kWarps * kTilesPerWarp<NT> * kInt4TileCols;
+// Grid: (row blocks of 8 tiles = 128 rows) x (slices of K of kSliceCols). Warp w of a
+// block owns row tile w over the block's slice, so the slice of x, staged once in shared
+// memory with cp.async, serves 128 rows (x is re-read from L2 once per 128 rows, not per
+// 16). Each warp first puts its first kBatch 16-byte weight loads in flight, the block
+// stages x and its scale words, and the second batch is issued before the first is
+// used, so a slice costs about one memory round trip. A warp accumulates each group's
+// integer dot products (code - zero, exact in bf16) in F32, then adds them times the
+// group's scale. Slices are added in slice order by the block that finishes a row block
+// last (a counter per row block, reset by that block). Lane L ends with rows L/4 and
+// L/4 + 8 of its tile for tokens 8 nt + 2 (L%4) + {0,1}. The slice size does not depend
+// on m, so every output depends only on its own token's inputs.
+constexpr int kSliceCols = 1024;
+constexpr int kSliceTiles = kSliceCols / kInt4TileCols;  // 16 per warp
+constexpr int kBatch = kSliceTiles / 2;                  // weight loads in flight per lane
+constexpr int kBlockRows = kWarps * kInt4TileRows;
 constexpr int kRowPad = 32;  // bf16 per staged x row: 64 bytes, so a load phase's 8 token rows hit distinct banks
+constexpr int kStride = kSliceCols + kRowPad;
 
-template <int NT>
-constexpr int slice_groups_max(int group_size) {
-  return kSliceCols<NT> / group_size + 2;
+// Scale words a block stages: its 8 row tiles' words of every group its slice touches.
+int slice_groups(int group_size, int num_groups) {
+  return std::min(num_groups, kSliceCols / group_size + 2);  // 1024 columns touch at most 1023 / g + 2 groups
 }
 
-template <int NT>
 size_t shared_bytes(int m, int group_size, int num_groups) {
-  const int groups = group_size >= kSliceCols<NT> ? 2 : slice_groups_max<NT>(group_size);
-  return size_t(m) * (kSliceCols<NT> + kRowPad) * 2 + size_t(std::min(groups, num_groups)) * kInt4TileRows * 4;
+  return size_t(m) * kStride * 2 + size_t(kWarps) * slice_groups(group_size, num_groups) * kInt4TileRows * 4;
 }
 
 __device__ __forceinline__ void cp_async16(void* shared, const void* global) {
@@ -82,22 +83,22 @@ __global__ void __launch_bounds__(kWarps * 32)
     int4_mma_kernel(const __nv_bfloat16* __restrict__ x, const uint4* __restrict__ tiles,
                     const int32_t* __restrict__ words, const OutT* __restrict__ bias, OutT* __restrict__ out,
                     float* __restrict__ partials, int* __restrict__ counters, int m, int n, int k, int group_size,
-                    int num_groups) {
-  constexpr int kTiles = kTilesPerWarp<NT>, kCols = kSliceCols<NT>, kStride = kCols + kRowPad;
+                    int num_groups, int slice_groups) {
   extern __shared__ __align__(16) uint8_t shared[];
-  __shared__ float warp_sums[kWarps][NT * 4][32];
   __shared__ bool last_block;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int row_tile = blockIdx.x, slice = blockIdx.y, slices = gridDim.y;
-  const int col_tiles = k / kInt4TileCols, first_tile = slice * (kCols / kInt4TileCols);
-  const int slice_tiles = min(kCols / kInt4TileCols, col_tiles - first_tile);
+  const int row_tiles = n / kInt4TileRows, row_tile = blockIdx.x * kWarps + warp;
+  const int slice = blockIdx.y, slices = gridDim.y;
+  const int col_tiles = k / kInt4TileCols, first_tile = slice * kSliceTiles;
+  const int slice_tiles = min(kSliceTiles, col_tiles - first_tile);
   const int first_col = first_tile * kInt4TileCols, cols = slice_tiles * kInt4TileCols;
+  const bool active = row_tile < row_tiles;  // the last row block may have fewer than 8 tiles
 
-  uint4 codes[kTiles];
   const uint4* lane_tiles = tiles + (int64_t(row_tile) * col_tiles + first_tile) * 32 + lane;
+  uint4 codes[2][kBatch];
 #pragma unroll
-  for (int t = 0; t < kTiles; ++t)
-    if (warp + kWarps * t < slice_tiles) codes[t] = __ldcs(lane_tiles + (warp + kWarps * t) * 32);  // read once
+  for (int t = 0; t < kBatch; ++t)
+    if (active && t < slice_tiles) codes[0][t] = __ldcs(lane_tiles + t * 32);  // read once: stream
 
   __nv_bfloat16* x_slice = reinterpret_cast<__nv_bfloat16*>(shared);
   const int chunks = cols / 8;
@@ -105,13 +106,21 @@ __global__ void __launch_bounds__(kWarps * 32)
     const int token = i / chunks, chunk = i % chunks;
     cp_async16(x_slice + token * kStride + 8 * chunk, x + int64_t(token) * k + first_col + 8 * chunk);
   }
+  // Words [tile][group][16] of this block's tiles, groups first_group .. last_group.
   const int first_group = first_col / group_size, last_group = (first_col + cols - 1) / group_size;
-  int32_t* slice_words = reinterpret_cast<int32_t*>(shared + size_t(m) * kStride * 2);
-  const int32_t* block_words = words + (int64_t(row_tile) * num_groups + first_group) * kInt4TileRows;
-  for (int i = threadIdx.x; i < (last_group - first_group + 1) * kInt4TileRows / 4; i += kWarps * 32)
-    cp_async16(slice_words + 4 * i, block_words + 4 * i);
+  const int groups = last_group - first_group + 1;
+  int32_t* block_words = reinterpret_cast<int32_t*>(shared + size_t(m) * kStride * 2);
+  for (int i = threadIdx.x; i < kWarps * groups * (kInt4TileRows / 4); i += kWarps * 32) {
+    const int tile = i / (groups * 4), at = i % (groups * 4);
+    if (blockIdx.x * kWarps + tile < row_tiles)
+      cp_async16(block_words + (tile * slice_groups) * kInt4TileRows + 4 * at,
+                 words + (int64_t(blockIdx.x * kWarps + tile) * num_groups + first_group) * kInt4TileRows + 4 * at);
+  }
   asm volatile("cp.async.wait_all;\n" ::);
   __syncthreads();
+#pragma unroll
+  for (int t = 0; t < kBatch; ++t)
+    if (active && kBatch + t < slice_tiles) codes[1][t] = __ldcs(lane_tiles + (kBatch + t) * 32);
 
   float sum[NT][4], group_sum[NT][4];
 #pragma unroll
@@ -120,6 +129,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     for (int e = 0; e < 4; ++e) sum[nt][e] = group_sum[nt][e] = 0.0f;
   int group = -1;
   GroupWord lo{0.0f, 0u}, hi{0.0f, 0u};  // rows L/4 and L/4 + 8
+  const int32_t* tile_words = block_words + warp * slice_groups * kInt4TileRows + lane / 4;
   auto flush = [&] {
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
@@ -131,103 +141,102 @@ __global__ void __launch_bounds__(kWarps * 32)
       for (int e = 0; e < 4; ++e) group_sum[nt][e] = 0.0f;
     }
   };
+  if (active) {
 #pragma unroll
-  for (int t = 0; t < kTiles; ++t) {
-    const int tile = warp + kWarps * t;
-    if (tile >= slice_tiles) break;
+    for (int b = 0; b < 2; ++b)
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int col = tile * kInt4TileCols + 32 * half;  // within the slice
-      const int g = (first_col + col) / group_size;
-      if (g != group) {
-        if (group >= 0) flush();
-        group = g;
-        lo = group_word(slice_words[(g - first_group) * kInt4TileRows + lane / 4]);
-        hi = group_word(slice_words[(g - first_group) * kInt4TileRows + lane / 4 + 8]);
+      for (int t = 0; t < kBatch; ++t) {
+        const int tile = b * kBatch + t;
+        if (tile >= slice_tiles) break;
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int col = tile * kInt4TileCols + 32 * half;  // within the slice
+          const int g = (first_col + col) / group_size;
+          if (g != group) {
+            if (group >= 0) flush();
+            group = g;
+            lo = group_word(tile_words[(g - first_group) * kInt4TileRows]);
+            hi = group_word(tile_words[(g - first_group) * kInt4TileRows + 8]);
+          }
+          uint4 xv[NT];
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt) {
+            const int token = nt * 8 + lane / 4;
+            xv[nt] = token < m ? *reinterpret_cast<const uint4*>(x_slice + token * kStride + col + 8 * (lane % 4))
+                               : make_uint4(0, 0, 0, 0);
+          }
+#pragma unroll
+          for (int kt = 0; kt < 2; ++kt) {
+            const uint32_t word = (&codes[b][t].x)[2 * half + kt];
+            const uint32_t a[4] = {sub_bf16x2(biased_pair(word, 0), lo.biased_zero),
+                                   sub_bf16x2(biased_pair(word, 4), hi.biased_zero),
+                                   sub_bf16x2(biased_pair(word, 8), lo.biased_zero),
+                                   sub_bf16x2(biased_pair(word, 12), hi.biased_zero)};
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt)
+              mma_bf16_16816(group_sum[nt], a, (&xv[nt].x)[2 * kt], (&xv[nt].x)[2 * kt + 1]);
+          }
+        }
       }
-      uint4 xv[NT];
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) {
-        const int token = nt * 8 + lane / 4;
-        xv[nt] = token < m ? *reinterpret_cast<const uint4*>(x_slice + token * kStride + col + 8 * (lane % 4))
-                           : make_uint4(0, 0, 0, 0);
-      }
-#pragma unroll
-      for (int kt = 0; kt < 2; ++kt) {
-        const uint32_t word = (&codes[t].x)[2 * half + kt];
-        const uint32_t a[4] = {sub_bf16x2(biased_pair(word, 0), lo.biased_zero),
-                               sub_bf16x2(biased_pair(word, 4), hi.biased_zero),
-                               sub_bf16x2(biased_pair(word, 8), lo.biased_zero),
-                               sub_bf16x2(biased_pair(word, 12), hi.biased_zero)};
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-          mma_bf16_16816(group_sum[nt], a, (&xv[nt].x)[2 * kt], (&xv[nt].x)[2 * kt + 1]);
-      }
-    }
+    if (group >= 0) flush();
   }
-  if (group >= 0) flush();
 
-#pragma unroll
-  for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) warp_sums[warp][nt * 4 + e][lane] = sum[nt][e];
-  __syncthreads();
-  // Value i of the block: (nt, e) = i / 32 of lane i % 32's registers.
-  auto block_value = [&](int i, int& token, int& row) {
-    const int value = i / 32, owner = i % 32, e = value % 4;
-    token = (value / 4) * 8 + 2 * (owner % 4) + e % 2;
-    row = row_tile * kInt4TileRows + owner / 4 + 8 * (e / 2);
-    float v = 0.0f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) v += warp_sums[w][value][owner];
-    return v;
-  };
+  // Lane L's value (nt, e): row 16 tile + L/4 + 8 (e/2), token 8 nt + 2 (L%4) + e%2.
+  const int row0 = row_tile * kInt4TileRows + lane / 4;
   if (slices == 1) {
-    for (int i = threadIdx.x; i < NT * 4 * 32; i += kWarps * 32) {
-      int token, row;
-      const float v = block_value(i, token, row);
-      if (token < m) store(out + int64_t(token) * n + row, v + (bias ? load(bias + row) : 0.0f));
-    }
+    if (!active) return;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int token = nt * 8 + 2 * (lane % 4) + e % 2, row = row0 + 8 * (e / 2);
+        if (token < m) store(out + int64_t(token) * n + row, sum[nt][e] + (bias ? load(bias + row) : 0.0f));
+      }
     return;
   }
-  for (int i = threadIdx.x; i < NT * 4 * 32; i += kWarps * 32) {
-    int token, row;
-    const float v = block_value(i, token, row);
-    if (token < m) partials[(int64_t(slice) * m + token) * n + row] = v;
+  if (active) {
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int token = nt * 8 + 2 * (lane % 4) + e % 2, row = row0 + 8 * (e / 2);
+        if (token < m) partials[(int64_t(slice) * m + token) * n + row] = sum[nt][e];
+      }
   }
   __threadfence();
   __syncthreads();
-  if (threadIdx.x == 0) last_block = atomicAdd(counters + row_tile, 1) == slices - 1;
+  if (threadIdx.x == 0) last_block = atomicAdd(counters + blockIdx.x, 1) == slices - 1;
   __syncthreads();
   if (!last_block) return;
   __threadfence();
-  for (int i = threadIdx.x; i < m * kInt4TileRows; i += kWarps * 32) {
-    const int token = i / kInt4TileRows, row = row_tile * kInt4TileRows + i % kInt4TileRows;
+  const int block_rows = min(kBlockRows, n - int(blockIdx.x) * kBlockRows);
+  for (int i = threadIdx.x; i < m * block_rows; i += kWarps * 32) {
+    const int token = i / block_rows, row = int(blockIdx.x) * kBlockRows + i % block_rows;
     float v = 0.0f;
     for (int s = 0; s < slices; ++s) v += __ldcg(partials + (int64_t(s) * m + token) * n + row);
     store(out + int64_t(token) * n + row, v + (bias ? load(bias + row) : 0.0f));
   }
-  if (threadIdx.x == 0) counters[row_tile] = 0;  // ready for the next launch
+  if (threadIdx.x == 0) counters[blockIdx.x] = 0;  // ready for the next launch
 }
 
 template <int NT>
 void launch_tokens(const Int4Problem& p, cudaStream_t stream) {
-  const int slices = int(ceil_div(p.k, kSliceCols<NT>));
-  const dim3 grid(unsigned(p.n / kInt4TileRows), unsigned(slices));
-  const size_t shared = shared_bytes<NT>(int(p.m), int(p.group_size), int(p.num_groups));
+  const dim3 grid(ceil_div(p.n, kBlockRows), ceil_div(p.k, kSliceCols));
+  const int groups = slice_groups(int(p.group_size), int(p.num_groups));
+  const size_t shared = shared_bytes(int(p.m), int(p.group_size), int(p.num_groups));
   const auto* x = static_cast<const __nv_bfloat16*>(p.x);
   const auto* tiles = static_cast<const uint4*>(p.tiles);
   auto launch = [&](auto kernel, const auto* bias, auto* out) {
-    // Raised once per instantiation to what 64 tokens and 32-column groups need; the first
-    // call runs before any graph capture (the runner warms up every batch size).
+    // Raised once per instantiation to what 8 NT tokens and 32-column groups need; the
+    // first call runs before any graph capture (the runner warms up every batch size).
     static const bool raised = [&] {
       CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                      int(shared_bytes<NT>(NT * 8, 32, 1 << 20))));
+                                      int(shared_bytes(NT * 8, 32, 1 << 20))));
       return true;
     }();
     (void)raised;
     kernel<<<grid, kWarps * 32, shared, stream>>>(x, tiles, p.words, bias, out, p.partials, p.counters, int(p.m),
-                                                  int(p.n), int(p.k), int(p.group_size), int(p.num_groups));
+                                                  int(p.n), int(p.k), int(p.group_size), int(p.num_groups), groups);
   };
   if (p.out_dtype == DType::kF32)
     launch(int4_mma_kernel<NT, float>, static_cast<const float*>(p.bias), static_cast<float*>(p.out));
@@ -299,10 +308,12 @@ void launch_int4_mma(const Int4Problem& p, cudaStream_t stream) {
   }
 }
 
-size_t int4_mma_partials_bytes(int64_t m, int64_t n, int64_t k) {
-  const int slices = int(ceil_div(k, m <= 32 ? kSliceCols<4> : kSliceCols<8>));
-  return slices > 1 ? size_t(slices) * size_t(m) * size_t(n) * sizeof(float) : 0;
+size_t int4_mma_partials_bytes(int64_t n, int64_t k) {
+  const int64_t slices = ceil_div(k, kSliceCols);
+  return slices > 1 ? size_t(slices * kInt4MmaMaxRows * n) * sizeof(float) : 0;
 }
+
+size_t int4_mma_counters_bytes(int64_t n) { return size_t(ceil_div(n, kBlockRows)) * sizeof(int); }
 
 void launch_int4_dequantize(const Int4Problem& p, void* out, cudaStream_t stream) {
   const int64_t threads = p.n / kInt4TileRows * (p.k / kInt4TileCols) * 32;

@@ -29,15 +29,17 @@ struct Int4Problem {
   void* out = nullptr;         // [m, n] of out_dtype
   DType out_dtype = DType::kBF16;
   // The tensor-core kernel splits K over blocks: F32 partial sums of
-  // int4_mma_partials_bytes(m, n, k) bytes, and n / 16 counters that start at zero and are
-  // left at zero.
+  // int4_mma_partials_bytes(n, k) bytes (sized for kInt4MmaMaxRows, so a workspace never
+  // grows between a captured graph and a later eager call), and int4_mma_counters_bytes(n)
+  // of counters that start at zero and are left at zero.
   float* partials = nullptr;
   int* counters = nullptr;
 };
 
 // out = x W^T (+ bias) on the tensor cores, for 1 <= m <= kInt4MmaMaxRows.
 void launch_int4_mma(const Int4Problem& p, cudaStream_t stream);
-size_t int4_mma_partials_bytes(int64_t m, int64_t n, int64_t k);
+size_t int4_mma_partials_bytes(int64_t n, int64_t k);
+size_t int4_mma_counters_bytes(int64_t n);
 // W as BF16 [n, k] row-major, in the tiles' (permuted) column order, into `out`.
 void launch_int4_dequantize(const Int4Problem& p, void* out, cudaStream_t stream);
 // out[i, c] = x[i, order[c]] for x, out [m, k] BF16.
