@@ -57,6 +57,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Int4Case{3, 640, 96, 64, true, DType::kF32, true},
                       Int4Case{8, 1024, 256, 128, true, DType::kBF16, false},
                       Int4Case{9, 256, 160, 256, false, DType::kF32, true},
+                      Int4Case{5, 192, 64, 192, false, DType::kF32, true},
+                      Int4Case{12, 3072, 128, 1024, true, DType::kF32, false},
                       Int4Case{17, 2048, 384, 128, false, DType::kBF16, true},
                       Int4Case{24, 192, 48, 32, true, DType::kF32, false},
                       Int4Case{32, 18944, 128, 128, false, DType::kF32, true},

@@ -91,7 +91,8 @@ TEST(Int4Tiles, InOrderGroupIndexNeedsNoPermutation) {
 TEST(Int4Tiles, RejectsShapesAndGroupsTheKernelsCannotRead) {
   EXPECT_THROW(pack_int4_tiles(random_int4(24, 128, 32, 5)), Error);   // N % 16
   EXPECT_THROW(pack_int4_tiles(random_int4(16, 96, 32, 5)), Error);    // K % 64
-  EXPECT_THROW(pack_int4_tiles(random_int4(16, 128, 48, 5)), Error);   // group size
+  EXPECT_THROW(pack_int4_tiles(random_int4(16, 128, 48, 5)), Error);   // group size < 32
+  EXPECT_THROW(pack_int4_tiles(random_int4(16, 192, 96, 5)), Error);   // not a power of two
   EXPECT_NO_THROW(pack_int4_tiles(random_int4(16, 192, 192, 5)));      // one group per row
   Int4Weight uneven = random_int4(16, 128, 32, 6);
   uneven.group_index = host_tensor(DType::kI32, {128});

@@ -47,9 +47,10 @@ Int4Weight pack_int4_tiles(const Int4Weight& host) {
   if (n % kInt4TileRows != 0 || k % kInt4TileCols != 0)
     throw error("INT4 weight [", n, ", ", k, "]: the CUDA INT4 kernels need out_features % ", kInt4TileRows,
                 " == 0 and in_features % ", kInt4TileCols, " == 0 (use --backend cpu for this model)");
-  if (host.group_size % 32 != 0 && groups != 1)
+  const bool power_of_two = (host.group_size & (host.group_size - 1)) == 0;
+  if (groups != 1 && (host.group_size < 32 || !power_of_two))
     throw error("INT4 weight [", n, ", ", k, "]: group size ", host.group_size,
-                " is not a multiple of 32, which the CUDA INT4 kernels need (use --backend cpu for this model)");
+                " is not a power of two >= 32, which the CUDA INT4 kernels need (use --backend cpu for this model)");
   const std::vector<int32_t> order = group_order(host);
 
   Int4Weight out;

@@ -31,8 +31,8 @@
 //            physical columns [g group_size, (g + 1) group_size); the activations are
 //            gathered with it. Empty when the checkpoint's groups are already in order.
 //
-// Requirements (real Llama-family shapes meet them): N % 16 == 0, K % 64 == 0, and a group
-// size that is a multiple of 32 or covers the whole row.
+// Requirements (real Llama-family shapes and GPTQ/AWQ group sizes meet them): N % 16 == 0,
+// K % 64 == 0, and a group size that is a power of two >= 32 or covers the whole row.
 #pragma once
 
 #include <cstdint>

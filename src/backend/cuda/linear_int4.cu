@@ -11,15 +11,9 @@ namespace {
 
 constexpr int kWarps = 8;  // warps of a block
 
-// Nibbles i and i + 4 of `word` as the bf16 pair (128 + q_i, 128 + q_{i+4}).
+// Nibbles i and i + 4 of `word` as the bf16 pair (128 + q_i, 128 + q_{i+4}): one shift, one LOP3.
 __device__ __forceinline__ uint32_t biased_pair(uint32_t word, int shift) {
   return ((word >> shift) & 0x000F000Fu) | 0x43004300u;
-}
-
-// a - b on bf16 pairs; exact here, since both are integers in [128, 144].
-__device__ __forceinline__ uint32_t sub_bf16x2(uint32_t a, uint32_t b) {
-  __nv_bfloat162 r = __hsub2(*reinterpret_cast<__nv_bfloat162*>(&a), *reinterpret_cast<__nv_bfloat162*>(&b));
-  return *reinterpret_cast<uint32_t*>(&r);
 }
 
 __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
@@ -32,13 +26,12 @@ __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a
 
 struct GroupWord {
   float scale;
-  uint32_t biased_zero;  // (128 + zero) as a bf16 pair
+  float biased_zero;  // 128 + zero: the A operand holds 128 + code
 };
 
 __device__ __forceinline__ GroupWord group_word(int32_t packed) {
   const uint32_t w = uint32_t(packed);
-  const uint32_t zero = 0x4300u + (w >> 16);
-  return {__half2float(__ushort_as_half(uint16_t(w & 0xFFFFu))), zero * 0x10001u};
+  return {__half2float(__ushort_as_half(uint16_t(w & 0xFFFFu))), float(128u + (w >> 16))};
 }
 
 __device__ __forceinline__ void store(float* out, float v) { *out = v; }
@@ -50,16 +43,19 @@ __device__ __forceinline__ float load(const __nv_bfloat16* p) { return __bfloat1
 // block owns row tile w over the block's slice, so the slice of x, staged once in shared
 // memory with cp.async, serves 128 rows (x is re-read from L2 once per 128 rows, not per
 // 16). Each warp first puts its first kBatch 16-byte weight loads in flight, the block
-// stages x and its scale words, and the second batch is issued before the first is
-// used, so a slice costs about one memory round trip. A warp accumulates each group's
-// integer dot products (code - zero, exact in bf16) in F32, then adds them times the
-// group's scale. Slices are added in slice order by the block that finishes a row block
+// stages x, its scale words and the sums of x over each group, and every next batch is
+// issued before the current one is used, so a slice costs about one memory round trip.
+// The A operand is 128 + code, exact in bf16 straight from a mask and an OR; a warp
+// accumulates each group's sum of (128 + code) x in F32 and, when the group ends, adds
+// scale * (that - (128 + zero) * sum of x over the group), which is the group's share of
+// x W^T with no per-weight subtraction. Slices are added in slice order by the block that finishes a row block
 // last (a counter per row block, reset by that block). Lane L ends with rows L/4 and
 // L/4 + 8 of its tile for tokens 8 nt + 2 (L%4) + {0,1}. The slice size does not depend
 // on m, so every output depends only on its own token's inputs.
 constexpr int kSliceCols = 1024;
 constexpr int kSliceTiles = kSliceCols / kInt4TileCols;  // 16 per warp
-constexpr int kBatch = kSliceTiles / 2;                  // weight loads in flight per lane
+constexpr int kBatch = 4;                                // weight loads per lane per batch
+constexpr int kBatches = kSliceTiles / kBatch;
 constexpr int kBlockRows = kWarps * kInt4TileRows;
 constexpr int kRowPad = 32;  // bf16 per staged x row: 64 bytes, so a load phase's 8 token rows hit distinct banks
 constexpr int kStride = kSliceCols + kRowPad;
@@ -69,8 +65,11 @@ int slice_groups(int group_size, int num_groups) {
   return std::min(num_groups, kSliceCols / group_size + 2);  // 1024 columns touch at most 1023 / g + 2 groups
 }
 
+// Staged per block: x's slice [m][kStride] bf16, the scale words [8 tiles][groups][16],
+// the sums of x [m][groups] F32.
 size_t shared_bytes(int m, int group_size, int num_groups) {
-  return size_t(m) * kStride * 2 + size_t(kWarps) * slice_groups(group_size, num_groups) * kInt4TileRows * 4;
+  const size_t groups = size_t(slice_groups(group_size, num_groups));
+  return size_t(m) * kStride * 2 + kWarps * groups * kInt4TileRows * 4 + size_t(m) * groups * 4;
 }
 
 __device__ __forceinline__ void cp_async16(void* shared, const void* global) {
@@ -83,7 +82,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     int4_mma_kernel(const __nv_bfloat16* __restrict__ x, const uint4* __restrict__ tiles,
                     const int32_t* __restrict__ words, const OutT* __restrict__ bias, OutT* __restrict__ out,
                     float* __restrict__ partials, int* __restrict__ counters, int m, int n, int k, int group_size,
-                    int num_groups, int slice_groups) {
+                    int group_shift, int num_groups, int slice_groups) {
   extern __shared__ __align__(16) uint8_t shared[];
   __shared__ bool last_block;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -96,9 +95,12 @@ __global__ void __launch_bounds__(kWarps * 32)
 
   const uint4* lane_tiles = tiles + (int64_t(row_tile) * col_tiles + first_tile) * 32 + lane;
   uint4 codes[2][kBatch];
+  auto load_batch = [&](int b, uint4(&into)[kBatch]) {
 #pragma unroll
-  for (int t = 0; t < kBatch; ++t)
-    if (active && t < slice_tiles) codes[0][t] = __ldcs(lane_tiles + t * 32);  // read once: stream
+    for (int t = 0; t < kBatch; ++t)
+      if (active && b * kBatch + t < slice_tiles) into[t] = __ldcs(lane_tiles + (b * kBatch + t) * 32);  // read once
+  };
+  load_batch(0, codes[0]);
 
   __nv_bfloat16* x_slice = reinterpret_cast<__nv_bfloat16*>(shared);
   const int chunks = cols / 8;
@@ -107,7 +109,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     cp_async16(x_slice + token * kStride + 8 * chunk, x + int64_t(token) * k + first_col + 8 * chunk);
   }
   // Words [tile][group][16] of this block's tiles, groups first_group .. last_group.
-  const int first_group = first_col / group_size, last_group = (first_col + cols - 1) / group_size;
+  const int first_group = first_col >> group_shift, last_group = (first_col + cols - 1) >> group_shift;
   const int groups = last_group - first_group + 1;
   int32_t* block_words = reinterpret_cast<int32_t*>(shared + size_t(m) * kStride * 2);
   for (int i = threadIdx.x; i < kWarps * groups * (kInt4TileRows / 4); i += kWarps * 32) {
@@ -118,9 +120,16 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
   asm volatile("cp.async.wait_all;\n" ::);
   __syncthreads();
-#pragma unroll
-  for (int t = 0; t < kBatch; ++t)
-    if (active && kBatch + t < slice_tiles) codes[1][t] = __ldcs(lane_tiles + (kBatch + t) * 32);
+  // Sums of x over each group's columns in the slice, in column order.
+  float* x_sums = reinterpret_cast<float*>(block_words + kWarps * slice_groups * kInt4TileRows);
+  for (int i = threadIdx.x; i < m * groups; i += kWarps * 32) {
+    const int token = i / groups, g = first_group + i % groups;
+    const int begin = max(first_col, g * group_size) - first_col, end = min(first_col + cols, (g + 1) * group_size) - first_col;
+    float v = 0.0f;
+    for (int c = begin; c < end; ++c) v += __bfloat162float(x_slice[token * kStride + c]);
+    x_sums[token * slice_groups + i % groups] = v;
+  }
+  __syncthreads();
 
   float sum[NT][4], group_sum[NT][4];
 #pragma unroll
@@ -128,22 +137,24 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
     for (int e = 0; e < 4; ++e) sum[nt][e] = group_sum[nt][e] = 0.0f;
   int group = -1;
-  GroupWord lo{0.0f, 0u}, hi{0.0f, 0u};  // rows L/4 and L/4 + 8
+  GroupWord lo{0.0f, 0.0f}, hi{0.0f, 0.0f};  // rows L/4 and L/4 + 8
   const int32_t* tile_words = block_words + warp * slice_groups * kInt4TileRows + lane / 4;
   auto flush = [&] {
 #pragma unroll
-    for (int nt = 0; nt < NT; ++nt) {
-      sum[nt][0] = fmaf(lo.scale, group_sum[nt][0], sum[nt][0]);
-      sum[nt][1] = fmaf(lo.scale, group_sum[nt][1], sum[nt][1]);
-      sum[nt][2] = fmaf(hi.scale, group_sum[nt][2], sum[nt][2]);
-      sum[nt][3] = fmaf(hi.scale, group_sum[nt][3], sum[nt][3]);
+    for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) group_sum[nt][e] = 0.0f;
-    }
+      for (int e = 0; e < 4; ++e) {
+        const int token = nt * 8 + 2 * (lane % 4) + e % 2;
+        const float x_sum = token < m ? x_sums[token * slice_groups + group - first_group] : 0.0f;
+        const GroupWord& w = e < 2 ? lo : hi;
+        sum[nt][e] = fmaf(w.scale, fmaf(-w.biased_zero, x_sum, group_sum[nt][e]), sum[nt][e]);
+        group_sum[nt][e] = 0.0f;
+      }
   };
   if (active) {
 #pragma unroll
-    for (int b = 0; b < 2; ++b)
+    for (int b = 0; b < kBatches; ++b) {
+      if (b + 1 < kBatches) load_batch(b + 1, codes[(b + 1) % 2]);
 #pragma unroll
       for (int t = 0; t < kBatch; ++t) {
         const int tile = b * kBatch + t;
@@ -151,7 +162,7 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
           const int col = tile * kInt4TileCols + 32 * half;  // within the slice
-          const int g = (first_col + col) / group_size;
+          const int g = (first_col + col) >> group_shift;
           if (g != group) {
             if (group >= 0) flush();
             group = g;
@@ -167,17 +178,16 @@ __global__ void __launch_bounds__(kWarps * 32)
           }
 #pragma unroll
           for (int kt = 0; kt < 2; ++kt) {
-            const uint32_t word = (&codes[b][t].x)[2 * half + kt];
-            const uint32_t a[4] = {sub_bf16x2(biased_pair(word, 0), lo.biased_zero),
-                                   sub_bf16x2(biased_pair(word, 4), hi.biased_zero),
-                                   sub_bf16x2(biased_pair(word, 8), lo.biased_zero),
-                                   sub_bf16x2(biased_pair(word, 12), hi.biased_zero)};
+            const uint32_t word = (&codes[b % 2][t].x)[2 * half + kt];
+            const uint32_t a[4] = {biased_pair(word, 0), biased_pair(word, 4), biased_pair(word, 8),
+                                   biased_pair(word, 12)};
 #pragma unroll
             for (int nt = 0; nt < NT; ++nt)
               mma_bf16_16816(group_sum[nt], a, (&xv[nt].x)[2 * kt], (&xv[nt].x)[2 * kt + 1]);
           }
         }
       }
+    }
     if (group >= 0) flush();
   }
 
@@ -235,8 +245,11 @@ void launch_tokens(const Int4Problem& p, cudaStream_t stream) {
       return true;
     }();
     (void)raised;
+    // A single group spans the whole row: shift every column to group 0.
+    const int shift = p.num_groups == 1 ? 30 : __builtin_ctzll(uint64_t(p.group_size));
     kernel<<<grid, kWarps * 32, shared, stream>>>(x, tiles, p.words, bias, out, p.partials, p.counters, int(p.m),
-                                                  int(p.n), int(p.k), int(p.group_size), int(p.num_groups), groups);
+                                                  int(p.n), int(p.k), int(p.group_size), shift, int(p.num_groups),
+                                                  groups);
   };
   if (p.out_dtype == DType::kF32)
     launch(int4_mma_kernel<NT, float>, static_cast<const float*>(p.bias), static_cast<float*>(p.out));
