@@ -15,6 +15,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -166,6 +167,15 @@ class Backend {
 
   // out[i, :] = x[indices[i], :].  indices [N] I32, x [M, C], out [N, C].
   virtual void gather_rows(const Tensor& x, const Tensor& indices, const Tensor& out) = 0;
+
+  // Whole-block copies in the paged KV cache (copy-on-write of shared blocks): for each
+  // row (src, dst) of block_copies [N, 2] I32, block dst of every layer's K and V becomes a
+  // copy of block src. All layers have the same shape and dtype. Ids lie in
+  // [0, num_blocks); destinations are distinct and none is also a source, so the copies
+  // may run in any order. The CPU checks this and throws before writing anything; CUDA
+  // skips a pair with an id outside the cache. Enqueued like any op, before the forward
+  // of the step whose KV writes depend on it.
+  virtual void copy_blocks(std::span<const KvCacheLayer> layers, const Tensor& block_copies) = 0;
 
   // The k largest logits of each row, sorted highest first (ties: lower id first), and
   // log(sum(exp(row))) over the whole row. logits [S, V] F32; ids [S, k] I32;

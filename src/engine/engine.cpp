@@ -175,6 +175,8 @@ void Engine::execute_step() {
   if (output.seqs.empty()) return;
   const Clock::time_point now = Clock::now();
   batch_.seqs.clear();
+  batch_.block_copies = output.block_copies;
+  counters_.num_kv_block_copies += static_cast<int64_t>(output.block_copies.size());
   for (const ScheduledSequence& s : output.seqs) {
     const Sequence& seq = *s.seq;
     Request& request = *seq.request;

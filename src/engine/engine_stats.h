@@ -26,6 +26,7 @@ struct EngineStats {
   int64_t prefix_cache_queried_tokens = 0;
   int64_t prefix_cache_hit_tokens = 0;
   int64_t num_preemptions = 0;
+  int64_t num_kv_block_copies = 0;  // copy-on-write copies of shared blocks (n > 1)
   int64_t num_numerical_errors = 0;
   std::array<int64_t, 4> num_finished_seqs{};  // indexed by FinishReason
   std::array<int64_t, 5> num_rejected{};       // indexed by RejectReason

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/sampling_params.h"
+#include "kv/block_copy.h"
 
 namespace tern {
 
@@ -36,6 +37,9 @@ struct StepSequence {
 
 struct StepBatch {
   std::vector<StepSequence> seqs;
+  // Whole KV blocks to copy (every layer) before the forward writes anything: copy-on-write
+  // of blocks the sequences shared. Distinct destinations, none also a source.
+  std::span<const BlockCopy> block_copies;
 };
 
 struct SampledToken {
@@ -49,8 +53,9 @@ struct SampledToken {
 class ModelExecutor {
  public:
   virtual ~ModelExecutor() = default;
-  // Runs one forward over every sequence of the batch and samples for those with
-  // `sample` set, in batch order. Throws tern::Error on a backend failure.
+  // Runs the batch's block copies, then one forward over every sequence of the batch, and
+  // samples for those with `sample` set, in batch order. Throws tern::Error on a backend
+  // failure.
   virtual std::vector<SampledToken> execute(const StepBatch& batch) = 0;
   virtual int32_t block_size() const = 0;
   virtual int32_t num_kv_blocks() const = 0;

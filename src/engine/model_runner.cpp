@@ -70,7 +70,7 @@ void ModelRunner::capture_graphs() {
   std::reverse(sizes.begin(), sizes.end());
   for (int32_t size : sizes) {
     StepSequence seq{.seq_id = 0, .new_token_ids = {&token, 1}, .block_table = {&one_block, 1}, .params = &kGreedy};
-    inputs_.build(StepBatch{{seq}}, size, model_->config().vocab_size);
+    inputs_.build(StepBatch{.seqs = {seq}}, size, model_->config().vocab_size);
     inputs_.upload();
     forward_and_top_k();  // warm-up: first-use workspaces and library handles
     be.synchronize();
@@ -100,6 +100,8 @@ std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
   const int32_t graph_size = graph_size_for(batch);
   inputs_.build(batch, graph_size, model_->config().vocab_size);
   inputs_.upload();
+  // Copy-on-write copies first: this step's KV writes may land in their destinations.
+  if (inputs_.num_block_copies() > 0) be.copy_blocks(kv_cache_, inputs_.block_copies());
   if (graph_size > 0) graphs_.at(graph_size)->replay();
   else forward_and_top_k();
 

@@ -1,6 +1,7 @@
 // ModelRunner: the ModelExecutor over a LlamaModel. Each step: build the flat batch
-// (step_inputs.h), run the forward (eagerly, or by replaying a CUDA graph captured for
-// decode batches of that size), then sample (sampler.h) from the backend's top-k
+// (step_inputs.h), run the step's KV block copies (copy-on-write), run the forward
+// (eagerly, or by replaying a CUDA graph captured for decode batches of that size), then
+// sample (sampler.h) from the backend's top-k
 // candidates, or from full logit rows when a request's sampling needs the whole
 // vocabulary. Buffers are sized once for the largest step; nothing is allocated per step.
 #pragma once

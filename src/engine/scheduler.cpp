@@ -33,6 +33,7 @@ Scheduler::Scheduler(const EngineConfig& config)
                                                                                     : config.prefix_caching}) {
   running_.reserve(static_cast<size_t>(config_.max_num_seqs));
   output_.seqs.reserve(static_cast<size_t>(config_.max_num_seqs));
+  output_.block_copies.reserve(static_cast<size_t>(config_.max_num_seqs));
   updates_.reserve(static_cast<size_t>(config_.max_num_seqs));
 }
 
@@ -127,6 +128,7 @@ const SchedulerOutput& Scheduler::schedule() {
 
   output_.num_batched_tokens = config_.max_num_batched_tokens - budget_;
   for (ScheduledSequence& s : output_.seqs) s.block_table = kv_.block_table(s.seq->seq_id);
+  kv_.take_block_copies(output_.block_copies);
   return output_;
 }
 
@@ -165,7 +167,6 @@ void Scheduler::schedule_waiting() {
       request.num_cached_prompt_tokens = match.num_tokens;
     }
     if (num_new > 0) add_to_batch(seq, num_new);
-    maybe_fork(seq);
   }
 }
 
@@ -175,7 +176,8 @@ int32_t Scheduler::tokens_to_cover(const Sequence& seq, int32_t end) const {
 }
 
 bool Scheduler::allocate_or_preempt(Sequence& seq, int32_t num_new_tokens) {
-  while (!kv_.allocate_slots(seq.seq_id, tokens_to_cover(seq, seq.num_computed_tokens + num_new_tokens))) {
+  while (!kv_.allocate_slots(seq.seq_id, seq.num_computed_tokens,
+                             tokens_to_cover(seq, seq.num_computed_tokens + num_new_tokens))) {
     Sequence* victim = pick_victim();
     preempt(*victim);
     if (victim == &seq) return false;
@@ -218,7 +220,8 @@ void Scheduler::preempt(Sequence& victim) {
 
 int32_t Scheduler::fork_point(const Sequence& leader) const {
   if (config_.kv_layout == KvLayout::kContiguous) return 0;
-  return (leader.num_prompt_tokens() - 1) / config_.block_size * config_.block_size;
+  // Everything but the last prompt token, whose logits each fork needs for its own sample.
+  return leader.num_prompt_tokens() - 1;
 }
 
 void Scheduler::maybe_fork(Sequence& leader) {

@@ -13,11 +13,12 @@
 // priority value, latest arrival) is preempted: its blocks are freed and it goes back to
 // waiting with num_computed_tokens = 0, to recompute its prompt and output later.
 //
-// n > 1: the leader computes the prompt; once its computed tokens reach the last whole
-// block before the prompt's last token, the other n - 1 sequences fork from it, sharing
-// those full blocks, and each computes the remaining prompt tokens itself (fewer than
-// block_size + 1) and samples with seed + index. Only full blocks are ever shared, so no
-// block is written while shared and no copy-on-write copy is needed.
+// n > 1: the leader computes the prompt; once it has computed all prompt tokens but the
+// last, the other n - 1 sequences fork from it, sharing every block that holds those
+// tokens (the last one possibly partial), and each computes only the last prompt token
+// itself (its logits are needed to sample) with seed + index. A block is never written
+// while shared: the first write into it copies it (copy-on-write, KvCacheManager), and the
+// step's copies travel in SchedulerOutput::block_copies.
 //
 // Not thread-safe: the engine thread owns it. check_admissible() alone may be called from
 // any thread.
@@ -87,6 +88,7 @@ class Scheduler {
   // Tokens the table must cover for the sequence to compute up to `end` (the whole
   // reservation in KvLayout::kContiguous).
   int32_t tokens_to_cover(const Sequence& seq, int32_t end) const;
+  // Tokens of the leader's KV its forks share (and start from).
   int32_t fork_point(const Sequence& leader) const;
   void maybe_fork(Sequence& leader);
   void finish(Sequence& seq, FinishReason reason);

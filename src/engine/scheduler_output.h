@@ -10,6 +10,7 @@
 
 #include "engine/model_executor.h"
 #include "engine/request.h"
+#include "kv/block_copy.h"
 
 namespace tern {
 
@@ -30,6 +31,9 @@ struct SchedulerOutput {
   int32_t num_batched_tokens = 0;           // sum of num_new_tokens, <= max_num_batched_tokens
   std::vector<uint64_t> preempted_seq_ids;  // blocks freed this step; back to waiting
   std::vector<uint64_t> finished_seq_ids;   // finished since the previous schedule()
+  // Copy-on-write copies to run before the step's forward (at most one per scheduled
+  // sequence); see KvCacheManager::take_block_copies.
+  std::vector<BlockCopy> block_copies;
 };
 
 // One sequence's result of a step, from update_from_output().

@@ -16,6 +16,7 @@ StepInputs::StepInputs(Backend& be, const StepInputsConfig& c) : backend_(be), c
   h_seq_lens_ = be.alloc_staging(DType::kI32, {s});
   h_block_tables_ = be.alloc_staging(DType::kI32, {tables});
   h_logits_rows_ = be.alloc_staging(DType::kI32, {s});
+  h_block_copies_ = be.alloc_staging(DType::kI32, {s, 2});
   d_token_ids_ = be.alloc(DType::kI32, {t});
   d_positions_ = be.alloc(DType::kI32, {t});
   d_slots_ = be.alloc(DType::kI32, {t});
@@ -23,6 +24,7 @@ StepInputs::StepInputs(Backend& be, const StepInputsConfig& c) : backend_(be), c
   d_seq_lens_ = be.alloc(DType::kI32, {s});
   d_block_tables_ = be.alloc(DType::kI32, {tables});
   d_logits_rows_ = be.alloc(DType::kI32, {s});
+  d_block_copies_ = be.alloc(DType::kI32, {s, 2});
   // Padding rows point at block 0: attention reads it harmlessly, nothing writes it.
   std::fill_n(h_block_tables_.ptr<int32_t>(), tables, 0);
 }
@@ -86,6 +88,15 @@ void StepInputs::build(const StepBatch& batch, int32_t pad_to, int64_t vocab_siz
   num_seqs_ = seqs;
   num_sampled_ = sampled;
 
+  const int64_t copies = int64_t(batch.block_copies.size());
+  TERN_CHECK(copies <= config_.max_seqs, "step with ", copies, " block copies, at most ", config_.max_seqs);
+  int32_t* pairs = h_block_copies_.ptr<int32_t>();
+  for (const BlockCopy& c : batch.block_copies) {
+    *pairs++ = c.src;
+    *pairs++ = c.dst;
+  }
+  block_copies_ = d_block_copies_.slice_rows(0, copies);
+
   const int32_t logits_rows = seqs > real ? seqs : sampled;
   inputs_.token_ids = d_token_ids_.slice_rows(0, t);
   inputs_.positions = d_positions_.slice_rows(0, t);
@@ -111,6 +122,7 @@ void StepInputs::upload() {
   copy(inputs_.attention.query_start, h_query_start_);
   copy(inputs_.attention.seq_lens, h_seq_lens_);
   copy(inputs_.attention.block_tables, h_block_tables_);
+  copy(block_copies_, h_block_copies_);
 }
 
 }  // namespace tern

@@ -62,21 +62,52 @@ bool KvCacheManager::allocate_new(uint64_t seq_id, const PrefixMatch& match, int
   return true;
 }
 
-bool KvCacheManager::allocate_slots(uint64_t seq_id, int32_t num_tokens) {
+bool KvCacheManager::needs_copy(int32_t block_id) const {
+  if (pool_.is_cached(block_id)) return true;
+  const int32_t refs = pool_.ref_count(block_id);
+  if (refs == 1) return false;
+  const auto num_reads = std::ranges::count(pending_copies_, block_id, &BlockCopy::src);
+  return refs - num_reads > 1;
+}
+
+void KvCacheManager::copy_on_write(Table& t, size_t index) {
+  fresh_scratch_.clear();
+  TERN_CHECK(pool_.allocate(1, fresh_scratch_), "no free block for a copy-on-write copy");
+  const int32_t src = t.block_ids[index];
+  // The table's reference to src moves to the copy, which keeps src until it has run.
+  t.block_ids[index] = fresh_scratch_[0];
+  pending_copies_.push_back({.src = src, .dst = fresh_scratch_[0]});
+}
+
+bool KvCacheManager::allocate_slots(uint64_t seq_id, int32_t num_computed_tokens, int32_t num_tokens) {
   Table& t = table(seq_id);
-  const int32_t num_fresh = num_blocks_for(num_tokens) - static_cast<int32_t>(t.block_ids.size());
-  return num_fresh <= 0 || pool_.allocate(num_fresh, t.block_ids);
+  const size_t first_written = static_cast<size_t>(num_computed_tokens / block_size());
+  int32_t num_copies = 0;
+  for (size_t i = first_written; i < t.block_ids.size(); ++i) num_copies += needs_copy(t.block_ids[i]) ? 1 : 0;
+  const int32_t num_grown = std::max(0, num_blocks_for(num_tokens) - static_cast<int32_t>(t.block_ids.size()));
+  if (num_copies + num_grown > pool_.num_free_blocks()) return false;
+  for (size_t i = first_written; i < t.block_ids.size(); ++i) {
+    if (needs_copy(t.block_ids[i])) copy_on_write(t, i);
+  }
+  TERN_CHECK(pool_.allocate(num_grown, t.block_ids), "free-block count changed under allocation");
+  return true;
 }
 
 void KvCacheManager::fork(uint64_t parent_seq_id, uint64_t child_seq_id, int32_t num_tokens) {
   const Table& parent = table(parent_seq_id);
-  const int32_t num_shared = num_tokens / block_size();
-  TERN_CHECK(num_tokens % block_size() == 0 && num_shared <= static_cast<int32_t>(parent.block_ids.size()), "fork of ",
-             num_tokens, " tokens from a table of ", parent.block_ids.size(), " blocks");
+  const int32_t num_shared = num_blocks_for(num_tokens);
+  TERN_CHECK(num_tokens >= 0 && num_shared <= static_cast<int32_t>(parent.block_ids.size()), "fork of ", num_tokens,
+             " tokens from a table of ", parent.block_ids.size(), " blocks");
   TERN_CHECK(!tables_.contains(child_seq_id), "sequence ", child_seq_id, " already has a block table");
   std::vector<int32_t> shared(parent.block_ids.begin(), parent.block_ids.begin() + num_shared);
   for (int32_t id : shared) pool_.acquire(id);
   tables_[child_seq_id].block_ids = std::move(shared);
+}
+
+void KvCacheManager::take_block_copies(std::vector<BlockCopy>& copies) {
+  copies.assign(pending_copies_.begin(), pending_copies_.end());
+  pending_copies_.clear();
+  for (const BlockCopy& c : copies) pool_.release({&c.src, 1});
 }
 
 void KvCacheManager::cache_blocks(uint64_t seq_id, std::span<const uint64_t> block_hashes,
@@ -101,6 +132,13 @@ void KvCacheManager::free(uint64_t seq_id) {
   std::vector<int32_t>& ids = it->second.block_ids;
   std::ranges::reverse(ids);
   pool_.release(ids);
+  // A copy into a block released here has nothing left to serve (the block may be reused
+  // within the step); its source loses the reference the copy held.
+  std::erase_if(pending_copies_, [&](const BlockCopy& c) {
+    if (std::ranges::find(ids, c.dst) == ids.end()) return false;
+    pool_.release({&c.src, 1});
+    return true;
+  });
   tables_.erase(it);
 }
 

@@ -1,11 +1,16 @@
 // Per-sequence block tables on top of BlockPool: which blocks hold a sequence's KV, what a
-// new sequence reuses from the prefix cache, forks for n > 1, and when blocks enter the
-// cache. Sequences are named by the engine's 64-bit sequence ids. Not thread-safe: only
-// the engine thread uses it.
+// new sequence reuses from the prefix cache, forks for n > 1, copy-on-write, and when blocks
+// enter the cache. Sequences are named by the engine's 64-bit sequence ids. Not thread-safe:
+// only the engine thread uses it.
 //
-// Blocks are shared (ref count > 1) only when full: prefix-cache hits and forks hand out
-// whole blocks, and a sequence writes only at positions >= its computed tokens, which lie
-// past every block it shares. So a shared block is never written and needs no copy.
+// Blocks are shared (ref count > 1) by prefix-cache hits (full blocks) and forks (which may
+// share a partially filled last block). A shared or cached block is never written in place:
+// before a sequence writes into a block another table also holds (or one in the prefix
+// cache), allocate_slots() swaps a fresh block into its table and records a copy
+// (copy-on-write). The step's copies are handed to the model side, which runs them before
+// the forward. Until then each recorded copy holds one reference to its source, so the
+// source cannot be reused within the step: a block's ref count is the number of tables
+// holding it plus the pending copies reading it (just the tables between steps).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kv/block_copy.h"
 #include "kv/block_pool.h"
 
 namespace tern {
@@ -54,19 +60,30 @@ class KvCacheManager {
   // until it covers `num_tokens` tokens (>= match.num_tokens). Returns false and changes
   // nothing when too few blocks are free. Adds the match to the prefix-cache counters.
   bool allocate_new(uint64_t seq_id, const PrefixMatch& match, int32_t num_tokens);
-  // Grows an existing table to cover `num_tokens` tokens; false and no change when too
-  // few blocks are free.
-  bool allocate_slots(uint64_t seq_id, int32_t num_tokens);
-  // Gives `child` (no table yet) the first num_tokens / block_size blocks of `parent`,
-  // shared. num_tokens is a multiple of block_size within the parent's table.
+  // Prepares an existing table for a step that writes the KV of tokens from
+  // `num_computed_tokens` on: grows it to cover `num_tokens` tokens and gives the sequence
+  // its own copy of every block it will write (from the one holding token
+  // num_computed_tokens to the end of the table) that another table also holds or that is
+  // in the prefix cache. Returns false and changes nothing when too few blocks are free
+  // for both.
+  bool allocate_slots(uint64_t seq_id, int32_t num_computed_tokens, int32_t num_tokens);
+  // Gives `child` (no table yet) the blocks of `parent` that hold its first `num_tokens`
+  // tokens, shared; the last of them may be partially filled (the first write into it
+  // copies it). num_tokens lies within the parent's table.
   void fork(uint64_t parent_seq_id, uint64_t child_seq_id, int32_t num_tokens);
+  // Moves the copies recorded since the last call into `copies` (replacing its contents),
+  // in the order recorded, and releases the references they held on their sources. Call
+  // once per step after its last allocation; the model side must run the copies before
+  // the step writes any KV. Destinations are distinct and none is also a source.
+  void take_block_copies(std::vector<BlockCopy>& copies);
   // Puts the sequence's full blocks among its first `num_computed_tokens` tokens into the
   // prefix cache (no-op when caching is off). Call it only once those tokens' KV is known
   // good: the engine calls it after a sample came back without a numerical error.
   void cache_blocks(uint64_t seq_id, std::span<const uint64_t> block_hashes, std::span<const int32_t> token_ids,
                     int32_t num_computed_tokens);
   // Releases the sequence's blocks, last block first (a sequence's tail is evicted before
-  // its head) and drops its table. Blocks not cached before stay uncached.
+  // its head) and drops its table. Blocks not cached before stay uncached. Pending copies
+  // into its blocks are dropped with it.
   void free(uint64_t seq_id);
 
   // The sequence's blocks in order; empty when it has no table. Valid until the table changes.
@@ -84,11 +101,19 @@ class KvCacheManager {
   };
 
   Table& table(uint64_t seq_id);
+  // Whether a sequence about to write into one of its blocks must copy it first: another
+  // table holds it too (pending copies reading it do not count: they run before anything
+  // writes it), or it is in the prefix cache, whose content must stay what it promises.
+  bool needs_copy(int32_t block_id) const;
+  // Swaps a fresh block (one must be free) for t.block_ids[index] and records the copy.
+  void copy_on_write(Table& t, size_t index);
 
   BlockPool pool_;
   PrefixCaching prefix_caching_;
   std::unordered_map<uint64_t, Table> tables_;
   std::vector<BlockRef> match_scratch_;
+  std::vector<BlockCopy> pending_copies_;  // this step's, in order; each holds its source
+  std::vector<int32_t> fresh_scratch_;
   int64_t queried_tokens_ = 0;
   int64_t hit_tokens_ = 0;
 };

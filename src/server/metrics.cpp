@@ -124,6 +124,8 @@ std::string ServerMetrics::render(const EngineStats* stats) const {
          static_cast<double>(s.prefix_cache_hit_tokens));
   scalar(out, "counter", "tern_preemptions_total", "Sequences preempted to free KV cache blocks.",
          static_cast<double>(s.num_preemptions));
+  scalar(out, "counter", "tern_kv_block_copies_total", "KV cache blocks copied on a write into a shared block.",
+         static_cast<double>(s.num_kv_block_copies));
   scalar(out, "counter", "tern_numerical_errors_total", "Sequences ended by NaN or Inf logits.",
          static_cast<double>(s.num_numerical_errors));
   out += "# HELP tern_requests_total Finished sequences by finish reason.\n# TYPE tern_requests_total counter\n";

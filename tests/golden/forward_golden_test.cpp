@@ -134,7 +134,7 @@ std::vector<int32_t> greedy(ModelRunner& runner, const std::vector<int32_t>& pro
                      .params = &kGreedy,
                      .prompt_token_ids = prompt,
                      .output_token_ids = out};
-    auto sampled = runner.execute(StepBatch{{seq}});
+    auto sampled = runner.execute(StepBatch{.seqs = {seq}});
     computed += n;
     if (seq.sample) {
       EXPECT_EQ(sampled.size(), 1u);

@@ -262,9 +262,13 @@ TEST(Engine, NCompletionsShareThePromptAndUseSeedPlusIndex) {
   for (const auto& step : t.executor->steps) {
     for (const auto& rec : step) computed += rec.num_new_tokens;
   }
-  // The leader computes the prompt; the others only the 8 tokens after its 2 full blocks.
-  EXPECT_EQ(computed, 40 + 2 * 8 + 3 * 5);
+  // The leader computes the prompt; the others only its last token, sharing the rest.
+  EXPECT_EQ(computed, 40 + 2 * 1 + 3 * 5);
   EXPECT_EQ(r.usage.generated_tokens, 18);
+  // Tokens 32..39 sit in a shared, partial third block that all three then write into:
+  // two copy it, the last writes in place.
+  EXPECT_EQ(t.executor->num_block_copies, 2);
+  EXPECT_EQ(t.engine->stats().num_kv_block_copies, 2);
 }
 
 TEST(Engine, AbortEndsTheRequestAndFreesItsBlocksAtOnce) {

@@ -1,10 +1,12 @@
 // Test doubles for the engine tests: a tokenizer with one byte per id, and a model executor
-// that keeps a fake paged KV cache. The executor writes each new token into the slot its
-// block table names and, to sample, reads the whole sequence back through the block table,
-// so a wrong table, a block shared while written, or a bad prefix-cache hit changes the
-// tokens it reads, and with them its output (and is reported as a test failure). The next
-// token is a pure function of the tokens read (and the seed unless greedy), so a request's
-// output is the same alone, in any batch and after preemption.
+// that keeps a fake paged KV cache. The executor runs the step's block copies (checking the
+// copy contract as the CPU backend does), writes each new token into the slot its block
+// table names and, to sample, reads the whole sequence back through the block table, so a
+// wrong table, a block shared while written, a missing or wrong copy-on-write copy, or a bad
+// prefix-cache hit changes the tokens it reads, and with them its output (and is reported
+// as a test failure). The next token is a pure function of the tokens read (and the seed
+// unless greedy), so a request's output is the same alone, in any batch and after
+// preemption.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -111,6 +113,8 @@ class FakeExecutor : public ModelExecutor {
   std::vector<SampledToken> execute(const StepBatch& batch) override {
     if (throw_on_step && *throw_on_step == steps.size()) throw error("fake executor: injected failure");
     std::vector<Record>& records = steps.emplace_back();
+    num_block_copies += static_cast<int64_t>(batch.block_copies.size());
+    copy_blocks(batch.block_copies);
     std::vector<SampledToken> sampled;
     for (const StepSequence& seq : batch.seqs) {
       records.push_back(
@@ -150,6 +154,9 @@ class FakeExecutor : public ModelExecutor {
     return sampled;
   }
 
+  // Block copies run over all steps.
+  int64_t num_block_copies = 0;
+
   // Tokens computed for one sequence over all steps, and how many steps it took part in.
   int32_t num_computed_for(uint64_t seq_id) const {
     int32_t total = 0;
@@ -164,6 +171,22 @@ class FakeExecutor : public ModelExecutor {
     int32_t token = -1;
     int32_t position = -1;
   };
+
+  void copy_blocks(std::span<const BlockCopy> copies) {
+    std::vector<int32_t> sources, destinations;
+    for (const BlockCopy& c : copies) {
+      ASSERT_TRUE(c.src >= 0 && c.src < options_.num_kv_blocks && c.dst >= 0 && c.dst < options_.num_kv_blocks)
+          << c.src << " -> " << c.dst;
+      sources.push_back(c.src);
+      destinations.push_back(c.dst);
+    }
+    for (const BlockCopy& c : copies) {
+      EXPECT_EQ(std::ranges::count(destinations, c.dst), 1) << "block " << c.dst << " is written by two copies";
+      EXPECT_EQ(std::ranges::count(sources, c.dst), 0) << "block " << c.dst << " is both copied to and from";
+      const auto block = [&](int32_t id) { return slots_.begin() + static_cast<ptrdiff_t>(id) * options_.block_size; };
+      std::copy(block(c.src), block(c.src) + options_.block_size, block(c.dst));
+    }
+  }
 
   size_t slot(const StepSequence& seq, int32_t pos) const {
     const size_t index = static_cast<size_t>(pos / options_.block_size);

@@ -1,8 +1,11 @@
 // Randomized scheduler runs: arrivals, prompt lengths with shared prefixes, priorities,
-// n > 1, aborts, stop strings, numerical errors, and a KV pool small enough to force
-// preemption, in every scheduler mode and KV layout. After every step the KV invariants
-// and the step limits are checked; at the end every request has finished and every block
-// is free. Also: scheduling a full batch of decodes stays far under a millisecond.
+// n > 1 (forks sharing partial blocks, copy-on-write), aborts, stop strings, numerical
+// errors, and a KV pool small enough to force preemption, in every scheduler mode and KV
+// layout. After every step the KV invariants and the step limits are checked, and a
+// simulated KV cache (token and position per slot) runs the step's copies and writes: every
+// scheduled sequence must read back exactly its own tokens through its block table. At the
+// end every request has finished and every block is free. Also: scheduling a full batch of
+// decodes stays far under a millisecond.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -22,7 +25,8 @@ constexpr int32_t kEos = 0;
 
 class StressRun {
  public:
-  StressRun(const EngineConfig& config, uint32_t seed) : scheduler_(config), rng_(seed) {
+  StressRun(const EngineConfig& config, uint32_t seed)
+      : scheduler_(config), rng_(seed), slots_(static_cast<size_t>(config.num_kv_blocks) * config.block_size) {
     for (int i = 0; i < 4; ++i) prefixes_.push_back(random_tokens(static_cast<int32_t>(rng_() % 40)));
   }
 
@@ -45,6 +49,7 @@ class StressRun {
   }
 
   int64_t num_preemptions() const { return scheduler_.num_preemptions(); }
+  int64_t num_block_copies() const { return num_block_copies_; }
 
  private:
   std::vector<int32_t> random_tokens(int32_t n) {
@@ -60,7 +65,7 @@ class StressRun {
     SamplingParams p;
     p.max_tokens = 1 + static_cast<int32_t>(rng_() % 30);
     p.min_tokens = static_cast<int32_t>(rng_() % 3) % (p.max_tokens + 1);
-    p.n = rng_() % 4 == 0 ? 2 + static_cast<int32_t>(rng_() % 2) : 1;
+    p.n = rng_() % 3 == 0 ? 2 + static_cast<int32_t>(rng_() % 3) : 1;
     p.seed = rng_();
     if (rng_() % 3 == 0) p.stop_token_ids = {static_cast<int32_t>(1 + rng_() % 50)};
     try {
@@ -84,6 +89,8 @@ class StressRun {
   void step_once() {
     const SchedulerOutput& out = scheduler_.schedule();
     check_output(out);
+    if (::testing::Test::HasFatalFailure()) return;
+    run_on_simulated_cache(out);
     std::vector<SampledToken> sampled;
     for (const ScheduledSequence& s : out.seqs) {
       if (!s.sample) continue;
@@ -123,6 +130,61 @@ class StressRun {
     ASSERT_EQ(total, out.num_batched_tokens);
     ASSERT_LE(total, c.max_num_batched_tokens) << "token budget";
     ASSERT_LE(scheduler_.num_running_seqs(), c.max_num_seqs) << "max_num_seqs";
+
+    // Every block a step writes belongs to its writer alone and is outside the prefix
+    // cache: a shared (ref count > 1) or cached block is never a write target.
+    const BlockPool& pool = scheduler_.kv().pool();
+    std::map<int32_t, const Sequence*> written;
+    for (const ScheduledSequence& s : out.seqs) {
+      const int32_t first = s.num_computed_tokens / c.block_size;
+      const int32_t last = (s.num_computed_tokens + s.num_new_tokens - 1) / c.block_size;
+      for (int32_t i = first; i <= last; ++i) {
+        const int32_t b = s.block_table[static_cast<size_t>(i)];
+        ASSERT_EQ(pool.ref_count(b), 1) << "block " << b << " is written while shared";
+        ASSERT_FALSE(pool.is_cached(b)) << "block " << b << " is written while in the prefix cache";
+        ASSERT_TRUE(written.emplace(b, s.seq).second) << "block " << b << " written by two sequences";
+      }
+    }
+    // Copies: each lands in a block its sequence writes this step, at most one per
+    // sequence (the runner sizes its buffer for that), none reads a block another writes.
+    std::set<const Sequence*> copied_into;
+    std::set<int32_t> sources;
+    for (const BlockCopy& copy : out.block_copies) sources.insert(copy.src);
+    for (const BlockCopy& copy : out.block_copies) {
+      const auto it = written.find(copy.dst);
+      ASSERT_NE(it, written.end()) << "copy into block " << copy.dst << ", which no sequence writes this step";
+      ASSERT_TRUE(copied_into.insert(it->second).second) << "two copies for one sequence";
+      ASSERT_FALSE(sources.contains(copy.dst)) << "block " << copy.dst << " is copied to and from";
+      ASSERT_NE(copy.src, copy.dst);
+    }
+    num_block_copies_ += static_cast<int64_t>(out.block_copies.size());
+  }
+
+  // What the model side does with the step on a cache of (token, position) slots: the
+  // copies first, then the new tokens' KV; then every scheduled sequence reads its whole
+  // context back through its block table.
+  void run_on_simulated_cache(const SchedulerOutput& out) {
+    const int32_t bs = scheduler_.config().block_size;
+    for (const BlockCopy& copy : out.block_copies) {
+      std::copy_n(slots_.begin() + static_cast<ptrdiff_t>(copy.src) * bs, bs,
+                  slots_.begin() + static_cast<ptrdiff_t>(copy.dst) * bs);
+    }
+    const auto slot = [&](const ScheduledSequence& s, int32_t pos) -> Slot& {
+      return slots_[static_cast<size_t>(s.block_table[static_cast<size_t>(pos / bs)]) * bs + pos % bs];
+    };
+    for (const ScheduledSequence& s : out.seqs) {
+      for (int32_t pos = s.num_computed_tokens; pos < s.num_computed_tokens + s.num_new_tokens; ++pos) {
+        slot(s, pos) = {s.seq->token_ids[static_cast<size_t>(pos)], pos};
+      }
+    }
+    for (const ScheduledSequence& s : out.seqs) {
+      for (int32_t pos = 0; pos < s.num_computed_tokens + s.num_new_tokens; ++pos) {
+        const Slot& got = slot(s, pos);
+        ASSERT_TRUE(got.position == pos && got.token == s.seq->token_ids[static_cast<size_t>(pos)])
+            << "sequence " << s.seq->seq_id << " reads token " << got.token << " of position " << got.position
+            << " at position " << pos << ", expected token " << s.seq->token_ids[static_cast<size_t>(pos)];
+      }
+    }
   }
 
   void check_state() {
@@ -172,13 +234,14 @@ class StressRun {
       ASSERT_EQ(pool.ref_count(b), expected) << "block " << b;
       ASSERT_EQ(free_set.contains(b), expected == 0) << "block " << b;
     }
-    // A shared block is full and computed by every holder: nobody ever writes into it.
+    // A shared block holds computed KV of every holder (a fork shares the blocks holding
+    // the tokens it starts from, the last one possibly partial; a prefix hit whole blocks).
     for (const auto& r : requests_) {
       for (const auto& seq : r->seqs) {
         const auto table = kv.block_table(seq->seq_id);
         for (size_t i = 0; i < table.size(); ++i) {
           if (holders[table[i]] > 1) {
-            ASSERT_LE(static_cast<int32_t>(i + 1) * bs, seq->num_computed_tokens) << "shared block " << table[i];
+            ASSERT_LT(static_cast<int32_t>(i) * bs, seq->num_computed_tokens) << "shared block " << table[i];
           }
         }
       }
@@ -191,10 +254,16 @@ class StressRun {
   std::vector<std::unique_ptr<Request>> requests_;
   uint64_t next_id_ = 1;
   int num_added_ = 0;
+  struct Slot {
+    int32_t token = -1;
+    int32_t position = -1;
+  };
+  std::vector<Slot> slots_;
+  int64_t num_block_copies_ = 0;
 };
 
 TEST(SchedulerStress, InvariantsHoldAfterEveryStepInEveryMode) {
-  int64_t preemptions = 0;
+  int64_t preemptions = 0, copies = 0;
   for (uint32_t seed = 1; seed <= 24; ++seed) {
     std::mt19937 pick(seed);
     EngineConfig config{
@@ -216,8 +285,10 @@ TEST(SchedulerStress, InvariantsHoldAfterEveryStepInEveryMode) {
     run.run(400);
     if (HasFatalFailure()) return;
     preemptions += run.num_preemptions();
+    copies += run.num_block_copies();
   }
   EXPECT_GT(preemptions, 0) << "the KV budget is meant to force preemption";
+  EXPECT_GT(copies, 0) << "forks are meant to share partial blocks and copy them";
 }
 
 TEST(SchedulerStress, SchedulingAFullBatchOfDecodesTakesWellUnderAMillisecond) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -75,8 +76,9 @@ class Harness {
   }
   Request& operator[](const std::string& name) { return *requests_.at(name); }
 
-  // One step; returns "A:8 B:1 -C": tokens scheduled per sequence in batch order (A.1 is
-  // A's second completion), then the sequences preempted in it.
+  // One step; returns "A:8 B:1 -C cow:A.1": tokens scheduled per sequence in batch order
+  // (A.1 is A's second completion), then the sequences preempted in it, then one "cow:X"
+  // per block copied (copy-on-write) into sequence X's table.
   std::string step() {
     const SchedulerOutput& out = scheduler.schedule();
     std::string text;
@@ -88,6 +90,7 @@ class Harness {
       if (s.sample) sampled.push_back(token(s.seq->seq_id, next_token(*s.seq)));
     }
     for (uint64_t id : out.preempted_seq_ids) text += (text.empty() ? "-" : " -") + label(find(id));
+    for (const BlockCopy& c : out.block_copies) text += (text.empty() ? "cow:" : " cow:") + label(holder(out, c.dst));
     scheduler.update_from_output(out, sampled);
     return text;
   }
@@ -102,6 +105,13 @@ class Harness {
   std::string label(const Sequence& seq) {
     const std::string& name = names_.at(seq.request);
     return seq.index == 0 ? name : name + "." + std::to_string(seq.index);
+  }
+  // The scheduled sequence whose table holds a copy's destination.
+  static const Sequence& holder(const SchedulerOutput& out, int32_t block_id) {
+    for (const ScheduledSequence& s : out.seqs) {
+      if (std::ranges::find(s.block_table, block_id) != s.block_table.end()) return *s.seq;
+    }
+    throw std::runtime_error("no scheduled sequence holds block " + std::to_string(block_id));
   }
   Sequence& find(uint64_t seq_id) {
     for (auto& [name, request] : requests_) {
@@ -163,10 +173,32 @@ const std::vector<StepScript>& scripts() {
        // A's 9th token needs a third block. B's freed first block stays cached (A reused
        // the second), so B recomputes 5 of its 9 tokens once A is done.
        {"A:6 B:6", "A:1 B:1", "A:1 B:1", "A:1 -B", "A:1", "A:1", "B:5", "B:1", "B:1", ""}},
-      {"n = 2: the second completion forks after the prompt's last full block",
+      {"n = 2: the fork shares the partial block and computes only the last prompt token; "
+       "the leader's write into the shared block copies it, the fork then writes the original in place",
        small_config(),
        {{0, "A", 10, 3, 0, /*n=*/2}},
-       {"A:10", "A:1 A.1:2", "A:1 A.1:1", "A.1:1", ""}},
+       {"A:10", "A:1 A.1:1 cow:A", "A:1 A.1:1", "A.1:1", ""}},
+      {"n = 3: three holders of a block make two copies",
+       small_config(),
+       {{0, "A", 10, 2, 0, /*n=*/3}},
+       {"A:10", "A:1 A.1:1 A.2:1 cow:A cow:A.1", "A.1:1 A.2:1", ""}},
+      {"n = 2: a last prompt token that starts a block leaves nothing to copy",
+       small_config(),
+       {{0, "A", 9, 2, 0, /*n=*/2}},
+       {"A:9", "A:1 A.1:1", "A.1:1", ""}},
+      {"n = 2: a prompt of whole blocks: the fork rewrites the last prompt token, so it copies the full block",
+       small_config(),
+       {{0, "A", 8, 2, 0, /*n=*/2}},
+       {"A:8", "A:1 A.1:1 cow:A.1", "A.1:1", ""}},
+      {"n = 2: a chunk that ends before the last prompt token forks at once; all compute the last one together",
+       with(small_config(), [](EngineConfig& c) { c.max_num_batched_tokens = 9; }),
+       {{0, "A", 10, 2, 0, /*n=*/2}},
+       {"A:9", "A:1 A.1:1 cow:A", "A:1 A.1:1", ""}},
+      {"no free block for a copy: the least important sequence is preempted, as for any allocation",
+       with(small_config(), [](EngineConfig& c) { c.num_kv_blocks = 4; }),
+       {{0, "A", 10, 3, 0, /*n=*/2}, {0, "B", 3, 5}},
+       // A's 3 blocks (shared with its fork) and B's 1 fill the pool; A's copy takes B's.
+       {"A:10 B:3", "A:1 A.1:1 -B cow:A", "A:1 A.1:1", "A.1:1 B:4", "B:1", "B:1", "B:1", ""}},
       {"a cached prefix is not computed again",
        small_config(),
        {{0, "A", 12, 1, 0, 1, tokens_from(0, 12)},
@@ -361,22 +393,28 @@ TEST(Scheduler, NForksCountAgainstMaxNumSeqsBeforeTheyExist) {
   EXPECT_EQ(h.scheduler.num_running_seqs(), 1);
 }
 
-TEST(Scheduler, ForkedCompletionsShareFullBlocksOnly) {
+TEST(Scheduler, ForkedCompletionsShareEveryPromptBlockThePartialLastOneToo) {
   Harness h(small_config());
   Request& a = h.add("A", 10, params(3, /*n=*/3));
   h.step();
   ASSERT_EQ(a.seqs.size(), 3u);
-  const auto leader = h.scheduler.kv().block_table(a.seqs[0]->seq_id);
+  const auto table = h.scheduler.kv().block_table(a.seqs[0]->seq_id);
+  const std::vector<int32_t> leader(table.begin(), table.end());
+  ASSERT_EQ(leader.size(), 3u);
   for (int i = 1; i < 3; ++i) {
     const auto child = h.scheduler.kv().block_table(a.seqs[i]->seq_id);
-    ASSERT_EQ(child.size(), 2u);
-    EXPECT_EQ(child[0], leader[0]);
-    EXPECT_EQ(child[1], leader[1]);
+    EXPECT_TRUE(std::ranges::equal(child, leader)) << "completion " << i;
     EXPECT_EQ(a.seqs[i]->seed, 1u + i);
-    EXPECT_EQ(a.seqs[i]->num_computed_tokens, 8);
+    EXPECT_EQ(a.seqs[i]->num_computed_tokens, 9) << "all but the last prompt token";
   }
-  EXPECT_EQ(h.scheduler.kv().pool().ref_count(leader[0]), 3);
-  EXPECT_EQ(h.scheduler.kv().pool().ref_count(leader[2]), 1);
+  for (int32_t id : leader) EXPECT_EQ(h.scheduler.kv().pool().ref_count(id), 3);
+
+  // Everyone writes into the shared third block next: two private copies, no block lost.
+  EXPECT_EQ(h.step(), "A:1 A.1:1 A.2:1 cow:A cow:A.1");
+  const int32_t shared = leader[2];
+  EXPECT_EQ(h.scheduler.kv().pool().ref_count(shared), 1);
+  EXPECT_EQ(h.scheduler.kv().block_table(a.seqs[2]->seq_id)[2], shared);
+  EXPECT_EQ(h.scheduler.kv().pool().num_used_blocks(), 5);
 }
 
 TEST(Scheduler, ContiguousLayoutReservesPromptPlusMaxTokensAndSharesNothing) {

@@ -34,6 +34,7 @@ class CpuBackend final : public Backend {
                        const AttentionShape& shape, const Tensor& out) override;
   void silu_mul(const Tensor& gate_up, const Tensor& out) override;
   void gather_rows(const Tensor& x, const Tensor& indices, const Tensor& out) override;
+  void copy_blocks(std::span<const KvCacheLayer> layers, const Tensor& block_copies) override;
 };
 
 }  // namespace tern

@@ -33,7 +33,8 @@
 namespace tern {
 namespace {
 
-constexpr int kHidden = 3584, kHq = 28, kHkv = 4, kDim = 128, kInter = 18944, kVocab = 152064, kBlock = 16;
+constexpr int kHidden = 3584, kHq = 28, kHkv = 4, kDim = 128, kInter = 18944, kVocab = 152064, kBlock = 16,
+              kLayers = 28;
 constexpr double kBf16PeakFlops = 790e12;  // measured on these machines (device KINDS.md), dense BF16
 
 void check(cudaError_t status, const char* what) {
@@ -366,6 +367,26 @@ void bench_small_ops(Bench& b) {
   }
 }
 
+// Copy-on-write copies of N blocks in all 28 layers' K and V (one launch).
+void bench_copy_blocks(Bench& b) {
+  CudaBackend& be = b.be();
+  constexpr int kBlocks = 256;
+  std::vector<KvCacheLayer> cache;
+  for (int l = 0; l < kLayers; ++l)
+    cache.push_back({be.alloc(DType::kBF16, {kBlocks, kBlock, kHkv, kDim}),
+                     be.alloc(DType::kBF16, {kBlocks, kBlock, kHkv, kDim})});
+  const double block_bytes = 2.0 * kBlock * kHkv * kDim;
+  for (int n : {1, 8, 64}) {
+    std::vector<int32_t> pairs;
+    for (int i = 0; i < n; ++i) pairs.insert(pairs.end(), {i, kBlocks / 2 + i});
+    Tensor h = host_tensor(DType::kI32, {n, 2});
+    std::memcpy(h.data, pairs.data(), pairs.size() * 4);
+    Tensor copies = be.upload(h, DType::kI32);
+    const double us = b.time_us([&](int) { be.copy_blocks(cache, copies); });
+    b.add("copy_blocks", "N=" + std::to_string(n) + " x 28 layers K+V", us, 2.0 * n * 2 * kLayers * block_bytes, 0);
+  }
+}
+
 std::string json_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -398,6 +419,7 @@ int main(int argc, char** argv) {
   bench_int4_gemms(b);
   bench_attention(b);
   bench_small_ops(b);
+  bench_copy_blocks(b);
 
   std::ofstream out(argv[1]);
   std::time_t now = std::time(nullptr);
