@@ -52,9 +52,10 @@ for part in $PARTS; do
     echo "== sweep"
     "$TERN" serve --model "$MODEL" "${ENGINE[@]}" --port "$PORT" --log-level warn >"$OUT/sweep-server.log" 2>&1 &
     SERVER=$!
-    for _ in $(seq 600); do
-      curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
-      kill -0 $SERVER 2>/dev/null || break
+    for _ in $(seq 600); do  # until /health answers 200 (loading and graph capture take a while)
+      python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/health', timeout=2)" \
+        2>/dev/null && break
+      kill -0 $SERVER 2>/dev/null || { echo "tern serve exited:"; tail -20 "$OUT/sweep-server.log"; break; }
       sleep 0.5
     done
     timeout 590 "$TERN" bench sweep --url "http://127.0.0.1:$PORT" --tokenizer "$MODEL" --ignore-eos \

@@ -189,6 +189,20 @@ describe("against a misbehaving server", () => {
     }
   });
 
+  test("a pooled connection the server closed while idle is replaced, not counted as a failure", async () => {
+    const fake = await startFake(["ok"]);
+    fake.keepAliveTimeout = 50;  // closes each connection 50 ms after its response; requests come ~250 ms apart
+    try {
+      const url = `http://127.0.0.1:${fake.address().port}`;
+      const { json: j } = await benchServe(url, ["--model", "fake", "--warmup", "0", "--request-rate", "4",
+        "--num-prompts", "6"]);
+      assert.equal(j.completed, 6, JSON.stringify(j.errors));
+    } finally {
+      fake.closeAllConnections();
+      fake.close();
+    }
+  });
+
   test("nothing listening: every request is a connect_error; a failed warm-up stops the run with a reason", async () => {
     const probe = await startFake(["ok"]);
     const url = `http://127.0.0.1:${probe.address().port}`;
