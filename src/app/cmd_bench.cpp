@@ -1,7 +1,8 @@
-// tern bench engine: load the model once and measure the engine in-process (no HTTP):
-// one load of --num-requests requests, or --suite, the set of numbers the BF16/INT4
-// results files hold (batch-1 decode, time to first token, decode throughput by batch,
-// a 64 x 1024/1024 serving load, KV tokens resident).
+// tern bench, the parent of the benchmark subcommands (bench_commands.h), and tern bench
+// engine: load the model once and measure the engine in-process (no HTTP): one load of
+// --num-requests requests, or --suite, the set of numbers the BF16/INT4 results files
+// hold (batch-1 decode, time to first token, decode throughput by batch, a 64 x 1024/1024
+// serving load, KV tokens resident).
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -9,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/bench_commands.h"
 #include "app/commands.h"
 #include "app/engine_load.h"
 #include "app/engine_options.h"
@@ -116,10 +118,17 @@ void run_bench(const BenchOptions& b) {
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
-  CLI::App* bench = app.add_subcommand("bench", "Benchmarks");
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks: the engine in-process, a server over HTTP, the ablation");
   bench->require_subcommand(1);
+  add_bench_engine_command(*bench);
+  add_bench_serve_command(*bench);
+  add_bench_sweep_command(*bench);
+  add_bench_ablation_command(*bench);
+}
+
+void add_bench_engine_command(CLI::App& bench) {
   auto b = std::make_shared<BenchOptions>();
-  CLI::App* cmd = bench->add_subcommand("engine", "Measure the engine in-process: latency and throughput, no HTTP");
+  CLI::App* cmd = bench.add_subcommand("engine", "Measure the engine in-process: latency and throughput, no HTTP");
   add_engine_options(*cmd, b->engine);
   cmd->add_flag("--suite", b->suite, "run the standard set (decode at batch 1 and 1..256, TTFT, 64 x 1024/1024 load)");
   cmd->add_option("--num-requests", b->load.num_requests, "requests in the load")->check(CLI::Range(1, 1 << 20));

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -51,6 +52,37 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
   cmd.add_flag("--enforce-eager", o.enforce_eager, "CUDA backend: do not capture CUDA graphs");
   cmd.add_option("--threads", o.threads, "CPU backend: worker threads (default: all cores)")->check(CLI::Range(0, 1024));
   cmd.add_flag("--quiet", o.quiet, "no progress output while loading");
+}
+
+std::vector<std::string> engine_option_flags(const EngineOptions& o) {
+  const EngineOptions defaults;
+  std::vector<std::string> flags;
+  const auto add = [&](const char* flag, const auto& value, const auto& default_value) {
+    if (value == default_value) return;
+    flags.push_back(flag);
+    if constexpr (std::is_same_v<std::decay_t<decltype(value)>, std::string>) {
+      flags.push_back(value);
+    } else {
+      flags.push_back(detail::concat(value));
+    }
+  };
+  add("--model", o.model, defaults.model);
+  add("--backend", o.backend, defaults.backend);
+  add("--block-size", o.block_size, defaults.block_size);
+  add("--num-kv-blocks", o.num_kv_blocks, defaults.num_kv_blocks);
+  add("--kv-cache-memory", o.kv_cache_memory_gib, defaults.kv_cache_memory_gib);
+  add("--gpu-memory-utilization", o.gpu_memory_utilization, defaults.gpu_memory_utilization);
+  add("--max-model-len", o.max_model_len, defaults.max_model_len);
+  add("--max-num-batched-tokens", o.max_num_batched_tokens, defaults.max_num_batched_tokens);
+  add("--max-num-seqs", o.max_num_seqs, defaults.max_num_seqs);
+  add("--max-waiting", o.max_waiting, defaults.max_waiting);
+  add("--scheduler", o.scheduler, defaults.scheduler);
+  add("--kv-layout", o.kv_layout, defaults.kv_layout);
+  add("--threads", o.threads, defaults.threads);
+  if (o.no_prefix_caching) flags.push_back("--no-prefix-caching");
+  if (o.enforce_eager) flags.push_back("--enforce-eager");
+  if (o.quiet) flags.push_back("--quiet");
+  return flags;
 }
 
 std::string default_model_dir() {

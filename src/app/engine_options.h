@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 #include "tokenizer/tokenizer.h"
@@ -33,6 +34,10 @@ struct EngineOptions {
 };
 
 void add_engine_options(CLI::App& cmd, EngineOptions& options);
+
+// The command-line flags that give a child `tern serve` these options (the benchmarks
+// start servers); options left at their defaults are left out.
+std::vector<std::string> engine_option_flags(const EngineOptions& options);
 
 struct LoadedEngine {
   std::shared_ptr<const Tokenizer> tokenizer;

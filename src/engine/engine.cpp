@@ -46,6 +46,7 @@ Engine::Engine(std::unique_ptr<ModelExecutor> executor, std::shared_ptr<const To
       tokenizer_(std::move(tokenizer)),
       scheduler_(resolved(std::move(config), executor_.get(), tokenizer_.get())) {
   batch_.seqs.reserve(static_cast<size_t>(scheduler_.config().max_num_seqs));
+  counters_.memory = executor_->memory();
   publish_stats();
 }
 
@@ -173,6 +174,8 @@ void Engine::take_inbox() {
 void Engine::execute_step() {
   const SchedulerOutput& output = scheduler_.schedule();
   if (output.seqs.empty()) return;
+  counters_.max_running_seqs = std::max(counters_.max_running_seqs, scheduler_.num_running_seqs());
+  counters_.max_used_kv_blocks = std::max(counters_.max_used_kv_blocks, scheduler_.kv().pool().num_used_blocks());
   const Clock::time_point now = Clock::now();
   batch_.seqs.clear();
   batch_.block_copies = output.block_copies;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/model_executor.h"
 #include "engine/request.h"
 #include "engine/request_rejected.h"
 
@@ -19,6 +20,10 @@ struct EngineStats {
   int32_t num_kv_blocks = 0;
   int32_t num_used_kv_blocks = 0;  // referenced by a sequence; free cached blocks do not count
   double kv_usage = 0.0;           // num_used_kv_blocks / num_kv_blocks
+  // Peaks since construction, as scheduled (before the step's finished sequences leave).
+  int32_t max_running_seqs = 0;
+  int32_t max_used_kv_blocks = 0;
+  ExecutorMemory memory;  // fixed once the executor is set up
   // Counters.
   int64_t num_steps = 0;
   int64_t num_computed_tokens = 0;   // tokens through the model, prompt and recompute included

@@ -50,6 +50,17 @@ struct SampledToken {
   bool numerical_error = false;  // the logits had NaN/Inf; token_id is then -1
 };
 
+// Memory the executor holds, for metrics and the ablation benchmark. Bytes; 0 where
+// unknown.
+struct ExecutorMemory {
+  int64_t weights_bytes = 0;
+  int64_t workspace_bytes = 0;  // activations of the largest step
+  int64_t kv_block_bytes = 0;   // one KV cache block, all layers
+  // Device memory in use once set up (KV pool and graphs included), as the device reports
+  // it for all its processes; 0 on the CPU.
+  int64_t device_used_bytes = 0;
+};
+
 class ModelExecutor {
  public:
   virtual ~ModelExecutor() = default;
@@ -60,6 +71,7 @@ class ModelExecutor {
   virtual int32_t block_size() const = 0;
   virtual int32_t num_kv_blocks() const = 0;
   virtual int32_t max_model_len() const = 0;
+  virtual ExecutorMemory memory() const { return {}; }
 };
 
 }  // namespace tern

@@ -47,6 +47,12 @@ ModelRunner::ModelRunner(std::unique_ptr<LlamaModel> model, ModelRunnerConfig co
   h_top_values_ = be.alloc_staging(DType::kF32, {s, top_k_});
   h_top_lse_ = be.alloc_staging(DType::kF32, {s});
   if (!config_.enforce_eager) capture_graphs();
+  memory_.weights_bytes = int64_t(model_->weights_device_bytes());
+  memory_.workspace_bytes = int64_t(model_->workspace_bytes(config_.max_num_batched_tokens, s));
+  memory_.kv_block_bytes = int64_t(model_->kv_block_bytes(config_.block_size));
+  if (const MemoryInfo device = be.memory_info(); device.total_bytes > 0) {
+    memory_.device_used_bytes = int64_t(device.total_bytes - device.free_bytes);
+  }
 }
 
 void ModelRunner::forward_and_top_k() {

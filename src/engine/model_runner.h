@@ -36,6 +36,7 @@ class ModelRunner final : public ModelExecutor {
   int32_t block_size() const override { return config_.block_size; }
   int32_t num_kv_blocks() const override { return config_.num_kv_blocks; }
   int32_t max_model_len() const override { return config_.max_model_len; }
+  ExecutorMemory memory() const override { return memory_; }
 
   const LlamaModel& model() const { return *model_; }
   // Decode batch sizes with a captured graph (empty when eager).
@@ -64,6 +65,7 @@ class ModelRunner final : public ModelExecutor {
   std::vector<float> host_logits_;
   std::map<int32_t, std::unique_ptr<CapturedGraph>> graphs_;  // by padded batch size
   SamplerScratch scratch_;
+  ExecutorMemory memory_;
 };
 
 }  // namespace tern

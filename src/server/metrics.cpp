@@ -112,10 +112,21 @@ std::string ServerMetrics::render(const EngineStats* stats) const {
   scalar(out, "gauge", "tern_engine_healthy", "0 after a model step has failed.", s.healthy ? 1 : 0);
   scalar(out, "gauge", "tern_requests_running", "Sequences in the running batch.", s.num_running_seqs);
   scalar(out, "gauge", "tern_requests_waiting", "Sequences waiting to run (queued or preempted).", s.num_waiting_seqs);
+  scalar(out, "gauge", "tern_requests_running_max", "Most sequences in the running batch at once since the start.",
+         s.max_running_seqs);
   scalar(out, "gauge", "tern_kv_cache_usage_ratio", "Fraction of KV cache blocks held by sequences.", s.kv_usage);
   scalar(out, "gauge", "tern_kv_cache_blocks_total", "KV cache blocks.", s.num_kv_blocks);
   scalar(out, "gauge", "tern_kv_cache_blocks_free", "KV cache blocks held by no sequence.",
          s.num_kv_blocks - s.num_used_kv_blocks);
+  scalar(out, "gauge", "tern_kv_cache_blocks_used_max", "Most KV cache blocks held by sequences at once.",
+         s.max_used_kv_blocks);
+  const ExecutorMemory& m = s.memory;
+  scalar(out, "gauge", "tern_memory_peak_bytes",
+         "Weights, activation workspace and the most KV cache blocks held at once, in bytes.",
+         static_cast<double>(m.weights_bytes + m.workspace_bytes + m.kv_block_bytes * s.max_used_kv_blocks));
+  scalar(out, "gauge", "tern_device_memory_used_bytes",
+         "Device memory in use once the model was set up (whole KV pool included; 0 on the CPU).",
+         static_cast<double>(m.device_used_bytes));
   scalar(out, "counter", "tern_generation_tokens_total", "Output tokens sampled.",
          static_cast<double>(s.num_generated_tokens));
   scalar(out, "counter", "tern_prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.",

@@ -15,11 +15,12 @@ export const qwenTemplate = path.join(repoRoot, "tests/data/chat_templates/qwen2
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Starts the server and resolves once /health answers 200. `args` are appended to
-// serve --model tiny-qwen2 --port 0 --threads 1 (and --chat-template <chatml> unless
-// `args` name another).
+// serve --port 0 --threads 1 and, unless `args` name another --model, --model tiny-qwen2
+// (with --chat-template <chatml> unless `args` name another).
 export async function startServer(args = [], { env = {}, waitReady = true } = {}) {
-  const template = args.includes("--chat-template") ? [] : ["--chat-template", chatml];
-  const proc = spawn(binary, ["serve", "--model", tinyModel, "--port", "0", "--threads", "1", ...template, ...args], {
+  const model = args.includes("--model") ? [] : ["--model", tinyModel];
+  const template = args.includes("--chat-template") || args.includes("--model") ? [] : ["--chat-template", chatml];
+  const proc = spawn(binary, ["serve", ...model, "--port", "0", "--threads", "1", ...template, ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -483,6 +483,21 @@ TEST(Engine, RejectsAConfigTheExecutorCannotServe) {
   EXPECT_EQ(build({}).get()->stats().num_kv_blocks, 64);
 }
 
+TEST(Engine, StatsKeepThePeakOfRunningSequencesAndHeldBlocks) {
+  TestEngine t = make_engine({});
+  std::mt19937 rng(5);
+  SamplingParams params = greedy(8);
+  params.ignore_eos = true;
+  std::vector<RequestHandle> handles;
+  for (int i = 0; i < 5; ++i) handles.push_back(t.engine->add_request(random_tokens(rng, 40), params));
+  t.run();
+  const EngineStats stats = t.engine->stats();
+  EXPECT_EQ(stats.max_running_seqs, 5);
+  EXPECT_EQ(stats.max_used_kv_blocks, 5 * 3) << "40 prompt + 7 computed output tokens: 3 blocks of 16 each";
+  EXPECT_EQ(stats.num_running_seqs, 0);
+  EXPECT_EQ(stats.num_used_kv_blocks, 0);
+}
+
 TEST(EngineThread, ManyThreadsAddStreamAndAbortAtOnce) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 12;

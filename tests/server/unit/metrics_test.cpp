@@ -33,6 +33,9 @@ TEST(ServerMetrics, RendersEveryDocumentedSeries) {
   EngineStats stats;
   stats.num_finished_seqs[static_cast<size_t>(FinishReason::kLength)] = 2;
   stats.num_kv_block_copies = 3;
+  stats.max_running_seqs = 3;
+  stats.max_used_kv_blocks = 5;
+  stats.memory = {.weights_bytes = 1000, .workspace_bytes = 200, .kv_block_bytes = 10, .device_used_bytes = 4096};
   const std::string out = m.render(&stats);
   for (const char* name : {"tern_time_to_first_token_seconds_count 1", "tern_inter_token_latency_seconds_count 9",
                            "tern_e2e_request_latency_seconds_count 1", "tern_request_queue_time_seconds_count 1",
@@ -40,7 +43,9 @@ TEST(ServerMetrics, RendersEveryDocumentedSeries) {
                            "tern_prompt_tokens_total 0", "tern_generation_tokens_total 0",
                            "tern_prefix_cache_queries_total 0", "tern_prefix_cache_hits_total 0",
                            "tern_preemptions_total 0", "tern_kv_block_copies_total 3",
-                           "tern_requests_total{finish_reason=\"length\"} 2"}) {
+                           "tern_requests_total{finish_reason=\"length\"} 2",
+                           "tern_requests_running_max 3", "tern_kv_cache_blocks_used_max 5",
+                           "tern_memory_peak_bytes 1250", "tern_device_memory_used_bytes 4096"}) {
     EXPECT_NE(out.find(std::string(name) + "\n"), std::string::npos) << name;
   }
 }

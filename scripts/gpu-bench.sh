@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Serving benchmarks on the GPU machine (docs/performance.md, "Serving benchmarks"):
+#   ablation  `tern bench ablation`: the source article's five stages of tern, each a
+#             `tern serve` child measured with 2048-token prompts and 512 output tokens
+#             (both +-50%), 128 requests at concurrency 64;
+#   sweep     `tern bench sweep` against one `tern serve` (continuous batching, paged KV,
+#             CUDA graphs): concurrency 1..256 for 1024/1024 and 2048/512.
+# Each part takes about 3-5 minutes on an H100/H200 with a 7B model; run them as separate
+# commands when a command may take at most 10 minutes. Results are rewritten after every
+# stage or run, so a part cut short still leaves what it measured.
+#
+#   scripts/gpu-bench.sh TERN_BINARY COMMIT [ablation] [sweep]     (both when neither is named)
+#
+# Environment: MODEL (default /tmp/qwen7b; a random Qwen2.5-7B-shaped model is made there
+# with tools/hf_reference.py when it has no config.json), OUT (default ./gpu-bench-out),
+# INT4 (skip: leave out the INT4 stage and run stages 3-5 on BF16, needed while the CUDA
+# backend has no INT4 kernels; rtn or gptq: make or reuse MODEL-int4 and run all five),
+# PORT (default 8123, the sweep's server).
+set -u -o pipefail
+TERN=$(realpath "$1")
+COMMIT=${2:-unknown}
+shift 2 || shift $#
+PARTS=${*:-ablation sweep}
+MODEL=${MODEL:-/tmp/qwen7b}
+OUT=${OUT:-$PWD/gpu-bench-out}
+INT4=${INT4:-skip}
+PORT=${PORT:-8123}
+mkdir -p "$OUT"
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+STAMP=$(echo "$GPU" | tr 'A-Z' 'a-z' | grep -oE '[a-z][0-9]+' | head -1)-$(date -u +%Y%m%d)
+echo "== $(date -u +%FT%TZ) $GPU commit $COMMIT model $MODEL parts: $PARTS"
+
+if [ ! -f "$MODEL/config.json" ]; then
+  echo "== making a random Qwen2.5-7B-shaped model in $MODEL"
+  timeout 300 python3 tools/hf_reference.py --model-dir "$MODEL" --tokenizer tests/data/tokenizers/qwen2.5 \
+    --out "$OUT/hf_reference.json" 2>&1 | grep -v Warning | tail -3
+fi
+ENGINE=(--max-model-len 4096 --gpu-memory-utilization 0.90)
+
+for part in $PARTS; do
+  case $part in
+  ablation)
+    echo "== ablation"
+    if [ "$INT4" = skip ]; then INT4_ARGS=(--skip-int4); else INT4_ARGS=(--quantize-method "$INT4"); fi
+    timeout 590 "$TERN" bench ablation --model "$MODEL" "${INT4_ARGS[@]}" "${ENGINE[@]}" \
+      --input-len 2048 --output-len 512 --range-ratio 0.5 --num-prompts 128 --concurrency 64 \
+      --json "$OUT/$STAMP-ablation.json" --log-dir "$OUT/ablation-logs" --gpu "$GPU" --commit "$COMMIT"
+    echo "exit status $?"
+    ;;
+  sweep)
+    echo "== sweep"
+    "$TERN" serve --model "$MODEL" "${ENGINE[@]}" --port "$PORT" --log-level warn >"$OUT/sweep-server.log" 2>&1 &
+    SERVER=$!
+    for _ in $(seq 600); do  # until /health answers 200 (loading and graph capture take a while)
+      python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/health', timeout=2)" \
+        2>/dev/null && break
+      kill -0 $SERVER 2>/dev/null || { echo "tern serve exited:"; tail -20 "$OUT/sweep-server.log"; break; }
+      sleep 0.5
+    done
+    timeout 590 "$TERN" bench sweep --url "http://127.0.0.1:$PORT" --tokenizer "$MODEL" --ignore-eos \
+      --concurrency-levels 1,2,4,8,16,32,64,128,256 --workloads 1024x1024,2048x512 --rounds 2 --min-prompts 2 \
+      --json "$OUT/$STAMP-sweep.json" --gpu "$GPU" --commit "$COMMIT" --no-progress
+    echo "exit status $?"
+    kill $SERVER 2>/dev/null
+    wait $SERVER 2>/dev/null
+    ;;
+  *) echo "unknown part $part (ablation, sweep)" >&2; exit 2 ;;
+  esac
+done
+ls -la "$OUT"
