@@ -22,7 +22,7 @@ SIZES=${3:-2}
 PHASES=${4:-check bench}
 OUT=${OUT:-$PWD/gpu-tp-out}
 mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0
+export PYTHONUNBUFFERED=1
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:/usr/local/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 TERN=$BIN/tern
 CHECK=$BIN/tp_logits_check
@@ -34,13 +34,7 @@ for n in $SIZES; do
   [ "$n" -le "$NUM_GPUS" ] || { echo "tensor-parallel size $n needs $n GPUs, this machine has $NUM_GPUS"; exit 1; }
 done
 
-# tern opens libnccl.so.2 at run time: the CUDA toolkit's, else the nvidia-nccl pip package's.
-if [ -z "${TERN_NCCL_LIBRARY:-}" ] && ! ls /usr/local/cuda/lib64/libnccl.so.2 >/dev/null 2>&1 \
-   && ! ldconfig -p | grep -q libnccl.so.2; then
-  NCCL_DIR=$(python3 -c "import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], 'lib'))" 2>/dev/null)
-  [ -n "$NCCL_DIR" ] && [ -f "$NCCL_DIR/libnccl.so.2" ] && export TERN_NCCL_LIBRARY=$NCCL_DIR/libnccl.so.2
-fi
-echo "NCCL library: ${TERN_NCCL_LIBRARY:-found by the loader}"
+. "$(dirname "$0")/nccl-env.sh"
 nvidia-smi topo -m > "$OUT/topology.txt" 2>&1 && head -12 "$OUT/topology.txt"
 
 if [ ! -f $MODEL/config.json ]; then

@@ -192,7 +192,10 @@ LoadedEngine open_engine(const EngineOptions& o) {
   const bool cpu = model0.backend().device() == Device::kCpu;
   if (!o.quiet)
     log_info("model ", out.model_dir, " on backend ", model0.backend().name(),
-             num_ranks > 1 ? ", tensor parallel over " + std::to_string(num_ranks) + " ranks" : std::string());
+             num_ranks == 1 ? std::string()
+             : cpu ? ", tensor parallel over " + std::to_string(num_ranks) +
+                         " ranks (CPU threads: for testing, slower than one rank)"
+                   : ", tensor parallel over " + std::to_string(num_ranks) + " GPUs");
   const ModelConfig& mc = model0.config();
 
   int32_t max_model_len = int32_t(mc.max_position_embeddings);

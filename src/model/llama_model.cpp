@@ -54,7 +54,9 @@ size_t LlamaModel::workspace_bytes(int64_t max_tokens, int64_t max_logits_rows) 
   const int64_t h = config_.hidden_size, d = config_.head_dim, q = s.num_q_heads * d;
   const int64_t qkv = q + 2 * s.num_kv_heads * d, inter = s.intermediate_size;
   const int64_t per_token = 3 * h + qkv + 2 * q + 3 * inter;
-  const int64_t logits_cols = config_.vocab_size + (s.whole() ? 0 : s.vocab_rows);
+  // Tensor parallel: this rank's logits columns, and the communicator's buffer that
+  // gathers every rank's before they are interleaved.
+  const int64_t logits_cols = config_.vocab_size + (s.whole() ? 0 : (1 + s.size) * s.vocab_rows);
   return size_t(max_tokens * per_token + max_logits_rows * h) * dtype_size(backend_.activation_dtype()) +
          size_t(max_logits_rows * logits_cols) * sizeof(float);
 }

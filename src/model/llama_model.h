@@ -53,7 +53,8 @@ class LlamaModel {
   // Allocates the activation buffers for steps of up to max_tokens tokens and
   // max_logits_rows sampled rows.
   Workspace make_workspace(int64_t max_tokens, int64_t max_logits_rows) const;
-  // Bytes make_workspace(max_tokens, max_logits_rows) allocates.
+  // Bytes make_workspace(max_tokens, max_logits_rows) allocates, and with tensor
+  // parallelism the communicator's buffer for the logits gather.
   size_t workspace_bytes(int64_t max_tokens, int64_t max_logits_rows) const;
   // Allocates num_blocks blocks of block_size tokens for every layer, for this rank's KV
   // heads.

@@ -34,7 +34,7 @@ std::vector<std::unique_ptr<LlamaModel>> load_model_shards(const std::string& mo
       done[size_t(rank)] = rank_done;
       size_t sum = 0;
       for (size_t d : done) sum += d;
-      progress(sum, total * size_t(size));
+      progress(sum / size_t(size), total);  // in checkpoint bytes, as for one rank
     };
     Backend& backend = *backends[size_t(rank)];
     ModelWeights weights = load_weights(config, store, backend, model_shard(config, rank, size), rank_progress);

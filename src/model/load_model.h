@@ -19,8 +19,8 @@ std::unique_ptr<LlamaModel> load_model(const std::string& model_dir, Backend& ba
 
 // Loads shard r of the model onto backends[r], for every rank at once on `threads` (one
 // thread per rank, threads.size() == backends.size()), each rank reading only what it
-// keeps. comms[r] joins the ranks (empty for one rank). `progress` gets the sum over the
-// ranks, from one thread at a time. Throws tern::Error, before reading any weight, when the
+// keeps. comms[r] joins the ranks (empty for one rank). `progress` gets the mean over the
+// ranks of the checkpoint bytes each has read, from one thread at a time. Throws tern::Error, before reading any weight, when the
 // model cannot be split that many ways (model/tensor_parallel.h).
 std::vector<std::unique_ptr<LlamaModel>> load_model_shards(const std::string& model_dir,
                                                            const std::vector<Backend*>& backends,

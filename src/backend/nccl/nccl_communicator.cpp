@@ -112,13 +112,18 @@ ncclDataType_t nccl_type(DType t, const char* op) {
   }
 }
 
-// NVLink SHARP multicast (NVLS) can take a shared host's GPUs out of service; tern never
-// uses it. NCCL reads the variable when the first communicator is made.
-void disable_nvls() {
-  const char* current = std::getenv("NCCL_NVLS_ENABLE");
-  if (current && std::strcmp(current, "0") != 0)
-    log_warn("NCCL_NVLS_ENABLE=", current, " overridden to 0: tern keeps NVLink multicast off");
+// NCCL reads these when the first communicator is made.
+//  - NVLink SHARP multicast (NVLS) can take a shared host's GPUs out of service: tern never
+//    uses it, whatever the environment says.
+//  - Connections and their buffers are made at init rather than at the first collective
+//    (unless the user chose otherwise), so that the KV cache, sized from the memory free
+//    after loading, leaves room for them.
+void configure_nccl_environment() {
+  const char* nvls = std::getenv("NCCL_NVLS_ENABLE");
+  if (nvls && std::strcmp(nvls, "0") != 0)
+    log_warn("NCCL_NVLS_ENABLE=", nvls, " overridden to 0: tern keeps NVLink multicast off");
   setenv("NCCL_NVLS_ENABLE", "0", 1);
+  setenv("NCCL_RUNTIME_CONNECT", "0", 0);
 }
 
 void use_device(int device) {
@@ -203,7 +208,7 @@ std::vector<std::unique_ptr<Communicator>> make_nccl_communicators(const std::ve
     devices.push_back(c->device_index());
   }
   const NcclApi& api = nccl();
-  disable_nvls();
+  configure_nccl_environment();
   std::vector<ncclComm_t> comms(devices.size());
   nccl_check(api.comm_init_all(comms.data(), int(devices.size()), devices.data()), nullptr, "ncclCommInitAll");
   std::vector<std::unique_ptr<Communicator>> out;
