@@ -2,12 +2,13 @@
 // by the in-process communicator) gives the logits of the whole model within float
 // rounding (the all-reduce adds partial sums in another order) and the same greedy
 // continuations, for the tiny models, random models of odd sizes with biases, and INT4
-// checkpoints with plain and act-order groups. Sizes that cannot split a model fail
-// before any weight is read, saying why.
+// checkpoints with plain and act-order groups, and through the engine under load. Sizes
+// that cannot split a model fail before any weight is read, saying why.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "engine/engine.h"
 #include "forward_support.h"
 #include "tensor_parallel_fixture.h"
 #include "test_support.h"
@@ -96,13 +97,55 @@ INSTANTIATE_TEST_SUITE_P(
                                                          .intermediate_size = 36, .tie_word_embeddings = true}},
                       RandomCase{"int4_plain_groups", {.int4_group_size = 32}},
                       RandomCase{"int4_act_order", {.vocab_size = 1003, .int4_group_size = 32, .act_order = true}},
-                      RandomCase{"int4_whole_row_groups", {.int4_group_size = -1}}),
+                      RandomCase{"int4_whole_row_groups", {.int4_group_size = -1}},
+                      RandomCase{"awq", {.int4_group_size = 32, .awq = true}}),
     [](const auto& info) { return info.param.name; });
 
 TEST(TensorParallelInt4, GptqCheckpointsSplitOverTwoRanks) {
   const std::vector<int32_t> prompt = prompt_of(1024, 17, 5);
   for (const char* name : {"tiny-qwen2-gptq-g32", "tiny-qwen2-gptq-g32-act-sym"})
     expect_same_logits((kData / "quant" / name).string(), 2, prompt);
+}
+
+// Through the engine: concurrent requests with chunked prefill, preemption and prefix
+// hits give the same tokens split over two ranks as whole.
+TEST(TensorParallelEngine, ConcurrentRequestsGiveTheTokensOfOneRank) {
+  const std::string dir = (kData / "models" / "tiny-qwen2").string();
+  std::mt19937 rng(9);
+  std::vector<int32_t> prefix;
+  for (int i = 0; i < 8; ++i) prefix.push_back(int32_t(rng() % 1000));
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 16; ++i) {
+    std::vector<int32_t> p = i % 2 ? prefix : std::vector<int32_t>{};
+    for (int k = 0, n = 3 + int(rng() % 40); k < n; ++k) p.push_back(int32_t(rng() % 1000));
+    prompts.push_back(p);
+  }
+  auto run = [&](int size) {
+    CpuGroup g = load_cpu_group(dir, size);
+    // 40 blocks of 4 tokens cannot hold 16 requests of up to ~60 tokens: some are preempted.
+    Engine engine(g.into_runner({.block_size = 4, .num_kv_blocks = 40, .max_num_batched_tokens = 24,
+                                 .max_num_seqs = 16, .max_model_len = 128}),
+                  Tokenizer::load(dir), EngineConfig{.block_size = 4, .max_num_batched_tokens = 24, .max_num_seqs = 16});
+    std::vector<RequestHandle> handles;
+    for (const auto& p : prompts)
+      handles.push_back(engine.add_request(p, SamplingParams{.temperature = 0.0f, .max_tokens = 12, .ignore_eos = true}));
+    while (engine.step()) {
+    }
+    std::vector<std::vector<int32_t>> outputs;
+    for (auto& h : handles) {
+      std::vector<int32_t> ids;
+      while (auto out = h.try_next()) ids.insert(ids.end(), out->token_ids.begin(), out->token_ids.end());
+      outputs.push_back(ids);
+    }
+    EXPECT_GT(engine.stats().num_preemptions, 0) << "the pool was meant to force preemption";
+    return outputs;
+  };
+  const auto whole = run(1);
+  const auto split = run(2);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ASSERT_EQ(whole[i].size(), 12u);
+    EXPECT_EQ(split[i], whole[i]) << "request " << i;
+  }
 }
 
 TEST(TensorParallelErrors, SizesThatDoNotSplitTheModelFailBeforeLoading) {

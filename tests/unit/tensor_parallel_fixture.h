@@ -39,6 +39,7 @@ struct RandomModelSpec {
   int64_t int4_group_size = 0;  // 0: dense; else every projection GPTQ INT4 in groups of this
                                 // many inputs (-1: one group per row)
   bool act_order = false;       // INT4 with g_idx (desc_act)
+  bool awq = false;             // INT4 stored as AWQ (GEMM, zero points) instead of GPTQ
   uint32_t seed = 7;
 };
 
@@ -46,7 +47,7 @@ inline void PrintTo(const RandomModelSpec& s, std::ostream* os) {
   *os << s.model_type << " vocab " << s.vocab_size << " hidden " << s.hidden_size << " intermediate "
       << s.intermediate_size << " heads " << s.num_heads << "/" << s.num_kv_heads
       << (s.tie_word_embeddings ? " tied" : "") << " int4 group " << s.int4_group_size
-      << (s.act_order ? " act-order" : "");
+      << (s.act_order ? " act-order" : "") << (s.awq ? " awq" : "");
 }
 
 // Writes config.json and model.safetensors (BF16 weights, F32 where INT4 has none) for
@@ -71,11 +72,11 @@ inline void write_random_model(const std::string& dir, const RandomModelSpec& s)
       const int64_t group = s.int4_group_size > 0 ? s.int4_group_size : in;
       Int4Weight w = quant_test::random_int4(out, in, group, int4_seed++);
       if (s.act_order) w.group_index = quant_test::random_int4(1, in, group, s.seed + input, true).group_index;
-      const PackedLinear p = pack_gptq(w, GptqFormat::kV1);
+      const PackedLinear p = s.awq ? quant_test::pack_awq_for_test(w) : pack_gptq(w, GptqFormat::kV1);
       tensors[module + ".qweight"] = p.qweight;
       tensors[module + ".qzeros"] = p.qzeros;
       tensors[module + ".scales"] = p.scales;
-      tensors[module + ".g_idx"] = p.g_idx;
+      if (!s.awq) tensors[module + ".g_idx"] = p.g_idx;
     } else {
       tensors[module + ".weight"] = random({out, in}, 1.0f / std::sqrt(float(in)));
     }
@@ -114,7 +115,11 @@ inline void write_random_model(const std::string& dir, const RandomModelSpec& s)
                            {"rope_theta", 10000.0},
                            {"tie_word_embeddings", s.tie_word_embeddings}};
   if (!qwen) config["mlp_bias"] = true;
-  if (s.int4_group_size != 0)
+  if (s.int4_group_size != 0 && s.awq)
+    config["quantization_config"] = {
+        {"quant_method", "awq"}, {"bits", 4}, {"group_size", s.int4_group_size}, {"zero_point", true},
+        {"version", "gemm"}};
+  else if (s.int4_group_size != 0)
     config["quantization_config"] = {{"quant_method", "gptq"},     {"bits", 4},
                                      {"group_size", s.int4_group_size}, {"desc_act", s.act_order},
                                      {"sym", false},                {"checkpoint_format", "gptq"}};

@@ -1,7 +1,7 @@
 // Each rank's shard of the weights is exactly its slice of the whole model, for every kind
 // of weight: Q/K/V and gate/up rows (and their biases) per part, o_proj and down_proj input
 // columns (down's bias on rank 0 only), vocabulary rows of the embedding and lm_head (the
-// last rank's padded with zeros), whole norms; dense and INT4 alike, at odd sizes.
+// last rank's padded with zeros), whole norms; dense, GPTQ and AWQ alike, at odd sizes.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -135,12 +135,13 @@ INSTANTIATE_TEST_SUITE_P(
                                       .intermediate_size = 36, .tie_word_embeddings = true},  // gate/up/down biases
                       RandomModelSpec{.int4_group_size = 32},
                       RandomModelSpec{.vocab_size = 1003, .int4_group_size = 32, .act_order = true},
-                      RandomModelSpec{.int4_group_size = -1}),
+                      RandomModelSpec{.int4_group_size = -1},
+                      RandomModelSpec{.vocab_size = 1000, .int4_group_size = 32, .awq = true}),
     [](const auto& info) {
       const RandomModelSpec& s = info.param;
       return s.model_type + "_v" + std::to_string(s.vocab_size) + "_g" +
              (s.int4_group_size < 0 ? std::string("row") : std::to_string(s.int4_group_size)) +
-             (s.act_order ? "_act" : "");
+             (s.act_order ? "_act" : "") + (s.awq ? "_awq" : "");
     });
 
 }  // namespace
