@@ -137,9 +137,11 @@ class NcclCommunicator final : public Communicator {
   NcclCommunicator(ncclComm_t comm, CudaBackend& backend, int rank, int size)
       : comm_(comm), backend_(backend), rank_(rank), size_(size) {}
 
+  // Communicators made together by ncclCommInitAll may be destroyed one after the other
+  // from one thread (the last one frees what they share).
   ~NcclCommunicator() override {
+    cudaSetDevice(backend_.device_index());  // for the scratch buffer too
     if (aborted_) return;
-    cudaSetDevice(backend_.device_index());
     cudaStreamSynchronize(backend_.stream());
     nccl().comm_destroy(comm_);
   }
