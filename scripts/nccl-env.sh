@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the GPU scripts: NCCL for tensor parallelism. NVLink multicast stays off, and
 # tern (which opens libnccl.so.2 at run time) is pointed at the nvidia-nccl pip package's
 # library when neither the CUDA toolkit nor the system has one.
