@@ -65,7 +65,7 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
                                                                 .max_seqs = config_.max_num_seqs,
                                                                 .block_size = config_.block_size,
                                                                 .max_model_len = config_.max_model_len});
-    if (!config_.enforce_eager) capture_graphs(rank, index);
+    capture_graphs(rank, index);
   });
   if (!ranks_[0].graphs.empty())
     log_info("captured decode graphs for batch sizes 1..", config_.max_num_seqs, " (", ranks_[0].graphs.size(),
@@ -97,7 +97,9 @@ void ModelRunner::capture_graphs(Rank& rank, int index) {
   const int32_t one_block = 0;
   const int32_t token = 0;
   // Largest first: workspaces that grow on first use reach their final size before any
-  // graph records their address.
+  // graph records their address. Eager runners warm up at the largest size too, so that no
+  // step allocates (or frees) device memory: with tensor parallelism, a cudaFree that waits
+  // for this GPU while its NCCL kernel waits for another rank is a hang risk.
   std::vector<int32_t> sizes = graph_sizes(std::min(config_.max_num_seqs, config_.max_num_batched_tokens));
   std::reverse(sizes.begin(), sizes.end());
   const int64_t vocab = rank.owned.model->config().vocab_size;
@@ -107,6 +109,7 @@ void ModelRunner::capture_graphs(Rank& rank, int index) {
     rank.inputs->upload();
     forward_and_top_k(rank, index);  // warm-up: first-use workspaces, library handles, NCCL connections
     be.synchronize();
+    if (config_.enforce_eager) return;
     std::unique_ptr<CapturedGraph> graph = be.capture([&] { forward_and_top_k(rank, index); });
     if (!graph) return;  // the backend cannot capture: stay eager
     rank.graphs[size] = std::move(graph);

@@ -81,6 +81,8 @@ class ModelRunner final : public ModelExecutor {
   void on_ranks(const std::function<void(Rank&, int)>& job);
   // Runs the model and, on rank 0, the top-k over the sampled rows (enqueued, not waited for).
   void forward_and_top_k(Rank& rank, int index);
+  // Warms the rank up at the largest decode step, then captures its decode graphs (unless
+  // enforce_eager or the backend cannot).
   void capture_graphs(Rank& rank, int index);
   // The smallest captured batch size holding `num_seqs` decode sequences, or 0.
   int32_t graph_size_for(const StepBatch& batch) const;
