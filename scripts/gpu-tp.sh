@@ -14,7 +14,8 @@
 #             graphs) vs TP=1, token agreement and top-5 logprobs of the first token.
 #   bench  `tern bench engine --suite` at TP=1 and each TP=N: the BF16 results keys, written
 #          with `tensor_parallel_size` to $OUT/<gpu>-<yyyymmdd>-tp.json (commit it to bench/results/).
-# Everything lands in $OUT. NVLink multicast stays off (NCCL_NVLS_ENABLE=0; tern forces it too).
+# Results land in $OUT (at most 7 files: the device tool brings back 8), logs in /tmp with
+# their key lines printed. NVLink multicast stays off (NCCL_NVLS_ENABLE=0; tern forces it too).
 set -u -o pipefail
 BIN=$1
 COMMIT=${2:-unknown}
@@ -47,8 +48,8 @@ if [[ " $PHASES " == *" check "* ]]; then
   for n in $SIZES; do
     echo "== tp_logits_check TP=$n vs TP=1"
     timeout 240 "$CHECK" --model $MODEL --tensor-parallel-size "$n" --json "$OUT/tp_logits_$n.json" \
-      > "$OUT/tp_logits_$n.log" 2>&1
-    echo "exit $?"; grep -E '"(error_ratio|argmax_whole|argmax_split|top2_margin_whole|ok)"' "$OUT/tp_logits_$n.log"
+      > "/tmp/tp_logits_$n.log" 2>&1
+    echo "exit $?"; grep -E '"(error_ratio|argmax_whole|argmax_split|top2_margin_whole|ok)"|error' "/tmp/tp_logits_$n.log"
   done
 
   echo "== tern generate greedy: TP=N vs TP=1"
@@ -120,8 +121,8 @@ print(total)")
     echo "== tern bench engine --suite, TP=$n"
     timeout 280 "$TERN" bench engine --suite --backend cuda --model $MODEL --max-model-len 4096 --gpu "$GPU" \
       --commit "$COMMIT" --copy-bandwidth-gbps "$BW" --weight-bytes "$WEIGHT_BYTES" --tensor-parallel-size "$n" \
-      --json "$OUT/tp_bench_$n.json" > "$OUT/tp_bench_$n.log" 2>&1
-    echo "exit $?"; grep -E "memory plan|GPU memory|captured|NCCL|error" "$OUT/tp_bench_$n.log" | head -8
+      --json "$OUT/tp_bench_$n.json" > "/tmp/tp_bench_$n.log" 2>&1
+    echo "exit $?"; grep -E "memory plan|GPU memory|captured|NCCL|error" "/tmp/tp_bench_$n.log" | head -12
   done
   python3 tools/merge_tp_results.py --gpu "$GPU" --commit "$COMMIT" --out-dir "$OUT" "$OUT"/tp_bench_*.json
 fi
