@@ -7,7 +7,8 @@
 # BIN_DIR holds `tern` and `tp_logits_check` (built on a CPU machine with
 # -DTERN_PORTABLE=ON -DCMAKE_CUDA_ARCHITECTURES=90a, as docs/performance.md says). SIZES are
 # the tensor-parallel sizes to test (default "2"; "2 4" on four GPUs). PHASES is any of
-# "check bench" (default both; each fits the 10-minute limit on its own):
+# "check bench" (default both; run them as separate commands where a command may take at most
+# 10 minutes):
 #   check  1. tp_logits_check: last-position logits of 3 prompts (7, 100, 2048 tokens), split
 #             model vs whole, over the whole vocabulary (tolerance: error ratio 0.05);
 #          2. `tern generate` greedy, 32 tokens on tools/hf_reference.py's prompts: TP=N (eager and CUDA
