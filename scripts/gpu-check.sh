@@ -16,6 +16,7 @@ OUT=${OUT:-$PWD/gpu-check-out}
 mkdir -p "$OUT"
 LABEL=${2:-unlabelled}
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:/usr/local/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+. "$(dirname "$0")/nccl-env.sh"  # the NCCL communicator tests
 
 if [ $# -ge 1 ] && [ -n "$1" ]; then
   DIR=$1

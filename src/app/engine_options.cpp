@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/model_ranks.h"
 #include "backend/backend.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -24,6 +25,11 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
                                      "default: the built-in demo model models/tern-demo");
   cmd.add_option("--backend", o.backend, "cpu, cuda, or auto (cuda when a GPU is usable)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  cmd.add_option("--tensor-parallel-size", o.tensor_parallel_size,
+                 "split the model over this many GPUs of the host (GPUs 0..N-1 of CUDA_VISIBLE_DEVICES; on the CPU "
+                 "backend, threads); it must divide the attention heads, KV heads and intermediate size")
+      ->check(CLI::Range(1, kMaxTensorParallelSize))
       ->capture_default_str();
   cmd.add_option("--block-size", o.block_size, "tokens per KV cache block")->check(CLI::Range(1, 256))->capture_default_str();
   cmd.add_option("--num-kv-blocks", o.num_kv_blocks, "KV cache blocks (overrides the memory budget)")
@@ -143,14 +149,64 @@ std::vector<int32_t> generation_eos_ids(const std::string& model_dir) {
   return ids;
 }
 
-std::unique_ptr<Backend> pick_backend(const EngineOptions& o) {
-  BackendOptions bo{.num_threads = o.threads};
-  if (o.backend != "auto") return make_backend(o.backend, bo);
-  try {
-    return make_backend("cuda", bo);
-  } catch (const Error&) {
-    return make_backend("cpu", bo);
+// KV blocks for every rank (each holds its KV heads of every block): --num-kv-blocks, or
+// what the memory budget allows on the tightest GPU, or on the CPU what
+// --kv-cache-memory allows for all ranks together.
+int32_t plan_kv_blocks(const EngineOptions& o, const std::vector<ModelRank>& ranks, const ModelRunnerConfig& rc) {
+  const int64_t blocks_per_seq = (rc.max_model_len + o.block_size - 1) / o.block_size;
+  size_t block_bytes = 0, weight_bytes = 0;  // over all ranks
+  for (const ModelRank& r : ranks) {
+    block_bytes += r.model->kv_block_bytes(o.block_size);
+    weight_bytes += r.model->weights_device_bytes();
   }
+  int32_t blocks = 0;
+  if (o.num_kv_blocks > 0) {
+    blocks = o.num_kv_blocks;
+  } else if (ranks[0].model->backend().memory_info().total_bytes > 0) {
+    // Device budget, per GPU: what --gpu-memory-utilization allows, less what is in use
+    // now (weights, the CUDA context, other processes), less the activations and a margin
+    // for library workspaces, communicator buffers and graphs.
+    blocks = INT32_MAX / 2;
+    for (size_t i = 0; i < ranks.size(); ++i) {
+      const LlamaModel& m = *ranks[i].model;
+      const MemoryInfo memory = m.backend().memory_info();
+      const size_t rank_block_bytes = m.kv_block_bytes(o.block_size);
+      const double allowed = o.gpu_memory_utilization * double(memory.total_bytes);
+      const double in_use = double(memory.total_bytes - memory.free_bytes);
+      const double activations = double(m.workspace_bytes(rc.max_num_batched_tokens, rc.max_num_seqs));
+      const double margin = 1.0 * double(1ull << 30);
+      const double budget = allowed - in_use - activations - margin;
+      const std::string gpu = ranks.size() > 1 ? " on GPU " + std::to_string(i) : "";
+      if (budget < double(rank_block_bytes) * double(blocks_per_seq))
+        throw error("not enough GPU memory", gpu, " for the KV cache of one ", rc.max_model_len, "-token sequence: ",
+                    budget / 1e9, " GB left after weights (", double(m.weights_device_bytes()) / 1e9,
+                    " GB) and activations (", activations / 1e9, " GB) at --gpu-memory-utilization ",
+                    o.gpu_memory_utilization, ", one sequence needs ",
+                    double(rank_block_bytes) * blocks_per_seq / 1e9,
+                    " GB: raise --gpu-memory-utilization or lower --max-model-len / --max-num-batched-tokens",
+                    ranks.size() > 1 ? "" : ", or split the model with --tensor-parallel-size");
+      blocks = std::min(blocks, int32_t(std::min<double>(budget / double(rank_block_bytes), double(INT32_MAX / 2))));
+      if (!o.quiet)
+        log_info("GPU memory", gpu, ": ", double(memory.total_bytes) / 1e9, " GB total, ", in_use / 1e9,
+                 " GB in use after loading weights, activations ", activations / 1e9, " GB, margin ", margin / 1e9,
+                 " GB");
+    }
+  } else {
+    // Never more than every running sequence at full length needs.
+    const int64_t useful = blocks_per_seq * rc.max_num_seqs;
+    const double budget = (o.kv_cache_memory_gib > 0 ? o.kv_cache_memory_gib : 2.0) * double(1ull << 30);
+    blocks = int32_t(std::min<int64_t>(useful, int64_t(budget / double(block_bytes))));
+  }
+  if (blocks < blocks_per_seq)
+    throw error("the KV cache holds ", int64_t(blocks) * o.block_size, " tokens (", blocks, " blocks of ",
+                o.block_size, "), less than one sequence of max_model_len ", rc.max_model_len,
+                ": raise --kv-cache-memory / --num-kv-blocks or lower --max-model-len");
+  if (!o.quiet)
+    log_info("memory plan: weights ", double(weight_bytes) / 1e9, " GB; KV cache ", blocks, " blocks x ",
+             o.block_size, " tokens = ", int64_t(blocks) * o.block_size, " tokens, ",
+             double(block_bytes) * blocks / 1e9, " GB; max_model_len ", rc.max_model_len,
+             ranks.size() > 1 ? " (totals over " + std::to_string(ranks.size()) + " ranks)" : std::string());
+  return blocks;
 }
 
 }  // namespace
@@ -161,14 +217,19 @@ LoadedEngine open_engine(const EngineOptions& o) {
   out.model_name = fs::path(out.model_dir).lexically_normal().filename().string();
   if (out.model_name.empty()) out.model_name = fs::path(out.model_dir).parent_path().filename().string();
   out.tokenizer = Tokenizer::load(out.model_dir);
-  std::unique_ptr<Backend> backend = pick_backend(o);
-  const bool cpu = backend->device() == Device::kCpu;
-  if (!o.quiet) log_info("model ", out.model_dir, " on backend ", backend->name());
-
   ProgressPrinter progress(o.quiet);
-  std::unique_ptr<LlamaModel> model = load_model(out.model_dir, *backend, std::ref(progress));
-  const ModelConfig& mc = model->config();
-  out.weights_device_bytes = model->weights_device_bytes();
+  ModelRanks model = open_model_ranks(out.model_dir, o, std::ref(progress));
+  const int num_ranks = int(model.ranks.size());
+  const LlamaModel& model0 = *model.ranks[0].model;
+  const bool cpu = model0.backend().device() == Device::kCpu;
+  if (!o.quiet)
+    log_info("model ", out.model_dir, " on backend ", model0.backend().name(),
+             num_ranks == 1 ? std::string()
+             : cpu ? ", tensor parallel over " + std::to_string(num_ranks) +
+                         " ranks (CPU threads: for testing, slower than one rank)"
+                   : ", tensor parallel over " + std::to_string(num_ranks) + " GPUs");
+  const ModelConfig& mc = model0.config();
+  out.weights_device_bytes = model0.weights_device_bytes();
   out.weight_format = !mc.quantization                             ? "bf16"
                       : mc.quantization->method == QuantMethod::kGptq ? "gptq-int4"
                                                                       : "awq-int4";
@@ -186,47 +247,8 @@ LoadedEngine open_engine(const EngineOptions& o) {
                        .max_num_seqs = o.max_num_seqs > 0 ? o.max_num_seqs : cpu ? 32 : 256,
                        .max_model_len = max_model_len};
   rc.enforce_eager = o.enforce_eager;
-  const int64_t blocks_per_seq = (max_model_len + o.block_size - 1) / o.block_size;
-  const size_t block_bytes = model->kv_block_bytes(o.block_size);
-  const MemoryInfo memory = backend->memory_info();
-  if (o.num_kv_blocks > 0) {
-    rc.num_kv_blocks = o.num_kv_blocks;
-  } else if (memory.total_bytes > 0) {
-    // Device budget: what --gpu-memory-utilization allows, less what is in use now
-    // (weights, the CUDA context, other processes), less the activations and a margin
-    // for library workspaces and graphs.
-    const double allowed = o.gpu_memory_utilization * double(memory.total_bytes);
-    const double in_use = double(memory.total_bytes - memory.free_bytes);
-    const double activations = double(model->workspace_bytes(rc.max_num_batched_tokens, rc.max_num_seqs));
-    const double margin = 1.0 * double(1ull << 30);
-    const double budget = allowed - in_use - activations - margin;
-    if (budget < double(block_bytes) * double(blocks_per_seq))
-      throw error("not enough GPU memory for the KV cache of one ", max_model_len, "-token sequence: ",
-                  budget / 1e9, " GB left after weights (", double(model->weights_device_bytes()) / 1e9,
-                  " GB) and activations (", activations / 1e9, " GB) at --gpu-memory-utilization ",
-                  o.gpu_memory_utilization, ", one sequence needs ", double(block_bytes) * blocks_per_seq / 1e9,
-                  " GB: raise --gpu-memory-utilization or lower --max-model-len / --max-num-batched-tokens");
-    rc.num_kv_blocks = int32_t(std::min<double>(budget / double(block_bytes), double(INT32_MAX / 2)));
-    if (!o.quiet)
-      log_info("GPU memory: ", double(memory.total_bytes) / 1e9, " GB total, ", in_use / 1e9,
-               " GB in use after loading weights, activations ", activations / 1e9, " GB, margin ", margin / 1e9,
-               " GB");
-  } else {
-    // Never more than every running sequence at full length needs.
-    const int64_t useful = blocks_per_seq * rc.max_num_seqs;
-    const double budget = (o.kv_cache_memory_gib > 0 ? o.kv_cache_memory_gib : 2.0) * double(1ull << 30);
-    rc.num_kv_blocks = int32_t(std::min<int64_t>(useful, int64_t(budget / double(block_bytes))));
-  }
-  if (rc.num_kv_blocks < blocks_per_seq)
-    throw error("the KV cache holds ", int64_t(rc.num_kv_blocks) * o.block_size, " tokens (", rc.num_kv_blocks,
-                " blocks of ", o.block_size, "), less than one sequence of max_model_len ", max_model_len,
-                ": raise --kv-cache-memory / --num-kv-blocks or lower --max-model-len");
-  if (!o.quiet)
-    log_info("memory plan: weights ", double(model->weights_device_bytes()) / 1e9, " GB; KV cache ", rc.num_kv_blocks,
-             " blocks x ", o.block_size, " tokens = ", int64_t(rc.num_kv_blocks) * o.block_size, " tokens, ",
-             double(block_bytes) * rc.num_kv_blocks / 1e9, " GB; max_model_len ", max_model_len);
-
-  auto runner = std::make_unique<ModelRunner>(std::move(model), rc, std::move(backend));
+  rc.num_kv_blocks = plan_kv_blocks(o, model.ranks, rc);
+  auto runner = std::make_unique<ModelRunner>(std::move(model.ranks), rc, std::move(model.threads));
   EngineConfig ec{.block_size = o.block_size,
                   .max_model_len = max_model_len,
                   .max_num_batched_tokens = rc.max_num_batched_tokens,

@@ -17,6 +17,7 @@ namespace tern::app {
 struct EngineOptions {
   std::string model;            // model folder; empty: the built-in demo model
   std::string backend = "auto";  // auto | cpu | cuda
+  int tensor_parallel_size = 1;   // ranks the model is split over (GPUs on CUDA)
   int32_t block_size = 16;
   int32_t num_kv_blocks = 0;          // 0: sized from the memory budget
   double kv_cache_memory_gib = 0.0;   // CPU: bytes for the KV cache (0: 2 GiB or what max_model_len needs)

@@ -138,6 +138,12 @@ class Backend {
   // out[t, :] = table[ids[t], :].  ids [T] I32 (each in [0, V)), table [V, H], out [T, H].
   virtual void embedding(const Tensor& ids, const Tensor& table, const Tensor& out) = 0;
 
+  // The vocabulary-parallel embedding of tensor parallelism: `table` [V, H] holds rows
+  // [first_id, first_id + V) of the whole table. out[t, :] = table[ids[t] - first_id, :]
+  // for an id in that range, zeros for any other id (another rank's row: the all-reduce
+  // that follows adds it in). ids [T] I32, out [T, H].
+  virtual void embedding_slice(const Tensor& ids, const Tensor& table, int64_t first_id, const Tensor& out) = 0;
+
   // out = x / sqrt(mean(x^2) + eps) * weight, per row.  x, out [T, H]; weight [H].
   virtual void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) = 0;
 

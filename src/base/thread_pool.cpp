@@ -37,6 +37,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   }
   int64_t chunk = (n + chunks - 1) / chunks;
   chunks = (n + chunk - 1) / chunk;
+  std::lock_guard<std::mutex> caller(caller_mutex_);
   std::unique_lock<std::mutex> lock(mutex_);
   job_ = &fn;
   job_n_ = n;

@@ -22,7 +22,8 @@ class ThreadPool {
 
   // Calls fn(begin, end) on disjoint chunks covering [0, n) and returns when all are
   // done. The split depends only on n and grain, never on timing, so results are
-  // reproducible. The calling thread takes part. Not reentrant.
+  // reproducible. The calling thread takes part. Not reentrant; callers on different
+  // threads (the ranks of a tensor-parallel group on the CPU backend) take turns.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
   // The process-wide pool used by the CPU backend.
@@ -32,6 +33,7 @@ class ThreadPool {
   void worker_loop(int index);
 
   std::vector<std::thread> workers_;
+  std::mutex caller_mutex_;  // one job at a time
   std::mutex mutex_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;

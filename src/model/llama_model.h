@@ -1,11 +1,16 @@
 // The Llama-family decoder forward (Qwen2, Llama, Mistral), written once against the
 // backend op table. One call runs one engine step: a flat batch of tokens from any mix
 // of prefills, prefill chunks and decodes, reading and writing the paged KV cache.
+//
+// With tensor parallelism there is one LlamaModel per rank, each holding its shard
+// (model/tensor_parallel.h) and a Communicator; every rank runs forward() on the same
+// inputs at the same time, and the collectives inside it combine the shards.
 #pragma once
 
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/communicator.h"
 #include "model/config.h"
 #include "model/weights.h"
 
@@ -21,20 +26,26 @@ struct ForwardInputs {
 };
 
 // Activation buffers sized for the largest step, allocated once and reused (no
-// allocation per step). Each forward uses the first T (or S') rows.
+// allocation per step). Each forward uses the first T (or S') rows. Widths are the
+// rank's (its heads and MLP channels); hidden and logits rows are whole on every rank.
 struct Workspace {
   Tensor hidden, residual, normed, qkv, q, attn, gate_up, act;  // [max_tokens, ...]
   Tensor last_hidden;                                           // [max_logits_rows, H]
   Tensor logits;                                                // [max_logits_rows, V] F32
+  Tensor shard_logits;  // tensor parallel: [max_logits_rows, vocab_rows] F32, this rank's columns
   int64_t max_tokens = 0;
   int64_t max_logits_rows = 0;
 };
 
 class LlamaModel {
  public:
-  LlamaModel(ModelConfig config, ModelWeights weights, Backend& backend);
+  // `comm` joins the ranks of a tensor-parallel group: required when the weights are a
+  // shard of a larger group (its rank and size must match), ignored for a whole model.
+  LlamaModel(ModelConfig config, ModelWeights weights, Backend& backend, Communicator* comm = nullptr);
 
   const ModelConfig& config() const { return config_; }
+  const ModelShard& shard() const { return weights_.shard; }
+  // This rank's heads.
   const AttentionShape& attention_shape() const { return attention_shape_; }
   Backend& backend() const { return backend_; }
   size_t weights_device_bytes() const { return weights_.device_bytes; }
@@ -42,21 +53,24 @@ class LlamaModel {
   // Allocates the activation buffers for steps of up to max_tokens tokens and
   // max_logits_rows sampled rows.
   Workspace make_workspace(int64_t max_tokens, int64_t max_logits_rows) const;
-  // Bytes make_workspace(max_tokens, max_logits_rows) allocates.
+  // Bytes make_workspace(max_tokens, max_logits_rows) allocates, and with tensor
+  // parallelism the communicator's buffer for the logits gather.
   size_t workspace_bytes(int64_t max_tokens, int64_t max_logits_rows) const;
-  // Allocates num_blocks blocks of block_size tokens for every layer.
+  // Allocates num_blocks blocks of block_size tokens for every layer, for this rank's KV
+  // heads.
   std::vector<KvCacheLayer> make_kv_cache(int64_t num_blocks, int64_t block_size) const;
-  // Bytes one KV block takes over all layers (K and V).
+  // Bytes one KV block takes over all layers (K and V) on this rank.
   size_t kv_block_bytes(int64_t block_size) const;
 
-  // Runs the step and returns logits [S', V] (F32), a view into the workspace that is
-  // valid until the next forward.
+  // Runs the step and returns logits [S', V] (F32, the whole vocabulary on every rank), a
+  // view into the workspace that is valid until the next forward.
   Tensor forward(const ForwardInputs& in, const std::vector<KvCacheLayer>& kv_cache, Workspace& ws) const;
 
  private:
   ModelConfig config_;
   ModelWeights weights_;
   Backend& backend_;
+  Communicator* comm_ = nullptr;  // null for a whole model
   RopeParams rope_;
   AttentionShape attention_shape_;
 };

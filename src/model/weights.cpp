@@ -4,21 +4,39 @@
 #include <string>
 
 #include "base/error.h"
+#include "quant/int4_slice.h"
 #include "quant/packed_linear.h"
 #include "tensor/convert.h"
+#include "tensor/host_slices.h"
 
 namespace tern {
 namespace {
 
+// How a linear layer is divided among the ranks (model/tensor_parallel.h).
+enum class Split {
+  kOutputs,  // column-parallel: each rank a slice of every module's output rows
+  kInputs,   // row-parallel: each rank a slice of the input columns; the bias on rank 0
+};
+
+// A linear layer: modules stacked along the output dimension (fused Q/K/V, gate/up).
+struct LinearSpec {
+  std::vector<std::string> modules;
+  std::vector<int64_t> rows;  // each module's output features in the whole model
+  int64_t cols = 0;           // input features in the whole model
+  bool bias = false;
+  Split split = Split::kOutputs;
+};
+
 class Loader {
  public:
-  Loader(const ModelConfig& config, const WeightStore& store, Backend& backend, const LoadProgress& progress)
-      : config_(config), store_(store), backend_(backend), progress_(progress) {
+  Loader(const ModelConfig& config, const WeightStore& store, Backend& backend, const ModelShard& shard,
+         const LoadProgress& progress)
+      : config_(config), store_(store), backend_(backend), shard_(shard), progress_(progress) {
     for (const auto& name : store.names()) total_bytes_ += store.entry(name).end - store.entry(name).begin;
   }
 
-  // A host view of a float tensor after checking its shape.
-  Tensor host(const std::string& name, std::initializer_list<int64_t> shape) const {
+  // A host view of a float tensor after checking its shape; counts it as read.
+  Tensor read(const std::string& name, std::initializer_list<int64_t> shape) {
     Tensor t = store_.get(name);
     if (t.dtype != DType::kF32 && t.dtype != DType::kBF16 && t.dtype != DType::kF16)
       throw error(store_.file_of(name), ": tensor '", name, "': dtype ", dtype_name(t.dtype),
@@ -29,22 +47,83 @@ class Loader {
     if (!same)
       throw error(store_.file_of(name), ": tensor '", name, "': shape ", t.shape_str(), " but config.json implies ",
                   want.shape_str());
+    count_done(t);
     return t;
   }
 
   Tensor upload(const Tensor& host_tensor) {
     Tensor t = backend_.upload(host_tensor, backend_.weight_dtype(host_tensor.dtype));
     device_bytes_ += t.nbytes();
-    done_bytes_ += host_tensor.nbytes();
-    if (progress_) progress_(std::min(done_bytes_, total_bytes_), total_bytes_);
     return t;
   }
 
-  Tensor load(const std::string& name, std::initializer_list<int64_t> shape) { return upload(host(name, shape)); }
+  Tensor load(const std::string& name, std::initializer_list<int64_t> shape) { return upload(read(name, shape)); }
+
+  // This rank's rows of a [V, H] vocabulary table: all of it for a whole model, else its
+  // slice padded with zero rows to vocab_rows.
+  Tensor load_vocab_rows(const std::string& name) {
+    const Tensor full = read(name, {config_.vocab_size, config_.hidden_size});
+    if (shard_.whole()) return upload(full);
+    return upload(copy_rows_padded(full, shard_.vocab_begin, shard_.vocab_end(config_), shard_.vocab_rows));
+  }
+
+  // One linear layer, this rank's part of it: INT4 when config.json has a
+  // quantization_config, else dense (a whole single module stays a zero-copy view of the
+  // file on the CPU).
+  LinearWeight linear(const LinearSpec& spec) {
+    LinearWeight w;
+    if (config_.quantization) {
+      try {
+        w.int4 = backend_.upload_int4(quantized(spec));
+      } catch (const Error& e) {
+        throw error(spec.modules[0], spec.modules.size() > 1 ? " (fused with the next projections)" : "", ": ",
+                    e.what());
+      }
+      for (const Tensor* t : {&w.int4.codes, &w.int4.scales, &w.int4.zeros, &w.int4.group_index})
+        if (!t->empty()) device_bytes_ += t->nbytes();
+    } else {
+      std::vector<Tensor> parts;
+      for (size_t i = 0; i < spec.modules.size(); ++i)
+        parts.push_back(slice(read(dense_name(spec.modules[i]), {spec.rows[i], spec.cols}), spec, i));
+      w.weight = upload(parts.size() == 1 ? parts[0] : concat_rows(parts));
+    }
+    if (spec.bias && (spec.split == Split::kOutputs || shard_.rank == 0)) {
+      std::vector<Tensor> biases;
+      for (size_t i = 0; i < spec.modules.size(); ++i) {
+        const Tensor b = read(spec.modules[i] + ".bias", {spec.rows[i]});
+        biases.push_back(spec.split == Split::kOutputs ? output_rows(b, spec, i) : b);
+      }
+      w.bias = upload(biases.size() == 1 ? biases[0] : concat_rows(biases));
+    }
+    return w;
+  }
+
+  size_t device_bytes() const { return device_bytes_; }
+  void finish() {
+    if (progress_) progress_(total_bytes_, total_bytes_);
+  }
+
+ private:
+  // This rank's slice [begin, end) of module i's rows (kOutputs) or of the inputs (kInputs).
+  std::pair<int64_t, int64_t> range(const LinearSpec& spec, size_t i) const {
+    const int64_t whole = spec.split == Split::kOutputs ? spec.rows[i] : spec.cols;
+    const int64_t share = whole / shard_.size;
+    return {shard_.rank * share, (shard_.rank + 1) * share};
+  }
+  Tensor output_rows(const Tensor& t, const LinearSpec& spec, size_t i) const {
+    if (shard_.whole()) return t;
+    const auto [begin, end] = range(spec, i);
+    return t.slice_rows(begin, end);
+  }
+  Tensor slice(const Tensor& weight, const LinearSpec& spec, size_t i) const {
+    if (shard_.whole() || spec.split == Split::kOutputs) return output_rows(weight, spec, i);
+    const auto [begin, end] = range(spec, i);
+    return copy_columns(weight, begin, end);
+  }
 
   // Stacks the rows of several [rows_i, cols] tensors into one host tensor, widening to
   // F32 if their dtypes differ.
-  Tensor concat_rows(const std::vector<Tensor>& parts) {
+  static Tensor concat_rows(const std::vector<Tensor>& parts) {
     DType dtype = parts[0].dtype;
     int64_t rows = 0;
     for (const auto& p : parts) {
@@ -74,54 +153,25 @@ class Loader {
     return module + ".weight";
   }
 
-  LinearWeight fused(const std::vector<std::string>& names, const std::vector<int64_t>& rows, int64_t cols,
-                     bool with_bias) {
-    std::vector<Tensor> weights, biases;
-    for (size_t i = 0; i < names.size(); ++i) {
-      weights.push_back(host(dense_name(names[i]), {rows[i], cols}));
-      if (with_bias) biases.push_back(host(names[i] + ".bias", {rows[i]}));
-    }
-    LinearWeight w;
-    w.weight = upload(concat_rows(weights));
-    if (with_bias) w.bias = upload(concat_rows(biases));
-    return w;
-  }
-
-  // One linear layer made of the named modules stacked along the output dimension:
-  // INT4 when config.json has a quantization_config, else dense (a single module stays a
-  // zero-copy view of the file).
-  LinearWeight linear(const std::vector<std::string>& names, const std::vector<int64_t>& rows, int64_t cols,
-                      bool with_bias) {
-    if (config_.quantization) return quantized(names, rows, cols, with_bias);
-    if (names.size() > 1) return fused(names, rows, cols, with_bias);
-    LinearWeight w;
-    w.weight = load(dense_name(names[0]), {rows[0], cols});
-    if (with_bias) w.bias = load(names[0] + ".bias", {rows[0]});
-    return w;
-  }
-
-  size_t device_bytes() const { return device_bytes_; }
-
- private:
-  LinearWeight quantized(const std::vector<std::string>& names, const std::vector<int64_t>& rows, int64_t cols,
-                         bool with_bias) {
+  // The INT4 modules, each unpacked whole on the host, sliced to this rank's part, and
+  // stacked.
+  Int4Weight quantized(const LinearSpec& spec) {
     std::vector<Int4Weight> parts;
-    std::vector<Tensor> biases;
-    for (size_t i = 0; i < names.size(); ++i) {
-      parts.push_back(unpack(names[i], rows[i], cols));
-      if (with_bias) biases.push_back(host(names[i] + ".bias", {rows[i]}));
+    for (size_t i = 0; i < spec.modules.size(); ++i) {
+      const Int4Weight whole = unpack(spec.modules[i], spec.rows[i], spec.cols);
+      if (shard_.whole()) {
+        parts.push_back(whole);
+        continue;
+      }
+      const auto [begin, end] = range(spec, i);
+      parts.push_back(spec.split == Split::kOutputs
+                          ? slice_int4_outputs(whole, begin, end)
+                          : slice_int4_inputs(whole, begin, end,
+                                              spec.modules[i] + " (tensor-parallel rank " +
+                                                  std::to_string(shard_.rank) + " of " +
+                                                  std::to_string(shard_.size) + ")"));
     }
-    const Int4Weight fused = parts.size() == 1 ? parts[0] : concat_int4_outputs(parts, names);
-    LinearWeight w;
-    try {
-      w.int4 = backend_.upload_int4(fused);
-    } catch (const Error& e) {
-      throw error(names[0], names.size() > 1 ? " (fused with the next projections)" : "", ": ", e.what());
-    }
-    for (const Tensor* t : {&w.int4.codes, &w.int4.scales, &w.int4.zeros, &w.int4.group_index})
-      if (!t->empty()) device_bytes_ += t->nbytes();
-    if (with_bias) w.bias = upload(concat_rows(biases));
-    return w;
+    return parts.size() == 1 ? parts[0] : concat_int4_outputs(parts, spec.modules);
   }
 
   // A quantized module's tensors, converted to tern's INT4 layout on the host.
@@ -150,6 +200,8 @@ class Loader {
     return unpack_linear(p, q, rows, cols);
   }
 
+  // Progress counts the checkpoint's bytes as they are read, whatever share of them this
+  // rank keeps, so every rank of a group reaches the same total.
   void count_done(const Tensor& t) {
     done_bytes_ += t.nbytes();
     if (progress_) progress_(std::min(done_bytes_, total_bytes_), total_bytes_);
@@ -158,6 +210,7 @@ class Loader {
   const ModelConfig& config_;
   const WeightStore& store_;
   Backend& backend_;
+  const ModelShard& shard_;
   const LoadProgress& progress_;
   size_t total_bytes_ = 0;
   size_t done_bytes_ = 0;
@@ -166,24 +219,35 @@ class Loader {
 
 }  // namespace
 
-ModelWeights load_weights(const ModelConfig& c, const WeightStore& store, Backend& backend,
+ModelWeights load_weights(const ModelConfig& c, const WeightStore& store, Backend& backend, const ModelShard& shard,
                           const LoadProgress& progress) {
-  Loader loader(c, store, backend, progress);
+  Loader loader(c, store, backend, shard, progress);
   const int64_t h = c.hidden_size, d = c.head_dim, q_rows = c.num_attention_heads * d,
                 kv_rows = c.num_key_value_heads * d;
   ModelWeights w;
-  w.embed_tokens = loader.load("model.embed_tokens.weight", {c.vocab_size, h});
+  w.shard = shard;
+  w.embed_tokens = loader.load_vocab_rows("model.embed_tokens.weight");
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     LayerWeights l;
     l.input_norm = loader.load(p + "input_layernorm.weight", {h});
     l.post_attention_norm = loader.load(p + "post_attention_layernorm.weight", {h});
-    l.qkv = loader.linear({p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"},
-                          {q_rows, kv_rows, kv_rows}, h, c.attention_bias);
-    l.o_proj = loader.linear({p + "self_attn.o_proj"}, {h}, q_rows, false);
-    l.gate_up = loader.linear({p + "mlp.gate_proj", p + "mlp.up_proj"}, {c.intermediate_size, c.intermediate_size}, h,
-                              c.mlp_bias);
-    l.down = loader.linear({p + "mlp.down_proj"}, {h}, c.intermediate_size, c.mlp_bias);
+    l.qkv = loader.linear({.modules = {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"},
+                           .rows = {q_rows, kv_rows, kv_rows},
+                           .cols = h,
+                           .bias = c.attention_bias,
+                           .split = Split::kOutputs});
+    l.o_proj = loader.linear({.modules = {p + "self_attn.o_proj"}, .rows = {h}, .cols = q_rows, .split = Split::kInputs});
+    l.gate_up = loader.linear({.modules = {p + "mlp.gate_proj", p + "mlp.up_proj"},
+                               .rows = {c.intermediate_size, c.intermediate_size},
+                               .cols = h,
+                               .bias = c.mlp_bias,
+                               .split = Split::kOutputs});
+    l.down = loader.linear({.modules = {p + "mlp.down_proj"},
+                            .rows = {h},
+                            .cols = c.intermediate_size,
+                            .bias = c.mlp_bias,
+                            .split = Split::kInputs});
     w.layers.push_back(std::move(l));
   }
   w.final_norm = loader.load("model.norm.weight", {h});
@@ -192,10 +256,16 @@ ModelWeights load_weights(const ModelConfig& c, const WeightStore& store, Backen
       throw error("lm_head.weight is missing and config.json does not set tie_word_embeddings");
     w.lm_head.weight = w.embed_tokens;
   } else {
-    w.lm_head.weight = loader.load("lm_head.weight", {c.vocab_size, h});
+    w.lm_head.weight = loader.load_vocab_rows("lm_head.weight");
   }
   w.device_bytes = loader.device_bytes();
+  loader.finish();
   return w;
+}
+
+ModelWeights load_weights(const ModelConfig& config, const WeightStore& store, Backend& backend,
+                          const LoadProgress& progress) {
+  return load_weights(config, store, backend, model_shard(config, 0, 1), progress);
 }
 
 }  // namespace tern

@@ -50,9 +50,12 @@ void set_int4_code(const Int4Weight& w, int64_t n, int64_t k, int code) {
 void validate_int4(const Int4Weight& w, const std::string& context) {
   if (w.codes.ndim != 2) throw error(context, ": INT4 codes must be 2-D, got ", w.codes.shape_str());
   const int64_t n = w.out_features(), k = w.in_features();
-  if (w.group_size < 1 || w.group_size > k)
+  const bool act_order = !w.group_index.empty();
+  if (w.group_size < 1 || (!act_order && w.group_size > k))
     throw error(context, ": INT4 group size ", w.group_size, " is outside [1, ", k, "]");
-  const int64_t groups = int4_num_groups(k, w.group_size);
+  if (act_order && (w.scales.ndim != 2 || w.scales.dim(1) < 1))
+    throw error(context, ": INT4 scales must be [", n, ", groups], got ", w.scales.shape_str());
+  const int64_t groups = act_order ? w.scales.dim(1) : int4_num_groups(k, w.group_size);
   expect_tensor(w.codes, DType::kU8, {n, k / 2}, "codes", context);
   expect_tensor(w.scales, DType::kF32, {n, groups}, "scales", context);
   expect_tensor(w.zeros, DType::kU8, {n, groups}, "zeros", context);

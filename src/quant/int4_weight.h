@@ -9,7 +9,9 @@
 //   g(k)    = group_index[k] when present, else k / group_size
 // where code(n, k) in [0, 15] is the low nibble of codes[n, k / 2] for even k and the
 // high nibble for odd k. Groups come from GPTQ's act-order (desc_act) when group_index
-// is present: each group then holds columns spread over the row.
+// is present: each group then holds columns spread over the row, and num_groups may exceed
+// ceil(K / group_size): a tensor-parallel slice of an act-order weight's input columns
+// keeps the scales of every group of the whole row (quant/int4_slice.h).
 #pragma once
 
 #include <cstdint>
@@ -34,10 +36,11 @@ enum class Int4Layout : uint8_t { kRowMajor, kMmaTiles };
 
 struct Int4Weight {
   Tensor codes;            // [N, K / 2] U8, two 4-bit codes per byte, even k in the low nibble
-  Tensor scales;           // [N, num_groups] F32
+  Tensor scales;           // [N, num_groups] F32; num_groups = ceil(K / group_size) without group_index
   Tensor zeros;            // [N, num_groups] U8, each in [0, kInt4MaxZero]
   Tensor group_index;      // [K] I32, each in [0, num_groups); empty: g(k) = k / group_size
-  int64_t group_size = 0;  // input columns per group; K when the whole row is one group
+  int64_t group_size = 0;  // input columns per group; K when the whole row is one group.
+                           // With group_index: the checkpoint's group size (may exceed K)
   Int4Layout layout = Int4Layout::kRowMajor;
 
   bool empty() const { return codes.empty(); }

@@ -16,11 +16,14 @@
 #include "engine/model_runner.h"
 #include "model/load_model.h"
 #include "model/safetensors.h"
+#include "../unit/forward_support.h"
 
 namespace tern {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::greedy;
+using testing::scattered_blocks;
 const fs::path kData = TERN_TEST_DATA;
 
 struct GoldenCase {
@@ -58,16 +61,6 @@ class ForwardGolden : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<LlamaModel> load() { return load_model((kData / "models" / GetParam()).string(), *backend_); }
   std::unique_ptr<Backend> backend_;
 };
-
-// A block table of `n` distinct blocks drawn from a pool of `pool` in shuffled order, so
-// attention must follow the table rather than assume contiguous blocks.
-std::vector<int32_t> scattered_blocks(int n, int pool, uint32_t seed) {
-  std::vector<int32_t> ids(static_cast<size_t>(pool));
-  std::iota(ids.begin(), ids.end(), 0);
-  std::shuffle(ids.begin(), ids.end(), std::mt19937(seed));
-  ids.resize(size_t(n));
-  return ids;
-}
 
 TEST_P(ForwardGolden, LogitsMatchTransformersAtEveryPosition) {
   auto model = load();
@@ -111,38 +104,6 @@ TEST_P(ForwardGolden, LogitsMatchTransformersAtEveryPosition) {
                                                           << pos;
     }
   }
-}
-
-// Greedy continuation through the runner, prefill split into chunks of `chunk` tokens.
-std::vector<int32_t> greedy(ModelRunner& runner, const std::vector<int32_t>& prompt, int steps, int chunk,
-                            uint32_t seed) {
-  static const SamplingParams kGreedy{.temperature = 0.0f};
-  const int bs = runner.block_size();
-  std::vector<int32_t> table =
-      scattered_blocks((int(prompt.size()) + steps + bs - 1) / bs, runner.num_kv_blocks(), seed);
-  std::vector<int32_t> out;
-  int32_t computed = 0;
-  std::vector<int32_t> all = prompt;
-  while (int(out.size()) < steps) {
-    int32_t remaining = int32_t(all.size()) - computed;
-    int32_t n = std::min(remaining, chunk);
-    StepSequence seq{.seq_id = 1,
-                     .num_computed_tokens = computed,
-                     .new_token_ids = std::span<const int32_t>(all.data() + computed, size_t(n)),
-                     .block_table = table,
-                     .sample = computed + n == int32_t(all.size()),
-                     .params = &kGreedy,
-                     .prompt_token_ids = prompt,
-                     .output_token_ids = out};
-    auto sampled = runner.execute(StepBatch{.seqs = {seq}});
-    computed += n;
-    if (seq.sample) {
-      EXPECT_EQ(sampled.size(), 1u);
-      out.push_back(sampled[0].token_id);
-      all.push_back(sampled[0].token_id);
-    }
-  }
-  return out;
 }
 
 TEST_P(ForwardGolden, GreedyContinuationsMatchTransformers) {

@@ -24,6 +24,7 @@ class CpuBackend final : public Backend {
   void synchronize() override {}
 
   void embedding(const Tensor& ids, const Tensor& table, const Tensor& out) override;
+  void embedding_slice(const Tensor& ids, const Tensor& table, int64_t first_id, const Tensor& out) override;
   void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override;
   void add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
                     const Tensor& out) override;
