@@ -306,17 +306,12 @@ __global__ void gather_columns_kernel(const __nv_bfloat16* __restrict__ x, const
 }  // namespace
 
 void launch_int4_mma(const Int4Problem& p, cudaStream_t stream) {
-  // Token tiles of 8; 5 and 7 round up to the next instantiation (their padding tokens
-  // read as zeros and are never stored).
+  static_assert(kInt4MmaMaxRows == 32, "one instantiation per 8-token tile count");
   switch ((p.m + 7) / 8) {
     case 1: return launch_tokens<1>(p, stream);
     case 2: return launch_tokens<2>(p, stream);
     case 3: return launch_tokens<3>(p, stream);
     case 4: return launch_tokens<4>(p, stream);
-    case 5:
-    case 6: return launch_tokens<6>(p, stream);
-    case 7:
-    case 8: return launch_tokens<8>(p, stream);
     default: throw error("cuda linear (INT4): the tensor-core kernel takes at most ", kInt4MmaMaxRows, " rows, got ", p.m);
   }
 }

@@ -15,8 +15,9 @@ namespace tern::cuda {
 
 // Up to this many rows of x (decode batches, small prefill chunks), linear runs the
 // tensor-core W4A16 kernel, which reads each 4-bit weight once; beyond it, dequantise to
-// BF16 + cuBLASLt, where the GEMM's own cost dwarfs the dequantisation.
-inline constexpr int kInt4MmaMaxRows = 64;
+// BF16 + cuBLASLt. Measured on the H200 at Qwen2.5-7B shapes (docs/quantization.md): the
+// two paths take the same time per layer at 32 rows, the kernel twice as long at 64.
+inline constexpr int kInt4MmaMaxRows = 32;
 
 struct Int4Problem {
   int64_t m = 0, n = 0, k = 0;
