@@ -6,8 +6,10 @@
 #   hf        HF transformers generate() baselines on the 7B model (hf_bench.json)
 #   greedy    tern's greedy continuations vs HF's, eager and with CUDA graphs
 #   bf16      `tern bench engine --suite` on the BF16 model -> tern_bf16.json
+#   tiny      the committed tiny models (dense, GPTQ, GPTQ act-order): CUDA vs CPU greedy
+#             tokens and top-5 logprobs (no 7B model needed)
 #   int4      `tern quantize --method rtn` (GPTQ g128, the format and bytes --method gptq
-#             writes), tiny GPTQ checkpoints CUDA vs CPU, the 7B INT4 checkpoint's logprobs
+#             writes), the 7B INT4 checkpoint's logprobs
 #             vs its torch dequantisation (tools/compare_logprobs.py), and the suite
 #             -> tern_int4.json, int4_logprob_compare.json
 #   logprobs  BF16 teacher-forced logprob comparison with HF (bf16_logprob_compare.json)
@@ -23,7 +25,7 @@ set -u -o pipefail
 TERN=$(realpath "$1")
 COMMIT=${2:-unknown}
 shift 2 || shift $#
-STAGES=${*:-fixtures hf greedy bf16 int4 logprobs}
+STAGES=${*:-fixtures tiny hf greedy bf16 int4 logprobs}
 OUT=${OUT:-$PWD/gpu-e2e-out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
@@ -151,9 +153,9 @@ stage_bf16() {
   stamp bf16
 }
 
-stage_int4() {
-  echo "== INT4: tiny GPTQ checkpoints, CUDA vs CPU (greedy tokens and top-5 logprobs)"
-  for m in tests/data/quant/tiny-qwen2-gptq-g32 tests/data/quant/tiny-qwen2-gptq-g32-act-sym; do
+stage_tiny() {
+  echo "== tiny models, CUDA vs CPU (greedy tokens and top-5 logprobs): dense, GPTQ, GPTQ act-order"
+  for m in tests/data/models/tiny-qwen2 tests/data/quant/tiny-qwen2-gptq-g32 tests/data/quant/tiny-qwen2-gptq-g32-act-sym; do
     for b in cpu cuda; do
       "$TERN" generate --quiet --backend $b --model $m --prompt "12 + 34 =" --max-tokens 24 --ignore-eos --json \
         --logprobs 5 >"/tmp/$(basename $m).$b.json" 2>"/tmp/$(basename $m).$b.err" || tail -3 "/tmp/$(basename $m).$b.err"
@@ -175,6 +177,10 @@ print(f"{sys.argv[1].rsplit('/', 1)[1]}: greedy tokens agree for {same}/{len(cpu
       f"max |logprob diff| of the chosen token {diff:.4f}, of shared top-5 tokens {alt:.4f}")
 PY
   done
+  stamp tiny
+}
+
+stage_int4() {
   echo "== INT4: tern quantize --method rtn --group-size 128 (GPTQ format)"
   if [ ! -f $INT4/config.json ]; then
     /usr/bin/time -f "quantize: %e s wall, %M KB max RSS" "$TERN" quantize --model $MODEL --out $INT4 --method rtn \
@@ -212,7 +218,7 @@ json.dump([c['text'] for c in r['cases']] + ['Write a long story about a dragon 
 echo "== copy bandwidth: $(bandwidth) GB/s"
 for stage in $STAGES; do
   declare -F "stage_$stage" >/dev/null || { echo "unknown stage '$stage'"; exit 2; }
-  if [ "$stage" != fixtures ]; then
+  if [ "$stage" != fixtures ] && [ "$stage" != tiny ]; then
     echo "== random Qwen2.5-7B-shaped model, HF reference"
     ensure_model
   fi

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/cuda/int4_tiles.h"
+#include "base/error.h"
 #include "int4_random.h"
 
 namespace tern {
