@@ -111,9 +111,11 @@ std::vector<int32_t> generation_eos_ids(const std::string& model_dir) {
   return ids;
 }
 
-std::unique_ptr<Backend> pick_backend(const EngineOptions& o) {
-  BackendOptions bo{.num_threads = o.threads};
-  if (o.backend != "auto") return make_backend(o.backend, bo);
+}  // namespace
+
+std::unique_ptr<Backend> open_backend(const std::string& name, int threads) {
+  BackendOptions bo{.num_threads = threads};
+  if (name != "auto") return make_backend(name, bo);
   try {
     return make_backend("cuda", bo);
   } catch (const Error&) {
@@ -121,7 +123,10 @@ std::unique_ptr<Backend> pick_backend(const EngineOptions& o) {
   }
 }
 
-}  // namespace
+std::unique_ptr<LlamaModel> load_model_with_progress(const std::string& model_dir, Backend& backend, bool quiet) {
+  ProgressPrinter progress(quiet);
+  return load_model(model_dir, backend, std::ref(progress));
+}
 
 LoadedEngine open_engine(const EngineOptions& o) {
   LoadedEngine out;
@@ -129,12 +134,11 @@ LoadedEngine open_engine(const EngineOptions& o) {
   out.model_name = fs::path(out.model_dir).lexically_normal().filename().string();
   if (out.model_name.empty()) out.model_name = fs::path(out.model_dir).parent_path().filename().string();
   out.tokenizer = Tokenizer::load(out.model_dir);
-  std::unique_ptr<Backend> backend = pick_backend(o);
+  std::unique_ptr<Backend> backend = open_backend(o.backend, o.threads);
   const bool cpu = backend->device() == Device::kCpu;
   if (!o.quiet) log_info("model ", out.model_dir, " on backend ", backend->name());
 
-  ProgressPrinter progress(o.quiet);
-  std::unique_ptr<LlamaModel> model = load_model(out.model_dir, *backend, std::ref(progress));
+  std::unique_ptr<LlamaModel> model = load_model_with_progress(out.model_dir, *backend, o.quiet);
   const ModelConfig& mc = model->config();
 
   int32_t max_model_len = int32_t(mc.max_position_embeddings);

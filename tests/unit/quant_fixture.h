@@ -16,6 +16,7 @@
 
 #include "backend/backend.h"
 #include "model/load_model.h"
+#include "model/sequence_logits.h"
 #include "quant/int4_weight.h"
 #include "quant/packed_linear.h"
 #include "tensor/dtype.h"
@@ -98,31 +99,7 @@ inline PackedLinear pack_awq_for_test(const Int4Weight& w) {
 inline std::vector<float> model_logits(const std::string& dir, const std::vector<int32_t>& ids) {
   auto backend = make_backend("cpu");
   auto model = load_model(dir, *backend);
-  const int32_t n = int32_t(ids.size());
-  const int block_size = 16;
-  auto cache = model->make_kv_cache((n + block_size - 1) / block_size, block_size);
-  Workspace ws = model->make_workspace(n, n);
-  std::vector<int32_t> positions(static_cast<size_t>(n)), table(size_t(cache[0].num_blocks()));
-  std::iota(positions.begin(), positions.end(), 0);
-  std::iota(table.begin(), table.end(), 0);
-  int32_t query_start[2] = {0, n}, seq_len = n;
-  auto view = [](const int32_t* data, int64_t count) {
-    return make_view(const_cast<int32_t*>(data), DType::kI32, Device::kCpu, {count});
-  };
-  ForwardInputs in;
-  in.token_ids = view(ids.data(), n);
-  in.positions = view(positions.data(), n);
-  in.slot_mapping = view(positions.data(), n);
-  in.logits_indices = view(positions.data(), n);
-  in.attention =
-      AttentionMetadata{.num_seqs = 1,
-                        .max_query_len = n,
-                        .max_seq_len = n,
-                        .query_start = view(query_start, 2),
-                        .seq_lens = view(&seq_len, 1),
-                        .block_tables = make_view(table.data(), DType::kI32, Device::kCpu, {1, int64_t(table.size())})};
-  Tensor logits = model->forward(in, cache, ws);
-  return std::vector<float>(logits.ptr<const float>(), logits.ptr<const float>() + logits.numel());
+  return SequenceLogits(*model, int64_t(ids.size())).all(ids);
 }
 
 // A fixed prompt of token ids valid for the tiny models (vocab 1024).
