@@ -37,15 +37,17 @@ python3 - "$out" "${variants[@]}" <<'PY'
 import json, math, sys
 out, variants = sys.argv[1], sys.argv[2:]
 ci = {q["question"] for q in json.load(open("models/tern-demo/eval_questions.json"))["questions"]}
+bf16 = json.load(open(f"{out}/bf16.eval.json"))["results"]
 print("| weights | replies: perplexity | replies: mean NLL | dialogues: perplexity | accuracy (1200) "
-      "| + | - | * | CI 40 | quantize: wall s (CPU s) |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+      "| + | - | * | replies unlike bf16's | CI 40 | quantize: wall s (CPU s) |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for v in variants:
     rep, dia = (json.load(open(f"{out}/{v}.{t}.json")) for t in ("replies", "dialogues"))
     ev = json.load(open(f"{out}/{v}.eval.json"))
     s, results = ev["summary"], ev["results"]
     op = {o: sum(r["correct"] for r in results if r["op"] == o) / sum(r["op"] == o for r in results) for o in "+-*"}
     assert ci <= {r["question"] for r in results}
+    changed = sum(r["output"] != b["output"] for r, b in zip(results, bf16))
     ci_right = len({r["question"] for r in results if r["question"] in ci and r["correct"]})
     q = ""
     if v != "bf16":
@@ -53,7 +55,7 @@ for v in variants:
         q = f"{t['wall_s']:.1f} ({t['user_s'] + t['sys_s']:.1f})"
     print(f"| {v} | {rep['perplexity']:.5f} | {rep['nll']:.5f} | {dia['perplexity']:.1f} "
           f"| {s['overall']['accuracy']:.2%} | {op['+']:.1%} | {op['-']:.1%} | {op['*']:.1%} "
-          f"| {ci_right}/{len(ci)} | {q} |")
+          f"| {changed} | {ci_right}/{len(ci)} | {q} |")
 print(f"(replies: {rep['tokens']} tokens of {rep['documents']} replies; dialogues: {dia['tokens']} tokens of "
       f"{dia['documents']} dialogues)")
 PY
