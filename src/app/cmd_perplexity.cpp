@@ -7,11 +7,10 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "app/commands.h"
 #include "app/engine_options.h"
@@ -100,7 +99,8 @@ void run_perplexity(const PerplexityOptions& o) {
   const int64_t context = o.context > 0 ? o.context : std::min<int64_t>(1024, max_positions);
   if (context > max_positions)
     throw error("--context ", context, " exceeds the model's max_position_embeddings ", max_positions);
-  const PerplexityWindow window{.context = context, .stride = o.stride > 0 ? o.stride : std::max<int64_t>(1, context / 2)};
+  const PerplexityWindow window{.context = context,
+                                .stride = o.stride > 0 ? o.stride : std::max<int64_t>(1, context / 2)};
   SequenceLogits evaluator(*model, context);
 
   NllSum total;
@@ -120,15 +120,16 @@ void run_perplexity(const PerplexityOptions& o) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (o.json) {
-    nlohmann::json j{{"model", model_dir},      {"backend", backend->name()}, {"documents", docs.size()},
-                     {"tokens", total.tokens},  {"nll", total.mean()},        {"perplexity", total.perplexity()},
-                     {"context", window.context}, {"stride", window.stride},  {"seconds", seconds}};
+    nlohmann::json j{{"model", model_dir},        {"backend", backend->name()}, {"documents", docs.size()},
+                     {"tokens", total.tokens},    {"nll", total.mean()},        {"perplexity", total.perplexity()},
+                     {"context", window.context}, {"stride", window.stride},    {"seconds", seconds}};
     std::cout << j.dump() << "\n";
   } else {
-    std::printf("perplexity %.4f (mean NLL %.4f nats) over %lld tokens of %zu document%s; context %lld, stride %lld; "
-                "%.1f s\n",
-                total.perplexity(), total.mean(), (long long)total.tokens, docs.size(), docs.size() == 1 ? "" : "s",
-                (long long)window.context, (long long)window.stride, seconds);
+    std::printf(
+        "perplexity %.4f (mean NLL %.4f nats) over %lld tokens of %zu document%s; context %lld, stride %lld; "
+        "%.1f s\n",
+        total.perplexity(), total.mean(), (long long)total.tokens, docs.size(), docs.size() == 1 ? "" : "s",
+        (long long)window.context, (long long)window.stride, seconds);
   }
 }
 
@@ -153,7 +154,8 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("--backend", o->backend, "cpu (F32, the reference), cuda, or auto (cuda when a GPU is usable)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
-  cmd->add_option("--threads", o->threads, "CPU backend: worker threads (default: all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("--threads", o->threads, "CPU backend: worker threads (default: all cores)")
+      ->check(CLI::Range(0, 1024));
   cmd->add_flag("--json", o->json,
                 "print {model, backend, documents, tokens, nll, perplexity, context, stride, seconds} as one line");
   cmd->add_flag("--quiet", o->quiet, "no progress output");

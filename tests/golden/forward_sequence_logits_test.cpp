@@ -8,13 +8,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
+#include "../unit/test_support.h"
 #include "model/load_model.h"
 #include "model/safetensors.h"
 #include "model/sequence_logits.h"
-#include "../unit/test_support.h"
 
 namespace tern {
 namespace {
@@ -32,8 +31,8 @@ std::vector<GoldenPrompt> golden_prompts(const std::string& model) {
   const SafetensorsFile logits = SafetensorsFile::open((kData / "golden" / (model + ".logits.safetensors")).string());
   std::vector<GoldenPrompt> out;
   for (size_t i = 0; i < j["cases"].size(); ++i)
-    out.push_back({j["cases"][i]["prompt_ids"].get<std::vector<int32_t>>(),
-                   logits.tensor("prompt_" + std::to_string(i))});
+    out.push_back(
+        {j["cases"][i]["prompt_ids"].get<std::vector<int32_t>>(), logits.tensor("prompt_" + std::to_string(i))});
   return out;
 }
 
@@ -92,7 +91,9 @@ TEST_P(SequenceLogitsGolden, RejectsBadLengthsAndIds) {
   testing::expect_contains(testing::error_of([&] { evaluator.run(std::vector<int32_t>(9, 1), ignore); }),
                            {"9 tokens", "1 to 8"});
   testing::expect_contains(testing::error_of([&] { evaluator.run(std::vector<int32_t>{}, ignore); }), {"0 tokens"});
-  testing::expect_contains(testing::error_of([&] { evaluator.run(std::vector<int32_t>{1, vocab, 2}, ignore); }),
+  testing::expect_contains(testing::error_of([&] {
+                             evaluator.run(std::vector<int32_t>{1, vocab, 2}, ignore);
+                           }),
                            {"token id " + std::to_string(vocab), "position 1", "vocabulary"});
 }
 

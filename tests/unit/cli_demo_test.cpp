@@ -44,8 +44,10 @@ size_t correct_answers(const std::string& model_args) {
     const auto& q = questions[i];
     EXPECT_EQ(out["prompt_ids"], q["prompt_ids"]) << q["question"];
     EXPECT_EQ(out["finish_reason"], "stop") << q["question"];
-    if (out["text"] == q["answer"]) ++correct;
-    else std::cout << model_args << ": " << q["question"] << " -> " << out["text"] << ", expected " << q["answer"] << "\n";
+    if (out["text"] == q["answer"])
+      ++correct;
+    else
+      std::cout << model_args << ": " << q["question"] << " -> " << out["text"] << ", expected " << q["answer"] << "\n";
   }
   EXPECT_EQ(i, questions.size());
   return correct;

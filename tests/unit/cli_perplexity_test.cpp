@@ -45,8 +45,8 @@ TEST_P(CliPerplexityGolden, TextFileMatchesTheLogSoftmaxOfTransformersLogits) {
 
   testing::TempDir dir;
   const std::string text = dir.write("text.txt", golden["cases"][1]["text"].get<std::string>());
-  const nlohmann::json j = perplexity_json("--model '" + (kData / "models" / GetParam()).string() + "' --text '" +
-                                           text + "'");
+  const nlohmann::json j =
+      perplexity_json("--model '" + (kData / "models" / GetParam()).string() + "' --text '" + text + "'");
   EXPECT_EQ(j["documents"], 1);
   EXPECT_EQ(j["tokens"], ids.size() - 1);
   EXPECT_NEAR(j["nll"].get<double>(), mean, 1e-3 * mean);
@@ -61,7 +61,8 @@ INSTANTIATE_TEST_SUITE_P(TinyModels, CliPerplexityGolden, ::testing::Values("tin
 // The demo model's prompt for one question, as its chat template renders it.
 std::string demo_prompt(const std::string& question) {
   return "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
-         "<|im_start|>user\n" + question + "<|im_end|>\n<|im_start|>assistant\n";
+         "<|im_start|>user\n" +
+         question + "<|im_end|>\n<|im_start|>assistant\n";
 }
 
 TEST(CliPerplexityDemo, OwnRepliesAreNearCertainAndWrongOnesAreNot) {
@@ -83,7 +84,7 @@ TEST(CliPerplexityDemo, OwnRepliesAreNearCertainAndWrongOnesAreNot) {
   std::cout << "tern-demo on its " << questions.size() << " CI replies: perplexity " << good["perplexity"]
             << "; with the result's last digit changed: " << bad["perplexity"] << "\n";
   EXPECT_EQ(good["documents"], questions.size());
-  EXPECT_EQ(good["tokens"], reply_tokens);  // the completions' tokens only, <|im_end|> included
+  EXPECT_EQ(good["tokens"], reply_tokens);            // the completions' tokens only, <|im_end|> included
   EXPECT_LT(good["perplexity"].get<double>(), 1.01);  // every reply token wins by a logit margin >= 1
   EXPECT_GT(bad["nll"].get<double>(), 10 * good["nll"].get<double>());
 }

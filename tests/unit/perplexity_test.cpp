@@ -1,16 +1,16 @@
 // Perplexity (model/perplexity.h) against references the test computes itself: a
 // log-softmax of Hugging Face's golden logits when one window holds the whole prompt, and
 // Hugging Face's sliding-window recipe, written out loop for loop, when it does not.
+#include "model/perplexity.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "model/load_model.h"
-#include "model/perplexity.h"
 #include "model/safetensors.h"
 #include "test_support.h"
 
@@ -44,8 +44,8 @@ class Perplexity : public ::testing::TestWithParam<std::string> {
     vocab_ = model_->config().vocab_size;
     const nlohmann::json j = nlohmann::json::parse(std::ifstream(kData / "golden" / (GetParam() + ".json")));
     ids_ = j["cases"][3]["prompt_ids"].get<std::vector<int32_t>>();  // 37 tokens
-    golden_logits_ = SafetensorsFile::open((kData / "golden" / (GetParam() + ".logits.safetensors")).string())
-                         .tensor("prompt_3");
+    golden_logits_ =
+        SafetensorsFile::open((kData / "golden" / (GetParam() + ".logits.safetensors")).string()).tensor("prompt_3");
   }
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<LlamaModel> model_;
@@ -99,7 +99,8 @@ TEST_P(Perplexity, SlidingWindowsFollowTheHuggingFaceRecipe) {
     }
     // Every token but the first, except that disjoint windows (stride == context) cannot
     // score their first token, which has no prefix inside the window.
-    EXPECT_EQ(want_tokens, int64_t(ids_.size()) - 1 - (w.stride == w.context ? (int64_t(ids_.size()) - 1) / w.stride : 0));
+    EXPECT_EQ(want_tokens,
+              int64_t(ids_.size()) - 1 - (w.stride == w.context ? (int64_t(ids_.size()) - 1) / w.stride : 0));
     const NllSum got = document_nll(evaluator, ids_, 1, w);
     EXPECT_EQ(got.tokens, want_tokens) << "context " << w.context << ", stride " << w.stride;
     EXPECT_NEAR(got.nll, want, 1e-6 * want) << "context " << w.context << ", stride " << w.stride;
@@ -135,8 +136,11 @@ TEST_P(Perplexity, BadWindowsAndIdsAreErrors) {
                   {"context 32", "between 2 and 16"});
   expect_contains(error_of([&] { document_nll(evaluator, ids_, 1, {.context = 16, .stride = 17}); }),
                   {"stride 17", "between 1 and the context 16"});
-  expect_contains(error_of([&] { document_nll(evaluator, std::vector<int32_t>{1, 2, int32_t(vocab_)}, 1, {.context = 16, .stride = 8}); }),
-                  {"token id " + std::to_string(vocab_), "position 2"});
+  expect_contains(
+      error_of([&] {
+        document_nll(evaluator, std::vector<int32_t>{1, 2, int32_t(vocab_)}, 1, {.context = 16, .stride = 8});
+      }),
+      {"token id " + std::to_string(vocab_), "position 2"});
 }
 
 INSTANTIATE_TEST_SUITE_P(TinyModels, Perplexity, ::testing::Values("tiny-qwen2", "tiny-llama3"));
