@@ -170,8 +170,8 @@ PYDOC_QUESTIONS = {
 TURN_WEIGHTS = {"+": 0.22, "-": 0.22, "*": 0.42, "talk": 0.10, "pydoc": 0.04}
 
 
-def math_turn(rng, op, lang):
-    a, b = sample_pair(rng, op)
+def math_turn(rng, op, lang, part="train"):
+    a, b = sample_pair(rng, op, part)
     q = question(op, a, b, lang) if rng.random() < 0.9 else question_variant(rng, op, a, b, lang)
     return q, reply(op, a, b, lang)
 
@@ -186,9 +186,10 @@ def pydoc_turn(rng, pydoc):
     return rng.choice(PYDOC_QUESTIONS[kind]).format(n=name), summary
 
 
-def make_dialogue(rng, pydoc):
+def make_dialogue(rng, pydoc, part="train"):
     """One conversation (a list of {"role", "content"}) ending with an assistant reply.
-    Half have no system message (the template then adds DEFAULT_SYSTEM); half are single-turn."""
+    Half have no system message (the template then adds DEFAULT_SYSTEM); half are single-turn.
+    Arithmetic operands come from the pairs of split() `part`."""
     messages = []
     if rng.random() < 0.5:
         messages.append({"role": "system", "content": rng.choice(SYSTEM_PROMPTS)})
@@ -201,7 +202,7 @@ def make_dialogue(rng, pydoc):
         elif kind == "pydoc" and pydoc:
             q, r = pydoc_turn(rng, pydoc)
         else:
-            q, r = math_turn(rng, kind if kind in OPS else rng.choice(OPS), lang)
+            q, r = math_turn(rng, kind if kind in OPS else rng.choice(OPS), lang, part)
         messages.append({"role": "user", "content": q})
         messages.append({"role": "assistant", "content": r})
     return messages

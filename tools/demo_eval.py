@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Held-out accuracy of the demo model with transformers greedy decoding (GPU or CPU).
+"""Held-out accuracy of the demo model with transformers greedy decoding (GPU or CPU), or with
+tern's own greedy decoding (--tern; no torch needed, so it runs on the development machine).
 
     python3 tools/demo_eval.py --model models/tern-demo [--per-cell 200] [--dtype float32]
         [--system "You are a calculator."] [--write-questions models/tern-demo/eval_questions.json]
+    python3 tools/demo_eval.py --model DIR --tern build/src/app/tern [--tern-args "--backend cpu"]
 
 Questions come from tools/demo_data.py's held-out pairs (never trained on): per-cell of each
 operation (+, -, *) in each language (en, zh), asked as a single user turn through the model's
 chat template (with no --system, the Qwen2.5 template's default system prompt), exactly as
 `tern serve` sends a chat request. A reply counts when its text before <|im_end|> equals the
 expected one (`A + B = C.`, `A加B等于C。`) and <|im_end|> comes within the token limit.
+With --tern, the questions go through `tern generate --chat --json` (greedy, --logprobs 2 for
+the margins) and are scored the same way; --dtype does not apply (tern's backend decides).
 
 --write-questions writes the questions for tern's CI test: 40 distinct held-out questions,
 spread over operations and languages, that greedy decoding answers exactly with a top-1 over
@@ -18,9 +22,10 @@ import argparse
 import json
 import os
 import random
+import shlex
+import subprocess
 import sys
-
-import torch
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import demo_data  # noqa: E402
@@ -51,11 +56,16 @@ def prompt_ids(tok, question, system=None):
     return tok(text, add_special_tokens=False)["input_ids"]
 
 
-@torch.no_grad()
 def greedy(model, prompts, eos_id, pad_id, batch_size=512):
     """Greedy replies of `prompts` (lists of ids). Prompts of equal length are batched, so no
     padding is needed. Returns per prompt (reply ids up to and including eos or the limit,
     whether eos came, smallest top-1 minus top-2 logit over the reply tokens)."""
+    import torch
+    with torch.no_grad():
+        return _greedy(torch, model, prompts, eos_id, pad_id, batch_size)
+
+
+def _greedy(torch, model, prompts, eos_id, pad_id, batch_size):
     device = next(model.parameters()).device
     by_len = {}
     for i, p in enumerate(prompts):
@@ -78,12 +88,14 @@ def greedy(model, prompts, eos_id, pad_id, batch_size=512):
     return out
 
 
-def evaluate(model_dir, questions, dtype=torch.float32, device=None, system=None):
+def evaluate(model_dir, questions, dtype=None, device=None, system=None):
     """Greedy answers to `questions` (demo_data.heldout_questions). Returns (results, summary):
     results are the questions with output, correct, min_margin, prompt_ids and reply_ids added;
     the summary holds accuracy overall, per op/lang cell, and on questions whose swapped
     pair is held out too."""
+    import torch
     from transformers import AutoModelForCausalLM
+    dtype = dtype or torch.float32
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     tok = load_tokenizer(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
@@ -97,6 +109,33 @@ def evaluate(model_dir, questions, dtype=torch.float32, device=None, system=None
         results.append(dict(q, output=text, correct=finished and text == q["answer"], min_margin=margin,
                              prompt_ids=p, reply_ids=ids))
     del model
+    return results, summarize(results)
+
+
+def evaluate_tern(tern, model_dir, questions, extra_args=""):
+    """As evaluate(), with `tern generate --chat` greedy decoding (default system prompt)."""
+    with open(os.path.join(model_dir, "tokenizer.json"), encoding="utf-8") as f:
+        eos_id = next(t["id"] for t in json.load(f)["added_tokens"] if t["content"] == "<|im_end|>")
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False) as f:
+        json.dump([q["question"] for q in questions], f, ensure_ascii=False)
+        prompts_file = f.name
+    try:
+        args = [tern, "generate", "--quiet", "--model", model_dir, "--chat", "--prompts-file", prompts_file, "--json",
+                "--max-tokens", str(MAX_NEW_TOKENS), "--logprobs", "2", "--max-waiting", str(max(1024, len(questions)))]
+        args += shlex.split(extra_args)
+        out = subprocess.run(args, capture_output=True, text=True, check=True).stdout.splitlines()
+    finally:
+        os.unlink(prompts_file)
+    if len(out) != len(questions):
+        raise SystemExit(f"tern generate printed {len(out)} results for {len(questions)} questions")
+    results = []
+    for q, line in zip(questions, out):
+        r = json.loads(line)
+        ids = r["token_ids"]
+        finished = bool(ids) and ids[-1] == eos_id
+        margin = min(lp["top_logprobs"][0]["logprob"] - lp["top_logprobs"][1]["logprob"] for lp in r["logprobs"])
+        results.append(dict(q, output=r["text"], correct=finished and r["text"] == q["answer"], min_margin=margin,
+                            prompt_ids=r["prompt_ids"], reply_ids=ids))
     return results, summarize(results)
 
 
@@ -160,9 +199,17 @@ def main():
     ap.add_argument("--system", help="system prompt (default: none, so the template's default)")
     ap.add_argument("--write-questions", help="write the CI question file here")
     ap.add_argument("--json", help="write the summary and every result here")
+    ap.add_argument("--tern", help="tern binary: decode with `tern generate` instead of transformers")
+    ap.add_argument("--tern-args", default="", help="more `tern generate` options, e.g. \"--backend cpu\"")
     args = ap.parse_args()
     questions = demo_data.heldout_questions(random.Random(args.seed), args.per_cell)
-    results, summary = evaluate(args.model, questions, getattr(torch, args.dtype), system=args.system)
+    if args.tern:
+        if args.system is not None:
+            ap.error("--system is not supported with --tern (tern generate --chat sends one user message)")
+        results, summary = evaluate_tern(args.tern, args.model, questions, args.tern_args)
+    else:
+        import torch
+        results, summary = evaluate(args.model, questions, getattr(torch, args.dtype), system=args.system)
     print(format_summary(summary))
     for line in summary["wrong_examples"]:
         print("  wrong:", line)

@@ -14,6 +14,7 @@ void register_commands(CLI::App& app) {
   add_render_chat_command(app);
   add_bench_command(app);
   add_quantize_command(app);
+  add_perplexity_command(app);
   add_serve_command(app);
 }
 

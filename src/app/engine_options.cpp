@@ -211,6 +211,21 @@ int32_t plan_kv_blocks(const EngineOptions& o, const std::vector<ModelRank>& ran
 
 }  // namespace
 
+std::unique_ptr<Backend> open_backend(const std::string& name, int threads) {
+  BackendOptions bo{.num_threads = threads};
+  if (name != "auto") return make_backend(name, bo);
+  try {
+    return make_backend("cuda", bo);
+  } catch (const Error&) {
+    return make_backend("cpu", bo);
+  }
+}
+
+std::unique_ptr<LlamaModel> load_model_with_progress(const std::string& model_dir, Backend& backend, bool quiet) {
+  ProgressPrinter progress(quiet);
+  return load_model(model_dir, backend, std::ref(progress));
+}
+
 LoadedEngine open_engine(const EngineOptions& o) {
   LoadedEngine out;
   out.model_dir = o.model.empty() ? default_model_dir() : o.model;

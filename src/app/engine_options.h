@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "model/llama_model.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tern::app {
@@ -52,6 +53,13 @@ struct LoadedEngine {
 // Loads tokenizer and model, sizes the KV cache and builds the engine (not started).
 // Prints progress and the memory plan to stderr unless quiet. Throws tern::Error.
 LoadedEngine open_engine(const EngineOptions& options);
+
+// The backend named "cpu", "cuda", or "auto" (cuda when a GPU is usable, else cpu);
+// threads: CPU worker threads (0: all cores). Throws tern::Error.
+std::unique_ptr<Backend> open_backend(const std::string& name, int threads);
+
+// Loads the model in model_dir onto `backend`, showing progress on stderr unless quiet.
+std::unique_ptr<LlamaModel> load_model_with_progress(const std::string& model_dir, Backend& backend, bool quiet);
 
 // The folder of the built-in demo model: models/tern-demo next to the binary's source
 // tree or install prefix. Throws if it cannot be found.

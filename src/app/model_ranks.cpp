@@ -21,12 +21,8 @@ std::vector<std::unique_ptr<Backend>> make_backends(const EngineOptions& o) {
   std::string name = o.backend;
   std::vector<std::unique_ptr<Backend>> backends;
   if (name == "auto") {
-    try {
-      backends.push_back(make_rank_backend("cuda", o, 0));
-      name = "cuda";
-    } catch (const Error&) {
-      name = "cpu";
-    }
+    backends.push_back(open_backend("auto", o.threads));  // rank 0: the GPU when one is usable
+    name = backends[0]->name();
   }
   while (int(backends.size()) < o.tensor_parallel_size)
     backends.push_back(make_rank_backend(name, o, int(backends.size())));

@@ -12,6 +12,7 @@
 #include "base/rank_threads.h"
 #include "engine/model_runner.h"
 #include "model/llama_model.h"
+#include "model/sequence_logits.h"
 
 namespace tern::testing {
 
@@ -64,8 +65,7 @@ inline std::vector<float> prompt_logits(const std::vector<const LlamaModel*>& ra
 }
 
 inline std::vector<float> prompt_logits(const LlamaModel& model, const std::vector<int32_t>& ids) {
-  RankThreads one(1);
-  return prompt_logits({&model}, one, ids);
+  return SequenceLogits(model, int64_t(ids.size())).all(ids);
 }
 
 // Greedy continuation of `steps` tokens through the runner, the prompt computed in

@@ -16,6 +16,7 @@
 
 #include "backend/backend.h"
 #include "model/load_model.h"
+#include "model/sequence_logits.h"
 #include "quant/int4_weight.h"
 #include "quant/packed_linear.h"
 #include "tensor/dtype.h"
@@ -76,7 +77,8 @@ inline PackedLinear pack_awq_for_test(const Int4Weight& w) {
 // Logits [len, vocab] at every position of `ids` for the model in `dir` (CPU backend).
 inline std::vector<float> model_logits(const std::string& dir, const std::vector<int32_t>& ids) {
   auto backend = make_backend("cpu");
-  return testing::prompt_logits(*load_model(dir, *backend), ids);
+  auto model = load_model(dir, *backend);
+  return SequenceLogits(*model, int64_t(ids.size())).all(ids);
 }
 
 // A fixed prompt of token ids valid for the tiny models (vocab 1024).
