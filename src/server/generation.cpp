@@ -99,10 +99,10 @@ void Generation::drain() {
 void Generation::take(size_t part_index, const RequestOutput& out) {
   Part& part = parts_[part_index];
   if (out.finish_reason == FinishReason::kError) {
-    if (out.numerical_error) log_warn("request ", request_id_, ": NaN or Inf logits; the request failed");
     ended_ = true;
     abort_unfinished();
     if (out.numerical_error) {
+      log_warn("request ", request_id_, ": NaN or Inf logits; the request failed");
       sink_->fail(ApiError(ApiErrorKind::kInternal,
                            "The model produced NaN or Inf logits for request " + request_id_ +
                                "; it was stopped rather than sampled from. Other requests are unaffected.",

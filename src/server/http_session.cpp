@@ -1,11 +1,11 @@
 #include "server/http_session.h"
 
 #include <boost/asio/post.hpp>
-#include <iterator>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
+#include <iterator>
 
 #include "base/log.h"
 #include "server/api_error.h"

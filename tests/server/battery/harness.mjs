@@ -37,6 +37,16 @@ async function gauges(url, headers) {
 // the harness's own requests and must never show up in the log.
 export async function startBatteryServer(args = [], { env = {}, apiKey = null, ...options } = {}) {
   const server = await startServer(args, { ...options, env: apiKey ? { ...env, TERN_API_KEY: apiKey } : env });
+  try {
+    await takeBaseline(server, apiKey);
+  } catch (e) {
+    await server.stop();  // a server left running would keep the test file alive
+    throw e;
+  }
+  return server;
+}
+
+async function takeBaseline(server, apiKey) {
   server.auth = apiKey ? { Authorization: "Bearer " + apiKey } : {};
   server.secrets = apiKey ? [apiKey] : [];
   server.prompts = new Set();
@@ -49,11 +59,16 @@ export async function startBatteryServer(args = [], { env = {}, apiKey = null, .
   const canary = await server.post("/v1/completions", CANARY);
   assert.equal(canary.status, 200, canary.text);
   server.canary = canary.json.choices[0].text;
-  server.baseline = await gauges(server.url, server.auth);
-  assert.equal(server.baseline.running, 0);
-  assert.equal(server.baseline.waiting, 0);
+  // The gauges are published at the end of an engine step, a moment after the canary's
+  // answer went out.
+  const deadline = Date.now() + 2000 * slow;
+  for (;;) {
+    server.baseline = await gauges(server.url, server.auth);
+    if (server.baseline.running === 0 && server.baseline.waiting === 0) break;
+    assert.ok(Date.now() < deadline, `the engine is not idle after the canary: ${JSON.stringify(server.baseline)}`);
+    await sleep(20);
+  }
   server.logChecked = server.log().length;  // the 503s while it loaded are expected
-  return server;
 }
 
 // Prompt text a case sends: strings under prompt / content / text of at least 8 bytes
@@ -89,6 +104,7 @@ export async function checkInvariants(server, { allow5xx = [] } = {}) {
   // G-INV-1.
   const health = await fetch(server.url + "/health");
   assert.equal(health.status, 200, "G-INV-1: /health");
+  assert.equal(await health.text(), '{"status":"ok"}', "G-INV-1: /health");
   const canary = await postJson(server.url, "/v1/completions", CANARY, server.auth);
   assert.equal(canary.status, 200, "G-INV-1: canary: " + canary.text);
   assert.equal(canary.json.choices[0].text, server.canary, "G-INV-1: the canary's text changed");
@@ -117,13 +133,20 @@ export function caseTest(server, id, title, fn, { allow5xx = [], hooks = false, 
   const skip = hooks && !hooksBuilt ? "needs -DTERN_TEST_HOOKS=ON (the sanitizer CI build has it)" : false;
   test(`${id}: ${title}`, { skip, timeout: timeout * slow }, async () => {
     const s = typeof server === "function" ? server() : server;
-    await fn(s);
-    await checkInvariants(s, { allow5xx });
+    try {
+      await fn(s);
+      await checkInvariants(s, { allow5xx });
+    } catch (e) {
+      // The server's side of a failure, for CI logs.
+      console.log(`--- ${id}: the server's log (last 4000 bytes) ---\n${s.log().slice(-4000)}`);
+      throw e;
+    }
   });
 }
 
 // Stops the server and checks what only shows at exit: status 0 and no leak report.
 export async function stopBatteryServer(server) {
+  if (!server) return;  // it failed to start: that failure is reported already
   const { code } = await server.stop();
   checkLog(server, [500, 503]);  // statuses were checked per case
   assert.equal(code, 0, "the server exits 0 on SIGTERM:\n" + server.log().slice(-2000));

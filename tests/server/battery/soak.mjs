@@ -53,7 +53,7 @@ const timer = setInterval(() => {
 stats = await runMix(server.url, { durationMs: minutes * 60000, rate: Number(opt.rate),
                                    maxTokens: Number(opt["max-tokens"]), maxPromptWords: Number(opt["max-prompt-words"]), seed: 7, onProgress: (s) => { stats = s; } });
 clearInterval(timer);
-samples.push(sample(stats.completed));
+samples.push({ ...sample(stats.completed), final: true });  // after the last response: memory only
 
 // Idle: gauges back to baseline within 1 s of the last response.
 let idle = false;
@@ -76,12 +76,13 @@ if (steady.length >= 2) {
 }
 const rateBetween = (a, b) => (b.completed - a.completed) / ((b.t - a.t) / 1000);
 const tenth = Math.max(1, Math.floor(steady.length / 10));
+const loaded = steady.filter((s) => !s.final);
 // Open connections come and go with the load: a leak shows as the floor rising, so the
 // lowest count of the last tenth is compared with the lowest of the first.
 const drift = (key) => steady.length > 2 * tenth
   ? Math.min(...steady.slice(-tenth).map((s) => s[key])) - Math.min(...steady.slice(0, tenth).map((s) => s[key])) : 0;
-const early = steady.length > 2 * tenth ? rateBetween(steady[0], steady[tenth]) : 0;
-const late = steady.length > 2 * tenth ? rateBetween(steady.at(-1 - tenth), steady.at(-1)) : 0;
+const early = loaded.length > 2 * tenth ? rateBetween(loaded[0], loaded[tenth]) : 0;
+const late = loaded.length > 2 * tenth ? rateBetween(loaded.at(-1 - tenth), loaded.at(-1)) : 0;
 const report = {
   minutes, warmup_minutes: warmup, rate_per_s: Number(opt.rate),
   requests: { sent: stats.sent, completed: stats.completed, cancelled: stats.cancelled, invalid: stats.invalid,
