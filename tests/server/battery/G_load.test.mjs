@@ -89,7 +89,7 @@ describe("mixed Poisson load", () => {
       assert.deepEqual(stats.failures, []);
       assert.equal(stats.completed + stats.cancelled + stats.invalid + stats.disconnected, stats.sent,
                    JSON.stringify({ ...stats, ttft: undefined, itl: undefined }));
-      assert.ok(stats.completed > 50);
+      assert.ok(stats.completed >= 0.6 * stats.sent, `${stats.completed} of ${stats.sent} completed`);
       console.log(`G3: ${stats.sent} requests, TTFT p99 ${percentile(stats.ttft, 0.99).toFixed(0)} ms, ` +
                   `ITL p99 ${percentile(stats.itl, 0.99).toFixed(1)} ms`);
     }, { timeout: 180000 });
