@@ -106,8 +106,8 @@ Json parse_json_text(std::string_view body, const std::string& what) {
     if (param.empty()) throw bad_body(what + " holds a number too large for a double");
     throw ApiError(ApiErrorKind::kInvalidRequest, param + ": the number is too large for a double", param);
   } catch (const Json::exception& e) {
-    // A syntax error or a number too large for a double. nlohmann's text names the byte
-    // position and what it expected; it quotes at most a few bytes of the client's input.
+    // A syntax error. nlohmann's text names the byte position and what it expected; it
+    // quotes at most a few bytes of the client's input.
     std::string detail = e.what();
     if (const size_t at = detail.find("] "); at != std::string::npos) detail = detail.substr(at + 2);
     throw bad_body(what + " is not valid JSON: " + detail);
