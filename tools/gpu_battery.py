@@ -165,13 +165,15 @@ def stream(server, body, results, index):
 
 def case_h3(a, report):
     before = gpu_used_mib()
-    s = Server(a.tern, a.model, ["--backend", a.backend], {"TERN_TEST_HOOKS": "fail_step=400"})
+    tokens = min(2000, int(a.max_model_len) - 32)  # each stream's length; the step fails halfway
+    s = Server(a.tern, a.model, ["--backend", a.backend, "--max-model-len", a.max_model_len],
+               {"TERN_TEST_HOOKS": f"fail_step={tokens // 2}"})
     if not s.wait_ready():
         report["H3"] = {"ok": False, "error": s.text()[-1500:]}
         s.stop()
         return False
     results = [None] * 4
-    threads = [threading.Thread(target=stream, args=(s, {"prompt": "Tell a long story", "max_tokens": 2000,
+    threads = [threading.Thread(target=stream, args=(s, {"prompt": "Tell a long story", "max_tokens": tokens,
                                                          "ignore_eos": True}, results, i)) for i in range(4)]
     for t in threads:
         t.start()
@@ -195,10 +197,10 @@ def case_h3(a, report):
 
 
 def case_f2b(a, report, server):
-    tokens = 32000
+    tokens = min(32000, int(a.max_model_len) - 16)
     times = []
     for attempt in range(10):
-        prompt = [(attempt * 7919 + i * 31) % 30000 + 100 for i in range(tokens)]
+        prompt = [(attempt * 7919 + i * 31) % 900 + 100 for i in range(tokens)]  # ids every vocabulary has
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
         conn.request("POST", "/v1/completions",
                      body=json.dumps({"prompt": prompt, "max_tokens": 4, "stream": True}),
