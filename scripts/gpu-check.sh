@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for the GPU machine: the CUDA op tests (every op against the CPU reference),
 # a memory/race check of a subset under compute-sanitizer, and the op micro-benchmark at
-# Qwen2.5-7B shapes. Finishes within 10 minutes.
+# Qwen2.5-7B shapes. Finishes within 10 minutes. With BATTERY_TERN and BATTERY_MODEL set it
+# also runs the GPU-only reliability cases (tools/gpu_battery.py; a few more minutes).
 #
 #   scripts/gpu-check.sh [PREBUILT_DIR] [LABEL]
 #
@@ -69,6 +70,14 @@ if command -v ncu >/dev/null && [ -n "$BENCH_BIN" ]; then
     --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
     --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis "$BENCH_BIN" --profile >"$OUT/ncu_attention.txt" 2>&1
   echo "ncu exit $?"
+fi
+
+if [ -n "${BATTERY_MODEL:-}" ] && [ -n "${BATTERY_TERN:-}" ]; then
+  # The GPU-only cases of the reliability battery (docs/reliability.md); BATTERY_TERN is a
+  # CUDA build of tern with -DTERN_TEST_HOOKS=ON, BATTERY_MODEL a Qwen2.5-7B-sized folder.
+  echo "== reliability battery, GPU-only cases"
+  timeout 480 python3 tools/gpu_battery.py --tern "$BATTERY_TERN" --model "$BATTERY_MODEL" \
+    --out "$OUT/gpu_battery.json" 2>&1 | tee "$OUT/gpu_battery.log"
 fi
 
 echo "== benchmark table"

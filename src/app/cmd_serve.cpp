@@ -26,6 +26,8 @@ struct ServeOptions {
   double idle_timeout_s = 30;
   double header_timeout_s = 10;
   double shutdown_timeout_s = 30;
+  double write_timeout_s = 30;
+  double sse_ping_interval_s = 10;
   std::string log_level = "info";
 };
 
@@ -84,6 +86,8 @@ void run_serve(ServeOptions& o) {
   o.server.idle_timeout = millis(o.idle_timeout_s);
   o.server.header_timeout = millis(o.header_timeout_s);
   o.server.shutdown_timeout = millis(o.shutdown_timeout_s);
+  o.server.write_timeout = millis(o.write_timeout_s);
+  o.server.sse_ping_interval = millis(o.sse_ping_interval_s);
   server::Server server(o.server);
   set_exit_code(server.run([&o] { return load_model(o); }));
 }
@@ -119,6 +123,16 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--header-timeout", o->header_timeout_s,
                   "seconds from a request's first byte to the end of its headers")
       ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--write-timeout", o->write_timeout_s,
+                  "seconds a response write may make no progress (a client that stopped reading) before the "
+                  "connection is dropped and its request aborted")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--sse-ping-interval", o->sse_ping_interval_s,
+                  "seconds a stream may stay silent (queued, long prefill) before it gets an SSE keep-alive "
+                  "comment; 0: never")
+      ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   cmd->add_option("--max-request-bytes", s.max_request_bytes, "largest request body accepted (413 beyond)")
       ->check(CLI::Range(size_t{1024}, size_t{1} << 30))

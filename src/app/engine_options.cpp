@@ -159,13 +159,16 @@ int32_t plan_kv_blocks(const EngineOptions& o, const std::vector<ModelRank>& ran
     block_bytes += r.model->kv_block_bytes(o.block_size);
     weight_bytes += r.model->weights_device_bytes();
   }
+  const bool device = ranks[0].model->backend().memory_info().total_bytes > 0;
   int32_t blocks = 0;
+  std::string budget_source;  // where the budget came from, for the error below
   if (o.num_kv_blocks > 0) {
     blocks = o.num_kv_blocks;
-  } else if (ranks[0].model->backend().memory_info().total_bytes > 0) {
+    budget_source = "--num-kv-blocks " + std::to_string(o.num_kv_blocks);
+  } else if (device) {
     // Device budget, per GPU: what --gpu-memory-utilization allows, less what is in use
     // now (weights, the CUDA context, other processes), less the activations and a margin
-    // for library workspaces, communicator buffers and graphs.
+    // for library workspaces, communicator buffers and graphs. The tightest GPU decides.
     blocks = INT32_MAX / 2;
     for (size_t i = 0; i < ranks.size(); ++i) {
       const LlamaModel& m = *ranks[i].model;
@@ -175,17 +178,18 @@ int32_t plan_kv_blocks(const EngineOptions& o, const std::vector<ModelRank>& ran
       const double in_use = double(memory.total_bytes - memory.free_bytes);
       const double activations = double(m.workspace_bytes(rc.max_num_batched_tokens, rc.max_num_seqs));
       const double margin = 1.0 * double(1ull << 30);
-      const double budget = allowed - in_use - activations - margin;
+      const double budget = std::max(0.0, allowed - in_use - activations - margin);
       const std::string gpu = ranks.size() > 1 ? " on GPU " + std::to_string(i) : "";
-      if (budget < double(rank_block_bytes) * double(blocks_per_seq))
-        throw error("not enough GPU memory", gpu, " for the KV cache of one ", rc.max_model_len, "-token sequence: ",
-                    budget / 1e9, " GB left after weights (", double(m.weights_device_bytes()) / 1e9,
-                    " GB) and activations (", activations / 1e9, " GB) at --gpu-memory-utilization ",
-                    o.gpu_memory_utilization, ", one sequence needs ",
-                    double(rank_block_bytes) * blocks_per_seq / 1e9,
-                    " GB: raise --gpu-memory-utilization or lower --max-model-len / --max-num-batched-tokens",
-                    ranks.size() > 1 ? "" : ", or split the model with --tensor-parallel-size");
-      blocks = std::min(blocks, int32_t(std::min<double>(budget / double(rank_block_bytes), double(INT32_MAX / 2))));
+      const int32_t rank_blocks =
+          int32_t(std::min<double>(budget / double(rank_block_bytes), double(INT32_MAX / 2)));
+      if (rank_blocks < blocks) {
+        blocks = rank_blocks;
+        budget_source = detail::concat("--gpu-memory-utilization ", o.gpu_memory_utilization, " of ",
+                                       double(memory.total_bytes) / 1e9, " GB", gpu, ", less ", in_use / 1e9,
+                                       " GB in use (weights ", double(m.weights_device_bytes()) / 1e9,
+                                       " GB, other processes), activations ", activations / 1e9, " GB and a ",
+                                       margin / 1e9, " GB margin,");
+      }
       if (!o.quiet)
         log_info("GPU memory", gpu, ": ", double(memory.total_bytes) / 1e9, " GB total, ", in_use / 1e9,
                  " GB in use after loading weights, activations ", activations / 1e9, " GB, margin ", margin / 1e9,
@@ -194,13 +198,25 @@ int32_t plan_kv_blocks(const EngineOptions& o, const std::vector<ModelRank>& ran
   } else {
     // Never more than every running sequence at full length needs.
     const int64_t useful = blocks_per_seq * rc.max_num_seqs;
-    const double budget = (o.kv_cache_memory_gib > 0 ? o.kv_cache_memory_gib : 2.0) * double(1ull << 30);
-    blocks = int32_t(std::min<int64_t>(useful, int64_t(budget / double(block_bytes))));
+    const double gib = o.kv_cache_memory_gib > 0 ? o.kv_cache_memory_gib : 2.0;
+    blocks = int32_t(std::min<int64_t>(useful, int64_t(gib * double(1ull << 30) / double(block_bytes))));
+    budget_source = detail::concat("--kv-cache-memory ", gib, " GiB");
   }
-  if (blocks < blocks_per_seq)
-    throw error("the KV cache holds ", int64_t(blocks) * o.block_size, " tokens (", blocks, " blocks of ",
-                o.block_size, "), less than one sequence of max_model_len ", rc.max_model_len,
-                ": raise --kv-cache-memory / --num-kv-blocks or lower --max-model-len");
+  if (blocks < blocks_per_seq) {
+    // Actionable: what one full-length sequence needs, what there is, and the longest
+    // max_model_len that fits.
+    const int64_t fits = int64_t(blocks) * o.block_size;
+    throw error("not enough memory for the KV cache of one ", rc.max_model_len, "-token sequence: it needs ",
+                blocks_per_seq, " blocks of ", o.block_size, " tokens = ", double(block_bytes) * blocks_per_seq / 1e6,
+                " MB, but ", budget_source, " leaves room for ", blocks, " blocks (",
+                double(block_bytes) * blocks / 1e6, " MB). ",
+                fits > 0 ? detail::concat("Use --max-model-len ", fits, " or less, or free memory: ")
+                         : std::string("Free memory: "),
+                !device            ? "raise --kv-cache-memory or --num-kv-blocks"
+                : ranks.size() > 1 ? "raise --gpu-memory-utilization or stop other GPU processes"
+                                   : "raise --gpu-memory-utilization, stop other GPU processes, or split the model "
+                                     "with --tensor-parallel-size");
+  }
   if (!o.quiet)
     log_info("memory plan: weights ", double(weight_bytes) / 1e9, " GB; KV cache ", blocks, " blocks x ",
              o.block_size, " tokens = ", int64_t(blocks) * o.block_size, " tokens, ",

@@ -244,7 +244,12 @@ void Engine::process_update(const SequenceUpdate& update) {
   if (finish) {
     out.text += text.flush();
     out.finish_reason = finish;
-    if (*finish == FinishReason::kError) out.error = request.error_message;
+    if (*finish == FinishReason::kError) {
+      // The scheduler ends sequences with kError only for NaN/Inf logits; a failed model
+      // step ends them through end_request().
+      out.error = request.error_message;
+      out.numerical_error = true;
+    }
     ++live.num_finals_sent;
     ++counters_.num_finished_seqs[static_cast<size_t>(*finish)];
   }

@@ -1,9 +1,11 @@
 #include "engine/model_runner.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "base/error.h"
 #include "base/log.h"
+#include "engine/test_hooks.h"
 
 namespace tern {
 namespace {
@@ -137,6 +139,7 @@ int32_t ModelRunner::graph_size_for(const StepBatch& batch) const {
 }
 
 std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
+  test_hooks::before_step(batch);
   const int32_t graph_size = graph_size_for(batch);
   const int64_t vocab = model().config().vocab_size;
   bool from_top = true;
@@ -177,6 +180,10 @@ std::vector<SampledToken> ModelRunner::sample(const StepBatch& batch, bool from_
   size_t row = 0;
   for (const StepSequence& seq : batch.seqs) {
     if (!seq.sample) continue;
+    if (test_hooks::poison_logits(seq)) {
+      float* logits = from_top ? h_top_values_.ptr<float>() + row * k : host_logits_.data() + row * vocab;
+      logits[0] = std::numeric_limits<float>::quiet_NaN();
+    }
     if (from_top) {
       TopCandidates top{{h_top_ids_.ptr<const int32_t>() + row * k, k},
                         {h_top_values_.ptr<const float>() + row * k, k},

@@ -31,6 +31,7 @@ struct RequestOutput {
   std::vector<TokenLogprob> logprobs;         // one per new token when params.logprobs >= 0
   std::optional<FinishReason> finish_reason;  // set on the completion's last delta
   std::string error;                          // with FinishReason::kError
+  bool numerical_error = false;               // with kError: NaN/Inf logits, else a failed model step
   bool finished = false;                      // the request's last delta; usage and times are set
   Usage usage;
   RequestTimes times;

@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "server/api_error.h"
 #include "server/chat_messages.h"
+#include "server/prompt_tokens.h"
 #include "server/sampling_request.h"
 
 namespace tern::server {
@@ -51,7 +52,7 @@ ChatPrompt build_chat_prompt(const JsonFields& body, const ServedModel& model) {
     throw ApiError(ApiErrorKind::kInvalidRequest,
                    std::string("the chat template failed for these messages: ") + e.what(), "messages");
   }
-  prompt.token_ids = model.tokenizer->encode(text, /*add_special_tokens=*/false);
+  prompt.token_ids = encode_prompt(*model.tokenizer, text, /*add_special_tokens=*/false, "messages");
   if (prompt.token_ids.empty()) throw invalid_param("messages", "the rendered prompt is empty");
   return prompt;
 }

@@ -1,6 +1,7 @@
 #include "server/completion_request.h"
 
 #include "server/api_error.h"
+#include "server/prompt_tokens.h"
 #include "server/sampling_request.h"
 
 namespace tern::server {
@@ -25,7 +26,7 @@ std::vector<int32_t> token_ids_of(const Json& ids, const std::string& param, int
 std::vector<int32_t> text_ids_of(const Json& text, const std::string& param, const Tokenizer& tokenizer) {
   const auto& s = text.get_ref<const std::string&>();
   if (s.empty()) throw invalid_param(param, "the prompt must not be empty");
-  std::vector<int32_t> ids = tokenizer.encode(s, /*add_special_tokens=*/true);
+  std::vector<int32_t> ids = encode_prompt(tokenizer, s, /*add_special_tokens=*/true, param);
   if (ids.empty()) throw invalid_param(param, "the prompt must not be empty");
   return ids;
 }

@@ -1,17 +1,21 @@
 #include "server/generation.h"
 
+#include "base/log.h"
+
 namespace tern::server {
 
 Generation::Generation(std::shared_ptr<const ServedModel> model, ValidRequest request,
                        std::unique_ptr<ChunkBuilder> builder, std::unique_ptr<GenerationSink> sink,
-                       std::shared_ptr<ResponseChannel> channel, ServerMetrics& metrics, std::string request_id)
+                       std::shared_ptr<ResponseChannel> channel, ServerMetrics& metrics, std::string request_id,
+                       std::chrono::milliseconds keep_alive_interval)
     : model_(std::move(model)),
       request_(std::move(request)),
       builder_(std::move(builder)),
       sink_(std::move(sink)),
       channel_(std::move(channel)),
       metrics_(metrics),
-      request_id_(std::move(request_id)) {}
+      request_id_(std::move(request_id)),
+      keep_alive_interval_(keep_alive_interval) {}
 
 Generation::~Generation() {
   if (!ended_) abort_unfinished();
@@ -47,6 +51,21 @@ void Generation::start() {
       if (const std::shared_ptr<Generation> self = weak.lock()) self->schedule_drain();
     });
   }
+  schedule_keep_alive();
+}
+
+void Generation::schedule_keep_alive() {
+  if (keep_alive_interval_.count() <= 0 || ended_) return;
+  channel_->post_after(keep_alive_interval_, [weak = weak_from_this()] {
+    if (const std::shared_ptr<Generation> self = weak.lock()) self->keep_alive();
+  });
+}
+
+void Generation::keep_alive() {
+  if (ended_) return;
+  if (!sent_since_keep_alive_) sink_->keep_alive();
+  sent_since_keep_alive_ = false;
+  schedule_keep_alive();
 }
 
 void Generation::cancel() {
@@ -82,13 +101,23 @@ void Generation::take(size_t part_index, const RequestOutput& out) {
   if (out.finish_reason == FinishReason::kError) {
     ended_ = true;
     abort_unfinished();
-    sink_->fail(ApiError(ApiErrorKind::kInternal,
-                         "The model failed while generating the response to request " + request_id_ + "."));
+    if (out.numerical_error) {
+      log_warn("request ", request_id_, ": NaN or Inf logits; the request failed");
+      sink_->fail(ApiError(ApiErrorKind::kInternal,
+                           "The model produced NaN or Inf logits for request " + request_id_ +
+                               "; it was stopped rather than sampled from. Other requests are unaffected.",
+                           std::nullopt, "numerical_error"));
+    } else {
+      sink_->fail(ApiError(ApiErrorKind::kInternal,
+                           "The model failed while generating the response to request " + request_id_ + ".",
+                           std::nullopt, "engine_failed"));
+    }
     return;
   }
   chunks_.clear();
   builder_->add(static_cast<int32_t>(part_index) * request_.params.n + out.index, out, chunks_);
   for (const Json& chunk : chunks_) sink_->chunk(chunk);
+  if (!chunks_.empty()) sent_since_keep_alive_ = true;
   part.tokens_per_completion[static_cast<size_t>(out.index)] += static_cast<int64_t>(out.token_ids.size());
   if (!out.finished) return;
   part.finished = true;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,14 +29,17 @@ class GenerationSink {
   virtual void fail(const ApiError& error) = 0;
   // The last call on success, after the usage chunk.
   virtual void done() = 0;
+  // Nothing was sent for the keep-alive interval (queued, or a long prefill).
+  virtual void keep_alive() {}
 };
 
 class Generation : public std::enable_shared_from_this<Generation> {
  public:
-  // `request_id` names the request in error messages.
+  // `request_id` names the request in error messages. With a keep_alive_interval > 0 the
+  // sink's keep_alive() runs whenever that long passed with nothing sent.
   Generation(std::shared_ptr<const ServedModel> model, ValidRequest request, std::unique_ptr<ChunkBuilder> builder,
              std::unique_ptr<GenerationSink> sink, std::shared_ptr<ResponseChannel> channel, ServerMetrics& metrics,
-             std::string request_id);
+             std::string request_id, std::chrono::milliseconds keep_alive_interval = {});
   ~Generation();
 
   // Adds the engine requests. Throws (RequestRejected, ...) before anything is sent, having
@@ -55,6 +59,8 @@ class Generation : public std::enable_shared_from_this<Generation> {
 
   void schedule_drain();
   void drain();
+  void schedule_keep_alive();
+  void keep_alive();
   void take(size_t part_index, const RequestOutput& out);
   void abort_unfinished();
 
@@ -65,6 +71,8 @@ class Generation : public std::enable_shared_from_this<Generation> {
   std::shared_ptr<ResponseChannel> channel_;
   ServerMetrics& metrics_;
   std::string request_id_;
+  std::chrono::milliseconds keep_alive_interval_;
+  bool sent_since_keep_alive_ = false;
   std::vector<Part> parts_;
   size_t num_unfinished_ = 0;
   UsageTotals usage_;

@@ -29,8 +29,9 @@ void start_generation(ValidRequest request, std::shared_ptr<const ServedModel> m
   } else {
     sink = std::make_unique<JsonResponseWriter>(api, channel);
   }
+  const std::chrono::milliseconds keep_alive = request.stream ? state.config().sse_ping_interval : std::chrono::milliseconds{};
   auto generation = std::make_shared<Generation>(std::move(model), std::move(request), std::move(builder),
-                                                 std::move(sink), channel, state.metrics(), request_id);
+                                                 std::move(sink), channel, state.metrics(), request_id, keep_alive);
   try {
     generation->start();
   } catch (...) {
@@ -54,7 +55,10 @@ void serve_generation(const HttpRequest& http, ServerState& state, const std::sh
       error = std::current_exception();
     }
     channel->post([&state, channel, error, model = std::move(model), request = std::move(request), id]() mutable {
-      if (!channel->is_open()) return;  // the client left while the request was prepared
+      if (!channel->is_open()) {  // the client left while the request was prepared
+        state.metrics().count_client_disconnect();
+        return;
+      }
       if (error) {
         respond_error(channel, error, id);
       } else {

@@ -5,6 +5,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
+#include <iterator>
 
 #include "base/log.h"
 #include "server/api_error.h"
@@ -57,6 +58,7 @@ void HttpSession::read_next_request() {
   parser_->header_limit(static_cast<uint32_t>(config.max_header_bytes));
   parser_->eager(true);
   continue_sent_ = false;
+  header_checked_ = false;
   if (buffer_.size() > 0) {
     parse_buffered();
     return;
@@ -111,6 +113,22 @@ void HttpSession::parse_buffered() {
     }
     if (used == 0) break;
   }
+  if (parser_->is_header_done() && !header_checked_) {
+    header_checked_ = true;
+    auto& fields = parser_->get();
+    // A chunked body of unknown size: room for the largest allowed body at once, so it is
+    // never copied while it grows (doubling would hold up to 3x the limit for a moment).
+    // Pages are touched only as bytes arrive.
+    if (parser_->chunked()) fields.body().reserve(state_->config().max_request_bytes);
+    const size_t count = static_cast<size_t>(std::distance(fields.begin(), fields.end()));
+    if (count > state_->config().max_header_count) {
+      reject(ApiError(ApiErrorKind::kHeadersTooLarge,
+                      "The request has " + std::to_string(count) + " header fields; the limit is " +
+                          std::to_string(state_->config().max_header_count) + ".",
+                      std::nullopt, "request_header_fields_too_large"));
+      return;
+    }
+  }
   if (parser_->is_done()) {
     set_deadline(Deadline::kNone);
     handle_request();
@@ -160,10 +178,14 @@ void HttpSession::handle_request() {
   dispatch(request, *state_, shared_from_this());
 }
 
-void HttpSession::reject_malformed(error_code ec) {
+void HttpSession::reject(const ApiError& error) {
   begin_response();
   keep_alive_ = false;
   log_line_ = "(malformed request)";
+  send(error_response(error));
+}
+
+void HttpSession::reject_malformed(error_code ec) {
   ApiErrorKind kind = ApiErrorKind::kInvalidRequest;
   std::string message = "The HTTP request is malformed.";
   std::optional<std::string> code;
@@ -178,7 +200,7 @@ void HttpSession::reject_malformed(error_code ec) {
               " bytes.";
     code = "request_header_fields_too_large";
   }
-  send(error_response(ApiError(kind, message, std::nullopt, code)));
+  reject(ApiError(kind, message, std::nullopt, code));
 }
 
 // ---- Writing -------------------------------------------------------------------------
@@ -255,6 +277,15 @@ bool HttpSession::is_open() const { return phase_ == Phase::kResponding && !resp
 
 void HttpSession::post(std::function<void()> fn) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] { fn(); });
+}
+
+void HttpSession::post_after(std::chrono::milliseconds delay, std::function<void()> fn) {
+  auto timer = std::make_shared<asio::steady_timer>(socket_.get_executor(), delay);
+  // A weak reference: a pending timer does not keep a closed connection alive.
+  timer->async_wait([weak = weak_from_this(), timer, fn = std::move(fn)](error_code ec) {
+    const std::shared_ptr<HttpSession> self = weak.lock();
+    if (!ec && self && self->phase_ != Phase::kClosed) fn();
+  });
 }
 
 void HttpSession::flush() {

@@ -2,10 +2,10 @@
 // dispatched to the router and answered through this session as the ResponseChannel.
 //
 // Everything runs on the connection's strand. Limits: the body (413 as soon as the
-// declared or received size passes it), the header block (431), an idle timeout between
-// requests, a header timeout from the first byte and a body timeout; a write that makes no
-// progress for write_timeout, or unsent bytes beyond max_buffered_write_bytes (a client
-// that stopped reading), drop the connection. While a response is in progress the
+// declared or received size passes it), the header block in bytes and in fields (431), an
+// idle timeout between requests, a header timeout from the first byte and a body timeout;
+// a write that makes no progress for write_timeout, or unsent bytes beyond
+// max_buffered_write_bytes (a client that stopped reading), drop the connection. While a response is in progress the
 // session keeps reading, so a client that disconnects is noticed at once and its
 // request cancelled; bytes it pipelines meanwhile wait in the (bounded) read buffer.
 #pragma once
@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "server/api_error.h"
 #include "server/cors.h"
 #include "server/response_channel.h"
 #include "server/server_state.h"
@@ -40,6 +41,7 @@ class HttpSession : public ResponseChannel, public std::enable_shared_from_this<
   void on_cancel(std::function<void()> cancel) override;
   bool is_open() const override;
   void post(std::function<void()> fn) override;
+  void post_after(std::chrono::milliseconds delay, std::function<void()> fn) override;
 
  private:
   enum class Phase { kReading, kResponding, kLingering, kClosed };
@@ -51,6 +53,7 @@ class HttpSession : public ResponseChannel, public std::enable_shared_from_this<
   void on_read(boost::system::error_code ec, size_t bytes);
   void handle_request();
   void reject_malformed(boost::system::error_code ec);
+  void reject(const ApiError& error);  // answers and closes: the request could not be read
   void begin_response();
   std::string head(const HttpResponse& response, bool streamed) const;
   void flush();
@@ -72,6 +75,7 @@ class HttpSession : public ResponseChannel, public std::enable_shared_from_this<
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   bool reading_ = false;
   bool continue_sent_ = false;  // "100 Continue" for the current request
+  bool header_checked_ = false;  // the field count of the current request was checked
 
   // The response in progress.
   std::string request_id_;

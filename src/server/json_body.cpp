@@ -18,6 +18,13 @@ void check_depth(std::string_view body, const std::string& what) {
     throw bad_body(what + " is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
 }
 
+// "a.b.c": the keys being read in the first `depth` open objects, naming a field for errors.
+std::string key_path(const std::vector<std::string>& open_keys, size_t depth) {
+  std::string path;
+  for (size_t i = 0; i < depth; ++i) path += (path.empty() ? "" : ".") + open_keys[i];
+  return path;
+}
+
 }  // namespace
 
 bool is_valid_utf8(std::string_view text) {
@@ -59,20 +66,31 @@ bool is_valid_utf8(std::string_view text) {
 Json parse_json_text(std::string_view body, const std::string& what) {
   if (!is_valid_utf8(body)) throw bad_body(what + " is not valid UTF-8");
   check_depth(body, what);
-  // One key set per open object, to find repeated keys as the parser meets them.
+  // One key set per open object, to find repeated keys as the parser meets them, and the
+  // key being read in each, to name the field of a number too large for a double.
   std::vector<std::unordered_set<std::string>> open_objects;
+  std::vector<std::string> open_keys;
   const Json::parser_callback_t reject_duplicates = [&](int, Json::parse_event_t event, Json& parsed) {
     switch (event) {
       case Json::parse_event_t::object_start:
         open_objects.emplace_back();
+        open_keys.emplace_back();
         break;
       case Json::parse_event_t::object_end:
         open_objects.pop_back();
+        open_keys.pop_back();
         break;
       case Json::parse_event_t::key:
         if (!open_objects.back().insert(parsed.get<std::string>()).second) {
           throw bad_body(what + " repeats the key \"" + parsed.get<std::string>() + "\" in one object");
         }
+        if (open_objects.back().size() > kMaxObjectKeys) {
+          const std::string param = key_path(open_keys, open_keys.size() - 1);
+          const std::string limit = "has more than " + std::to_string(kMaxObjectKeys) + " keys";
+          if (param.empty()) throw bad_body(what + " " + limit);
+          throw ApiError(ApiErrorKind::kInvalidRequest, param + ": the object " + limit, param);
+        }
+        open_keys.back() = parsed.get<std::string>();
         break;
       default:
         break;
@@ -82,9 +100,14 @@ Json parse_json_text(std::string_view body, const std::string& what) {
   Json json;
   try {
     json = Json::parse(body, reject_duplicates);
+  } catch (const Json::out_of_range& e) {
+    // 1e309 and the like: valid JSON, but no double holds it (it would read as inf).
+    const std::string param = key_path(open_keys, open_keys.size());
+    if (param.empty()) throw bad_body(what + " holds a number too large for a double");
+    throw ApiError(ApiErrorKind::kInvalidRequest, param + ": the number is too large for a double", param);
   } catch (const Json::exception& e) {
-    // A syntax error or a number too large for a double. nlohmann's text names the byte
-    // position and what it expected; it quotes at most a few bytes of the client's input.
+    // A syntax error. nlohmann's text names the byte position and what it expected; it
+    // quotes at most a few bytes of the client's input.
     std::string detail = e.what();
     if (const size_t at = detail.find("] "); at != std::string::npos) detail = detail.substr(at + 2);
     throw bad_body(what + " is not valid JSON: " + detail);

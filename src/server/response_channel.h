@@ -3,6 +3,7 @@
 // handler's own call, or a function given to post().
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string_view>
 
@@ -29,6 +30,9 @@ class ResponseChannel {
   virtual bool is_open() const = 0;
   // Runs `fn` on the channel's executor (from any thread).
   virtual void post(std::function<void()> fn) = 0;
+  // Runs `fn` on the channel's executor after `delay`, unless the connection has closed
+  // by then.
+  virtual void post_after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
 };
 
 }  // namespace tern::server

@@ -84,6 +84,11 @@ void reject_unsupported(const JsonFields& body, RequestApi api) {
                         "omit response_format or use {\"type\": \"text\"}");
     }
   }
+  // vLLM's constrained-decoding extensions: ignoring them would return unconstrained text
+  // to a client that relies on the constraint.
+  for (const char* field : {"guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs"}) {
+    if (body.has(field)) throw unsupported(field, "constrained decoding is not supported yet");
+  }
   if (const std::optional<int64_t> best_of = body.integer("best_of", 1, kInt64Max); best_of && *best_of != 1) {
     throw unsupported("best_of", "best_of is not supported; use n");
   }
@@ -144,7 +149,8 @@ void log_unknown_fields(const JsonFields& body, RequestApi api) {
                                                "functions",
                                                "function_call"};
   static constexpr std::string_view kCompletions[] = {"prompt", "echo", "suffix"};
-  for (const auto& [key, value] : body.json().items()) {
+  for (const auto& item : body.json().items()) {
+    const std::string& key = item.key();
     const auto known = [&](std::span<const std::string_view> keys) {
       return std::ranges::find(keys, key) != keys.end();
     };

@@ -4,6 +4,7 @@ namespace tern::server {
 namespace {
 
 constexpr std::string_view kDone = "data: [DONE]\n\n";
+constexpr std::string_view kKeepAlive = ": keep-alive\n\n";
 
 HttpResponse sse_head() {
   HttpResponse head;
@@ -14,11 +15,14 @@ HttpResponse sse_head() {
 
 }  // namespace
 
+void SseWriter::start() {
+  if (started_) return;
+  channel_->begin_stream(sse_head());
+  started_ = true;
+}
+
 void SseWriter::write_event(const Json& payload) {
-  if (!started_) {
-    channel_->begin_stream(sse_head());
-    started_ = true;
-  }
+  start();
   // Engine text is valid UTF-8 by contract; replace guards the framing if it ever is not.
   std::string event = "data: ";
   event += payload.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -27,6 +31,11 @@ void SseWriter::write_event(const Json& payload) {
 }
 
 void SseWriter::chunk(const Json& chunk) { write_event(chunk); }
+
+void SseWriter::keep_alive() {
+  start();
+  channel_->write(kKeepAlive);
+}
 
 void SseWriter::fail(const ApiError& error) {
   if (!started_) {
@@ -39,10 +48,7 @@ void SseWriter::fail(const ApiError& error) {
 }
 
 void SseWriter::done() {
-  if (!started_) {
-    channel_->begin_stream(sse_head());
-    started_ = true;
-  }
+  start();
   channel_->write(kDone);
   channel_->end_stream();
 }

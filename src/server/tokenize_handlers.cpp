@@ -5,6 +5,7 @@
 #include "server/api_error.h"
 #include "server/chat_request.h"
 #include "server/handlers.h"
+#include "server/prompt_tokens.h"
 #include "server/sampling_request.h"
 
 namespace tern::server {
@@ -21,7 +22,7 @@ HttpResponse tokenize(const std::string& body, const ServedModel& model) {
   } else {
     const std::optional<std::string> prompt = fields.string("prompt", std::string::npos);
     if (!prompt) throw invalid_param("prompt", "is required (or messages)");
-    ids = model.tokenizer->encode(*prompt, fields.boolean("add_special_tokens").value_or(true));
+    ids = encode_prompt(*model.tokenizer, *prompt, fields.boolean("add_special_tokens").value_or(true), "prompt");
   }
   Json response = {{"count", ids.size()}, {"max_model_len", model.max_model_len()}, {"tokens", ids}};
   if (fields.boolean("return_token_strs").value_or(false)) {

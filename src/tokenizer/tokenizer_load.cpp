@@ -6,9 +6,20 @@
 
 #include "base/error.h"
 #include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/utf8.h"
 
 namespace tern {
 namespace {
+
+// A token's text for an error line: quoted, and cut (on a character boundary) when long,
+// so a 1 MB added token does not become a 1 MB log line.
+std::string quoted(std::string_view text) {
+  constexpr size_t kMaxShown = 80;
+  if (text.size() <= kMaxShown) return "\"" + std::string(text) + "\"";
+  std::string_view head = text.substr(0, kMaxShown);
+  head.remove_suffix(utf8::incomplete_suffix_length(head));
+  return "\"" + std::string(head) + "...\" (" + std::to_string(text.size()) + " bytes)";
+}
 
 // Added tokens get the ids HF's AddedVocabulary assigns when it reads the file: the
 // vocabulary id for a token the model already has, otherwise the next id after the
@@ -30,7 +41,7 @@ std::vector<AddedToken> read_added_tokens(const std::optional<JsonNode>& list, c
     token.normalized = node.bool_or("normalized", !token.special);
     if (token.content.empty()) node.field("content").fail("empty added token");
     if (!contents.insert(token.content).second)
-      node.field("content").fail("duplicate added token \"", token.content, "\"");
+      node.field("content").fail("duplicate added token ", quoted(token.content));
 
     int32_t expected = model.size();
     if (auto in_vocab = model.token_to_id(token.content)) {
@@ -40,7 +51,7 @@ std::vector<AddedToken> read_added_tokens(const std::optional<JsonNode>& list, c
     }
     const int64_t id = node.field("id").as_int();
     if (id != expected) {
-      node.field("id").fail(id, " for \"", token.content, "\", but Hugging Face tokenizers assigns ", expected,
+      node.field("id").fail(id, " for ", quoted(token.content), ", but Hugging Face tokenizers assigns ", expected,
                             " (added tokens follow the vocabulary in order)");
     }
     token.id = expected;

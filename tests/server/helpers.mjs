@@ -15,12 +15,14 @@ export const qwenTemplate = path.join(repoRoot, "tests/data/chat_templates/qwen2
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Starts the server and resolves once /health answers 200. `args` are appended to
-// serve --port 0 --threads 1 and, unless `args` name another --model, --model tiny-qwen2
-// (with --chat-template <chatml> unless `args` name another).
-export async function startServer(args = [], { env = {}, waitReady = true } = {}) {
-  const model = args.includes("--model") ? [] : ["--model", tinyModel];
-  const template = args.includes("--chat-template") || args.includes("--model") ? [] : ["--chat-template", chatml];
-  const proc = spawn(binary, ["serve", ...model, "--port", "0", "--threads", "1", ...template, ...args], {
+// serve --port 0 --threads 1, --model <model> unless `args` name one, and --chat-template
+// <chatTemplate> unless `args` name a template or a model, or chatTemplate is null.
+export async function startServer(args = [], { env = {}, waitReady = true, model = tinyModel,
+                                              chatTemplate = chatml } = {}) {
+  const modelArgs = args.includes("--model") ? [] : ["--model", model];
+  const template = args.includes("--chat-template") || args.includes("--model") || !chatTemplate
+    ? [] : ["--chat-template", chatTemplate];
+  const proc = spawn(binary, ["serve", ...modelArgs, "--port", "0", "--threads", "1", ...template, ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -131,12 +133,12 @@ export async function postJson(url, route, body, headers = {}) {
 }
 
 // Reads an SSE response body; resolves the list of parsed data payloads ("[DONE]" kept
-// as the string).
+// as the string); comment lines (": keep-alive") are skipped.
 export async function readSse(response) {
   const text = await response.text();
   const events = [];
   for (const block of text.split("\n\n")) {
-    if (!block.trim()) continue;
+    if (!block.trim() || block.startsWith(":")) continue;  // comments are keep-alives
     if (!block.startsWith("data: ")) throw new Error("not an SSE data event: " + JSON.stringify(block));
     const data = block.slice(6);
     events.push(data === "[DONE]" ? data : JSON.parse(data));

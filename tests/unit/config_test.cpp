@@ -406,9 +406,9 @@ TEST(ModelConfigErrors, MalformedRopeParameters) {
       {{{"rope_type", "default"}, {"partial_rotary_factor", 0.5}},
        "field 'rope_scaling.partial_rotary_factor': 0.5 is not supported"},
   };
-  for (const auto& [rope, expected] : cases) {
-    SCOPED_TRACE(expected);
-    expect_config_error(with(qwen25_7b_instruct(), [&](json& j) { j["rope_scaling"] = rope; }), {expected});
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.second);
+    expect_config_error(with(qwen25_7b_instruct(), [&](json& j) { j["rope_scaling"] = c.first; }), {c.second});
   }
 }
 

@@ -15,6 +15,14 @@
 
 namespace tern::testing {
 
+// ASan and UBSan make code several times slower and its stack frames larger: time and
+// stack limits in tests are multiplied by this in sanitizer builds (-DTERN_SANITIZE=ON).
+#ifdef TERN_SANITIZE
+inline constexpr int kSanitizerSlowdown = 4;
+#else
+inline constexpr int kSanitizerSlowdown = 1;
+#endif
+
 // A fresh folder under the system temp folder, removed with its contents at the end.
 class TempDir {
  public:

@@ -127,7 +127,7 @@ TEST(TokenizerErrors, PipelineProblemsNameTheField) {
 
 TEST(TokenizerErrors, AddedTokenIdsMustBeTheOnesHfAssigns) {
   EXPECT_TRUE(HasSubstr(
-      load_error([](nlohmann::json& j) { j["added_tokens"] = {testing::added_token_json(9000, "<x>", true)}; }),
+      load_error([](nlohmann::json& j) { j["added_tokens"] = nlohmann::json::array({testing::added_token_json(9000, "<x>", true)}); }),
       "added_tokens[0].id: 9000 for \"<x>\", but Hugging Face tokenizers assigns 257"));
   EXPECT_TRUE(HasSubstr(
       load_error([](nlohmann::json& j) {
@@ -141,7 +141,7 @@ TEST(TokenizerErrors, AddedTokenIdsMustBeTheOnesHfAssigns) {
       "added_tokens[1].content: duplicate added token"));
   // A token already in the vocabulary keeps its vocabulary id.
   EXPECT_TRUE(
-      HasSubstr(load_error([](nlohmann::json& j) { j["added_tokens"] = {testing::added_token_json('a', "a", true)}; }),
+      HasSubstr(load_error([](nlohmann::json& j) { j["added_tokens"] = nlohmann::json::array({testing::added_token_json('a', "a", true)}); }),
                 "(loaded without error)"));
 }
 
@@ -157,7 +157,7 @@ TEST(TokenizerErrors, ConfigProblemsNameTheConfigFile) {
 // Truncated or corrupted files must fail with tern::Error (or load), nothing else.
 TEST(TokenizerErrors, CorruptedFilesNeverEscapeAsOtherExceptions) {
   nlohmann::json base = testing::tiny_bpe_json({{"a", "b"}, {"ab", "c"}});
-  base["added_tokens"] = {testing::added_token_json(258, "<x>", true, true)};
+  base["added_tokens"] = nlohmann::json::array({testing::added_token_json(258, "<x>", true, true)});
   base["normalizer"] = {{"type", "Sequence"}, {"normalizers", {{{"type", "NFC"}}}}};
   const std::string text = base.dump();
   std::mt19937 rng(11);

@@ -2,6 +2,11 @@
 // reaches the same route and the same auth decision.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
 #include "server/access.h"
 #include "server/cors.h"
 #include "server/url_path.h"
@@ -32,6 +37,36 @@ TEST(BearerMatches, OnlyTheExactHeaderMatches) {
                              "bearer sk-123", "Bearer  sk-123", "Basic sk-123", "sk-123", "Bearer sk-123 "}) {
     EXPECT_FALSE(bearer_matches(header, "sk-123")) << header;
   }
+}
+
+// Battery D1 (CVE-2025-59425): 10 000 tries with a key right in all but its last byte and
+// 10 000 with its first byte wrong take the same time. A long key makes any early exit
+// (memcmp, operator==) stand out by an order of magnitude; batches are interleaved and
+// compared by their medians, so a noisy neighbour shifts both sides alike.
+TEST(BearerMatches, D1TimeDoesNotDependOnHowMuchOfTheKeyIsRight) {
+  const std::string key(4096, 'k');
+  const std::string right_prefix = "Bearer " + key.substr(0, key.size() - 1) + "x";
+  const std::string wrong_first = "Bearer x" + key.substr(1);
+  constexpr int kBatches = 100, kPerBatch = 100;
+  std::vector<double> prefix_ns, first_ns;
+  int matches = 0;
+  const auto time_batch = [&](const std::string& header) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kPerBatch; ++i) matches += bearer_matches(header, key);
+    return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+  };
+  for (int b = 0; b < kBatches; ++b) {
+    prefix_ns.push_back(time_batch(right_prefix));
+    first_ns.push_back(time_batch(wrong_first));
+  }
+  EXPECT_EQ(matches, 0);
+  const auto median = [](std::vector<double> v) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+  };
+  const double ratio = median(prefix_ns) / median(first_ns);
+  EXPECT_GT(ratio, 0.8) << "prefix-right " << median(prefix_ns) << " ns, first-wrong " << median(first_ns) << " ns";
+  EXPECT_LT(ratio, 1.25) << "prefix-right " << median(prefix_ns) << " ns, first-wrong " << median(first_ns) << " ns";
 }
 
 TEST(HostCheck, LoopbackBindsServeOnlyLocalHostNames) {

@@ -34,7 +34,27 @@ TEST(ParseJsonBody, RejectsBadBodies) {
   expect_400(std::string(100000, '[') + std::string(100000, ']'), "nested more than");
   expect_400("{\"a\":\"\xff\"}", "not valid UTF-8");
   expect_400(R"({"a":"\ud800"})", "not valid JSON");
-  expect_400(R"({"t":1e309})", "not valid JSON");
+}
+
+// A number no double holds (it would read as inf) names its field; so does an object with
+// too many keys (ordered_json inserts in linear time, so 10^5 keys would take seconds).
+TEST(ParseJsonBody, NamesTheFieldOfAHugeNumberOrAnObjectWithTooManyKeys) {
+  const auto param_of = [](const std::string& body) -> std::string {
+    try {
+      parse_json_body(body);
+    } catch (const ApiError& e) {
+      return e.param().value_or("(null)");
+    }
+    return "(accepted)";
+  };
+  EXPECT_EQ(param_of(R"({"prompt":"x","temperature":1e309})"), "temperature");
+  EXPECT_EQ(param_of(R"({"o":{"k":[1,-1e400]}})"), "o.k");
+  std::string bias = R"({"prompt":"x","logit_bias":{)";
+  for (size_t i = 0; i <= kMaxObjectKeys; ++i) bias += (i ? ",\"" : "\"") + std::to_string(i) + "\":1";
+  EXPECT_EQ(param_of(bias + "}}"), "logit_bias");
+  std::string top = "{";
+  for (size_t i = 0; i <= kMaxObjectKeys; ++i) top += (i ? ",\"" : "\"") + std::to_string(i) + "\":1";
+  EXPECT_EQ(param_of(top + "}"), "(null)");
 }
 
 TEST(ParseJsonBody, KeysMayRepeatInDifferentObjects) {

@@ -18,6 +18,7 @@ class FakeChannel : public ResponseChannel {
   void on_cancel(std::function<void()>) override {}
   bool is_open() const override { return responses.empty(); }
   void post(std::function<void()> fn) override { fn(); }
+  void post_after(std::chrono::milliseconds, std::function<void()>) override {}
 
   std::vector<HttpResponse> responses;
 };

@@ -1,0 +1,29 @@
+// Fault injection for the reliability battery (RELIABILITY.md, docs/reliability.md),
+// compiled in only with -DTERN_TEST_HOOKS=ON (hooks/test_hooks.cpp). In every other build
+// the hooks below are inline no-ops, so release binaries carry none of this.
+//
+// The hooks read the environment variable TERN_TEST_HOOKS once, a comma-separated list:
+//   step_delay_ms=D  every model step first sleeps D ms (a slow decode on a tiny model)
+//   nan=S@K          a sequence sampled with seed S gets NaN logits once it has K output
+//                    tokens (a request's seed is its first sequence's; n > 1 adds the index)
+//   fail=S@K         the model step holding that sequence at K output tokens throws, as a
+//                    backend (CUDA) error would
+//   fail_step=N      the N-th model step since start throws
+// A hooks build logs the active hooks once, as a warning, at the first model step.
+#pragma once
+
+#include "engine/model_executor.h"
+
+namespace tern::test_hooks {
+
+#ifdef TERN_TEST_HOOKS
+// Called at the start of every model step: sleeps, or throws tern::Error to fail the step.
+void before_step(const StepBatch& batch);
+// Whether the logits sampled for `seq` this step are to be replaced by NaN.
+bool poison_logits(const StepSequence& seq);
+#else
+inline void before_step(const StepBatch&) {}
+inline bool poison_logits(const StepSequence&) { return false; }
+#endif
+
+}  // namespace tern::test_hooks

@@ -1,0 +1,158 @@
+// Battery group A, HTTP and JSON framing (RELIABILITY.md): malformed bodies, content
+// types, size limits and slow senders, routing, methods, preflight and pipelining.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import { after, before } from "node:test";
+
+import { httpRequest, metrics, parseResponses, rawExchange } from "../helpers.mjs";
+import { assertOpenAiError, caseTest, sleep, slow, startBatteryServer, stopBatteryServer } from "./harness.mjs";
+
+const LIMIT = 1 << 20;  // --max-request-bytes for this server
+let server;
+before(async () => { server = await startBatteryServer(["--max-request-bytes", String(LIMIT), "--header-timeout", "1"]); });
+after(async () => { await stopBatteryServer(server); });
+const s = () => server;
+
+async function raw(bytes, options) {
+  const { text } = await rawExchange(server.port, bytes, options);
+  return parseResponses(text);
+}
+
+const jsonHead = (extra = "") =>
+  `POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n${extra}`;
+
+caseTest(s, "A1", "malformed JSON, trailing garbage, non-objects, repeated keys, 10 000-deep nesting: 400, never 500",
+  async (server) => {
+    const bodies = {
+      "truncated JSON": '{"model":',
+      "trailing garbage": '{"prompt":"x"} x',
+      "an array": "[]",
+      "a number": "42",
+      "null": "null",
+      "a string": '"x"',
+      "a repeated key": '{"prompt":"x","prompt":"y"}',
+      "10000-deep arrays": "[".repeat(10000) + "]".repeat(10000),
+      "10000-deep objects": '{"a":'.repeat(10000) + "1" + "}".repeat(10000),
+      "an empty body": "",
+    };
+    for (const [what, body] of Object.entries(bodies)) {
+      const r = await server.post("/v1/completions", body);
+      assert.equal(r.status, 400, `${what}: ${r.text}`);
+      assertOpenAiError(r.json, "invalid_request_error");
+      assert.equal(r.headers.get("content-type"), "application/json");
+      assert.equal(r.json.error.param, null, what);
+    }
+  });
+
+caseTest(s, "A2", "form, text/plain and missing Content-Type on /v1/chat/completions: 415, body not processed",
+  async (server) => {
+    const before = await metrics(server.url);
+    const body = JSON.stringify({ messages: [{ role: "user", content: "hello there" }], max_tokens: 4 });
+    for (const type of ["application/x-www-form-urlencoded", "text/plain", null]) {
+      const headers = type ? { "Content-Type": type } : {};
+      const [r] = await raw(httpRequest("POST", "/v1/chat/completions", { headers, body }));
+      assert.equal(r.status, 415, String(type));
+      assertOpenAiError(r.json, "invalid_request_error");
+      assert.equal(r.json.error.code, "unsupported_media_type");
+    }
+    const after = await metrics(server.url);
+    assert.equal(after.tern_prompt_tokens_total, before.tern_prompt_tokens_total, "nothing reached the engine");
+  });
+
+// Peak RssAnon of the server while `work` runs, sampled every few ms, minus before.
+async function rssGrowthDuring(pid, work) {
+  const rss = () => Number(/RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "latin1"))[1]) * 1024;
+  const base = rss();
+  let peak = base;
+  let done = false;
+  const sampler = (async () => { while (!done) { peak = Math.max(peak, rss()); await sleep(2); } })();
+  try {
+    await work();
+  } finally {
+    done = true;
+    await sampler;
+  }
+  return peak - base;
+}
+
+caseTest(s, "A3", "2x the body limit by Content-Length and chunked (1-byte chunks too), 300 headers, an 8 MB header, slowloris",
+  async (server) => {
+    const growth = await rssGrowthDuring(server.proc.pid, async () => {
+      // Declared too large: answered from the headers alone, the body never sent.
+      const [declared] = await raw(jsonHead(`Content-Length: ${2 * LIMIT}\r\n\r\n`) + "{");
+      assert.equal(declared.status, 413);
+      assertOpenAiError(declared.json, "invalid_request_error");
+      assert.equal(declared.json.error.code, "request_too_large");
+      // Chunked, 4 KiB chunks and 1-byte chunks (Triton CVE-2025-23310).
+      const big = "a".repeat(4096);
+      const chunks4k = Array.from({ length: (2 * LIMIT) / 4096 }, () => `1000\r\n${big}\r\n`).join("");
+      const [c4k] = await raw(jsonHead("Transfer-Encoding: chunked\r\n\r\n") + chunks4k + "0\r\n\r\n");
+      assert.equal(c4k.status, 413);
+      const chunks1 = "1\r\na\r\n".repeat(2 * LIMIT);
+      const [c1] = await raw(jsonHead("Transfer-Encoding: chunked\r\n\r\n") + chunks1 + "0\r\n\r\n", { timeoutMs: 20000 });
+      assert.equal(c1.status, 413);
+    });
+    // ASan's quarantine and shadow memory would dominate the number: measured without it.
+    if (slow === 1) assert.ok(growth < 2 * LIMIT, `RssAnon grew by ${growth} bytes; the limit is ${LIMIT}`);
+
+    const many = Array.from({ length: 300 }, (_, i) => `X-H${i}: v`).join("\r\n");
+    const [manyHeaders] = await raw(`GET /health HTTP/1.1\r\nHost: localhost\r\n${many}\r\n\r\n`);
+    assert.equal(manyHeaders.status, 431);
+    assertOpenAiError(manyHeaders.json, "invalid_request_error");
+
+    // One 8 MB header: refused after the 16 KiB header limit, without reading the rest.
+    const [huge] = await raw(`GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: ${"a".repeat(8 << 20)}\r\n\r\n`);
+    assert.equal(huge.status, 431);
+
+    // Slowloris: a byte every 5 s; --header-timeout 1 closes the connection.
+    const start = Date.now();
+    const closed = await new Promise((resolve) => {
+      const socket = net.connect(server.port, "127.0.0.1");
+      const request = "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+      let i = 0;
+      const drip = () => { if (i < request.length) socket.write(request[i++]); };
+      const timer = setInterval(drip, 5000);
+      socket.on("connect", drip);
+      socket.on("close", () => { clearInterval(timer); resolve(true); });
+      socket.on("error", () => {});
+      setTimeout(() => { clearInterval(timer); socket.destroy(); resolve(false); }, 8000);
+    });
+    assert.ok(closed, "the slow client was disconnected");
+    assert.ok(Date.now() - start < 4000, `closed after ${Date.now() - start} ms`);
+  });
+
+caseTest(s, "A4", "unknown path 404, wrong method 405, OPTIONS preflight, HTTP/1.0, pipelined keep-alive requests in order",
+  async (server) => {
+    const nf = await fetch(server.url + "/v2/nothing");
+    assert.equal(nf.status, 404);
+    const nfBody = await nf.json();
+    assertOpenAiError(nfBody, "not_found_error");
+    assert.equal(nfBody.error.code, "not_found");
+    const wm = await fetch(server.url + "/v1/chat/completions");
+    assert.equal(wm.status, 405);
+    assert.equal(wm.headers.get("allow"), "POST, OPTIONS");
+    assertOpenAiError(await wm.json(), "invalid_request_error");
+    // Preflight: no allowlist here, so no CORS headers (D3 has the allowlist side).
+    const pre = await fetch(server.url + "/v1/chat/completions", {
+      method: "OPTIONS", headers: { Origin: "https://evil.example", "Access-Control-Request-Method": "POST" } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get("access-control-allow-origin"), null);
+    // HTTP/1.0 without Host: answered, then closed.
+    const [old] = await raw("GET /health HTTP/1.0\r\n\r\n");
+    assert.equal(old.status, 200);
+    // Four pipelined requests on one connection come back in order.
+    const one = (prompt) => {
+      const body = JSON.stringify({ prompt });
+      return `POST /tokenize HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+             `Content-Length: ${body.length}\r\n\r\n${body}`;
+    };
+    const prompts = ["pipelined one", "pipelined two two", "pipelined three three three"];
+    prompts.forEach((p) => server.remember(p));
+    const { text } = await rawExchange(server.port, prompts.map(one).join("") +
+                                       "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    const rs = parseResponses(text);
+    assert.deepEqual(rs.map((r) => r.status), [200, 200, 200, 200]);
+    const counts = rs.slice(0, 3).map((r) => r.json.count);
+    assert.ok(counts[0] < counts[1] && counts[1] < counts[2], counts.join(","));
+  });
