@@ -68,6 +68,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Int4Case{64, 3584, 512, 128, false, DType::kF32, true},
                       Int4Case{65, 512, 256, 128, false, DType::kF32, true},
                       Int4Case{100, 1024, 512, 64, true, DType::kBF16, true},
+                      Int4Case{130, 1024, 256, 128, false, DType::kF32, true},
                       Int4Case{257, 256, 64, 32, false, DType::kF32, false}));
 
 TEST(LinearInt4Rows, EachOutputRowDependsOnlyOnItsInputRow) {

@@ -241,7 +241,7 @@ void bench_int4_gemms(Bench& b) {
     const double weight_bytes = 0.5 * s.k * s.n + 4.0 * s.n * (s.k / 128);
     const int copies = std::max(1, int(std::ceil(200e6 / weight_bytes)));
     std::vector<LinearWeight> weights = random_int4_weights(b, s.n, s.k, copies);
-    for (int m : {1, 2, 4, 8, 16, 32, 64, 128, 2048}) {
+    for (int m : {1, 2, 4, 8, 16, 32, 64, 128, 256, 2048}) {
       Tensor x = b.random(DType::kBF16, {m, s.k});
       Tensor out = b.be().alloc(DType::kBF16, {m, s.n});
       const double us = b.time_us([&](int i) { b.be().linear(x, weights[size_t(i) % weights.size()], out); });
@@ -304,7 +304,7 @@ void bench_attention(Bench& b) {
 }
 
 // One direct call each of decode (batch 64, context 2048) and prefill (2048 tokens)
-// attention and of the INT4 gate_up projection at M = 1 and 16, for a profiler such as
+// attention and of the INT4 gate_up projection at M = 1, 16 and 32, for a profiler such as
 // ncu to look at.
 void profile_kernels(Bench& b) {
   const AttentionShape shape{.num_q_heads = kHq, .num_kv_heads = kHkv, .head_dim = kDim, .scale = 0.0883883f};
@@ -312,7 +312,7 @@ void profile_kernels(Bench& b) {
   b.be().paged_attention(decode.q, decode.cache, decode.meta, shape, decode.out);
   b.be().paged_attention(prefill.q, prefill.cache, prefill.meta, shape, prefill.out);
   const LinearWeight gate_up = random_int4_weights(b, 2 * kInter, kHidden, 1)[0];
-  for (int m : {1, 16}) {
+  for (int m : {1, 16, 32}) {
     Tensor x = b.random(DType::kBF16, {m, kHidden}), out = b.be().alloc(DType::kBF16, {m, 2 * kInter});
     b.be().linear(x, gate_up, out);
   }
@@ -402,7 +402,9 @@ std::string json_escape(const std::string& s) {
 int main(int argc, char** argv) {
   using namespace tern;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s OUT.json [label] | %s --profile\n", argv[0], argv[0]);
+    std::fprintf(stderr, "usage: %s OUT.json [label [groups]] | %s --profile\n"
+                 "  groups: comma-separated subset of gemm,int4,attention,small,copy (default: all)\n",
+                 argv[0], argv[0]);
     return 2;
   }
   Bench b;
@@ -415,11 +417,13 @@ int main(int argc, char** argv) {
   b.bandwidth_ = b.copy_bandwidth();
   std::printf("%s, %d SMs, L2 %d MiB; device-to-device copy %.0f GB/s (read + write)\n", props.name,
               props.multiProcessorCount, props.l2CacheSize >> 20, b.bandwidth_ / 1e9);
-  bench_gemms(b);
-  bench_int4_gemms(b);
-  bench_attention(b);
-  bench_small_ops(b);
-  bench_copy_blocks(b);
+  const std::string groups = argc > 3 ? "," + std::string(argv[3]) + "," : ",gemm,int4,attention,small,copy,";
+  auto wanted = [&](const char* group) { return groups.find("," + std::string(group) + ",") != std::string::npos; };
+  if (wanted("gemm")) bench_gemms(b);
+  if (wanted("int4")) bench_int4_gemms(b);
+  if (wanted("attention")) bench_attention(b);
+  if (wanted("small")) bench_small_ops(b);
+  if (wanted("copy")) bench_copy_blocks(b);
 
   std::ofstream out(argv[1]);
   std::time_t now = std::time(nullptr);
