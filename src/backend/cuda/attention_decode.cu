@@ -54,6 +54,7 @@ constexpr int decode_smem_bytes() {
 // are merged at the end in warp order.
 template <int D>
 __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const Partials partials) {
+  pdl_start();
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* q_tile = reinterpret_cast<bf16*>(smem);
   bf16* k_tiles = q_tile + kHeadRows * D;          // [2][kKeysPerTile * D]
@@ -174,6 +175,7 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const 
 // partition order.
 template <int D>
 __global__ void __launch_bounds__(kThreads) merge_kernel(const Params p, const Partials partials) {
+  pdl_start();
   const int head = blockIdx.x, seq = blockIdx.y;
   const int q_begin = p.query_start[seq];
   if (p.query_start[seq + 1] - q_begin != 1) return;
@@ -203,11 +205,9 @@ void launch_for_dim(const Params& p, int max_seq_len, const Partials& partials, 
   const int group = p.num_q_heads / p.num_kv_heads;
   const int chunks = (group + kHeadRows - 1) / kHeadRows;
   const dim3 grid(unsigned(partials.stride), unsigned(p.num_kv_heads * chunks), unsigned(p.num_seqs));
-  decode_kernel<D><<<grid, kThreads, kSmem, stream>>>(p, partials);
-  CUDA_LAUNCH_CHECK();
+  launch(decode_kernel<D>, grid, kThreads, kSmem, stream, p, partials);
   if (partials.stride > 1) {
-    merge_kernel<D><<<dim3(unsigned(p.num_q_heads), unsigned(p.num_seqs)), kThreads, 0, stream>>>(p, partials);
-    CUDA_LAUNCH_CHECK();
+    launch(merge_kernel<D>, dim3(unsigned(p.num_q_heads), unsigned(p.num_seqs)), kThreads, 0, stream, p, partials);
   }
 }
 

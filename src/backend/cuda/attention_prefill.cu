@@ -19,6 +19,7 @@ constexpr int prefill_smem_bytes() {
 // depends only on its own sequence, so results do not change with the batch.
 template <int D>
 __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
+  pdl_start();
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* q_tile = reinterpret_cast<bf16*>(smem);
   bf16* k_tiles = q_tile + kQueryRows * D;         // [2][kKeysPerTile * D]
@@ -127,8 +128,7 @@ void launch_for_dim(const Params& p, int max_query_len, cudaStream_t stream) {
   }();
   (void)configured;
   const dim3 grid(ceil_div(max_query_len, kQueryRows), unsigned(p.num_seqs), unsigned(p.num_q_heads));
-  prefill_kernel<D><<<grid, kThreads, kSmem, stream>>>(p);
-  CUDA_LAUNCH_CHECK();
+  launch(prefill_kernel<D>, grid, kThreads, kSmem, stream, p);
 }
 
 }  // namespace

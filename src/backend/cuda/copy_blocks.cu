@@ -17,6 +17,7 @@ template <typename Word>
 __global__ void __launch_bounds__(kThreads)
     copy_blocks_kernel(const __grid_constant__ CacheList caches, int64_t num_blocks, int64_t block_words,
                        const int32_t* __restrict__ block_copies) {
+  pdl_start();
   const int32_t src = block_copies[2 * int64_t(blockIdx.x)];
   const int32_t dst = block_copies[2 * int64_t(blockIdx.x) + 1];
   if (src < 0 || src >= num_blocks || dst < 0 || dst >= num_blocks) return;
@@ -27,12 +28,11 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 template <typename Word>
-void launch(const CacheList& caches, int64_t num_blocks, size_t block_bytes, const int32_t* block_copies,
-            int64_t num_copies, cudaStream_t stream) {
+void launch_words(const CacheList& caches, int64_t num_blocks, size_t block_bytes, const int32_t* block_copies,
+                  int64_t num_copies, cudaStream_t stream) {
   const dim3 grid(unsigned(num_copies), unsigned(caches.count));
-  copy_blocks_kernel<Word>
-      <<<grid, kThreads, 0, stream>>>(caches, num_blocks, int64_t(block_bytes / sizeof(Word)), block_copies);
-  CUDA_LAUNCH_CHECK();
+  launch(copy_blocks_kernel<Word>, grid, kThreads, 0, stream, caches, num_blocks, int64_t(block_bytes / sizeof(Word)),
+         block_copies);
 }
 
 }  // namespace
@@ -45,10 +45,10 @@ void launch_copy_blocks(const CacheList& caches, int64_t num_blocks, size_t bloc
     return std::all_of(caches.base, caches.base + caches.count,
                        [&](const void* p) { return reinterpret_cast<uintptr_t>(p) % word == 0; });
   };
-  if (fits(16)) return launch<uint4>(caches, num_blocks, block_bytes, block_copies, num_copies, stream);
-  if (fits(4)) return launch<uint32_t>(caches, num_blocks, block_bytes, block_copies, num_copies, stream);
-  if (fits(2)) return launch<uint16_t>(caches, num_blocks, block_bytes, block_copies, num_copies, stream);
-  launch<uint8_t>(caches, num_blocks, block_bytes, block_copies, num_copies, stream);
+  if (fits(16)) return launch_words<uint4>(caches, num_blocks, block_bytes, block_copies, num_copies, stream);
+  if (fits(4)) return launch_words<uint32_t>(caches, num_blocks, block_bytes, block_copies, num_copies, stream);
+  if (fits(2)) return launch_words<uint16_t>(caches, num_blocks, block_bytes, block_copies, num_copies, stream);
+  launch_words<uint8_t>(caches, num_blocks, block_bytes, block_copies, num_copies, stream);
 }
 
 }  // namespace tern::cuda

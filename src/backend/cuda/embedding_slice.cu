@@ -11,6 +11,7 @@ namespace {
 template <typename Word>
 __global__ void embedding_slice_kernel(const Word* __restrict__ table, int64_t num_rows, int64_t row_words,
                                        const int32_t* __restrict__ ids, int64_t first_id, Word* __restrict__ out) {
+  pdl_start();
   const int64_t t = blockIdx.x;
   const int64_t row = int64_t(ids[t]) - first_id;
   Word* dst = out + t * row_words;
@@ -25,13 +26,12 @@ __global__ void embedding_slice_kernel(const Word* __restrict__ table, int64_t n
 }
 
 template <typename Word>
-void launch(const void* table, int64_t num_rows, size_t row_bytes, const int32_t* ids, int64_t count,
-            int64_t first_id, void* out, cudaStream_t stream) {
+void launch_words(const void* table, int64_t num_rows, size_t row_bytes, const int32_t* ids, int64_t count,
+                  int64_t first_id, void* out, cudaStream_t stream) {
   const int64_t row_words = int64_t(row_bytes / sizeof(Word));
   const int threads = int(std::min<int64_t>(256, std::max<int64_t>(32, (row_words + 31) / 32 * 32)));
-  embedding_slice_kernel<Word><<<unsigned(count), threads, 0, stream>>>(
-      static_cast<const Word*>(table), num_rows, row_words, ids, first_id, static_cast<Word*>(out));
-  CUDA_LAUNCH_CHECK();
+  launch(embedding_slice_kernel<Word>, unsigned(count), threads, 0, stream, static_cast<const Word*>(table), num_rows,
+         row_words, ids, first_id, static_cast<Word*>(out));
 }
 
 bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
@@ -56,11 +56,11 @@ void CudaBackend::embedding_slice(const Tensor& ids, const Tensor& table, int64_
   };
   const int32_t* id_ptr = ids.ptr<const int32_t>();
   if (fits(16))
-    cuda::launch<uint4>(table.data, table.dim(0), row_bytes, id_ptr, count, first_id, out.data, stream_);
+    cuda::launch_words<uint4>(table.data, table.dim(0), row_bytes, id_ptr, count, first_id, out.data, stream_);
   else if (fits(4))
-    cuda::launch<uint32_t>(table.data, table.dim(0), row_bytes, id_ptr, count, first_id, out.data, stream_);
+    cuda::launch_words<uint32_t>(table.data, table.dim(0), row_bytes, id_ptr, count, first_id, out.data, stream_);
   else
-    cuda::launch<uint16_t>(table.data, table.dim(0), row_bytes, id_ptr, count, first_id, out.data, stream_);
+    cuda::launch_words<uint16_t>(table.data, table.dim(0), row_bytes, id_ptr, count, first_id, out.data, stream_);
 }
 
 }  // namespace tern

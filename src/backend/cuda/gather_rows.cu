@@ -9,6 +9,7 @@ namespace {
 template <typename Word>
 __global__ void gather_rows_kernel(const Word* __restrict__ x, int64_t num_rows, int64_t row_words,
                                    const int32_t* __restrict__ indices, Word* __restrict__ out) {
+  pdl_start();
   const int64_t i = blockIdx.x;
   const int32_t index = indices[i];
   Word* dst = out + i * row_words;
@@ -23,13 +24,12 @@ __global__ void gather_rows_kernel(const Word* __restrict__ x, int64_t num_rows,
 }
 
 template <typename Word>
-void launch(const void* x, int64_t num_rows, size_t row_bytes, const int32_t* indices, int64_t count, void* out,
-            cudaStream_t stream) {
+void launch_words(const void* x, int64_t num_rows, size_t row_bytes, const int32_t* indices, int64_t count, void* out,
+                  cudaStream_t stream) {
   const int64_t row_words = int64_t(row_bytes / sizeof(Word));
   const int threads = int(std::min<int64_t>(256, std::max<int64_t>(32, (row_words + 31) / 32 * 32)));
-  gather_rows_kernel<Word><<<unsigned(count), threads, 0, stream>>>(static_cast<const Word*>(x), num_rows, row_words,
-                                                                    indices, static_cast<Word*>(out));
-  CUDA_LAUNCH_CHECK();
+  launch(gather_rows_kernel<Word>, unsigned(count), threads, 0, stream, static_cast<const Word*>(x), num_rows,
+         row_words, indices, static_cast<Word*>(out));
 }
 
 bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
@@ -40,10 +40,10 @@ void launch_gather_rows(const void* x, int64_t num_rows, size_t row_bytes, const
                         void* out, cudaStream_t stream) {
   if (count == 0) return;
   auto fits = [&](size_t word) { return row_bytes % word == 0 && aligned(x, word) && aligned(out, word); };
-  if (fits(16)) return launch<uint4>(x, num_rows, row_bytes, indices, count, out, stream);
-  if (fits(4)) return launch<uint32_t>(x, num_rows, row_bytes, indices, count, out, stream);
-  if (fits(2)) return launch<uint16_t>(x, num_rows, row_bytes, indices, count, out, stream);
-  launch<uint8_t>(x, num_rows, row_bytes, indices, count, out, stream);
+  if (fits(16)) return launch_words<uint4>(x, num_rows, row_bytes, indices, count, out, stream);
+  if (fits(4)) return launch_words<uint32_t>(x, num_rows, row_bytes, indices, count, out, stream);
+  if (fits(2)) return launch_words<uint16_t>(x, num_rows, row_bytes, indices, count, out, stream);
+  launch_words<uint8_t>(x, num_rows, row_bytes, indices, count, out, stream);
 }
 
 }  // namespace tern::cuda

@@ -12,7 +12,8 @@ namespace {
 constexpr int kWarps = 8;  // warps of a block
 
 __device__ __forceinline__ uint32_t sub_bf16x2(uint32_t a, uint32_t b) {
-  const __nv_bfloat162 d = __hsub2(*reinterpret_cast<const __nv_bfloat162*>(&a), *reinterpret_cast<const __nv_bfloat162*>(&b));
+  const __nv_bfloat162 d =
+      __hsub2(*reinterpret_cast<const __nv_bfloat162*>(&a), *reinterpret_cast<const __nv_bfloat162*>(&b));
   return *reinterpret_cast<const uint32_t*>(&d);
 }
 
@@ -117,6 +118,7 @@ __global__ void __launch_bounds__(kWarps * 32)
                     const int32_t* __restrict__ words, const OutT* __restrict__ bias, OutT* __restrict__ out,
                     float* __restrict__ partials, int* __restrict__ counters, int m, int n, int k, int group_size,
                     int group_shift, int num_groups, int tiles_per_slice, int slice_groups) {
+  pdl_trigger();
   // Loads in flight per lane: two batches of 8 (64 registers) while the accumulators are
   // few, two of 4 for 3-4 token tiles.
   constexpr int kBatch = NT <= 2 ? 8 : 4;
@@ -140,12 +142,6 @@ __global__ void __launch_bounds__(kWarps * 32)
   uint4 codes0[kBatch], codes1[kBatch];
   load_batch(0, codes0);
 
-  __nv_bfloat16* x_slice = reinterpret_cast<__nv_bfloat16*>(shared);
-  const int chunks = cols / 8;
-  for (int i = threadIdx.x; i < m * chunks; i += kWarps * 32) {
-    const int token = i / chunks, chunk = i % chunks;
-    cp_async16(x_slice + token * stride + 8 * chunk, x + int64_t(token) * k + first_col + 8 * chunk);
-  }
   // Words [tile][group][16] of this block's tiles, groups first_group .. last_group.
   const int first_group = first_col >> group_shift, last_group = (first_col + cols - 1) >> group_shift;
   const int groups = last_group - first_group + 1;
@@ -155,6 +151,14 @@ __global__ void __launch_bounds__(kWarps * 32)
     if (blockIdx.x * kWarps + tile < row_tiles)
       cp_async16(block_words + (tile * slice_groups) * kInt4TileRows + 4 * at,
                  words + (int64_t(blockIdx.x * kWarps + tile) * num_groups + first_group) * kInt4TileRows + 4 * at);
+  }
+  // Weights and scales are read before the previous kernel has finished; x only after.
+  pdl_wait();
+  __nv_bfloat16* x_slice = reinterpret_cast<__nv_bfloat16*>(shared);
+  const int chunks = cols / 8;
+  for (int i = threadIdx.x; i < m * chunks; i += kWarps * 32) {
+    const int token = i / chunks, chunk = i % chunks;
+    cp_async16(x_slice + token * stride + 8 * chunk, x + int64_t(token) * k + first_col + 8 * chunk);
   }
   asm volatile("cp.async.wait_all;\n" ::);
   __syncthreads();
@@ -278,7 +282,7 @@ void launch_tokens(const Int4Problem& p, cudaStream_t stream) {
   const size_t shared = shared_bytes(int(p.m), slice_cols, int(p.group_size), int(p.num_groups));
   const auto* x = static_cast<const __nv_bfloat16*>(p.x);
   const auto* tiles = static_cast<const uint4*>(p.tiles);
-  auto launch = [&](auto kernel, const auto* bias, auto* out) {
+  auto run = [&](auto kernel, const auto* bias, auto* out) {
     // Raised once per instantiation to the most any shape can need (8 NT tokens, a
     // 64 / NT-tile slice, 32-column groups); the first call runs before any graph capture
     // (the runner warms up every batch size).
@@ -290,23 +294,21 @@ void launch_tokens(const Int4Problem& p, cudaStream_t stream) {
     (void)raised;
     // A single group spans the whole row: shift every column to group 0.
     const int shift = p.num_groups == 1 ? 30 : __builtin_ctzll(uint64_t(p.group_size));
-    kernel<<<grid, kWarps * 32, shared, stream>>>(x, tiles, p.words, bias, out, p.partials, p.counters, int(p.m),
-                                                  int(p.n), int(p.k), int(p.group_size), shift, int(p.num_groups),
-                                                  split.tiles, groups);
+    launch(kernel, grid, kWarps * 32, shared, stream, x, tiles, p.words, bias, out, p.partials, p.counters, int(p.m),
+           int(p.n), int(p.k), int(p.group_size), shift, int(p.num_groups), split.tiles, groups);
   };
   if (p.out_dtype == DType::kF32)
-    launch(int4_mma_kernel<NT, float>, static_cast<const float*>(p.bias), static_cast<float*>(p.out));
+    run(int4_mma_kernel<NT, float>, static_cast<const float*>(p.bias), static_cast<float*>(p.out));
   else
-    launch(int4_mma_kernel<NT, __nv_bfloat16>, static_cast<const __nv_bfloat16*>(p.bias),
-           static_cast<__nv_bfloat16*>(p.out));
-  CUDA_LAUNCH_CHECK();
+    run(int4_mma_kernel<NT, __nv_bfloat16>, static_cast<const __nv_bfloat16*>(p.bias),
+        static_cast<__nv_bfloat16*>(p.out));
 }
 
 // One thread per 16-byte lane word: rows L/4 and L/4 + 8, and in each half of the tile the
 // eight columns 8 (L%4) + [0, 8), written as one 16-byte store per row and half.
 __global__ void int4_dequantize_kernel(const uint4* __restrict__ tiles, const int32_t* __restrict__ words,
-                                       __nv_bfloat16* __restrict__ out, int n, int k, int group_size,
-                                       int num_groups) {
+                                       __nv_bfloat16* __restrict__ out, int n, int k, int group_size, int num_groups) {
+  pdl_start();
   const int col_tiles = k / kInt4TileCols;
   const int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= int64_t(n / kInt4TileRows) * col_tiles * 32) return;
@@ -338,8 +340,9 @@ __global__ void int4_dequantize_kernel(const uint4* __restrict__ tiles, const in
   }
 }
 
-__global__ void gather_columns_kernel(const __nv_bfloat16* __restrict__ x, const int32_t* __restrict__ order,
-                                      int64_t m, int64_t k, __nv_bfloat16* __restrict__ out) {
+__global__ void gather_columns_kernel(const __nv_bfloat16* __restrict__ x, const int32_t* __restrict__ order, int64_t m,
+                                      int64_t k, __nv_bfloat16* __restrict__ out) {
+  pdl_start();
   const int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= m * k) return;
   const int64_t row = index / k, col = index % k;
@@ -351,11 +354,16 @@ __global__ void gather_columns_kernel(const __nv_bfloat16* __restrict__ x, const
 void launch_int4_mma(const Int4Problem& p, cudaStream_t stream) {
   static_assert(kInt4MmaMaxRows == 32, "one instantiation per 8-token tile count");
   switch ((p.m + 7) / 8) {
-    case 1: return launch_tokens<1>(p, stream);
-    case 2: return launch_tokens<2>(p, stream);
-    case 3: return launch_tokens<3>(p, stream);
-    case 4: return launch_tokens<4>(p, stream);
-    default: throw error("cuda linear (INT4): the tensor-core kernel takes at most ", kInt4MmaMaxRows, " rows, got ", p.m);
+    case 1:
+      return launch_tokens<1>(p, stream);
+    case 2:
+      return launch_tokens<2>(p, stream);
+    case 3:
+      return launch_tokens<3>(p, stream);
+    case 4:
+      return launch_tokens<4>(p, stream);
+    default:
+      throw error("cuda linear (INT4): the tensor-core kernel takes at most ", kInt4MmaMaxRows, " rows, got ", p.m);
   }
 }
 
@@ -372,16 +380,13 @@ size_t int4_mma_counters_bytes(int64_t n) { return size_t(ceil_div(n, kBlockRows
 
 void launch_int4_dequantize(const Int4Problem& p, void* out, cudaStream_t stream) {
   const int64_t threads = p.n / kInt4TileRows * (p.k / kInt4TileCols) * 32;
-  int4_dequantize_kernel<<<ceil_div(threads, 256), 256, 0, stream>>>(
-      static_cast<const uint4*>(p.tiles), p.words, static_cast<__nv_bfloat16*>(out), int(p.n), int(p.k),
-      int(p.group_size), int(p.num_groups));
-  CUDA_LAUNCH_CHECK();
+  launch(int4_dequantize_kernel, ceil_div(threads, 256), 256, 0, stream, static_cast<const uint4*>(p.tiles), p.words,
+         static_cast<__nv_bfloat16*>(out), int(p.n), int(p.k), int(p.group_size), int(p.num_groups));
 }
 
 void launch_gather_columns(const void* x, const int32_t* order, int64_t m, int64_t k, void* out, cudaStream_t stream) {
-  gather_columns_kernel<<<ceil_div(m * k, 256), 256, 0, stream>>>(static_cast<const __nv_bfloat16*>(x), order, m, k,
-                                                                  static_cast<__nv_bfloat16*>(out));
-  CUDA_LAUNCH_CHECK();
+  launch(gather_columns_kernel, ceil_div(m * k, 256), 256, 0, stream, static_cast<const __nv_bfloat16*>(x), order, m, k,
+         static_cast<__nv_bfloat16*>(out));
 }
 
 }  // namespace tern::cuda

@@ -28,6 +28,7 @@ template <int kVec, bool kAdd, typename WeightT>
 __global__ void __launch_bounds__(kThreads)
     rms_norm_kernel(__nv_bfloat16* residual, const __nv_bfloat16* x, const WeightT* __restrict__ weight, float eps,
                     int64_t cols, __nv_bfloat16* out) {
+  pdl_start();
   struct alignas(2 * kVec) Pack {
     __nv_bfloat16 v[kVec];
   };
@@ -67,10 +68,9 @@ void launch_typed(__nv_bfloat16* residual, const __nv_bfloat16* x, const WeightT
   auto aligned16 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   const bool wide = cols % 8 == 0 && aligned16(x) && aligned16(out) && (!kAdd || aligned16(residual));
   if (wide)
-    rms_norm_kernel<8, kAdd, WeightT><<<unsigned(rows), kThreads, 0, stream>>>(residual, x, weight, eps, cols, out);
+    launch(rms_norm_kernel<8, kAdd, WeightT>, unsigned(rows), kThreads, 0, stream, residual, x, weight, eps, cols, out);
   else
-    rms_norm_kernel<1, kAdd, WeightT><<<unsigned(rows), kThreads, 0, stream>>>(residual, x, weight, eps, cols, out);
-  CUDA_LAUNCH_CHECK();
+    launch(rms_norm_kernel<1, kAdd, WeightT>, unsigned(rows), kThreads, 0, stream, residual, x, weight, eps, cols, out);
 }
 
 template <bool kAdd>

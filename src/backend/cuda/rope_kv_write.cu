@@ -14,6 +14,7 @@ constexpr int kThreads = 512;
 // with the accurate sincosf (angles reach 1e5 radians at long positions, where __cosf is
 // far off).
 __global__ void __launch_bounds__(kThreads) rope_kv_write_kernel(const RopeKvWriteArgs a, int heads_per_block) {
+  pdl_start();
   const int64_t t = blockIdx.x;
   const int half = a.head_dim / 2;
   const int head = blockIdx.y * heads_per_block + int(threadIdx.x) / half, i = int(threadIdx.x) % half;
@@ -48,8 +49,7 @@ void launch_rope_kv_write(const RopeKvWriteArgs& args, cudaStream_t stream) {
   const int heads_per_block = std::max(1, kThreads / half);
   const dim3 grid(unsigned(args.tokens), ceil_div(heads, heads_per_block));
   const unsigned threads = (unsigned(std::min(heads, heads_per_block) * half) + 31) / 32 * 32;
-  rope_kv_write_kernel<<<grid, threads, 0, stream>>>(args, heads_per_block);
-  CUDA_LAUNCH_CHECK();
+  launch(rope_kv_write_kernel, grid, threads, 0, stream, args, heads_per_block);
 }
 
 }  // namespace tern::cuda

@@ -11,6 +11,7 @@ constexpr int kThreads = 256;
 template <int kVec>
 __global__ void __launch_bounds__(kThreads) silu_mul_kernel(const __nv_bfloat16* __restrict__ gate_up, int64_t rows,
                                                             int64_t cols, __nv_bfloat16* __restrict__ out) {
+  pdl_start();
   struct alignas(2 * kVec) Pack {
     __nv_bfloat16 v[kVec];
   };
@@ -31,11 +32,10 @@ __global__ void __launch_bounds__(kThreads) silu_mul_kernel(const __nv_bfloat16*
 }
 
 template <int kVec>
-void launch(const __nv_bfloat16* gate_up, int64_t rows, int64_t cols, __nv_bfloat16* out, cudaStream_t stream) {
+void launch_vec(const __nv_bfloat16* gate_up, int64_t rows, int64_t cols, __nv_bfloat16* out, cudaStream_t stream) {
   const int64_t total = rows * (cols / kVec);
   const unsigned blocks = unsigned(std::min<int64_t>((total + kThreads - 1) / kThreads, 65536));
-  silu_mul_kernel<kVec><<<blocks, kThreads, 0, stream>>>(gate_up, rows, cols, out);
-  CUDA_LAUNCH_CHECK();
+  launch(silu_mul_kernel<kVec>, blocks, kThreads, 0, stream, gate_up, rows, cols, out);
 }
 
 }  // namespace
@@ -45,9 +45,9 @@ void launch_silu_mul(const __nv_bfloat16* gate_up, int64_t rows, int64_t cols, _
   if (rows == 0 || cols == 0) return;
   auto aligned16 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   if (cols % 8 == 0 && aligned16(gate_up) && aligned16(out))
-    launch<8>(gate_up, rows, cols, out, stream);
+    launch_vec<8>(gate_up, rows, cols, out, stream);
   else
-    launch<1>(gate_up, rows, cols, out, stream);
+    launch_vec<1>(gate_up, rows, cols, out, stream);
 }
 
 }  // namespace tern::cuda

@@ -17,7 +17,7 @@ namespace tern {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kChunks = 32;       // chunks per row in stage 1
+constexpr int kChunks = 32;  // chunks per row in stage 1
 constexpr int kMaxK = 128;
 
 struct Best {
@@ -25,9 +25,7 @@ struct Best {
   int index;  // position in the shared arrays
 };
 
-__device__ bool better(float a, int ia_id, float b, int ib_id) {
-  return a > b || (a == b && ia_id < ib_id);
-}
+__device__ bool better(float a, int ia_id, float b, int ib_id) { return a > b || (a == b && ia_id < ib_id); }
 
 // Block-wide argmax of values[0..n) by (value, then smaller id). All threads get it.
 __device__ Best block_argmax(const float* values, const int* ids, int n, Best* scratch) {
@@ -113,6 +111,7 @@ __device__ void take_best(float* values, int* ids, int n, int k, float* out_valu
 // grid (kChunks, rows). Writes per chunk: k candidates, max, sum of exp(x - max), NaN flag.
 __global__ void top_k_chunks(const float* logits, int64_t vocab, int k, int chunk, float* cand_values, int* cand_ids,
                              float* chunk_max, float* chunk_sum) {
+  cuda::pdl_start();
   extern __shared__ unsigned char smem[];
   float* values = reinterpret_cast<float*>(smem);
   int* ids = reinterpret_cast<int*>(values + chunk);
@@ -148,6 +147,7 @@ __global__ void top_k_chunks(const float* logits, int64_t vocab, int k, int chun
 // grid (rows). Merges the chunks of a row.
 __global__ void top_k_merge(int chunks, int k, float* cand_values, int* cand_ids, const float* chunk_max,
                             const float* chunk_sum, int* out_ids, float* out_values, float* out_lse) {
+  cuda::pdl_start();
   const int64_t row = blockIdx.x;
   const int n = chunks * k;
   float* values = cand_values + row * n;
@@ -183,7 +183,8 @@ void CudaBackend::top_k(const Tensor& logits, int k, const Tensor& ids, const Te
   if (k <= 0 || k > kMaxK || k > vocab) throw error("cuda top_k: k ", k, " must be in [1, ", kMaxK, "] and <= ", vocab);
   cuda::expect_matrix(ids, rows, k, op, "ids");
   cuda::expect_matrix(values, rows, k, op, "values");
-  if (log_sum_exp.numel() != rows) throw error("cuda top_k: log_sum_exp has ", log_sum_exp.numel(), " rows, not ", rows);
+  if (log_sum_exp.numel() != rows)
+    throw error("cuda top_k: log_sum_exp has ", log_sum_exp.numel(), " rows, not ", rows);
   if (rows == 0) return;
   use_device();
   const int chunk = int((vocab + kChunks - 1) / kChunks);
@@ -200,12 +201,10 @@ void CudaBackend::top_k(const Tensor& logits, int k, const Tensor& ids, const Te
     configured = true;
   }
   if (smem > 200 * 1024) throw error("cuda top_k: vocabulary of ", vocab, " is too large");
-  top_k_chunks<<<dim3(kChunks, unsigned(rows)), kThreads, smem, stream_>>>(logits.ptr<const float>(), vocab, k, chunk,
-                                                                          cand_values, cand_ids, chunk_max, chunk_sum);
-  CUDA_LAUNCH_CHECK();
-  top_k_merge<<<unsigned(rows), kThreads, 0, stream_>>>(kChunks, k, cand_values, cand_ids, chunk_max, chunk_sum,
-                                                       ids.ptr<int>(), values.ptr<float>(), log_sum_exp.ptr<float>());
-  CUDA_LAUNCH_CHECK();
+  cuda::launch(top_k_chunks, dim3(kChunks, unsigned(rows)), kThreads, smem, stream_, logits.ptr<const float>(), vocab,
+               k, chunk, cand_values, cand_ids, chunk_max, chunk_sum);
+  cuda::launch(top_k_merge, unsigned(rows), kThreads, 0, stream_, kChunks, k, cand_values, cand_ids, chunk_max,
+               chunk_sum, ids.ptr<int>(), values.ptr<float>(), log_sum_exp.ptr<float>());
 }
 
 }  // namespace tern
