@@ -26,14 +26,18 @@ void expect_matrix(const Tensor& t, int64_t rows, int64_t cols, const char* op, 
 
 inline unsigned ceil_div(int64_t a, int64_t b) { return unsigned((a + b - 1) / b); }
 
-// Programmatic dependent launch (sm_90 and later): a kernel launched with `launch` may be
-// scheduled while the kernel before it on the stream is still running, so the next
-// projection's weights are already on their way when its input is ready. Every kernel
-// launched this way calls pdl_trigger() and then pdl_wait() before it reads anything an
-// earlier kernel wrote or writes anything an earlier kernel reads, in every block (a grid
-// that finishes without waiting would let its successor overtake its predecessor). Between
-// the two it may read only what no kernel writes: weights. TERN_PDL=0 turns it off (to
-// measure it); GPUs before sm_90 launch normally.
+// Every tern kernel starts with pdl_trigger(), which lets a kernel launched after it with
+// launch_overlapping be scheduled at once, and pdl_wait() before it reads anything an
+// earlier kernel wrote or writes anything an earlier kernel reads (in every block: a grid
+// that finished without waiting would let its successor overtake its predecessor). For a
+// kernel launched with `launch` the wait returns at once. Between the two a kernel may read
+// only what no kernel writes: weights.
+//
+// launch_overlapping (programmatic dependent launch, sm_90 and later) is used for the INT4
+// projection, whose 4-bit weights then start arriving while the kernel before it finishes:
+// +5% batch-1 decode on the H200 (docs/cuda-kernels.md). Launching every kernel that way
+// made BF16 decode 5% slower, so the others use `launch`. TERN_PDL=0 turns it off; GPUs
+// before sm_90 launch normally.
 bool pdl_enabled();
 
 __device__ __forceinline__ void pdl_trigger() {
@@ -54,12 +58,9 @@ __device__ __forceinline__ void pdl_start() {
   pdl_wait();
 }
 
-// Brings the 128-byte line at `p` into L2 without waiting for it.
-__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p)); }
-
 template <typename... Params, typename... Args>
-void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
-            Args&&... args) {
+void launch_with(bool overlap, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
+                 cudaStream_t stream, Args&&... args) {
   cudaLaunchAttribute attribute{};
   attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attribute.val.programmaticStreamSerializationAllowed = 1;
@@ -69,10 +70,22 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_byte
   config.dynamicSmemBytes = shared_bytes;
   config.stream = stream;
   config.attrs = &attribute;
-  config.numAttrs = pdl_enabled() ? 1 : 0;
+  config.numAttrs = overlap && pdl_enabled() ? 1 : 0;
   const cudaError_t status = cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
   if (status != cudaSuccess) [[unlikely]]
     throw_cuda_error(status, "cudaLaunchKernelEx", __FILE__, __LINE__);
+}
+
+template <typename... Params, typename... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+            Args&&... args) {
+  launch_with(false, kernel, grid, block, shared_bytes, stream, std::forward<Args>(args)...);
+}
+
+template <typename... Params, typename... Args>
+void launch_overlapping(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+                        Args&&... args) {
+  launch_with(true, kernel, grid, block, shared_bytes, stream, std::forward<Args>(args)...);
 }
 
 }  // namespace tern::cuda

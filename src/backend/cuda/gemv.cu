@@ -31,16 +31,11 @@ template <int M, typename OutT>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     gemv_kernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ w, const OutT* __restrict__ bias,
                 OutT* __restrict__ out, int n, int k) {
-  pdl_trigger();
+  pdl_start();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int row0 = (blockIdx.x * kWarpsPerBlock + warp) * kRowsPerWarp;
+  if (row0 >= n) return;
   const int rows = min(kRowsPerWarp, n - row0);
-  // The first 16 lines (2 KiB) of each of the warp's rows head for L2 while the previous
-  // kernel finishes; x is read only after it has.
-  if (rows > 0 && (lane % 16) * 64 < k)
-    prefetch_l2(w + int64_t(row0 + min(lane / 16, rows - 1)) * k + (lane % 16) * 64);
-  pdl_wait();
-  if (rows <= 0) return;
   const int chunks = k / 8;
   const uint4* wr[kRowsPerWarp];
 #pragma unroll

@@ -294,8 +294,8 @@ void launch_tokens(const Int4Problem& p, cudaStream_t stream) {
     (void)raised;
     // A single group spans the whole row: shift every column to group 0.
     const int shift = p.num_groups == 1 ? 30 : __builtin_ctzll(uint64_t(p.group_size));
-    launch(kernel, grid, kWarps * 32, shared, stream, x, tiles, p.words, bias, out, p.partials, p.counters, int(p.m),
-           int(p.n), int(p.k), int(p.group_size), shift, int(p.num_groups), split.tiles, groups);
+    launch_overlapping(kernel, grid, kWarps * 32, shared, stream, x, tiles, p.words, bias, out, p.partials, p.counters,
+                       int(p.m), int(p.n), int(p.k), int(p.group_size), shift, int(p.num_groups), split.tiles, groups);
   };
   if (p.out_dtype == DType::kF32)
     run(int4_mma_kernel<NT, float>, static_cast<const float*>(p.bias), static_cast<float*>(p.out));
