@@ -32,6 +32,8 @@ def main():
     vocab = model.config.vocab_size
     g = torch.Generator(device="cpu").manual_seed(3)
     results = []
+    out = {"engine": "transformers generate() static batches", "transformers": __import__("transformers").__version__,
+           "torch": torch.__version__, "gpu": torch.cuda.get_device_name(), "runs": results}
     with torch.no_grad():
         for spec in args.runs.split(","):
             i, o, b = (int(v) for v in spec.split("x"))
@@ -55,10 +57,8 @@ def main():
                    "ttft_ms": 1000.0 * ttft, "peak_gpu_memory_gib": torch.cuda.max_memory_allocated() / 2**30}
             print(json.dumps(row), flush=True)
             results.append(row)
-    out = {"engine": "transformers generate() static batches", "transformers": __import__("transformers").__version__,
-           "torch": torch.__version__, "gpu": torch.cuda.get_device_name(), "runs": results}
-    with open(args.out, "w") as f:
-        json.dump(out, f, indent=1)
+            with open(args.out, "w") as f:  # after every run, so a run cut short keeps the earlier ones
+                json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":

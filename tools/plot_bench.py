@@ -12,6 +12,8 @@ What each kind of file gives:
     files at different concurrency levels (grouped by workload):
       <prefix>-latency.png     TTFT and ITL (median, P95, P99) against concurrency, per workload
       <prefix>-throughput.png  output tokens/s and requests/min against concurrency, per workload
+    with, optionally, the HF transformers static-batch baseline of tools/hf_static_baseline.py
+    (marked x, batch size on the concurrency axis) on the TTFT and throughput charts
   - `tern bench ablation` ({"kind": "ablation", "stages": [...]}):
       <prefix>-ablation.png    one bar chart per column of the article's table: TTFT (mean, with
                                P95/P99 marks), throughput, peak GPU memory, concurrency
@@ -31,15 +33,20 @@ import matplotlib.ticker  # noqa: E402
 
 
 def load(paths):
-    """(serve runs grouped by workload, ablation results, titles) from the given files."""
+    """(serve runs grouped by workload, HF baseline runs grouped by workload, ablation results,
+    titles) from the given files."""
     runs = []
+    baseline = defaultdict(list)
     ablations = []
     titles = []
     for path in paths:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
         kind = data.get("kind")
-        if kind == "ablation" or "stages" in data:
+        if data.get("engine", "").startswith("transformers generate() static"):
+            for run in data["runs"]:
+                baseline[f"{run['input_len']}/{run['output_len']}"].append(run)
+        elif kind == "ablation" or "stages" in data:
             ablations.append(data)
         elif kind == "sweep" or "runs" in data:
             runs.extend(data["runs"])
@@ -59,7 +66,7 @@ def load(paths):
         by_workload[name].append(run)
     for name in by_workload:
         by_workload[name].sort(key=lambda r: r["load"]["concurrency"])
-    return by_workload, ablations, titles
+    return by_workload, baseline, ablations, titles
 
 
 def describe(data):
@@ -81,7 +88,15 @@ def concurrency_axis(ax, by_workload):
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
-def plot_latency(by_workload, title, path):
+def plot_baseline(ax, baseline, name, key, color):
+    """The HF static batches of workload `name`, batch size on the concurrency axis."""
+    runs = sorted(baseline.get(name, []), key=lambda r: r["batch"])
+    if runs:
+        ax.plot([r["batch"] for r in runs], [r[key] for r in runs], "x", color=color, markersize=9, mew=2,
+                label=f"{name} HF static batch")
+
+
+def plot_latency(by_workload, baseline, title, path):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for ax, key, label in ((axes[0], "ttft_ms", "time to first token (ms)"),
                            (axes[1], "itl_ms", "inter-token latency (ms)")):
@@ -89,6 +104,8 @@ def plot_latency(by_workload, title, path):
             c = [r["load"]["concurrency"] for r in runs]
             for stat, style in (("median", "-o"), ("p95", "--s"), ("p99", ":^")):
                 ax.plot(c, [r[key][stat] for r in runs], style, color=color, label=f"{name} {stat}", markersize=4)
+            if key == "ttft_ms":
+                plot_baseline(ax, baseline, name, "ttft_ms", color)
         concurrency_axis(ax, by_workload)
         ax.set_yscale("log")
         ax.set_xlabel("concurrent requests")
@@ -101,13 +118,14 @@ def plot_latency(by_workload, title, path):
     plt.close(fig)
 
 
-def plot_throughput(by_workload, title, path):
+def plot_throughput(by_workload, baseline, title, path):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for ax, key, label in ((axes[0], "output_tokens_per_s", "output tokens/s"),
                            (axes[1], "requests_per_min", "requests/min")):
         for color, (name, runs) in zip(COLORS, sorted(by_workload.items())):
             ax.plot([r["load"]["concurrency"] for r in runs], [r[key] for r in runs], "-o", color=color, label=name,
                     markersize=4)
+            plot_baseline(ax, baseline, name, key, color)
         concurrency_axis(ax, by_workload)
         ax.set_xlabel("concurrent requests")
         ax.set_ylabel(label)
@@ -151,19 +169,20 @@ def plot_ablation(result, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("files", nargs="+", help="tern bench serve / sweep / ablation JSON files")
+    parser.add_argument("files", nargs="+",
+                        help="tern bench serve / sweep / ablation JSON files, tools/hf_static_baseline.py JSON")
     parser.add_argument("--out-dir", default=".", help="where to write the PNG files")
     parser.add_argument("--prefix", default="bench", help="file name prefix, e.g. h200-20261201")
     args = parser.parse_args()
-    by_workload, ablations, titles = load(args.files)
+    by_workload, baseline, ablations, titles = load(args.files)
     os.makedirs(args.out_dir, exist_ok=True)
     written = []
     if by_workload:
         title = "; ".join(titles)
         written.append(os.path.join(args.out_dir, f"{args.prefix}-latency.png"))
-        plot_latency(by_workload, title, written[-1])
+        plot_latency(by_workload, baseline, title, written[-1])
         written.append(os.path.join(args.out_dir, f"{args.prefix}-throughput.png"))
-        plot_throughput(by_workload, title, written[-1])
+        plot_throughput(by_workload, baseline, title, written[-1])
     for i, result in enumerate(ablations):
         suffix = "" if len(ablations) == 1 else f"-{i + 1}"
         written.append(os.path.join(args.out_dir, f"{args.prefix}-ablation{suffix}.png"))

@@ -71,8 +71,12 @@ void run_sweep(SweepOptions& o) {
       "| workload | concurrency | req/min | output tok/s | TTFT p50 (ms) | TTFT p99 (ms) | ITL p50 (ms) | ITL p99 (ms) "
       "| failed |\n|---|---|---|---|---|---|---|---|---|\n";
   BenchClientOptions c = o.client;
+  uint64_t run_index = 0;
   for (const auto& [input_len, output_len] : workloads) {
     for (int32_t level : o.levels) {
+      // Fresh prompts for every run: with one seed, each level would resend the previous
+      // level's prompts and find them in the server's prefix cache.
+      c.workload.seed = o.client.workload.seed + run_index++;
       c.workload.input_len = input_len;
       c.workload.output_len = output_len;
       c.workload.num_prompts = std::max(o.rounds * level, o.min_prompts);

@@ -82,6 +82,23 @@ describe("against tern serving the demo model", () => {
       "each request after the first reuses at least the three full blocks of the shared prefix");
   });
 
+  test("a sweep sends fresh prompts at every level: no level finds another's in the prefix cache", async () => {
+    const before = await metrics(server.url);
+    const jsonPath = path.join(scratch, "sweep.json");
+    const r = await runTern(["bench", "sweep", "--url", server.url, "--tokenizer", demoModel, "--ignore-eos",
+      "--concurrency-levels", "1,2", "--workloads", "32x4", "--rounds", "1", "--min-prompts", "2", "--seed", "1000",
+      "--json", jsonPath, "--no-progress"]);
+    assert.equal(r.code, 0, r.stderr);
+    const j = readJson(jsonPath);
+    assert.equal(j.kind, "sweep");
+    assert.deepEqual(j.runs.map((run) => run.load.concurrency), [1, 2]);
+    for (const run of j.runs) assert.equal(run.completed, 2);
+    assert.notEqual(j.runs[0].workload.seed, j.runs[1].workload.seed);
+    const after = await metrics(server.url);
+    assert.equal(after.tern_prefix_cache_hits_total - before.tern_prefix_cache_hits_total, 0,
+      "32-token random prompts (seeds no other test uses) share no 16-token block unless one is sent twice");
+  });
+
   test("without a tokenizer, text prompts are sent and the server's usage gives the counts", async () => {
     const { json: j } = await benchServe(server.url, ["--concurrency", "2", "--num-prompts", "4", "--input-len", "20",
       "--output-len", "8", "--ignore-eos", "--model", "tern-demo"]);
