@@ -4,12 +4,14 @@
 #             `tern serve` child measured with 2048-token prompts and 512 output tokens
 #             (both +-50%), 128 requests at concurrency 64;
 #   sweep     `tern bench sweep` against one `tern serve` (continuous batching, paged KV,
-#             CUDA graphs): concurrency 1..256 for 1024/1024 and 2048/512.
+#             CUDA graphs): concurrency 1..256 for 1024/1024 and 2048/512;
+#   hf        the HF transformers baseline for the sweep: static batches through generate()
+#             (tools/hf_static_baseline.py: 2048/512 at batch 32 and 64, 1024/1024 at 64).
 # Each part takes about 3-5 minutes on an H100/H200 with a 7B model; run them as separate
 # commands when a command may take at most 10 minutes. Results are rewritten after every
 # stage or run, so a part cut short still leaves what it measured.
 #
-#   scripts/gpu-bench.sh TERN_BINARY COMMIT [ablation] [sweep]     (both when neither is named)
+#   scripts/gpu-bench.sh TERN_BINARY COMMIT [ablation] [sweep] [hf]     (all three when none is named)
 #
 # Environment: MODEL (default /tmp/qwen7b; a random Qwen2.5-7B-shaped model is made there
 # with tools/hf_reference.py when it has no config.json), OUT (default ./gpu-bench-out),
@@ -20,7 +22,7 @@ set -u -o pipefail
 TERN=$(realpath "$1")
 COMMIT=${2:-unknown}
 shift 2 || shift $#
-PARTS=${*:-ablation sweep}
+PARTS=${*:-ablation sweep hf}
 MODEL=${MODEL:-/tmp/qwen7b}
 OUT=${OUT:-$PWD/gpu-bench-out}
 INT4=${INT4:-skip}
@@ -65,7 +67,13 @@ for part in $PARTS; do
     kill $SERVER 2>/dev/null
     wait $SERVER 2>/dev/null
     ;;
-  *) echo "unknown part $part (ablation, sweep)" >&2; exit 2 ;;
+  hf)
+    echo "== HF transformers static batches"
+    timeout 590 python3 tools/hf_static_baseline.py --model-dir "$MODEL" --out "$OUT/$STAMP-hf-static.json" 2>&1 \
+      | grep -v Warning | tail -5
+    echo "exit status $?"
+    ;;
+  *) echo "unknown part $part (ablation, sweep, hf)" >&2; exit 2 ;;
   esac
 done
 ls -la "$OUT"
