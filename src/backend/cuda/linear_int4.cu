@@ -56,8 +56,9 @@ __device__ __forceinline__ float load(const __nv_bfloat16* p) { return __bfloat1
 // Grid: (row blocks of 8 tiles = 128 rows) x (slices of K, split.tiles column tiles each).
 // Warp w of a block owns row tile w over the block's slice, so the slice of x, staged once
 // in shared memory with cp.async, serves 128 rows. Each warp first puts a batch of 16-byte
-// weight loads in flight, the block stages x and its scale words meanwhile, and every next
-// batch is issued before the current one is used. The A operand is code - zero, exact in
+// weight loads in flight and the block stages its scale words, both before the previous
+// kernel has finished (launch_overlapping, common.cuh); then it stages x, and every next
+// batch of weights is issued before the current one is used. The A operand is code - zero, exact in
 // bf16 from a mask, an OR and one subtraction per pair; a warp accumulates each group's
 // sum of (code - zero) x in F32 and adds scale * that when the group ends. Slices are
 // added in slice order by the block that finishes a row block last (a counter per row
