@@ -5,6 +5,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
+#include <cstring>
 #include <iterator>
 
 #include "base/log.h"
@@ -18,7 +19,6 @@ using boost::system::error_code;
 
 namespace {
 
-constexpr size_t kReadChunk = 16 << 10;
 constexpr auto kLingerTime = std::chrono::seconds(2);
 
 // The log shows the method and the path; bytes that could forge log lines are masked.
@@ -72,7 +72,7 @@ void HttpSession::read_more() {
   const size_t room = buffer_.max_size() - buffer_.size();
   if (room == 0) return;  // full of pipelined bytes: read again once they are parsed
   reading_ = true;
-  socket_.async_read_some(buffer_.prepare(std::min(room, kReadChunk)),
+  socket_.async_read_some(asio::buffer(read_chunk_.data(), std::min(room, read_chunk_.size())),
                           [self = shared_from_this()](error_code ec, size_t n) { self->on_read(ec, n); });
 }
 
@@ -84,21 +84,28 @@ void HttpSession::on_read(error_code ec, size_t bytes) {
     close();
     return;
   }
-  buffer_.commit(bytes);
   switch (phase_) {
     case Phase::kReading:
+      append_read(bytes);
       parse_buffered();
       break;
     case Phase::kResponding:
-      read_more();  // keep watching for a disconnect
+      append_read(bytes);  // pipelined: parsed once this response is done
+      read_more();         // keep watching for a disconnect
       break;
     case Phase::kLingering:
-      buffer_.consume(buffer_.size());
-      read_more();
+      read_more();  // dropped
       break;
     case Phase::kClosed:
       break;
   }
+}
+
+// Only one read is in flight and only it adds bytes, so the room read_more() saw is
+// still there.
+void HttpSession::append_read(size_t bytes) {
+  std::memcpy(buffer_.prepare(bytes).data(), read_chunk_.data(), bytes);
+  buffer_.commit(bytes);
 }
 
 void HttpSession::parse_buffered() {

@@ -10,6 +10,7 @@
 // request cancelled; bytes it pipelines meanwhile wait in the (bounded) read buffer.
 #pragma once
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -51,6 +52,7 @@ class HttpSession : public ResponseChannel, public std::enable_shared_from_this<
   void parse_buffered();
   void read_more();
   void on_read(boost::system::error_code ec, size_t bytes);
+  void append_read(size_t bytes);
   void handle_request();
   void reject_malformed(boost::system::error_code ec);
   void reject(const ApiError& error);  // answers and closes: the request could not be read
@@ -71,7 +73,14 @@ class HttpSession : public ResponseChannel, public std::enable_shared_from_this<
   Deadline deadline_ = Deadline::kNone;
   uint64_t deadline_generation_ = 0;
 
+  static constexpr size_t kReadChunk = 16 << 10;
+  // Received bytes not parsed yet (pipelined requests wait here while one is answered).
   boost::beast::flat_buffer buffer_;
+  // The socket reads into this, never into buffer_: a read stays pending while a response
+  // is written, and parsing a pipelined request meanwhile moves buffer_'s free space
+  // (consume() rewinds it, prepare() may move or reallocate it), so a read into space
+  // prepared before would land outside what commit() then marks as received.
+  std::array<char, kReadChunk> read_chunk_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   bool reading_ = false;
   bool continue_sent_ = false;  // "100 Continue" for the current request

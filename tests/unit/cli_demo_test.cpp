@@ -2,10 +2,17 @@
 // answers held-out arithmetic questions (numbers it never trained on), in English and
 // Chinese, exactly; the prompt ids equal transformers' apply_chat_template + tokenizer.
 // Its GPTQ INT4 copy (group size 128, made here by `tern quantize`) still answers them.
+// `tern perplexity` on a prompt/completion file scores only the completions: the model's
+// own replies are near-certain, replies with a wrong digit are not.
+//
+// Every test on the demo model lives here. They check model quality, not memory safety,
+// and take many minutes under ASan: sanitizer builds do not build this file (the normal
+// build runs it; tests/CMakeLists.txt).
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -84,6 +91,42 @@ TEST(DemoModel, GptqInt4CopyAnswersWithinAFewPointsOfBf16) {
   const size_t total = ci_questions().size(), correct = correct_answers("--model '" + int4 + "'");
   std::cout << "GPTQ g128 INT4 tern-demo: " << correct << " of " << total << " CI questions\n";
   EXPECT_GE(correct + 2, total);
+}
+
+// The demo model's prompt for one question, as its chat template renders it.
+std::string demo_prompt(const std::string& question) {
+  return "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+         "<|im_start|>user\n" +
+         question + "<|im_end|>\n<|im_start|>assistant\n";
+}
+
+nlohmann::json perplexity_json(const std::string& args) {
+  const testing::CliResult r = testing::run_tern("perplexity --quiet --json " + args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+}
+
+TEST(DemoModel, PerplexityOfOwnRepliesIsNearOneAndOfWrongOnesIsNot) {
+  const nlohmann::json questions = ci_questions();
+  std::string right, wrong;
+  size_t reply_tokens = 0;
+  for (const auto& q : questions) {
+    const std::string prompt = demo_prompt(q["question"]);
+    std::string answer = q["answer"];
+    right += nlohmann::json{{"prompt", prompt}, {"completion", answer + "<|im_end|>"}}.dump() + "\n";
+    reply_tokens += q["reply_ids"].size();
+    answer[answer.find_last_of("0123456789")] ^= 1;  // the result's last digit: 0 <-> 1, ..., 8 <-> 9
+    wrong += nlohmann::json{{"prompt", prompt}, {"completion", answer + "<|im_end|>"}}.dump() + "\n";
+  }
+  testing::TempDir dir;
+  const nlohmann::json good = perplexity_json("--jsonl '" + dir.write("right.jsonl", right) + "'");
+  const nlohmann::json bad = perplexity_json("--jsonl '" + dir.write("wrong.jsonl", wrong) + "'");
+  std::cout << "tern-demo on its " << questions.size() << " CI replies: perplexity " << good["perplexity"]
+            << "; with the result's last digit changed: " << bad["perplexity"] << "\n";
+  EXPECT_EQ(good["documents"], questions.size());
+  EXPECT_EQ(good["tokens"], reply_tokens);            // the completions' tokens only, <|im_end|> included
+  EXPECT_LT(good["perplexity"].get<double>(), 1.01);  // every reply token wins by a logit margin >= 1
+  EXPECT_GT(bad["nll"].get<double>(), 10 * good["nll"].get<double>());
 }
 
 }  // namespace

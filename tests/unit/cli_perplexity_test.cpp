@@ -1,14 +1,11 @@
 // `tern perplexity` end to end: a text file scored by the binary equals the log-softmax
-// of transformers' logits for the same text (tiny models, tests/data/golden); on the demo
-// model, a prompt/completion file scores only the completions, its own greedy replies to
-// held-out questions are near-certain and corrupted replies are not; bad input fails
-// with a message.
+// of transformers' logits for the same text (tiny models, tests/data/golden); bad input
+// fails with a message. The demo model's perplexity test is in cli_demo_test.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli_support.h"
@@ -57,37 +54,6 @@ TEST_P(CliPerplexityGolden, TextFileMatchesTheLogSoftmaxOfTransformersLogits) {
 }
 
 INSTANTIATE_TEST_SUITE_P(TinyModels, CliPerplexityGolden, ::testing::Values("tiny-qwen2", "tiny-llama3"));
-
-// The demo model's prompt for one question, as its chat template renders it.
-std::string demo_prompt(const std::string& question) {
-  return "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
-         "<|im_start|>user\n" +
-         question + "<|im_end|>\n<|im_start|>assistant\n";
-}
-
-TEST(CliPerplexityDemo, OwnRepliesAreNearCertainAndWrongOnesAreNot) {
-  const nlohmann::json questions = nlohmann::json::parse(
-      std::ifstream(fs::path(TERN_SOURCE_DIR) / "models/tern-demo/eval_questions.json"))["questions"];
-  std::string right, wrong;
-  size_t reply_tokens = 0;
-  for (const auto& q : questions) {
-    const std::string prompt = demo_prompt(q["question"]);
-    std::string answer = q["answer"];
-    right += nlohmann::json{{"prompt", prompt}, {"completion", answer + "<|im_end|>"}}.dump() + "\n";
-    reply_tokens += q["reply_ids"].size();
-    answer[answer.find_last_of("0123456789")] ^= 1;  // the result's last digit: 0 <-> 1, ..., 8 <-> 9
-    wrong += nlohmann::json{{"prompt", prompt}, {"completion", answer + "<|im_end|>"}}.dump() + "\n";
-  }
-  testing::TempDir dir;
-  const nlohmann::json good = perplexity_json("--jsonl '" + dir.write("right.jsonl", right) + "'");
-  const nlohmann::json bad = perplexity_json("--jsonl '" + dir.write("wrong.jsonl", wrong) + "'");
-  std::cout << "tern-demo on its " << questions.size() << " CI replies: perplexity " << good["perplexity"]
-            << "; with the result's last digit changed: " << bad["perplexity"] << "\n";
-  EXPECT_EQ(good["documents"], questions.size());
-  EXPECT_EQ(good["tokens"], reply_tokens);            // the completions' tokens only, <|im_end|> included
-  EXPECT_LT(good["perplexity"].get<double>(), 1.01);  // every reply token wins by a logit margin >= 1
-  EXPECT_GT(bad["nll"].get<double>(), 10 * good["nll"].get<double>());
-}
 
 TEST(CliPerplexity, BadInputFailsWithAMessage) {
   testing::TempDir dir;

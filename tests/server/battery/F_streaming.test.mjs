@@ -38,7 +38,7 @@ describe("two running sequences, chunked prefill, keep-alives every 0.2 s", () =
   after(async () => { await stopBatteryServer(server); });
   const s = () => server;
 
-  caseTest(s, "F1", "SSE framing for chat and completions with usage; keep-alive comments while queued", async (server) => {
+  caseTest(s, "F1", "SSE framing for chat and completions with usage", async (server) => {
     for (const [route, body] of [["/v1/completions", { prompt: "Stream contract", max_tokens: 6 }],
                                  ["/v1/chat/completions", { messages: [{ role: "user", content: "Stream contract" }],
                                                             max_tokens: 6 }]]) {
@@ -57,6 +57,11 @@ describe("two running sequences, chunked prefill, keep-alives every 0.2 s", () =
       assert.equal(usage.usage.completion_tokens, 6);
       for (const e of events.slice(0, -2)) assert.equal(JSON.parse(e).usage, null);
     }
+  });
+
+  // Without the hooks' slow steps the two long requests end within about one ping
+  // interval, so the third may never wait long enough to hear one.
+  caseTest(s, "F1", "keep-alive comments while queued (slow steps through the test hooks)", async (server) => {
     // Two long requests fill both running slots; a third waits and hears keep-alives.
     const controller = new AbortController();
     const long = { prompt: "Occupy a slot", max_tokens: 400, ignore_eos: true };
@@ -74,7 +79,7 @@ describe("two running sequences, chunked prefill, keep-alives every 0.2 s", () =
     assert.equal((await metrics(server.url)).tern_requests_waiting, 1);
     controller.abort();
     await Promise.allSettled(busy);
-  });
+  }, { hooks: true });
 
   caseTest(s, "F1", "an error mid-stream is one error event, then [DONE] (NaN logits through the test hooks)",
     async (server) => {
