@@ -37,37 +37,12 @@ echo "== $(date -u +%FT%TZ) $GPU commit $COMMIT stages: $STAGES"
 t0=$SECONDS
 stamp() { echo "-- $1 done at +$((SECONDS - t0)) s"; }
 
-bandwidth() {  # device-to-device copy, bytes read + written, GB/s
-  [ -s "$OUT/bandwidth.txt" ] || python3 - <<'PY' >"$OUT/bandwidth.txt"
-import torch
-x = torch.empty(2 * 1024**3, dtype=torch.uint8, device="cuda"); y = torch.empty_like(x)
-for _ in range(3): y.copy_(x)
-torch.cuda.synchronize(); s = torch.cuda.Event(enable_timing=True); e = torch.cuda.Event(enable_timing=True)
-s.record()
-for _ in range(10): y.copy_(x)
-e.record(); torch.cuda.synchronize()
-print(f"{2 * x.numel() * 10 / (s.elapsed_time(e) / 1000) / 1e9:.0f}")
-PY
+bandwidth() {  # device-to-device copy, bytes read + written, GB/s (once per $OUT)
+  [ -s "$OUT/bandwidth.txt" ] || python3 tools/copy_bandwidth.py >"$OUT/bandwidth.txt"
   tail -1 "$OUT/bandwidth.txt"
 }
 
-# Bytes a decode step reads: every weight but the embedding table (one row of it).
-weight_bytes() {
-  python3 - "$1" <<'PY'
-import glob, math, sys
-from safetensors import safe_open
-size = {"BF16": 2, "F16": 2, "F32": 4, "I32": 4, "I64": 8, "U8": 1}
-total = 0
-for f in glob.glob(sys.argv[1] + "/model*.safetensors"):
-    with safe_open(f, "pt") as s:
-        for k in s.keys():
-            if "embed_tokens" in k or k.endswith(".g_idx"):
-                continue
-            sl = s.get_slice(k)
-            total += size[sl.get_dtype()] * math.prod(sl.get_shape())
-print(total)
-PY
-}
+weight_bytes() { python3 tools/decode_weight_bytes.py "$1"; }  # what a decode step reads
 
 hf_reference() {  # OUT_JSON [--bench]
   timeout 420 python3 tools/hf_reference.py --model-dir $MODEL --tokenizer tests/data/tokenizers/qwen2.5 \

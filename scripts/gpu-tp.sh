@@ -99,25 +99,8 @@ PY
 fi
 
 if [[ " $PHASES " == *" bench "* ]]; then
-  BW=$(python3 - <<'PY'
-import torch
-x = torch.empty(2 * 1024**3, dtype=torch.uint8, device="cuda"); y = torch.empty_like(x)
-for _ in range(3): y.copy_(x)
-torch.cuda.synchronize(); s = torch.cuda.Event(enable_timing=True); e = torch.cuda.Event(enable_timing=True)
-s.record()
-for _ in range(10): y.copy_(x)
-e.record(); torch.cuda.synchronize()
-print(f"{2 * x.numel() * 10 / (s.elapsed_time(e) / 1000) / 1e9:.0f}")
-PY
-)
-  WEIGHT_BYTES=$(python3 -c "
-import glob, math
-from safetensors import safe_open
-total = 0
-for f in glob.glob('$MODEL/model*.safetensors'):
-    with safe_open(f, 'pt') as s:
-        total += sum(2 * math.prod(s.get_slice(k).get_shape()) for k in s.keys() if 'embed_tokens' not in k)
-print(total)")
+  BW=$(python3 tools/copy_bandwidth.py)
+  WEIGHT_BYTES=$(python3 tools/decode_weight_bytes.py "$MODEL")
   for n in 1 $SIZES; do
     echo "== tern bench engine --suite, TP=$n"
     timeout 280 "$TERN" bench engine --suite --backend cuda --model $MODEL --max-model-len 4096 --gpu "$GPU" \

@@ -1,7 +1,5 @@
 #include "backend/cuda/common.cuh"
 
-#include <array>
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -22,19 +20,11 @@ bool pdl_enabled() {
     const char* v = std::getenv("TERN_PDL");
     return !(v && std::strcmp(v, "0") == 0);
   }();
-  // Per device, once: 1 = sm_90 or later, -1 = earlier (0 = not asked yet).
-  static std::array<std::atomic<int>, 64> capable{};
-  int device = 0;
+  if (!allowed) return false;
+  int device = 0, major = 0;
   CUDA_CHECK(cudaGetDevice(&device));
-  if (!allowed || device >= int(capable.size())) return false;
-  int known = capable[size_t(device)].load(std::memory_order_relaxed);
-  if (known == 0) {
-    int major = 0;
-    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-    known = major >= 9 ? 1 : -1;
-    capable[size_t(device)].store(known, std::memory_order_relaxed);
-  }
-  return known == 1;
+  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  return major >= 9;
 }
 
 void expect(const Tensor& t, DType dtype, const char* op, const char* operand) {

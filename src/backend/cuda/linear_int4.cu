@@ -58,8 +58,8 @@ __device__ __forceinline__ float load(const __nv_bfloat16* p) { return __bfloat1
 // in shared memory with cp.async, serves 128 rows. Each warp first puts a batch of 16-byte
 // weight loads in flight and the block stages its scale words, both before the previous
 // kernel has finished (launch_overlapping, common.cuh); then it stages x, and every next
-// batch of weights is issued before the current one is used. The A operand is code - zero, exact in
-// bf16 from a mask, an OR and one subtraction per pair; a warp accumulates each group's
+// batch of weights is issued before the current one is used. The A operand is code - zero,
+// exact in bf16 from a mask, an OR and one subtraction per pair; a warp accumulates each group's
 // sum of (code - zero) x in F32 and adds scale * that when the group ends. Slices are
 // added in slice order by the block that finishes a row block last (a counter per row
 // block, reset by that block). Lane L ends with rows L/4 and L/4 + 8 of its tile for
@@ -117,8 +117,8 @@ template <int NT, typename OutT>
 __global__ void __launch_bounds__(kWarps * 32)
     int4_mma_kernel(const __nv_bfloat16* __restrict__ x, const uint4* __restrict__ tiles,
                     const int32_t* __restrict__ words, const OutT* __restrict__ bias, OutT* __restrict__ out,
-                    float* __restrict__ partials, int* __restrict__ counters, int m, int n, int k, int group_size,
-                    int group_shift, int num_groups, int tiles_per_slice, int slice_groups) {
+                    float* __restrict__ partials, int* __restrict__ counters, int m, int n, int k, int group_shift,
+                    int num_groups, int tiles_per_slice, int slice_groups) {
   pdl_trigger();
   // Loads in flight per lane: two batches of 8 (64 registers) while the accumulators are
   // few, two of 4 for 3-4 token tiles.
@@ -296,7 +296,7 @@ void launch_tokens(const Int4Problem& p, cudaStream_t stream) {
     // A single group spans the whole row: shift every column to group 0.
     const int shift = p.num_groups == 1 ? 30 : __builtin_ctzll(uint64_t(p.group_size));
     launch_overlapping(kernel, grid, kWarps * 32, shared, stream, x, tiles, p.words, bias, out, p.partials, p.counters,
-                       int(p.m), int(p.n), int(p.k), int(p.group_size), shift, int(p.num_groups), split.tiles, groups);
+                       int(p.m), int(p.n), int(p.k), shift, int(p.num_groups), split.tiles, groups);
   };
   if (p.out_dtype == DType::kF32)
     run(int4_mma_kernel<NT, float>, static_cast<const float*>(p.bias), static_cast<float*>(p.out));
