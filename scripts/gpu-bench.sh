@@ -2,7 +2,8 @@
 # Serving benchmarks on the GPU machine (docs/performance.md, "Serving benchmarks"):
 #   ablation  `tern bench ablation`: the source article's five stages of tern, each a
 #             `tern serve` child measured with 2048-token prompts and 512 output tokens
-#             (both +-50%), 128 requests at concurrency 64;
+#             (both +-50%), 256 requests at concurrency 128, within the memory of the
+#             article's 24 GB cards (ABLATION_MEMORY, a fraction of this GPU's memory);
 #   sweep     `tern bench sweep` against one `tern serve` (continuous batching, paged KV,
 #             CUDA graphs): concurrency 1..256 for 1024/1024 and 2048/512;
 #   hf        the HF transformers baseline for the sweep: static batches through generate()
@@ -17,7 +18,9 @@
 # with tools/hf_reference.py when it has no config.json), OUT (default ./gpu-bench-out),
 # INT4 (skip: leave out the INT4 stage and run stages 3-5 on BF16, needed while the CUDA
 # backend has no INT4 kernels; rtn or gptq: make or reuse MODEL-int4 and run all five),
-# PORT (default 8123, the sweep's server).
+# PORT (default 8123, the sweep's server), ABLATION_MEMORY (the ablation's
+# --gpu-memory-utilization; default: 24 GiB of this GPU, as the article's RTX 4090D; 0.90
+# for the whole GPU).
 set -u -o pipefail
 TERN=$(realpath "$1")
 COMMIT=${2:-unknown}
@@ -39,14 +42,18 @@ if [ ! -f "$MODEL/config.json" ]; then
     --out "$OUT/hf_reference.json" 2>&1 | grep -v Warning | tail -3
 fi
 ENGINE=(--max-model-len 4096 --gpu-memory-utilization 0.90)
+TOTAL_GIB=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits | head -1 | awk '{print $1 / 1024}')
+ABLATION_MEMORY=${ABLATION_MEMORY:-$(awk -v t="$TOTAL_GIB" 'BEGIN { f = 24 / t; printf "%.3f", f > 0.9 ? 0.9 : f }')}
 
 for part in $PARTS; do
   case $part in
   ablation)
     echo "== ablation"
     if [ "$INT4" = skip ]; then INT4_ARGS=(--skip-int4); else INT4_ARGS=(--quantize-method "$INT4"); fi
-    timeout 590 "$TERN" bench ablation --model "$MODEL" "${INT4_ARGS[@]}" "${ENGINE[@]}" \
-      --input-len 2048 --output-len 512 --range-ratio 0.5 --num-prompts 128 --concurrency 64 \
+    echo "ablation within $ABLATION_MEMORY of ${TOTAL_GIB} GiB"
+    timeout 590 "$TERN" bench ablation --model "$MODEL" "${INT4_ARGS[@]}" --max-model-len 4096 \
+      --gpu-memory-utilization "$ABLATION_MEMORY" \
+      --input-len 2048 --output-len 512 --range-ratio 0.5 --num-prompts 256 --concurrency 128 \
       --json "$OUT/$STAMP-ablation.json" --log-dir "$OUT/ablation-logs" --gpu "$GPU" --commit "$COMMIT"
     echo "exit status $?"
     ;;

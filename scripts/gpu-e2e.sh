@@ -4,7 +4,8 @@
 #   fixtures  reference fixtures that need transformers (chat templates, INT4 reference
 #             logits of the tiny checkpoints, HF tokenizer speed)
 #   hf        HF transformers generate() baselines on the 7B model (hf_bench.json)
-#   greedy    tern's greedy continuations vs HF's, eager and with CUDA graphs
+#   greedy    tern's greedy continuations vs HF's, eager and with CUDA graphs, and how long
+#             any two of tern, HF BF16 (sdpa, eager) and HF FP32 agree (greedy_agreement.py)
 #   bf16      `tern bench engine --suite` on the BF16 model -> tern_bf16.json
 #   tiny      the committed tiny models (dense, GPTQ, GPTQ act-order): CUDA vs CPU greedy
 #             tokens and top-5 logprobs (no 7B model needed)
@@ -118,7 +119,15 @@ for i, case in enumerate(ref["cases"]):
         print("        graphs == eager:", runs["eager"][i]["token_ids"] == runs["graphs"][i]["token_ids"])
     results.append(row)
 json.dump(results, open(f"{out}/greedy_compare.json", "w"), indent=1, ensure_ascii=False)
+for line in runs.get("graphs", []):  # drop the logprobs: greedy_agreement.py reads ids only
+    line.pop("logprobs", None)
+with open(f"{out}/tern_greedy.jsonl", "w") as f:
+    f.writelines(json.dumps(line) + "\n" for line in runs.get("graphs", []))
 PY
+  # The same continuations against HF BF16 (sdpa and eager attention) and FP32, and HF's
+  # own settings against each other: how early any BF16 implementation meets a near-tie.
+  timeout 300 python3 tools/greedy_agreement.py --model $MODEL --tern-json "$OUT/tern_greedy.jsonl" \
+    --out "$OUT/greedy_agreement.json" 2>&1 | grep -v Warning | tail -8
   stamp greedy
 }
 

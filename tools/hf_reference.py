@@ -32,7 +32,9 @@ QWEN7B = dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_
               tie_word_embeddings=False, bos_token_id=151643, eos_token_id=151645)
 GREEDY = 32
 PROMPTS = ["The capital of France is", "def fibonacci(n):", "你好，请介绍一下你自己。",
-           "In 1905, Albert Einstein published four papers that"]
+           "In 1905, Albert Einstein published four papers that", "SELECT name, price FROM products WHERE",
+           "Once upon a time, in a small village by the sea,", "The derivative of x^3 + 2x is",
+           "Write a haiku about autumn leaves:"]
 
 
 def create(model_dir, tokenizer_dir):

@@ -13,7 +13,9 @@ constexpr int prefill_smem_bytes() {
   return (kQueryRows + 4 * kKeysPerTile) * D * int(sizeof(bf16));  // Q, then K and V in two stages
 }
 
-// Block = (query tile of 128 tokens, sequence, query head). Each warp owns 32 query rows
+// Block = (query head, sequence, query tile of 128 tokens), the tiles numbered from the
+// last: blocks start in grid order, so every head's heaviest causal tiles (the most keys)
+// start first and the light ones fill the last wave. Each warp owns 32 query rows
 // (two MMA row blocks sharing every K and V fragment it loads). K/V tiles are
 // double-buffered: tile j+2 loads while the block computes tile j. The work for a row
 // depends only on its own sequence, so results do not change with the batch.
@@ -26,7 +28,7 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
   bf16* v_tiles = k_tiles + 2 * kKeysPerTile * D;  // [2][kKeysPerTile * D]
   __shared__ int slots[2][kKeysPerTile];
 
-  const int seq = blockIdx.y, head = blockIdx.z, m0 = blockIdx.x * kQueryRows;
+  const int head = blockIdx.x, seq = blockIdx.y, m0 = (gridDim.z - 1 - blockIdx.z) * kQueryRows;
   const int q_begin = p.query_start[seq], q_len = p.query_start[seq + 1] - q_begin;
   if (q_len < 2 || m0 >= q_len) return;
   const int seq_len = p.seq_lens[seq];
@@ -127,7 +129,7 @@ void launch_for_dim(const Params& p, int max_query_len, cudaStream_t stream) {
     return true;
   }();
   (void)configured;
-  const dim3 grid(ceil_div(max_query_len, kQueryRows), unsigned(p.num_seqs), unsigned(p.num_q_heads));
+  const dim3 grid(unsigned(p.num_q_heads), unsigned(p.num_seqs), ceil_div(max_query_len, kQueryRows));
   launch(prefill_kernel<D>, grid, kThreads, kSmem, stream, p);
 }
 
