@@ -43,7 +43,7 @@ if [ ! -f "$MODEL/config.json" ]; then
 fi
 ENGINE=(--max-model-len 4096 --gpu-memory-utilization 0.90)
 TOTAL_GIB=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits | head -1 | awk '{print $1 / 1024}')
-ABLATION_MEMORY=${ABLATION_MEMORY:-$(awk -v t="$TOTAL_GIB" 'BEGIN { f = 24 / t; printf "%.3f", f > 0.9 ? 0.9 : f }')}
+ABLATION_MEMORY=${ABLATION_MEMORY:-$(awk -v t="$TOTAL_GIB" 'BEGIN { f = 24 / t; printf "%.3f", (f > 0.9 ? 0.9 : f) }')}
 
 for part in $PARTS; do
   case $part in
