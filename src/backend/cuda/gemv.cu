@@ -5,14 +5,8 @@ namespace tern::cuda {
 namespace {
 
 constexpr int kWarpsPerBlock = 4;
-#ifndef TERN_GEMV_ROWS
-#define TERN_GEMV_ROWS 1
-#endif
-#ifndef TERN_GEMV_UNROLL
-#define TERN_GEMV_UNROLL 8
-#endif
-constexpr int kRowsPerWarp = TERN_GEMV_ROWS;
-constexpr int kUnroll = TERN_GEMV_UNROLL;  // 16-byte chunks of each row a lane loads per batch
+constexpr int kRowsPerWarp = 2;
+constexpr int kUnroll = 4;  // 16-byte chunks of each row in flight per lane
 
 __device__ __forceinline__ void dot8(float& acc, const uint4& w, const uint4& x) {
   const __nv_bfloat162* wp = reinterpret_cast<const __nv_bfloat162*>(&w);
@@ -30,11 +24,9 @@ __device__ __forceinline__ void store(__nv_bfloat16* out, float v) { *out = __fl
 __device__ __forceinline__ float load(const float* p) { return *p; }
 __device__ __forceinline__ float load(const __nv_bfloat16* p) { return __bfloat162float(*p); }
 
-// Lane l takes chunks l, l + 32, ... of its warp's rows in batches of kUnroll, the next
-// batch's loads issued before the current batch is used, so a lane always has loads in
-// flight and a short row (K = 3584: 14 chunks a lane) costs two round trips, not one per
-// batch plus one per leftover chunk. Each lane's sum runs in chunk order and the warp adds
-// the lanes in a fixed tree, so a row's result depends only on its inputs.
+// Lane l takes chunks l, l + 32, ... of its warp's rows; each lane's sum runs in chunk
+// order and the warp adds the lanes in a fixed tree, so a row's result depends only on
+// its inputs.
 template <int M, typename OutT>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     gemv_kernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ w, const OutT* __restrict__ bias,
@@ -45,12 +37,11 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
   if (row0 >= n) return;
   const int rows = min(kRowsPerWarp, n - row0);
   const int chunks = k / 8;
-  const int lane_chunks = (chunks - lane + 31) / 32;  // chunks lane, lane + 32, ... below `chunks`
   const uint4* wr[kRowsPerWarp];
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r)
-    wr[r] = reinterpret_cast<const uint4*>(w + int64_t(row0 + min(r, rows - 1)) * k) + lane;
-  const uint4* xr = reinterpret_cast<const uint4*>(x) + lane;
+    wr[r] = reinterpret_cast<const uint4*>(w + int64_t(row0 + min(r, rows - 1)) * k);
+  const uint4* xr = reinterpret_cast<const uint4*>(x);
 
   float acc[kRowsPerWarp][M];
 #pragma unroll
@@ -58,38 +49,32 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 #pragma unroll
     for (int m = 0; m < M; ++m) acc[r][m] = 0.0f;
 
-  using Batch = uint4[kRowsPerWarp][kUnroll];
-  auto fetch = [&](int batch, Batch& wv) {
+  int c = lane;
+  for (; c + 32 * (kUnroll - 1) < chunks; c += 32 * kUnroll) {
+    uint4 wv[kRowsPerWarp][kUnroll];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int i = batch * kUnroll + u;
+    for (int u = 0; u < kUnroll; ++u)
 #pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r)
-        if (i < lane_chunks) wv[r][u] = __ldcs(wr[r] + 32 * i);  // read once: stream
-    }
-  };
-  auto use = [&](int batch, const Batch& wv) {
+      for (int r = 0; r < kRowsPerWarp; ++r) wv[r][u] = __ldcs(wr[r] + c + 32 * u);  // read once: stream
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int i = batch * kUnroll + u;
-      if (i >= lane_chunks) break;
+    for (int u = 0; u < kUnroll; ++u)
 #pragma unroll
       for (int m = 0; m < M; ++m) {
-        const uint4 xv = __ldg(xr + int64_t(m) * chunks + 32 * i);
+        const uint4 xv = __ldg(xr + int64_t(m) * chunks + c + 32 * u);
 #pragma unroll
         for (int r = 0; r < kRowsPerWarp; ++r) dot8(acc[r][m], wv[r][u], xv);
       }
+  }
+  for (; c < chunks; c += 32) {
+    uint4 wv[kRowsPerWarp];
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) wv[r] = __ldcs(wr[r] + c);
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+      const uint4 xv = __ldg(xr + int64_t(m) * chunks + c);
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) dot8(acc[r][m], wv[r], xv);
     }
-  };
-  const int batches = (lane_chunks + kUnroll - 1) / kUnroll;
-  Batch even, odd;
-  fetch(0, even);
-  for (int b = 0; b < batches; b += 2) {
-    fetch(b + 1, odd);
-    use(b, even);
-    if (b + 1 >= batches) break;
-    fetch(b + 2, even);
-    use(b + 1, odd);
   }
 
 #pragma unroll
