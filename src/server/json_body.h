@@ -22,8 +22,4 @@ Json parse_json_body(std::string_view body);
 // The same checks for JSON of any type; `what` names it in errors ("messages[1]...arguments").
 Json parse_json_text(std::string_view text, const std::string& what);
 
-// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or values past
-// U+10FFFF).
-bool is_valid_utf8(std::string_view text);
-
 }  // namespace tern::server

@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "tokenizer/jinja_text.h"
+#include "tokenizer/utf8.h"
 
 namespace tern::jinja {
 namespace {
@@ -55,8 +56,7 @@ class Lexer {
   explicit Lexer(std::string src) : src_(std::move(src)) {}
 
   std::vector<Token> run() {
-    size_t bad = 0;
-    if (!is_valid_utf8(src_, &bad)) {
+    if (const size_t bad = utf8::first_invalid(src_); bad != std::string_view::npos) {
       pos_ = bad;
       fail("invalid UTF-8");
     }

@@ -102,29 +102,6 @@ std::string strip_if(std::string_view s, bool left, bool right, Pred drop) {
 
 }  // namespace
 
-bool is_valid_utf8(std::string_view s, size_t* error_offset) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    int len = sequence_length(c);
-    bool ok = len > 0 && i + len <= s.size();
-    for (int k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok && len >= 3) {
-      auto c1 = static_cast<unsigned char>(s[i + 1]);
-      if (c == 0xE0) ok = c1 >= 0xA0;  // overlong
-      if (c == 0xED) ok = c1 < 0xA0;   // surrogates
-      if (c == 0xF0) ok = c1 >= 0x90;  // overlong
-      if (c == 0xF4) ok = c1 < 0x90;   // above U+10FFFF
-    }
-    if (!ok) {
-      if (error_offset) *error_offset = i;
-      return false;
-    }
-    i += len;
-  }
-  return true;
-}
-
 char32_t next_code_point(std::string_view s, size_t& pos) {
   auto c = static_cast<unsigned char>(s[pos]);
   int len = sequence_length(c);

@@ -13,10 +13,6 @@
 
 namespace tern::jinja {
 
-// Returns false when `s` is not valid UTF-8 (or encodes a surrogate); `error_offset`
-// then receives the byte offset of the first bad sequence.
-bool is_valid_utf8(std::string_view s, size_t* error_offset = nullptr);
-
 // Decodes the code point starting at s[pos] and advances pos past it.
 char32_t next_code_point(std::string_view s, size_t& pos);
 void append_utf8(std::string& out, char32_t cp);

@@ -82,15 +82,17 @@ size_t incomplete_suffix_length(std::string_view bytes) {
   return 0;
 }
 
-bool is_valid(std::string_view bytes) {
+size_t first_invalid(std::string_view bytes) {
   size_t pos = 0;
   while (pos < bytes.size()) {
     const int length = sequence_length(static_cast<uint8_t>(bytes[pos]));
-    if (length == 0 || valid_prefix_length(bytes, pos, length) != length) return false;
+    if (length == 0 || valid_prefix_length(bytes, pos, length) != length) return pos;
     pos += length;
   }
-  return true;
+  return std::string_view::npos;
 }
+
+bool is_valid(std::string_view bytes) { return first_invalid(bytes) == std::string_view::npos; }
 
 char32_t decode_at(std::string_view text, size_t& pos) {
   const auto lead = static_cast<uint8_t>(text[pos]);

@@ -17,6 +17,9 @@ std::string to_valid_lossy(std::string_view bytes);
 // sequence (one that more bytes could complete); 0 when the text ends on a boundary.
 size_t incomplete_suffix_length(std::string_view bytes);
 
+// Offset of the first byte that does not begin a complete, well-formed sequence (no
+// overlong forms, surrogates or values past U+10FFFF), or npos when `bytes` is valid UTF-8.
+size_t first_invalid(std::string_view bytes);
 bool is_valid(std::string_view bytes);
 
 // Decodes the code point at `pos` of valid UTF-8 and advances `pos` past it.

@@ -1,5 +1,4 @@
-// The Python string and number semantics the interpreter is built on: UTF-8 validation,
-// code-point counting, Unicode whitespace, split/strip/replace, full case mappings,
+// The Python string and number semantics the interpreter is built on: code-point counting, Unicode whitespace, split/strip/replace, full case mappings,
 // float repr and json.dumps escaping. Expected values are CPython 3's.
 #include "tokenizer/jinja_text.h"
 
@@ -15,16 +14,6 @@ namespace tern::jinja {
 namespace {
 
 using Strings = std::vector<std::string>;
-
-TEST(JinjaText, Utf8Validation) {
-  EXPECT_TRUE(is_valid_utf8("plain ascii, é, 世界, 😀"));
-  size_t offset = 0;
-  EXPECT_FALSE(is_valid_utf8("ab\xC0\x80", &offset));  // overlong
-  EXPECT_EQ(offset, 2u);
-  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));      // surrogate
-  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
-  EXPECT_FALSE(is_valid_utf8("\xE4\xB8"));          // truncated
-}
 
 TEST(JinjaText, CountsCodePoints) {
   EXPECT_EQ(code_point_count("héllo 😀"), 7u);

@@ -61,14 +61,5 @@ TEST(ParseJsonBody, KeysMayRepeatInDifferentObjects) {
   EXPECT_NO_THROW(parse_json_body(R"({"a":{"k":1},"b":{"k":2},"k":3})"));
 }
 
-TEST(IsValidUtf8, RejectsOverlongSurrogatesAndTruncation) {
-  EXPECT_TRUE(is_valid_utf8("h\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x91\x8b"));
-  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong '/'
-  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // U+D800
-  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
-  EXPECT_FALSE(is_valid_utf8("\xe4\xb8"));          // truncated
-  EXPECT_FALSE(is_valid_utf8("\x80"));
-}
-
 }  // namespace
 }  // namespace tern::server
