@@ -40,15 +40,22 @@ def load_dense(model_dir):
     return model.eval()
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def tern_runs_cli(doc):
+    """--model DIR --tern-json FILE [--out FILE]: the arguments and FILE's `tern generate
+    --json` lines (one object per prompt), for the tools that check tern's output with HF."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True)
     ap.add_argument("--tern-json", required=True)
     ap.add_argument("--out")
     args = ap.parse_args()
+    with open(args.tern_json) as f:
+        return args, [json.loads(line) for line in f if line.strip()]
+
+
+def main():
+    args, rows = tern_runs_cli(__doc__)
     model = load_dense(args.model)
     model.eval()
-    rows = [json.loads(line) for line in open(args.tern_json) if line.strip()]
     report = []
     for r in rows:
         ids = r["prompt_ids"] + r["token_ids"]

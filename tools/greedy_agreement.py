@@ -17,11 +17,15 @@ then continue from different texts. HF's own two attention kernels, or HF BF16 a
 show how early that happens for any BF16 implementation; tern against FP32 says whether tern
 is further from exact than HF's BF16 is.
 """
-import argparse
 import json
+import os
+import sys
 
 import torch
 from transformers import AutoModelForCausalLM
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_logprobs import tern_runs_cli  # noqa: E402
 
 
 def prefix(a, b):
@@ -52,14 +56,9 @@ def fp32_gap(model, prompt_ids, path, other):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--tern-json", required=True)
-    ap.add_argument("--out")
-    args = ap.parse_args()
+    args, rows = tern_runs_cli(__doc__)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    rows = [json.loads(line) for line in open(args.tern_json) if line.strip()]
     model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.bfloat16).cuda().eval()
     model.generation_config.eos_token_id = None  # like `tern generate --ignore-eos`
     runs = [{"prompt_ids": r["prompt_ids"], "tern": r["token_ids"]} for r in rows]

@@ -40,7 +40,8 @@ struct JsonProblem {
 template <class Json, class MakeError>
 Json strict_json_parse(std::string_view text, const JsonLimits& limits, MakeError make_error) {
   using Kind = JsonProblem::Kind;
-  if (json_nesting_depth(text, limits.max_depth) > limits.max_depth) throw make_error(JsonProblem{Kind::kTooDeep, {}, {}});
+  if (json_nesting_depth(text, limits.max_depth) > limits.max_depth)
+    throw make_error(JsonProblem{Kind::kTooDeep, {}, {}});
   // One key set per open object, to find repeated keys as the parser meets them, and the
   // key being read in each, to name a field.
   std::vector<std::unordered_set<std::string>> open_objects;

@@ -35,7 +35,8 @@ Json parse_json_text(std::string_view text, const std::string& what) {
         return bad_field(what, p.key_path, "the object " + limit, limit);
       }
       case Kind::kNumberTooLarge:
-        return bad_field(what, p.key_path, "the number is too large for a double", "holds a number too large for a double");
+        return bad_field(what, p.key_path, "the number is too large for a double",
+                         "holds a number too large for a double");
       case Kind::kSyntax:
         break;
     }

@@ -1,5 +1,6 @@
-// The Python string and number semantics the interpreter is built on: code-point counting, Unicode whitespace, split/strip/replace, full case mappings,
-// float repr and json.dumps escaping. Expected values are CPython 3's.
+// The Python string and number semantics the interpreter is built on: code-point counting,
+// Unicode whitespace, split/strip/replace, full case mappings, float repr and json.dumps
+// escaping. Expected values are CPython 3's.
 #include "tokenizer/jinja_text.h"
 
 #include <gtest/gtest.h>

@@ -36,13 +36,13 @@ TEST(TokenizerUtf8, LossyReplacesEachMaximalInvalidSubpartOnce) {
 TEST(TokenizerUtf8, ValidationNamesTheFirstBadSequence) {
   EXPECT_TRUE(utf8::is_valid("plain ascii, h\xC3\xA9, \xE4\xB8\xAD, \xF0\x9F\x91\x8B"));
   EXPECT_EQ(utf8::first_invalid("plain"), std::string_view::npos);
-  EXPECT_EQ(utf8::first_invalid("ab\xC0\x80"), 2u);           // overlong NUL
-  EXPECT_EQ(utf8::first_invalid("/\xC0\xAF"), 1u);            // overlong '/'
-  EXPECT_EQ(utf8::first_invalid("\xE0\x9F\x80"), 0u);         // overlong 3-byte form
-  EXPECT_EQ(utf8::first_invalid("ok \xED\xA0\x80"), 3u);      // surrogate U+D800
-  EXPECT_EQ(utf8::first_invalid("\xF4\x90\x80\x80"), 0u);     // past U+10FFFF
+  EXPECT_EQ(utf8::first_invalid("ab\xC0\x80"), 2u);            // overlong NUL
+  EXPECT_EQ(utf8::first_invalid("/\xC0\xAF"), 1u);             // overlong '/'
+  EXPECT_EQ(utf8::first_invalid("\xE0\x9F\x80"), 0u);          // overlong 3-byte form
+  EXPECT_EQ(utf8::first_invalid("ok \xED\xA0\x80"), 3u);       // surrogate U+D800
+  EXPECT_EQ(utf8::first_invalid("\xF4\x90\x80\x80"), 0u);      // past U+10FFFF
   EXPECT_EQ(utf8::first_invalid("\xE4\xB8\xAD\xE4\xB8"), 3u);  // truncated at the end
-  EXPECT_EQ(utf8::first_invalid("\x80"), 0u);                 // lone continuation byte
+  EXPECT_EQ(utf8::first_invalid("\x80"), 0u);                  // lone continuation byte
   EXPECT_FALSE(utf8::is_valid("\xF5\x80\x80\x80"));
 }
 
