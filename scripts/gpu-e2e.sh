@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end checks and benchmarks on the GPU machine, one command per call (< 10 minutes
-# each; the device tool's limit). Stages run in the order given; all of these by default:
+# each, the longest one command may run on the GPU machine). Stages run in the order given; all of these by default:
 #   fixtures  reference fixtures that need transformers (chat templates, INT4 reference
 #             logits of the tiny checkpoints, HF tokenizer speed)
 #   hf        HF transformers generate() baselines on the 7B model (hf_bench.json)

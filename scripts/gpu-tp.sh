@@ -15,7 +15,7 @@
 #             graphs) vs TP=1, token agreement and top-5 logprobs of the first token.
 #   bench  `tern bench engine --suite` at TP=1 and each TP=N: the BF16 results keys, written
 #          with `tensor_parallel_size` to $OUT/<gpu>-<yyyymmdd>-tp.json (commit it to bench/results/).
-# Results land in $OUT (at most 7 files: the device tool brings back 8), logs in /tmp with
+# Results land in $OUT (at most 7 files, few enough to copy back from the GPU machine), logs in /tmp with
 # their key lines printed. NVLink multicast stays off (NCCL_NVLS_ENABLE=0; tern forces it too).
 set -u -o pipefail
 BIN=$1

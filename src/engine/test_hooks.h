@@ -1,4 +1,4 @@
-// Fault injection for the reliability battery (RELIABILITY.md, docs/reliability.md),
+// Fault injection for the reliability battery (docs/reliability.md),
 // compiled in only with -DTERN_TEST_HOOKS=ON (hooks/test_hooks.cpp). In every other build
 // the hooks below are inline no-ops, so release binaries carry none of this.
 //

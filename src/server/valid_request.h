@@ -13,7 +13,7 @@ namespace tern::server {
 
 enum class RequestApi { kCompletions, kChat };
 
-// Limits the schema enforces (RELIABILITY.md groups B and C).
+// Limits the schema enforces (docs/reliability.md, groups B and C).
 inline constexpr int32_t kMaxN = 16;
 inline constexpr int32_t kMaxTopLogprobs = 20;
 inline constexpr size_t kMaxStopStrings = 16;

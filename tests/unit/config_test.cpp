@@ -1,5 +1,5 @@
 // config.json parsing: the real configs of the models tern serves, both ways of writing
-// RoPE parameters, and RELIABILITY.md case E3 (refuse unknown architectures and absurd
+// RoPE parameters, and case E3 of docs/reliability.md (refuse unknown architectures and absurd
 // or inconsistent sizes with an error naming the file and the field).
 #include "model/config.h"
 
@@ -285,7 +285,7 @@ TEST(ModelConfig, FixtureModelsLoadFromDisk) {
   }
 }
 
-// ---- errors (RELIABILITY.md E3) ----
+// ---- errors (docs/reliability.md, case E3) ----
 
 TEST(ModelConfigErrors, ArchitectureMustBeSupported) {
   expect_config_error(json::array(), {"not a JSON object"});

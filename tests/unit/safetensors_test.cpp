@@ -1,5 +1,5 @@
 // The safetensors reader against valid files and the malformed-file corpus of
-// RELIABILITY.md case E1. Each test writes its files into a fresh temporary folder with
+// docs/reliability.md case E1. Each test writes its files into a fresh temporary folder with
 // a tiny writer, so every byte of the header is under the test's control.
 #include "model/safetensors.h"
 
@@ -161,7 +161,7 @@ TEST(SafetensorsFile, AbsentTensorAndTooManyDimsNameFileAndTensor) {
   expect_contains(error_of([&] { f.tensor("five"); }), {path, "tensor 'five'", "5 dimensions"});
 }
 
-// ---- RELIABILITY.md E1, one case at a time ----
+// ---- docs/reliability.md E1, one case at a time ----
 
 TEST(SafetensorsE1, FileShorterThanTheHeaderLength) {
   TempDir dir;

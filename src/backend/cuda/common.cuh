@@ -35,7 +35,7 @@ inline unsigned ceil_div(int64_t a, int64_t b) { return unsigned((a + b - 1) / b
 //
 // launch_overlapping (programmatic dependent launch, sm_90 and later) is used for the INT4
 // projection, whose 4-bit weights then start arriving while the kernel before it finishes:
-// +5% batch-1 decode on the H200 (docs/cuda-kernels.md). Launching every kernel that way
+// +5% batch-1 decode on the H200 (docs/performance-history.md). Launching every kernel that way
 // made BF16 decode 5% slower, so the others use `launch`. TERN_PDL=0 turns it off; GPUs
 // before sm_90 launch normally.
 bool pdl_enabled();

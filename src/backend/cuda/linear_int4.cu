@@ -73,7 +73,7 @@ constexpr int kRowPad = 32;  // bf16 per staged x row: 64 bytes, so a load phase
 // (2 fit at once: 128 registers a thread), but at least kMinSliceTiles tiles a warp so a
 // block's loads outweigh its set-up, and at most 64 / NT tiles so the staged x slice stays
 // within 64 KiB. Chosen on the H200 at Qwen2.5-7B shapes from 2-16 blocks per SM and 4-16
-// tiles (docs/cuda-kernels.md).
+// tiles (docs/performance-history.md, "linear, INT4").
 constexpr int kBlocksPerSm = 4;
 constexpr int kMinSliceTiles = 8;
 struct SplitK {

@@ -15,7 +15,7 @@ namespace tern::cuda {
 
 // Up to this many rows of x (decode batches, small prefill chunks), linear runs the
 // tensor-core W4A16 kernel, which reads each 4-bit weight once; beyond it, dequantise to
-// BF16 + cuBLASLt. Measured on the H200 at Qwen2.5-7B shapes (docs/cuda-kernels.md).
+// BF16 + cuBLASLt. Measured on the H200 at Qwen2.5-7B shapes (docs/performance-history.md).
 inline constexpr int kInt4MmaMaxRows = 32;
 
 struct Int4Problem {

@@ -3,12 +3,14 @@
 // the bytes it must move over the measured copy bandwidth, or its FLOPs over the BF16
 // tensor-core rate, whichever is larger.
 //
-// usage: backend_ops_bench OUT.json [label]   (label: free text stored in the report,
-// such as the commit), or backend_ops_bench --profile (one call of each attention
-// kernel and of the INT4 GEMM at 7B shapes, for ncu). Timing: 20 calls captured in a CUDA graph, the median of 7 replays
-// (see Bench::time_us). Weights rotate over enough copies that the set exceeds L2, so
-// small-M GEMMs are timed from HBM, not cache. Where linear runs the GEMV (M <= 8),
-// cuBLASLt is timed on the same problem too ("cublasLt" rows).
+// usage: backend_ops_bench OUT.json [label [groups]]   (label: free text stored in the
+// report, such as the commit; groups: a comma-separated subset of gemm, int4, attention,
+// small, copy, all by default), or backend_ops_bench --profile (one call of each attention
+// kernel and of the INT4 GEMM at 7B shapes, for ncu). Timing: 20 calls captured in a CUDA
+// graph, the median of 7 replays (see Bench::time_us). Weights rotate over enough copies
+// that the set exceeds L2, so small-M GEMMs are timed from HBM, not cache. Where linear
+// runs the GEMV (M <= kGemvMaxRows), cuBLASLt is timed on the same problem too
+// ("cublasLt" rows).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -35,7 +37,7 @@ namespace {
 
 constexpr int kHidden = 3584, kHq = 28, kHkv = 4, kDim = 128, kInter = 18944, kVocab = 152064, kBlock = 16,
               kLayers = 28;
-constexpr double kBf16PeakFlops = 790e12;  // measured on these machines (device KINDS.md), dense BF16
+constexpr double kBf16PeakFlops = 790e12;  // dense BF16, measured on the H100 (docs/performance-history.md)
 
 void check(cudaError_t status, const char* what) {
   if (status != cudaSuccess) {

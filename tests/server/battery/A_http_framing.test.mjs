@@ -1,4 +1,4 @@
-// Battery group A, HTTP and JSON framing (RELIABILITY.md): malformed bodies, content
+// Battery group A, HTTP and JSON framing (docs/reliability.md): malformed bodies, content
 // types, size limits and slow senders, routing, methods, preflight and pipelining.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";

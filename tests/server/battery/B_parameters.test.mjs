@@ -1,4 +1,4 @@
-// Battery group B, parameter validation (RELIABILITY.md): every bad value is a 400 naming
+// Battery group B, parameter validation (docs/reliability.md): every bad value is a 400 naming
 // the field, answered at once whatever it asks for.
 import assert from "node:assert/strict";
 import { after, before } from "node:test";

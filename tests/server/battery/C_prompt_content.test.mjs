@@ -1,4 +1,4 @@
-// Battery group C, prompt and content (RELIABILITY.md): context length, empty inputs,
+// Battery group C, prompt and content (docs/reliability.md): context length, empty inputs,
 // token ids, encodings, and chat-template abuse in requests (a hostile model template is
 // E4, in E_loading.test.mjs).
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// Battery group D, auth and exposure (RELIABILITY.md): the API key on every route and
+// Battery group D, auth and exposure (docs/reliability.md): the API key on every route and
 // spelling of a path, the ops surface, network posture (bind, CORS, Host) and leakage.
 // The key comparison's timing (D1) is measured in tests/server/unit/http_policy_test.cpp,
 // where the HTTP stack's noise does not drown it.

@@ -1,4 +1,4 @@
-// Battery group E, model and artifact loading (RELIABILITY.md): malformed safetensors,
+// Battery group E, model and artifact loading (docs/reliability.md): malformed safetensors,
 // tokenizer.json and config.json make `tern serve` exit 1 at once with one clear error
 // line, never half-serve, never crash; a hostile chat template fails only the requests
 // that render it. The parsers' every rule is unit-tested (tests/unit/safetensors_test.cpp

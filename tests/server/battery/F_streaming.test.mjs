@@ -1,4 +1,4 @@
-// Battery group F, streaming and cancellation (RELIABILITY.md): the SSE contract with
+// Battery group F, streaming and cancellation (docs/reliability.md): the SSE contract with
 // keep-alives and a mid-stream error, disconnects in every phase, a timeout storm, and
 // clients that stop reading.
 import assert from "node:assert/strict";

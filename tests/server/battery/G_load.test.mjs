@@ -1,4 +1,4 @@
-// Battery group G, load, backpressure and KV pressure (RELIABILITY.md): admission control,
+// Battery group G, load, backpressure and KV pressure (docs/reliability.md): admission control,
 // KV exhaustion with preemption, and a shortened mixed Poisson load (the 30-minute
 // version is scripts/soak.sh --g3).
 import assert from "node:assert/strict";

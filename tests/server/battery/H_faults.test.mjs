@@ -1,4 +1,4 @@
-// Battery group H, faults and lifecycle (RELIABILITY.md): shutdown, start-up memory
+// Battery group H, faults and lifecycle (docs/reliability.md): shutdown, start-up memory
 // errors, an engine failure and NaN logits (both injected through the test hooks), and
 // request-scoped compile failures.
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// Battery group I, determinism (RELIABILITY.md): seeded sampling repeats exactly, across
+// Battery group I, determinism (docs/reliability.md): seeded sampling repeats exactly, across
 // runs and restarts; greedy output does not depend on the batch (the CPU backend is
 // batch-invariant: every row is computed alone, in one order); n > 1 with a seed gives
 // distinct, reproducible choices.

@@ -1,4 +1,4 @@
-// The reliability battery's harness (RELIABILITY.md, docs/reliability.md): a `tern serve`
+// The reliability battery's harness (docs/reliability.md): a `tern serve`
 // on 127.0.0.1 with the tiny model, and caseTest(), which runs one battery case and then
 // checks the four global invariants:
 //   G-INV-1  /health is 200 and the greedy canary (max_tokens 8) is byte-identical to the
