@@ -12,7 +12,7 @@
 
 #include "tokenizer/tokenizer.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 struct BenchPrompt {
   std::vector<int32_t> token_ids;  // set when the prompt is sent as token ids
@@ -43,4 +43,4 @@ struct WorkloadSpec {
 // Throws tern::Error for an unreadable or malformed dataset or one with no usable entry.
 std::vector<BenchPrompt> make_workload(const WorkloadSpec& spec, const Tokenizer* tokenizer);
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

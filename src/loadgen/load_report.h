@@ -14,9 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bench/load_runner.h"
+#include "loadgen/load_runner.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 struct Slo {
   double ttft_ms = 0;  // 0: no limit
@@ -28,4 +28,4 @@ nlohmann::json make_report(const LoadRun& run, const Slo& slo);
 // Multi-line summary for the terminal.
 std::string format_report(const nlohmann::json& report);
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

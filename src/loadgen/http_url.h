@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 struct HttpUrl {
   std::string host;       // as written, without brackets for IPv6
@@ -21,4 +21,4 @@ struct HttpUrl {
 // malformed URL.
 HttpUrl parse_http_url(std::string_view url);
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "bench/openai_stream.h"
-#include "bench/request_record.h"
-#include "bench/stream_client.h"
-#include "bench/workload.h"
+#include "loadgen/openai_stream.h"
+#include "loadgen/request_record.h"
+#include "loadgen/stream_client.h"
+#include "loadgen/workload.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 struct LoadSpec {
   int32_t concurrency = 0;   // most requests in flight; 0: no limit
@@ -34,4 +34,4 @@ struct LoadRun {
 LoadRun run_load(const StreamClientConfig& client, const RequestSettings& settings,
                  const std::vector<BenchPrompt>& prompts, const LoadSpec& spec);
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

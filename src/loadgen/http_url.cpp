@@ -1,10 +1,10 @@
-#include "bench/http_url.h"
+#include "loadgen/http_url.h"
 
 #include <charconv>
 
 #include "base/error.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 HttpUrl parse_http_url(std::string_view url) {
   const std::string original(url);
@@ -50,4 +50,4 @@ HttpUrl parse_http_url(std::string_view url) {
   return out;
 }
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 struct LatencySummary {
   size_t count = 0;
@@ -25,4 +25,4 @@ LatencySummary summarize(std::vector<double> values);
 // {"mean", "median", "p95", "p99", "min", "max", "count"}.
 nlohmann::json to_json(const LatencySummary& s);
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

@@ -1,4 +1,4 @@
-#include "bench/workload.h"
+#include "loadgen/workload.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 
 #include "base/error.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 namespace {
 
 // Common short English words; in the usual BPE vocabularies " word" is one token.
@@ -196,4 +196,4 @@ std::vector<BenchPrompt> make_workload(const WorkloadSpec& spec, const Tokenizer
   return maker.dataset_workload();
 }
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

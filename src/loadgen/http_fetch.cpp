@@ -1,4 +1,4 @@
-#include "bench/http_fetch.h"
+#include "loadgen/http_fetch.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,7 +11,7 @@
 
 #include "base/error.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -64,4 +64,4 @@ FetchResult http_fetch(const HttpUrl& url, std::string_view method, std::string_
   return FetchResult{.status = response.result_int(), .body = std::move(response.body())};
 }
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

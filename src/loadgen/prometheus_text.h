@@ -6,10 +6,10 @@
 #include <string>
 #include <string_view>
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 // "name{labels}" -> value for every sample line; comments, blank lines and lines that do
 // not end in a number are skipped; a sample's optional timestamp is ignored.
 std::map<std::string, double> parse_prometheus_text(std::string_view text);
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 class SseParser {
  public:
@@ -34,4 +34,4 @@ class SseParser {
   bool after_cr_ = false;
 };
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

@@ -1,8 +1,8 @@
-#include "bench/openai_stream.h"
+#include "loadgen/openai_stream.h"
 
 #include <nlohmann/json.hpp>
 
-namespace tern::bench {
+namespace tern::loadgen {
 namespace {
 
 using Json = nlohmann::json;
@@ -92,4 +92,4 @@ std::string error_message_of(std::string_view body) {
   return clipped(body);
 }
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

@@ -1,10 +1,10 @@
-#include "bench/latency_summary.h"
+#include "loadgen/latency_summary.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 double percentile(std::span<const double> sorted, double q) {
   const double rank = q / 100.0 * static_cast<double>(sorted.size() - 1);
@@ -32,4 +32,4 @@ nlohmann::json to_json(const LatencySummary& s) {
           {"min", s.min},   {"max", s.max},       {"count", s.count}};
 }
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

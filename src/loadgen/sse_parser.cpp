@@ -1,6 +1,6 @@
-#include "bench/sse_parser.h"
+#include "loadgen/sse_parser.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 bool SseParser::feed(std::string_view bytes, const OnEvent& on_event) {
   size_t i = 0;
@@ -47,4 +47,4 @@ void SseParser::end_line(const OnEvent& on_event) {
   line_.clear();
 }
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

@@ -1,6 +1,6 @@
 // Benchmark prompts: exact token lengths with a tokenizer (the demo model's), shared
 // prefixes, length ranges, approximate text without one, ShareGPT files, determinism.
-#include "bench/workload.h"
+#include "loadgen/workload.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include "base/error.h"
 #include "test_support.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 namespace {
 
 const Tokenizer& demo_tokenizer() {
@@ -139,4 +139,4 @@ TEST_F(ShareGptWorkload, AFileWithNothingUsableIsAnError) {
 }
 
 }  // namespace
-}  // namespace tern::bench
+}  // namespace tern::loadgen

@@ -1,10 +1,10 @@
-#include "bench/bench_report.h"
+#include "loadgen/load_report.h"
 
 #include <cstdio>
 
-#include "bench/latency_summary.h"
+#include "loadgen/latency_summary.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 nlohmann::json make_report(const LoadRun& run, const Slo& slo) {
   std::vector<double> ttft, tpot, itl, e2e;
@@ -114,4 +114,4 @@ std::string format_report(const nlohmann::json& r) {
   return out;
 }
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

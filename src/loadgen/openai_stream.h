@@ -11,9 +11,9 @@
 #include <string_view>
 #include <vector>
 
-#include "bench/workload.h"
+#include "loadgen/workload.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 enum class Endpoint { kCompletions, kChat };
 
@@ -67,4 +67,4 @@ class StreamReader {
 // the body when it is not one.
 std::string error_message_of(std::string_view body);
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

@@ -5,9 +5,9 @@
 #include <string>
 #include <string_view>
 
-#include "bench/http_url.h"
+#include "loadgen/http_url.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 struct FetchResult {
   unsigned status = 0;
@@ -19,4 +19,4 @@ struct FetchResult {
 FetchResult http_fetch(const HttpUrl& url, std::string_view method, std::string_view target, double timeout_s,
                        std::string_view api_key = {}, std::string_view json_body = {});
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 struct RequestRecord {
   bool ok = false;
@@ -24,4 +24,4 @@ struct RequestRecord {
   bool tokens_from_usage = false;
 };
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

@@ -8,12 +8,12 @@
 #include <vector>
 
 #include "base/error.h"
-#include "bench/http_url.h"
-#include "bench/openai_stream.h"
-#include "bench/prometheus_text.h"
-#include "bench/sse_parser.h"
+#include "loadgen/http_url.h"
+#include "loadgen/openai_stream.h"
+#include "loadgen/prometheus_text.h"
+#include "loadgen/sse_parser.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 namespace {
 
 std::vector<std::string> events_of(const std::vector<std::string>& pieces, bool finish = true) {
@@ -168,4 +168,4 @@ TEST(PrometheusText, ReadsSamplesWithAndWithoutLabels) {
 }
 
 }  // namespace
-}  // namespace tern::bench
+}  // namespace tern::loadgen

@@ -1,4 +1,4 @@
-#include "bench/stream_client.h"
+#include "loadgen/stream_client.h"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -11,9 +11,9 @@
 #include <optional>
 
 #include "base/error.h"
-#include "bench/sse_parser.h"
+#include "loadgen/sse_parser.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -287,4 +287,4 @@ void StreamClient::put_idle(std::unique_ptr<beast::tcp_stream> stream) {
   if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(stream));
 }
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

@@ -1,12 +1,12 @@
 // The benchmark's numbers: percentiles as numpy computes them, and a run's records
 // reduced to the report (throughput, TTFT/TPOT/ITL/E2E, goodput, error classes).
-#include "bench/bench_report.h"
+#include "loadgen/load_report.h"
 
 #include <gtest/gtest.h>
 
-#include "bench/latency_summary.h"
+#include "loadgen/latency_summary.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 namespace {
 
 TEST(LatencySummary, PercentilesInterpolateLikeNumpy) {
@@ -86,4 +86,4 @@ TEST(BenchReport, TokenCountsWithoutUsageAreMarked) {
 }
 
 }  // namespace
-}  // namespace tern::bench
+}  // namespace tern::loadgen

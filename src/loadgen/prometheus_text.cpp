@@ -1,9 +1,9 @@
-#include "bench/prometheus_text.h"
+#include "loadgen/prometheus_text.h"
 
 #include <cstdlib>
 #include <string>
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 std::map<std::string, double> parse_prometheus_text(std::string_view text) {
   std::map<std::string, double> values;
@@ -25,4 +25,4 @@ std::map<std::string, double> parse_prometheus_text(std::string_view text) {
   return values;
 }
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

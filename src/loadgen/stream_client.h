@@ -16,11 +16,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
-#include "bench/http_url.h"
-#include "bench/openai_stream.h"
-#include "bench/request_record.h"
+#include "loadgen/http_url.h"
+#include "loadgen/openai_stream.h"
+#include "loadgen/request_record.h"
 
-namespace tern::bench {
+namespace tern::loadgen {
 
 struct StreamClientConfig {
   HttpUrl url;
@@ -55,4 +55,4 @@ class StreamClient {
   std::function<void()> on_token_;
 };
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen

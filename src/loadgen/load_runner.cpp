@@ -1,4 +1,4 @@
-#include "bench/load_runner.h"
+#include "loadgen/load_runner.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include <deque>
 #include <random>
 
-namespace tern::bench {
+namespace tern::loadgen {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using boost::system::error_code;
@@ -151,4 +151,4 @@ LoadRun run_load(const StreamClientConfig& client, const RequestSettings& settin
   return runner.run();
 }
 
-}  // namespace tern::bench
+}  // namespace tern::loadgen
