@@ -1,4 +1,4 @@
-#include "app/engine_load.h"
+#include "app/engine_load_generator.h"
 
 #include <algorithm>
 #include <chrono>
