@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "base/utf8.h"
 #include "tokenizer/jinja_text.h"
-#include "tokenizer/utf8.h"
 
 namespace tern::jinja {
 namespace {

@@ -1,4 +1,7 @@
-// UTF-8 helpers with the exact semantics the HF tokenizers (Rust) rely on.
+// UTF-8 as bytes: validation, decoding, encoding and lossy repair, with the exact
+// semantics the HF tokenizers (Rust) rely on. The tokenizer, the Jinja lexer and the
+// server's request bodies share this one validator. Unicode properties (what is a space
+// or a word character) are the tokenizer's (tokenizer/unicode_classes.h).
 #pragma once
 
 #include <cstddef>
@@ -27,10 +30,5 @@ char32_t decode_at(std::string_view text, size_t& pos);
 // The code point that ends at `end` (exclusive) of valid UTF-8; `end` > 0.
 char32_t decode_before(std::string_view text, size_t end);
 void append(char32_t cp, std::string& out);
-
-// Rust regex's Unicode `\s` (the White_Space property) and `\w` (alphabetic, marks,
-// decimal digits, connector punctuation, join controls).
-bool is_whitespace(char32_t cp);
-bool is_word_char(char32_t cp);
 
 }  // namespace tern::utf8
