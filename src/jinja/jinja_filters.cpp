@@ -1,8 +1,8 @@
-#include "tokenizer/jinja_filters.h"
+#include "jinja/jinja_filters.h"
 
 #include <algorithm>
 
-#include "tokenizer/jinja_filter_tables.h"
+#include "jinja/jinja_filter_tables.h"
 
 namespace tern::jinja {
 namespace {

@@ -1,11 +1,11 @@
-#include "tokenizer/jinja_ops.h"
+#include "jinja/jinja_ops.h"
 
 #include <cmath>
 #include <string>
 
 #include "base/error.h"
-#include "tokenizer/jinja_interpreter.h"
-#include "tokenizer/jinja_text.h"
+#include "jinja/jinja_interpreter.h"
+#include "jinja/jinja_text.h"
 
 namespace tern::jinja {
 namespace {

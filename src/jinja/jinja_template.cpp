@@ -1,10 +1,10 @@
-#include "tokenizer/jinja_template.h"
+#include "jinja/jinja_template.h"
 
 #include "base/error.h"
-#include "tokenizer/jinja_filters.h"
-#include "tokenizer/jinja_lexer.h"
-#include "tokenizer/jinja_parser.h"
-#include "tokenizer/jinja_tests.h"
+#include "jinja/jinja_filters.h"
+#include "jinja/jinja_lexer.h"
+#include "jinja/jinja_parser.h"
+#include "jinja/jinja_predicates.h"
 
 namespace tern::jinja {
 namespace {

@@ -3,8 +3,8 @@
 // and int64 overflow (Python would use big integers) throw tern::Error.
 #pragma once
 
-#include "tokenizer/jinja_ast.h"
-#include "tokenizer/jinja_value.h"
+#include "jinja/jinja_ast.h"
+#include "jinja/jinja_value.h"
 
 namespace tern::jinja {
 

@@ -9,7 +9,7 @@
 #include <variant>
 #include <vector>
 
-#include "tokenizer/jinja_lexer.h"
+#include "jinja/jinja_lexer.h"
 
 namespace tern::jinja {
 

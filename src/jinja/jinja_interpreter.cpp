@@ -1,15 +1,15 @@
-#include "tokenizer/jinja_interpreter.h"
+#include "jinja/jinja_interpreter.h"
 
 #include <string_view>
 
 #include "base/error.h"
-#include "tokenizer/jinja_filters.h"
-#include "tokenizer/jinja_format.h"
-#include "tokenizer/jinja_globals.h"
-#include "tokenizer/jinja_methods.h"
-#include "tokenizer/jinja_ops.h"
-#include "tokenizer/jinja_tests.h"
-#include "tokenizer/jinja_text.h"
+#include "jinja/jinja_filters.h"
+#include "jinja/jinja_format.h"
+#include "jinja/jinja_globals.h"
+#include "jinja/jinja_methods.h"
+#include "jinja/jinja_ops.h"
+#include "jinja/jinja_predicates.h"
+#include "jinja/jinja_text.h"
 
 namespace tern::jinja {
 namespace {

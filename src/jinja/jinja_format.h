@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <string>
 
-#include "tokenizer/jinja_value.h"
+#include "jinja/jinja_value.h"
 
 namespace tern::jinja {
 

@@ -1,13 +1,13 @@
-#include "tokenizer/jinja_methods.h"
+#include "jinja/jinja_methods.h"
 
 #include <utf8proc.h>
 
 #include <algorithm>
 
 #include "base/error.h"
-#include "tokenizer/jinja_format.h"
-#include "tokenizer/jinja_interpreter.h"
-#include "tokenizer/jinja_text.h"
+#include "jinja/jinja_format.h"
+#include "jinja/jinja_interpreter.h"
+#include "jinja/jinja_text.h"
 
 namespace tern::jinja {
 namespace {

@@ -1,15 +1,15 @@
-// Jinja's builtin tests (jinja2/tests.py).
-#include "tokenizer/jinja_tests.h"
+// Jinja's builtin predicates ("tests" in jinja2/tests.py).
+#include "jinja/jinja_predicates.h"
 
 #include <utf8proc.h>
 
 #include <algorithm>
 
 #include "base/error.h"
-#include "tokenizer/jinja_filters.h"
-#include "tokenizer/jinja_interpreter.h"
-#include "tokenizer/jinja_ops.h"
-#include "tokenizer/jinja_text.h"
+#include "jinja/jinja_filters.h"
+#include "jinja/jinja_interpreter.h"
+#include "jinja/jinja_ops.h"
+#include "jinja/jinja_text.h"
 
 namespace tern::jinja {
 namespace {

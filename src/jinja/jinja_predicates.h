@@ -1,10 +1,11 @@
-// Jinja's builtin tests (`x is defined`, `x is divisibleby 3`, select('equalto', y)).
+// Jinja's builtin predicates, which Jinja calls "tests": the right side of `is` (`x is defined`,
+// `x is divisibleby 3`) and the test names of select('equalto', y).
 #pragma once
 
 #include <string_view>
 
-#include "tokenizer/jinja_args.h"
-#include "tokenizer/jinja_value.h"
+#include "jinja/jinja_args.h"
+#include "jinja/jinja_value.h"
 
 namespace tern::jinja {
 

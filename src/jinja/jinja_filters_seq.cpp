@@ -6,11 +6,11 @@
 #include <utility>
 
 #include "base/error.h"
-#include "tokenizer/jinja_filter_tables.h"
-#include "tokenizer/jinja_interpreter.h"
-#include "tokenizer/jinja_methods.h"
-#include "tokenizer/jinja_ops.h"
-#include "tokenizer/jinja_text.h"
+#include "jinja/jinja_filter_tables.h"
+#include "jinja/jinja_interpreter.h"
+#include "jinja/jinja_methods.h"
+#include "jinja/jinja_ops.h"
+#include "jinja/jinja_text.h"
 
 namespace tern::jinja {
 namespace {

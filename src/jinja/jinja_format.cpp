@@ -1,4 +1,4 @@
-#include "tokenizer/jinja_format.h"
+#include "jinja/jinja_format.h"
 
 #include <algorithm>
 #include <charconv>
@@ -6,7 +6,7 @@
 #include <cstdio>
 
 #include "base/error.h"
-#include "tokenizer/jinja_text.h"
+#include "jinja/jinja_text.h"
 
 namespace tern::jinja {
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "tokenizer/jinja_filters.h"
+#include "jinja/jinja_filters.h"
 
 namespace tern::jinja {
 

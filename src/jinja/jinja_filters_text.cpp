@@ -9,10 +9,10 @@
 #include <cstdlib>
 
 #include "base/error.h"
-#include "tokenizer/jinja_filter_tables.h"
-#include "tokenizer/jinja_format.h"
-#include "tokenizer/jinja_interpreter.h"
-#include "tokenizer/jinja_text.h"
+#include "jinja/jinja_filter_tables.h"
+#include "jinja/jinja_format.h"
+#include "jinja/jinja_interpreter.h"
+#include "jinja/jinja_text.h"
 
 namespace tern::jinja {
 namespace {

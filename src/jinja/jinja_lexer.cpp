@@ -1,4 +1,4 @@
-#include "tokenizer/jinja_lexer.h"
+#include "jinja/jinja_lexer.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -6,7 +6,7 @@
 
 #include "base/error.h"
 #include "base/utf8.h"
-#include "tokenizer/jinja_text.h"
+#include "jinja/jinja_text.h"
 
 namespace tern::jinja {
 namespace {

@@ -11,8 +11,8 @@
 
 #include <vector>
 
-#include "tokenizer/jinja_ast.h"
-#include "tokenizer/jinja_lexer.h"
+#include "jinja/jinja_ast.h"
+#include "jinja/jinja_lexer.h"
 
 namespace tern::jinja {
 

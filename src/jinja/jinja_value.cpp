@@ -1,4 +1,4 @@
-#include "tokenizer/jinja_value.h"
+#include "jinja/jinja_value.h"
 
 #include <cmath>
 #include <functional>

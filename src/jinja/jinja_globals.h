@@ -7,8 +7,8 @@
 #include <string_view>
 
 #include "base/error.h"
-#include "tokenizer/jinja_args.h"
-#include "tokenizer/jinja_value.h"
+#include "jinja/jinja_args.h"
+#include "jinja/jinja_value.h"
 
 namespace tern::jinja {
 

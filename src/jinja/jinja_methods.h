@@ -9,8 +9,8 @@
 #include <optional>
 #include <string_view>
 
-#include "tokenizer/jinja_args.h"
-#include "tokenizer/jinja_value.h"
+#include "jinja/jinja_args.h"
+#include "jinja/jinja_value.h"
 
 namespace tern::jinja {
 

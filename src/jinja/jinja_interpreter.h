@@ -12,9 +12,9 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "tokenizer/jinja_args.h"
-#include "tokenizer/jinja_ast.h"
-#include "tokenizer/jinja_value.h"
+#include "jinja/jinja_args.h"
+#include "jinja/jinja_ast.h"
+#include "jinja/jinja_value.h"
 
 namespace tern::jinja {
 

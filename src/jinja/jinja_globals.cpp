@@ -1,9 +1,9 @@
-#include "tokenizer/jinja_globals.h"
+#include "jinja/jinja_globals.h"
 
 #include <ctime>
 
-#include "tokenizer/jinja_interpreter.h"
-#include "tokenizer/jinja_text.h"
+#include "jinja/jinja_interpreter.h"
+#include "jinja/jinja_text.h"
 
 namespace tern::jinja {
 namespace {

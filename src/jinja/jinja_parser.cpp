@@ -1,4 +1,4 @@
-#include "tokenizer/jinja_parser.h"
+#include "jinja/jinja_parser.h"
 
 #include <initializer_list>
 #include <string_view>

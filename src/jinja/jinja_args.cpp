@@ -1,4 +1,4 @@
-#include "tokenizer/jinja_args.h"
+#include "jinja/jinja_args.h"
 
 #include "base/error.h"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "tokenizer/jinja_interpreter.h"
+#include "jinja/jinja_interpreter.h"
 
 namespace tern::jinja {
 
