@@ -20,9 +20,9 @@
 #include "backend/communicator.h"
 #include "base/rank_threads.h"
 #include "engine/model_executor.h"
-#include "engine/sampler.h"
-#include "engine/step_inputs.h"
 #include "model/llama_model.h"
+#include "runner/sampler.h"
+#include "runner/step_inputs.h"
 
 namespace tern {
 

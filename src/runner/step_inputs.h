@@ -37,8 +37,8 @@ class StepInputs {
   // [num_block_copies(), 2] I32 (src, dst) on the device, for Backend::copy_blocks.
   const Tensor& block_copies() const { return block_copies_; }
   int32_t num_block_copies() const { return int32_t(block_copies_.rows()); }
-  int32_t num_seqs() const { return num_seqs_; }          // including padding
-  int32_t num_sampled() const { return num_sampled_; }    // sequences of the batch with sample set
+  int32_t num_seqs() const { return num_seqs_; }        // including padding
+  int32_t num_sampled() const { return num_sampled_; }  // sequences of the batch with sample set
   int64_t num_tokens() const { return num_tokens_; }
 
  private:

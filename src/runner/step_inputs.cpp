@@ -1,4 +1,4 @@
-#include "engine/step_inputs.h"
+#include "runner/step_inputs.h"
 
 #include <algorithm>
 
@@ -50,8 +50,9 @@ void StepInputs::build(const StepBatch& batch, int32_t pad_to, int64_t vocab_siz
     TERN_CHECK(n > 0, "sequence ", seq.seq_id, " scheduled with no tokens");
     TERN_CHECK(seq_len <= config_.max_model_len, "sequence ", seq.seq_id, " of ", seq_len, " tokens exceeds ",
                config_.max_model_len);
-    TERN_CHECK(int64_t(seq.block_table.size()) * bs >= seq_len && int64_t(seq.block_table.size()) <= max_blocks_per_seq_,
-               "sequence ", seq.seq_id, " has ", seq.block_table.size(), " blocks for ", seq_len, " tokens");
+    TERN_CHECK(
+        int64_t(seq.block_table.size()) * bs >= seq_len && int64_t(seq.block_table.size()) <= max_blocks_per_seq_,
+        "sequence ", seq.seq_id, " has ", seq.block_table.size(), " blocks for ", seq_len, " tokens");
     TERN_CHECK(t + n <= config_.max_tokens, "step exceeds ", config_.max_tokens, " tokens");
     for (int32_t j = 0; j < n; ++j, ++t) {
       const int32_t id = seq.new_token_ids[size_t(j)];

@@ -1,11 +1,11 @@
-#include "engine/model_runner.h"
+#include "runner/model_runner.h"
 
 #include <algorithm>
 #include <limits>
 
 #include "base/error.h"
 #include "base/log.h"
-#include "engine/test_hooks.h"
+#include "runner/test_hooks.h"
 
 namespace tern {
 namespace {
@@ -42,8 +42,8 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
   TERN_CHECK(!ranks.empty() && threads_ && threads_->size() == int(ranks.size()), ranks.size(), " ranks");
   for (size_t r = 0; r < ranks.size(); ++r) {
     const ModelShard& shard = ranks[r].model->shard();
-    TERN_CHECK(shard.rank == int(r) && shard.size == int(ranks.size()), "rank ", r, " holds shard ", shard.rank,
-               " of ", shard.size);
+    TERN_CHECK(shard.rank == int(r) && shard.size == int(ranks.size()), "rank ", r, " holds shard ", shard.rank, " of ",
+               shard.size);
     ranks_.push_back(Rank{.owned = std::move(ranks[r])});
   }
   const LlamaModel& model0 = *ranks_[0].owned.model;
@@ -62,11 +62,11 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
     const LlamaModel& model = *rank.owned.model;
     rank.kv_cache = model.make_kv_cache(config_.num_kv_blocks, config_.block_size);
     rank.workspace = model.make_workspace(config_.max_num_batched_tokens, s);
-    rank.inputs = std::make_unique<StepInputs>(model.backend(),
-                                               StepInputsConfig{.max_tokens = config_.max_num_batched_tokens,
-                                                                .max_seqs = config_.max_num_seqs,
-                                                                .block_size = config_.block_size,
-                                                                .max_model_len = config_.max_model_len});
+    rank.inputs =
+        std::make_unique<StepInputs>(model.backend(), StepInputsConfig{.max_tokens = config_.max_num_batched_tokens,
+                                                                       .max_seqs = config_.max_num_seqs,
+                                                                       .block_size = config_.block_size,
+                                                                       .max_model_len = config_.max_model_len});
     capture_graphs(rank, index);
   });
   if (!ranks_[0].graphs.empty())
@@ -151,8 +151,10 @@ std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
     rank.inputs->upload();
     // Copy-on-write copies first: this step's KV writes may land in their destinations.
     if (rank.inputs->num_block_copies() > 0) be.copy_blocks(rank.kv_cache, rank.inputs->block_copies());
-    if (graph_size > 0) rank.graphs.at(graph_size)->replay();
-    else forward_and_top_k(rank, index);
+    if (graph_size > 0)
+      rank.graphs.at(graph_size)->replay();
+    else
+      forward_and_top_k(rank, index);
     const int32_t sampled = rank.inputs->num_sampled();
     if (index != 0 || sampled == 0) {
       be.synchronize();  // the staged inputs may be rewritten next step

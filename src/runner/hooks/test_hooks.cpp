@@ -1,4 +1,4 @@
-#include "engine/test_hooks.h"
+#include "runner/test_hooks.h"
 
 #include <atomic>
 #include <chrono>

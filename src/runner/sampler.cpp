@@ -1,4 +1,4 @@
-#include "engine/sampler.h"
+#include "runner/sampler.h"
 
 #include <algorithm>
 #include <cmath>
@@ -145,7 +145,8 @@ SampledToken sample_token(std::span<const float> logits, const StepSequence& seq
   out.logprob = float(double(s.logits[size_t(out.token_id)]) - lse);
   if (p.logprobs > 0) {
     sort_top(s.logits, std::min(p.logprobs, vocab), s);
-    for (size_t i = 0; i < s.order.size(); ++i) out.top_logprobs.emplace_back(s.order[i], float(double(s.sorted[i]) - lse));
+    for (size_t i = 0; i < s.order.size(); ++i)
+      out.top_logprobs.emplace_back(s.order[i], float(double(s.sorted[i]) - lse));
   }
   return out;
 }
