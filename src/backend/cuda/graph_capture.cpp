@@ -1,5 +1,5 @@
-// CudaBackend: what the runner needs around the ops of a step: pinned staging memory,
-// copies ordered on the op stream, graph capture and replay, and the memory budget.
+// CudaBackend::capture: records a step's ops on the backend's stream into a CUDA graph
+// and replays it with one launch (the runner captures its decode steps).
 #include <cuda_runtime.h>
 
 #include "backend/cuda/common.cuh"
@@ -20,31 +20,6 @@ class CudaGraph final : public CapturedGraph {
 };
 
 }  // namespace
-
-Tensor CudaBackend::alloc_staging(DType dtype, std::initializer_list<int64_t> shape) {
-  use_device();
-  Tensor t = make_view(nullptr, dtype, Device::kCpu, shape);
-  CUDA_CHECK(cudaMallocHost(&t.data, std::max<size_t>(t.nbytes(), 64)));
-  t.owner = std::shared_ptr<void>(t.data, [](void* p) { cudaFreeHost(p); });
-  return t;
-}
-
-void CudaBackend::copy_from_host_async(const Tensor& dst, const void* src) {
-  use_device();
-  CUDA_CHECK(cudaMemcpyAsync(dst.data, src, dst.nbytes(), cudaMemcpyHostToDevice, stream_));
-}
-
-void CudaBackend::copy_to_host_async(const Tensor& src, void* dst) {
-  use_device();
-  CUDA_CHECK(cudaMemcpyAsync(dst, src.data, src.nbytes(), cudaMemcpyDeviceToHost, stream_));
-}
-
-MemoryInfo CudaBackend::memory_info() const {
-  use_device();
-  MemoryInfo info;
-  CUDA_CHECK(cudaMemGetInfo(&info.free_bytes, &info.total_bytes));
-  return info;
-}
 
 std::unique_ptr<CapturedGraph> CudaBackend::capture(const std::function<void()>& record) {
   use_device();
