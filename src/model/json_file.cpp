@@ -1,4 +1,4 @@
-#include "model/strict_json.h"
+#include "model/json_file.h"
 
 #include "base/error.h"
 #include "base/strict_json_parse.h"

@@ -1,6 +1,8 @@
-// JSON from a model folder (config.json, model.safetensors.index.json), parsed strictly:
-// nlohmann::json on its own keeps the last of two equal keys and accepts any nesting,
-// which would let a crafted file hide a field or exhaust memory.
+// JSON files of a model folder (config.json, model.safetensors.index.json, a safetensors
+// header): read with a size limit and parsed by the strict parser (base/strict_json_parse.h),
+// whose problems become tern::Error naming the file. nlohmann::json on its own keeps the
+// last of two equal keys and accepts any nesting, which would let a crafted file hide a
+// field or exhaust memory.
 #pragma once
 
 #include <cstdint>
