@@ -1,5 +1,6 @@
-// Reading BF16/F16/F32 data as F32: the CPU backend keeps weights in their stored dtype
-// and widens them where they are used.
+// What every CPU op uses: operand checks that name the op, widening BF16/F16/F32 data to
+// F32 (the CPU backend keeps weights in their stored dtype and widens them where they are
+// used), and the fixed-order dot product.
 #pragma once
 
 #include <cstdint>
@@ -16,13 +17,12 @@ inline void widen(const Tensor& src, int64_t offset, int64_t n, float* dst) { re
 // Throws unless t is on the CPU with the given dtype: ops name themselves and the operand.
 inline void expect(const Tensor& t, DType dtype, const char* op, const char* operand) {
   if (t.device != Device::kCpu || t.dtype != dtype)
-    throw error("cpu ", op, ": ", operand, " must be a CPU ", dtype_name(dtype), " tensor, got ",
-                dtype_name(t.dtype), t.device == Device::kCpu ? "" : " on another device");
+    throw error("cpu ", op, ": ", operand, " must be a CPU ", dtype_name(dtype), " tensor, got ", dtype_name(t.dtype),
+                t.device == Device::kCpu ? "" : " on another device");
 }
 
 inline void expect_float(const Tensor& t, const char* op, const char* operand) {
-  if (t.device != Device::kCpu ||
-      (t.dtype != DType::kF32 && t.dtype != DType::kBF16 && t.dtype != DType::kF16))
+  if (t.device != Device::kCpu || (t.dtype != DType::kF32 && t.dtype != DType::kBF16 && t.dtype != DType::kF16))
     throw error("cpu ", op, ": ", operand, " must be a CPU F32/BF16/F16 tensor, got ", dtype_name(t.dtype));
 }
 
