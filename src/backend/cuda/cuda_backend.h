@@ -70,7 +70,7 @@ class CudaBackend final : public Backend {
   // Makes this backend's device current on the calling thread (the runtime's current
   // device is per thread, and the engine calls from its own thread).
   void use_device() const;
-  // linear() for INT4 weights (linear_int4.cpp).
+  // linear() for INT4 weights (linear_int4.cu).
   void linear_int4(const Tensor& x, const LinearWeight& w, const Tensor& out);
 
   int device_index_ = 0;

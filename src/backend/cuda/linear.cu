@@ -1,5 +1,5 @@
-// CudaBackend::linear: checks the operands, then runs the small-M GEMV (decode) or the
-// cuBLASLt product; INT4 weights go to linear_int4.cpp.
+// CudaBackend::linear: checks the operands, then runs the small-M GEMV (decode, gemv.cu) or
+// the cuBLASLt product (cublaslt_gemm.cpp); INT4 weights go to linear_int4.cu.
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/gemv.cuh"
