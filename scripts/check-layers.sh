@@ -3,8 +3,8 @@
 # library may include its own headers and those of the libraries its arrows reach, and a
 # private folder only from inside the library that holds it. Prints one line per broken
 # rule (file:line, the include, the rule) and exits 1 if there is any; ctest runs it as
-# check_layers. It also fails when a folder of src/ has no line in docs/layers.txt, or when
-# the file names an unknown library or has a cycle.
+# repo_check_layers. It also fails when a folder of src/ has no line in docs/layers.txt,
+# or when that file names an unknown library or has a cycle.
 #
 #   scripts/check-layers.sh [ROOT]    ROOT: the tree to check (default: this repository)
 set -euo pipefail

@@ -2,7 +2,7 @@
 # scripts/check-layers.sh on a copy of src/ and docs/layers.txt: the copy passes as it is,
 # and each planted break of a rule fails the check with the file, line and rule named.
 #
-#   tests/layers/check_layers_test.sh [REPO_ROOT]
+#   tests/repo/check_layers_selftest.sh [REPO_ROOT]
 set -euo pipefail
 ROOT=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 CHECK="$ROOT/scripts/check-layers.sh"
