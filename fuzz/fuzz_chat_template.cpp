@@ -6,8 +6,8 @@
 #include <cstdint>
 
 #include "base/error.h"
+#include "base/utf8.h"
 #include "fuzz_support.h"
-#include "tokenizer/utf8.h"
 
 namespace {
 
@@ -23,8 +23,8 @@ nlohmann::ordered_json conversation(std::string_view content) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text = tern::fuzz::as_text(data, size);
-  const tern::ChatTemplateLimits limits{.max_steps = 200'000, .max_output_bytes = 1 << 20,
-                                        .max_memory_bytes = 32 << 20, .max_depth = 64};
+  const tern::ChatTemplateLimits limits{
+      .max_steps = 200'000, .max_output_bytes = 1 << 20, .max_memory_bytes = 32 << 20, .max_depth = 64};
   tern::ChatRenderRequest request;
   request.messages = conversation("hello {{ 7*7 }}");
   request.tools = nlohmann::ordered_json::array({{{"type", "function"}, {"function", {{"name", "f"}}}}});

@@ -5,7 +5,7 @@
 #include "base/error.h"
 #include "fuzz_support.h"
 #include "model/config.h"
-#include "model/strict_json.h"
+#include "model/json_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include "base/utf8.h"
 #include "fuzz_support.h"
 #include "tokenizer/incremental_detokenizer.h"
-#include "tokenizer/utf8.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::shared_ptr<const tern::Tokenizer>& tokenizer = tern::fuzz::tiny_tokenizer();

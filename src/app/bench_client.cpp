@@ -7,13 +7,13 @@
 
 #include "base/error.h"
 #include "base/log.h"
-#include "bench/http_fetch.h"
-#include "bench/load_runner.h"
+#include "loadgen/http_fetch.h"
+#include "loadgen/load_runner.h"
 
 namespace tern::app {
 
 void add_prompt_source_options(CLI::App& cmd, BenchClientOptions& o) {
-  bench::WorkloadSpec& w = o.workload;
+  loadgen::WorkloadSpec& w = o.workload;
   cmd.add_option("--input-len", w.input_len, "prompt tokens of each random prompt (after the shared prefix)")
       ->check(CLI::Range(1, 1 << 24))
       ->capture_default_str();
@@ -28,7 +28,7 @@ void add_prompt_source_options(CLI::App& cmd, BenchClientOptions& o) {
 }
 
 void add_prompt_options(CLI::App& cmd, BenchClientOptions& o) {
-  bench::WorkloadSpec& w = o.workload;
+  loadgen::WorkloadSpec& w = o.workload;
   cmd.add_option("--range-ratio", w.range_ratio,
                  "draw each prompt's input and output lengths uniformly from len * [1 - r, 1 + r]")
       ->check(CLI::Range(0.0, 0.99))
@@ -87,16 +87,16 @@ void add_load_options(CLI::App& cmd, BenchClientOptions& o) {
 
 BenchTarget open_target(const BenchClientOptions& o, const std::string& url) {
   BenchTarget t;
-  t.url = bench::parse_http_url(url);
+  t.url = loadgen::parse_http_url(url);
   if (!o.tokenizer_dir.empty()) t.tokenizer = Tokenizer::load(o.tokenizer_dir);
   t.model = o.model;
   if (t.model.empty()) {
-    const bench::FetchResult r = bench::http_fetch(t.url, "GET", "/v1/models", 30, o.api_key);
+    const loadgen::FetchResult r = loadgen::http_fetch(t.url, "GET", "/v1/models", 30, o.api_key);
     const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
     if (r.status != 200 || !j.is_object() || !j.contains("data") || !j["data"].is_array() || j["data"].empty() ||
         !j["data"][0].contains("id") || !j["data"][0]["id"].is_string()) {
       throw error("GET ", t.url.text(), "/v1/models answered ", r.status, " without a model id (",
-                  bench::error_message_of(r.body), "): pass --model");
+                  loadgen::error_message_of(r.body), "): pass --model");
     }
     t.model = j["data"][0]["id"].get<std::string>();
   }
@@ -114,13 +114,13 @@ bool use_token_ids(const BenchClientOptions& o, const BenchTarget& t) {
 }
 
 nlohmann::json settings_json(const BenchClientOptions& o, const BenchTarget& t, bool token_ids) {
-  const bench::WorkloadSpec& w = o.workload;
+  const loadgen::WorkloadSpec& w = o.workload;
   const bool dataset = !w.dataset_path.empty();
   const auto nullable = [](auto v, bool set) { return set ? nlohmann::json(v) : nlohmann::json(); };
   return {{"url", t.url.text()},
           {"model", t.model},
-          {"endpoint", bench::endpoint_path(o.endpoint == "chat" ? bench::Endpoint::kChat
-                                                                 : bench::Endpoint::kCompletions)},
+          {"endpoint", loadgen::endpoint_path(o.endpoint == "chat" ? loadgen::Endpoint::kChat
+                                                                 : loadgen::Endpoint::kCompletions)},
           {"date", utc_date()},
           {"workload",
            {{"num_prompts", w.num_prompts},
@@ -144,39 +144,39 @@ nlohmann::json settings_json(const BenchClientOptions& o, const BenchTarget& t, 
 nlohmann::json run_benchmark(const BenchClientOptions& o, const BenchTarget& target, const std::string& label) {
   if (o.concurrency <= 0 && o.request_rate <= 0) throw error("give --concurrency C or --request-rate R (or both)");
   const bool token_ids = use_token_ids(o, target);
-  bench::WorkloadSpec spec = o.workload;
+  loadgen::WorkloadSpec spec = o.workload;
   spec.token_ids = token_ids;
-  const bench::RequestSettings settings{
+  const loadgen::RequestSettings settings{
       .model = target.model,
-      .endpoint = o.endpoint == "chat" ? bench::Endpoint::kChat : bench::Endpoint::kCompletions,
+      .endpoint = o.endpoint == "chat" ? loadgen::Endpoint::kChat : loadgen::Endpoint::kCompletions,
       .temperature = o.temperature,
       .ignore_eos = o.ignore_eos};
-  const bench::StreamClientConfig client{.url = target.url, .api_key = o.api_key, .timeout_s = o.timeout_s};
+  const loadgen::StreamClientConfig client{.url = target.url, .api_key = o.api_key, .timeout_s = o.timeout_s};
 
   if (o.warmup > 0) {
-    bench::WorkloadSpec warm = spec;
+    loadgen::WorkloadSpec warm = spec;
     warm.num_prompts = o.warmup;
     warm.seed = spec.seed + 0x9e3779b97f4a7c15ull;  // other prompts: no prefix-cache head start
-    std::vector<bench::BenchPrompt> prompts = bench::make_workload(warm, target.tokenizer.get());
-    for (bench::BenchPrompt& p : prompts) p.max_tokens = std::min(p.max_tokens, 16);
-    const bench::LoadRun run = bench::run_load(client, settings, prompts, {.concurrency = o.warmup, .progress = false});
-    const auto ok = std::ranges::find_if(run.records, [](const bench::RequestRecord& r) { return r.ok; });
+    std::vector<loadgen::BenchPrompt> prompts = loadgen::make_workload(warm, target.tokenizer.get());
+    for (loadgen::BenchPrompt& p : prompts) p.max_tokens = std::min(p.max_tokens, 16);
+    const loadgen::LoadRun run = loadgen::run_load(client, settings, prompts, {.concurrency = o.warmup, .progress = false});
+    const auto ok = std::ranges::find_if(run.records, [](const loadgen::RequestRecord& r) { return r.ok; });
     if (ok == run.records.end()) {
-      const bench::RequestRecord& r = run.records.front();
+      const loadgen::RequestRecord& r = run.records.front();
       throw error("every warm-up request to ", target.url.text(), " failed; the first: ", r.error_class, ": ",
                   r.error_message, " (check --url, --model and --api-key; --warmup 0 measures anyway)");
     }
   }
 
-  const std::vector<bench::BenchPrompt> prompts = bench::make_workload(spec, target.tokenizer.get());
-  const bench::LoadRun run = bench::run_load(client, settings, prompts,
+  const std::vector<loadgen::BenchPrompt> prompts = loadgen::make_workload(spec, target.tokenizer.get());
+  const loadgen::LoadRun run = loadgen::run_load(client, settings, prompts,
                                              {.concurrency = o.concurrency,
                                               .request_rate = o.request_rate,
                                               .seed = spec.seed,
                                               .progress = o.progress,
                                               .label = label});
   nlohmann::json report = settings_json(o, target, token_ids);
-  report.update(bench::make_report(run, o.slo));
+  report.update(loadgen::make_report(run, o.slo));
   return report;
 }
 

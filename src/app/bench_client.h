@@ -10,16 +10,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bench/bench_report.h"
-#include "bench/http_url.h"
-#include "bench/workload.h"
+#include "loadgen/load_report.h"
+#include "loadgen/http_url.h"
+#include "loadgen/workload.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tern::app {
 
 struct BenchClientOptions {
   // Prompts.
-  bench::WorkloadSpec workload;
+  loadgen::WorkloadSpec workload;
   std::string tokenizer_dir;          // exact token lengths; empty: approximate text prompts
   std::string prompt_format = "auto";  // auto | ids | text
   // Requests.
@@ -30,7 +30,7 @@ struct BenchClientOptions {
   double timeout_s = 600;
   std::string api_key;
   int32_t warmup = 1;
-  bench::Slo slo;
+  loadgen::Slo slo;
   bool progress = true;
   // Load.
   int32_t concurrency = 0;
@@ -51,7 +51,7 @@ void add_load_options(CLI::App& cmd, BenchClientOptions& o);
 
 // A server to measure.
 struct BenchTarget {
-  bench::HttpUrl url;
+  loadgen::HttpUrl url;
   std::string model;                           // sent as "model"; empty: left out
   std::shared_ptr<const Tokenizer> tokenizer;  // null: text prompts of approximate length
 };
@@ -61,7 +61,7 @@ struct BenchTarget {
 BenchTarget open_target(const BenchClientOptions& o, const std::string& url);
 
 // --warmup requests (short, not measured), then the measured run with a live progress
-// line. Returns the report (bench/bench_report.h) with the settings recorded: url,
+// line. Returns the report (loadgen/load_report.h) with the settings recorded: url,
 // model, endpoint, date, workload {...}, load {...}. Throws tern::Error when every
 // warm-up request fails (the server is unusable: wrong URL, model or API key).
 nlohmann::json run_benchmark(const BenchClientOptions& o, const BenchTarget& target, const std::string& label);

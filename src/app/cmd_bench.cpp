@@ -12,7 +12,7 @@
 
 #include "app/bench_commands.h"
 #include "app/commands.h"
-#include "app/engine_load.h"
+#include "app/engine_load_generator.h"
 #include "app/engine_options.h"
 #include "base/error.h"
 #include "base/log.h"

@@ -153,7 +153,7 @@ nlohmann::json run_stage(const AblationOptions& o, const Stage& stage, int numbe
   ServerProcess server(flags, log_path, o.startup_timeout_s);
   backend = server.backend();
   BenchTarget target = client_target;
-  target.url = bench::parse_http_url(server.url());
+  target.url = loadgen::parse_http_url(server.url());
   const nlohmann::json report = run_benchmark(o.client, target, "stage " + std::to_string(number));
   const std::map<std::string, double> m = server.metrics();
   if (const int status = server.stop(); status != 0) {
@@ -213,7 +213,7 @@ void run_ablation(AblationOptions& o) {
 
   BenchTarget target;  // url and model filled per stage; the INT4 copy has the same tokenizer
   target.tokenizer = Tokenizer::load(o.client.tokenizer_dir.empty() ? model_dir : o.client.tokenizer_dir);
-  const bench::WorkloadSpec& w = o.client.workload;
+  const loadgen::WorkloadSpec& w = o.client.workload;
   nlohmann::json result = {
       {"kind", "ablation"},
       {"gpu", nullptr},

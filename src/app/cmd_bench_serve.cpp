@@ -23,7 +23,7 @@ struct ServeBenchOptions {
 void run_serve_bench(const ServeBenchOptions& o) {
   const BenchTarget target = open_target(o.client, o.url);
   const nlohmann::json report = run_benchmark(o.client, target, "bench");
-  std::cout << bench::format_report(report) << std::flush;
+  std::cout << loadgen::format_report(report) << std::flush;
   if (!o.json_path.empty()) write_json_file(o.json_path, report);
 }
 

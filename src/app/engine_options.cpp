@@ -2,27 +2,27 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <type_traits>
-
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "app/model_ranks.h"
 #include "backend/backend.h"
 #include "base/error.h"
 #include "base/log.h"
-#include "engine/model_runner.h"
 #include "model/load_model.h"
+#include "runner/kv_memory_plan.h"
+#include "runner/model_runner.h"
 
 namespace tern::app {
 namespace fs = std::filesystem;
 
 void add_engine_options(CLI::App& cmd, EngineOptions& o) {
-  cmd.add_option("--model", o.model, "Hugging Face model folder (config.json, *.safetensors, tokenizer.json); "
-                                     "default: the built-in demo model models/tern-demo");
+  cmd.add_option("--model", o.model,
+                 "Hugging Face model folder (config.json, *.safetensors, tokenizer.json); "
+                 "default: the built-in demo model models/tern-demo");
   cmd.add_option("--backend", o.backend, "cpu, cuda, or auto (cuda when a GPU is usable)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
@@ -31,7 +31,9 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
                  "backend, threads); it must divide the attention heads, KV heads and intermediate size")
       ->check(CLI::Range(1, kMaxTensorParallelSize))
       ->capture_default_str();
-  cmd.add_option("--block-size", o.block_size, "tokens per KV cache block")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd.add_option("--block-size", o.block_size, "tokens per KV cache block")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   cmd.add_option("--num-kv-blocks", o.num_kv_blocks, "KV cache blocks (overrides the memory budget)")
       ->check(CLI::Range(1, 1 << 30));
   cmd.add_option("--kv-cache-memory", o.kv_cache_memory_gib, "CPU backend: GiB for the KV cache (default 2)")
@@ -56,7 +58,8 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
   cmd.add_option("--kv-layout", o.kv_layout, "paged (default) or contiguous (baseline: max length reserved up front)")
       ->check(CLI::IsMember({"paged", "contiguous"}));
   cmd.add_flag("--enforce-eager", o.enforce_eager, "CUDA backend: do not capture CUDA graphs");
-  cmd.add_option("--threads", o.threads, "CPU backend: worker threads (default: all cores)")->check(CLI::Range(0, 1024));
+  cmd.add_option("--threads", o.threads, "CPU backend: worker threads (default: all cores)")
+      ->check(CLI::Range(0, 1024));
   cmd.add_flag("--quiet", o.quiet, "no progress output while loading");
 }
 
@@ -103,8 +106,10 @@ std::string default_model_dir() {
   candidates.push_back(fs::path(TERN_SOURCE_DIR) / "models" / "tern-demo");
   for (const auto& c : candidates)
     if (fs::exists(c / "config.json", ec)) return c.string();
-  throw error("no --model given and the built-in demo model (models/tern-demo) was not found next to the binary "
-              "or in the source tree ", TERN_SOURCE_DIR);
+  throw error(
+      "no --model given and the built-in demo model (models/tern-demo) was not found next to the binary "
+      "or in the source tree ",
+      TERN_SOURCE_DIR);
 }
 
 namespace {
@@ -149,82 +154,6 @@ std::vector<int32_t> generation_eos_ids(const std::string& model_dir) {
   return ids;
 }
 
-// KV blocks for every rank (each holds its KV heads of every block): --num-kv-blocks, or
-// what the memory budget allows on the tightest GPU, or on the CPU what
-// --kv-cache-memory allows for all ranks together.
-int32_t plan_kv_blocks(const EngineOptions& o, const std::vector<ModelRank>& ranks, const ModelRunnerConfig& rc) {
-  const int64_t blocks_per_seq = (rc.max_model_len + o.block_size - 1) / o.block_size;
-  size_t block_bytes = 0, weight_bytes = 0;  // over all ranks
-  for (const ModelRank& r : ranks) {
-    block_bytes += r.model->kv_block_bytes(o.block_size);
-    weight_bytes += r.model->weights_device_bytes();
-  }
-  const bool device = ranks[0].model->backend().memory_info().total_bytes > 0;
-  int32_t blocks = 0;
-  std::string budget_source;  // where the budget came from, for the error below
-  if (o.num_kv_blocks > 0) {
-    blocks = o.num_kv_blocks;
-    budget_source = "--num-kv-blocks " + std::to_string(o.num_kv_blocks);
-  } else if (device) {
-    // Device budget, per GPU: what --gpu-memory-utilization allows, less what is in use
-    // now (weights, the CUDA context, other processes), less the activations and a margin
-    // for library workspaces, communicator buffers and graphs. The tightest GPU decides.
-    blocks = INT32_MAX / 2;
-    for (size_t i = 0; i < ranks.size(); ++i) {
-      const LlamaModel& m = *ranks[i].model;
-      const MemoryInfo memory = m.backend().memory_info();
-      const size_t rank_block_bytes = m.kv_block_bytes(o.block_size);
-      const double allowed = o.gpu_memory_utilization * double(memory.total_bytes);
-      const double in_use = double(memory.total_bytes - memory.free_bytes);
-      const double activations = double(m.workspace_bytes(rc.max_num_batched_tokens, rc.max_num_seqs));
-      const double margin = 1.0 * double(1ull << 30);
-      const double budget = std::max(0.0, allowed - in_use - activations - margin);
-      const std::string gpu = ranks.size() > 1 ? " on GPU " + std::to_string(i) : "";
-      const int32_t rank_blocks =
-          int32_t(std::min<double>(budget / double(rank_block_bytes), double(INT32_MAX / 2)));
-      if (rank_blocks < blocks) {
-        blocks = rank_blocks;
-        budget_source = detail::concat("--gpu-memory-utilization ", o.gpu_memory_utilization, " of ",
-                                       double(memory.total_bytes) / 1e9, " GB", gpu, ", less ", in_use / 1e9,
-                                       " GB in use (weights ", double(m.weights_device_bytes()) / 1e9,
-                                       " GB, other processes), activations ", activations / 1e9, " GB and a ",
-                                       margin / 1e9, " GB margin,");
-      }
-      if (!o.quiet)
-        log_info("GPU memory", gpu, ": ", double(memory.total_bytes) / 1e9, " GB total, ", in_use / 1e9,
-                 " GB in use after loading weights, activations ", activations / 1e9, " GB, margin ", margin / 1e9,
-                 " GB");
-    }
-  } else {
-    // Never more than every running sequence at full length needs.
-    const int64_t useful = blocks_per_seq * rc.max_num_seqs;
-    const double gib = o.kv_cache_memory_gib > 0 ? o.kv_cache_memory_gib : 2.0;
-    blocks = int32_t(std::min<int64_t>(useful, int64_t(gib * double(1ull << 30) / double(block_bytes))));
-    budget_source = detail::concat("--kv-cache-memory ", gib, " GiB");
-  }
-  if (blocks < blocks_per_seq) {
-    // Actionable: what one full-length sequence needs, what there is, and the longest
-    // max_model_len that fits.
-    const int64_t fits = int64_t(blocks) * o.block_size;
-    throw error("not enough memory for the KV cache of one ", rc.max_model_len, "-token sequence: it needs ",
-                blocks_per_seq, " blocks of ", o.block_size, " tokens = ", double(block_bytes) * blocks_per_seq / 1e6,
-                " MB, but ", budget_source, " leaves room for ", blocks, " blocks (",
-                double(block_bytes) * blocks / 1e6, " MB). ",
-                fits > 0 ? detail::concat("Use --max-model-len ", fits, " or less, or free memory: ")
-                         : std::string("Free memory: "),
-                !device            ? "raise --kv-cache-memory or --num-kv-blocks"
-                : ranks.size() > 1 ? "raise --gpu-memory-utilization or stop other GPU processes"
-                                   : "raise --gpu-memory-utilization, stop other GPU processes, or split the model "
-                                     "with --tensor-parallel-size");
-  }
-  if (!o.quiet)
-    log_info("memory plan: weights ", double(weight_bytes) / 1e9, " GB; KV cache ", blocks, " blocks x ",
-             o.block_size, " tokens = ", int64_t(blocks) * o.block_size, " tokens, ",
-             double(block_bytes) * blocks / 1e9, " GB; max_model_len ", rc.max_model_len,
-             ranks.size() > 1 ? " (totals over " + std::to_string(ranks.size()) + " ranks)" : std::string());
-  return blocks;
-}
-
 }  // namespace
 
 std::unique_ptr<Backend> open_backend(const std::string& name, int threads) {
@@ -256,12 +185,12 @@ LoadedEngine open_engine(const EngineOptions& o) {
   if (!o.quiet)
     log_info("model ", out.model_dir, " on backend ", model0.backend().name(),
              num_ranks == 1 ? std::string()
-             : cpu ? ", tensor parallel over " + std::to_string(num_ranks) +
+             : cpu          ? ", tensor parallel over " + std::to_string(num_ranks) +
                          " ranks (CPU threads: for testing, slower than one rank)"
                    : ", tensor parallel over " + std::to_string(num_ranks) + " GPUs");
   const ModelConfig& mc = model0.config();
   out.weights_device_bytes = model0.weights_device_bytes();
-  out.weight_format = !mc.quantization                             ? "bf16"
+  out.weight_format = !mc.quantization                                ? "bf16"
                       : mc.quantization->method == QuantMethod::kGptq ? "gptq-int4"
                                                                       : "awq-int4";
 
@@ -275,10 +204,16 @@ LoadedEngine open_engine(const EngineOptions& o) {
                        .max_num_batched_tokens = o.max_num_batched_tokens > 0 ? o.max_num_batched_tokens
                                                  : cpu                        ? 512
                                                                               : 2048,
-                       .max_num_seqs = o.max_num_seqs > 0 ? o.max_num_seqs : cpu ? 32 : 256,
+                       .max_num_seqs = o.max_num_seqs > 0 ? o.max_num_seqs
+                                       : cpu              ? 32
+                                                          : 256,
                        .max_model_len = max_model_len};
   rc.enforce_eager = o.enforce_eager;
-  rc.num_kv_blocks = plan_kv_blocks(o, model.ranks, rc);
+  rc.num_kv_blocks = plan_kv_blocks({.num_kv_blocks = o.num_kv_blocks,
+                                     .kv_cache_memory_gib = o.kv_cache_memory_gib,
+                                     .gpu_memory_utilization = o.gpu_memory_utilization,
+                                     .quiet = o.quiet},
+                                    model.ranks, rc);
   auto runner = std::make_unique<ModelRunner>(std::move(model.ranks), rc, std::move(model.threads));
   EngineConfig ec{.block_size = o.block_size,
                   .max_model_len = max_model_len,

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "app/engine_options.h"
-#include "engine/model_runner.h"
+#include "runner/model_runner.h"
 
 namespace tern::app {
 

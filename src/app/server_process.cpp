@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "base/error.h"
-#include "bench/http_fetch.h"
-#include "bench/prometheus_text.h"
+#include "loadgen/http_fetch.h"
+#include "loadgen/prometheus_text.h"
 
 namespace tern::app {
 namespace {
@@ -49,7 +49,7 @@ ServerProcess::ServerProcess(const std::vector<std::string>& flags, const std::s
       if (std::regex_search(log, m, backend)) backend_ = m[1];
     } else {
       try {
-        if (bench::http_fetch(bench::parse_http_url(url_), "GET", "/health", 5).status == 200) {
+        if (loadgen::http_fetch(loadgen::parse_http_url(url_), "GET", "/health", 5).status == 200) {
           if (backend_.empty()) {
             std::smatch m;
             const std::string log = read_file(child_.log_path());
@@ -66,9 +66,9 @@ ServerProcess::ServerProcess(const std::vector<std::string>& flags, const std::s
 }
 
 std::map<std::string, double> ServerProcess::metrics() const {
-  const bench::FetchResult r = bench::http_fetch(bench::parse_http_url(url_), "GET", "/metrics", 30);
+  const loadgen::FetchResult r = loadgen::http_fetch(loadgen::parse_http_url(url_), "GET", "/metrics", 30);
   if (r.status != 200) throw error("GET ", url_, "/metrics answered ", r.status);
-  return bench::parse_prometheus_text(r.body);
+  return loadgen::parse_prometheus_text(r.body);
 }
 
 }  // namespace tern::app

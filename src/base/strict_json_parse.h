@@ -1,4 +1,4 @@
-// Strict JSON parsing, shared by model files (model/strict_json.h) and request bodies
+// Strict JSON parsing, shared by model files (model/json_file.h) and request bodies
 // (server/json_body.h). nlohmann::json on its own keeps the last of two equal keys, which
 // lets a crafted file or request hide a field from whoever checked the first, recurses as
 // deep as the text nests, and has no bound on the keys of one object. Each caller turns a

@@ -1,6 +1,7 @@
 // The boundary between the engine (scheduler, KV manager: integers only) and the code
-// that runs the model and samples. The engine hands over one step as plain data and gets
-// one sampled token per sequence that asked for one.
+// that runs the model and samples (src/runner/, wired to the engine by app/). The engine
+// hands over one step as plain data and gets one sampled token per sequence that asked
+// for one.
 #pragma once
 
 #include <cstdint>

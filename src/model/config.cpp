@@ -10,7 +10,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
-#include "model/strict_json.h"
+#include "model/json_file.h"
 
 namespace tern {
 namespace {

@@ -1,9 +1,6 @@
 #include "model/llama_model.h"
 
-#include <cmath>
-
 #include "base/error.h"
-#include "model/rope.h"
 
 namespace tern {
 
@@ -15,35 +12,17 @@ LlamaModel::LlamaModel(ModelConfig config, ModelWeights weights, Backend& backen
                " needs the communicator of its rank");
     comm_ = comm;
   }
-  RopeInit init = compute_rope(config_);
-  Tensor inv_freq = host_tensor(DType::kF32, {int64_t(init.inv_freq.size())});
-  std::copy(init.inv_freq.begin(), init.inv_freq.end(), inv_freq.ptr<float>());
-  rope_.inv_freq = backend_.upload(inv_freq, DType::kF32);
-  rope_.attention_scaling = init.attention_scaling;
-  attention_shape_ = AttentionShape{.num_q_heads = int(s.num_q_heads),
-                                    .num_kv_heads = int(s.num_kv_heads),
-                                    .head_dim = int(config_.head_dim),
-                                    .scale = float(1.0 / std::sqrt(double(config_.head_dim)))};
+  layer_context_ = make_decoder_layer_context(config_, s, backend_, comm_);
 }
 
 Workspace LlamaModel::make_workspace(int64_t max_tokens, int64_t max_logits_rows) const {
   const DType a = backend_.activation_dtype();
   const ModelShard& s = shard();
-  const int64_t h = config_.hidden_size, d = config_.head_dim;
-  const int64_t q_width = s.num_q_heads * d;
-  const int64_t qkv_width = q_width + 2 * s.num_kv_heads * d;
   Workspace ws;
   ws.max_tokens = max_tokens;
   ws.max_logits_rows = max_logits_rows;
-  ws.hidden = backend_.alloc(a, {max_tokens, h});
-  ws.residual = backend_.alloc(a, {max_tokens, h});
-  ws.normed = backend_.alloc(a, {max_tokens, h});
-  ws.qkv = backend_.alloc(a, {max_tokens, qkv_width});
-  ws.q = backend_.alloc(a, {max_tokens, q_width});
-  ws.attn = backend_.alloc(a, {max_tokens, q_width});
-  ws.gate_up = backend_.alloc(a, {max_tokens, 2 * s.intermediate_size});
-  ws.act = backend_.alloc(a, {max_tokens, s.intermediate_size});
-  ws.last_hidden = backend_.alloc(a, {max_logits_rows, h});
+  ws.layer = alloc_layer_activations(backend_, config_, s, max_tokens);
+  ws.last_hidden = backend_.alloc(a, {max_logits_rows, config_.hidden_size});
   ws.logits = backend_.alloc(DType::kF32, {max_logits_rows, config_.vocab_size});
   if (!s.whole()) ws.shard_logits = backend_.alloc(DType::kF32, {max_logits_rows, s.vocab_rows});
   return ws;
@@ -51,13 +30,12 @@ Workspace LlamaModel::make_workspace(int64_t max_tokens, int64_t max_logits_rows
 
 size_t LlamaModel::workspace_bytes(int64_t max_tokens, int64_t max_logits_rows) const {
   const ModelShard& s = shard();
-  const int64_t h = config_.hidden_size, d = config_.head_dim, q = s.num_q_heads * d;
-  const int64_t qkv = q + 2 * s.num_kv_heads * d, inter = s.intermediate_size;
-  const int64_t per_token = 3 * h + qkv + 2 * q + 3 * inter;
+  const DType a = backend_.activation_dtype();
   // Tensor parallel: this rank's logits columns, and the communicator's buffer that
   // gathers every rank's before they are interleaved.
   const int64_t logits_cols = config_.vocab_size + (s.whole() ? 0 : (1 + s.size) * s.vocab_rows);
-  return size_t(max_tokens * per_token + max_logits_rows * h) * dtype_size(backend_.activation_dtype()) +
+  return size_t(max_tokens) * layer_activation_bytes_per_token(config_, s, a) +
+         size_t(max_logits_rows * config_.hidden_size) * dtype_size(a) +
          size_t(max_logits_rows * logits_cols) * sizeof(float);
 }
 
@@ -84,43 +62,23 @@ Tensor LlamaModel::forward(const ForwardInputs& in, const std::vector<KvCacheLay
   TERN_CHECK(rows <= ws.max_logits_rows, "step wants ", rows, " logits rows, workspace holds ", ws.max_logits_rows);
   TERN_CHECK(kv_cache.size() == weights_.layers.size());
   Backend& be = backend_;
-  const float eps = float(config_.rms_norm_eps);
-  Tensor hidden = ws.hidden.slice_rows(0, t), residual = ws.residual.slice_rows(0, t),
-         normed = ws.normed.slice_rows(0, t), qkv = ws.qkv.slice_rows(0, t), q = ws.q.slice_rows(0, t),
-         attn = ws.attn.slice_rows(0, t), gate_up = ws.gate_up.slice_rows(0, t), act = ws.act.slice_rows(0, t);
-  // Tensor parallel: o_proj and down_proj leave partial sums of this rank's heads and
-  // channels in `hidden`; the all-reduce completes them on every rank.
-  const auto complete = [&](const Tensor& partial) {
-    if (comm_) comm_->all_reduce_sum(partial);
-  };
+  const LayerActivations a = ws.layer.first_rows(t);
 
-  // The residual stream lives in `residual`; `hidden` carries each block's output,
-  // which add_rms_norm folds into the residual before normalising for the next block.
+  // The residual stream lives in a.residual; a.hidden carries each half's output, which
+  // the next norm (fused with the add) folds into the stream.
   if (comm_) {
-    be.embedding_slice(in.token_ids, weights_.embed_tokens, shard().vocab_begin, residual);
-    comm_->all_reduce_sum(residual);
+    be.embedding_slice(in.token_ids, weights_.embed_tokens, shard().vocab_begin, a.residual);
+    comm_->all_reduce_sum(a.residual);
   } else {
-    be.embedding(in.token_ids, weights_.embed_tokens, residual);
+    be.embedding(in.token_ids, weights_.embed_tokens, a.residual);
   }
-  for (size_t i = 0; i < weights_.layers.size(); ++i) {
-    const LayerWeights& l = weights_.layers[i];
-    if (i == 0) be.rms_norm(residual, l.input_norm, eps, normed);
-    else be.add_rms_norm(residual, hidden, l.input_norm, eps, normed);
-    be.linear(normed, l.qkv, qkv);
-    be.rope_kv_write(qkv, in.positions, in.slot_mapping, rope_, attention_shape_, kv_cache[i], q);
-    be.paged_attention(q, kv_cache[i], in.attention, attention_shape_, attn);
-    be.linear(attn, l.o_proj, hidden);
-    complete(hidden);
-    be.add_rms_norm(residual, hidden, l.post_attention_norm, eps, normed);
-    be.linear(normed, l.gate_up, gate_up);
-    be.silu_mul(gate_up, act);
-    be.linear(act, l.down, hidden);
-    complete(hidden);
-  }
+  for (size_t i = 0; i < weights_.layers.size(); ++i)
+    run_decoder_layer(layer_context_, weights_.layers[i], kv_cache[i], in,
+                      i == 0 ? LayerInput::kResidual : LayerInput::kResidualPlusHidden, a);
   if (rows == 0) return ws.logits.slice_rows(0, 0);
-  be.add_rms_norm(residual, hidden, weights_.final_norm, eps, normed);
+  be.add_rms_norm(a.residual, a.hidden, weights_.final_norm, layer_context_.rms_norm_eps, a.normed);
   Tensor last = ws.last_hidden.slice_rows(0, rows);
-  be.gather_rows(normed, in.logits_indices, last);
+  be.gather_rows(a.normed, in.logits_indices, last);
   Tensor logits = ws.logits.slice_rows(0, rows);
   if (comm_) {
     // Each rank has its vocabulary columns; the gather assembles whole rows everywhere.

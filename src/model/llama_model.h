@@ -1,5 +1,6 @@
 // The Llama-family decoder forward (Qwen2, Llama, Mistral), written once against the
-// backend op table. One call runs one engine step: a flat batch of tokens from any mix
+// backend op table: the embedding, every decoder layer (model/decoder_layer.h), the final
+// norm and lm_head. One call runs one engine step: a flat batch of tokens from any mix
 // of prefills, prefill chunks and decodes, reading and writing the paged KV cache.
 //
 // With tensor parallelism there is one LlamaModel per rank, each holding its shard
@@ -12,27 +13,19 @@
 #include "backend/backend.h"
 #include "backend/communicator.h"
 #include "model/config.h"
+#include "model/decoder_layer.h"
 #include "model/weights.h"
 
 namespace tern {
 
-// The device inputs of one step. T tokens, S sequences; all I32.
-struct ForwardInputs {
-  Tensor token_ids;       // [T]
-  Tensor positions;       // [T]
-  Tensor slot_mapping;    // [T] KV slot of each token (negative: padding)
-  AttentionMetadata attention;
-  Tensor logits_indices;  // [S'] rows of the batch whose logits are wanted
-};
-
 // Activation buffers sized for the largest step, allocated once and reused (no
-// allocation per step). Each forward uses the first T (or S') rows. Widths are the
-// rank's (its heads and MLP channels); hidden and logits rows are whole on every rank.
+// allocation per step). Each forward uses the first T (or S') rows. Hidden and logits
+// rows are whole on every rank.
 struct Workspace {
-  Tensor hidden, residual, normed, qkv, q, attn, gate_up, act;  // [max_tokens, ...]
-  Tensor last_hidden;                                           // [max_logits_rows, H]
-  Tensor logits;                                                // [max_logits_rows, V] F32
-  Tensor shard_logits;  // tensor parallel: [max_logits_rows, vocab_rows] F32, this rank's columns
+  LayerActivations layer;  // [max_tokens, ...]: every layer's, one after the other
+  Tensor last_hidden;      // [max_logits_rows, H]
+  Tensor logits;           // [max_logits_rows, V] F32
+  Tensor shard_logits;     // tensor parallel: [max_logits_rows, vocab_rows] F32, this rank's columns
   int64_t max_tokens = 0;
   int64_t max_logits_rows = 0;
 };
@@ -46,7 +39,7 @@ class LlamaModel {
   const ModelConfig& config() const { return config_; }
   const ModelShard& shard() const { return weights_.shard; }
   // This rank's heads.
-  const AttentionShape& attention_shape() const { return attention_shape_; }
+  const AttentionShape& attention_shape() const { return layer_context_.attention; }
   Backend& backend() const { return backend_; }
   size_t weights_device_bytes() const { return weights_.device_bytes; }
 
@@ -71,8 +64,7 @@ class LlamaModel {
   ModelWeights weights_;
   Backend& backend_;
   Communicator* comm_ = nullptr;  // null for a whole model
-  RopeParams rope_;
-  AttentionShape attention_shape_;
+  DecoderLayerContext layer_context_;
 };
 
 }  // namespace tern

@@ -9,8 +9,8 @@
 #include <tuple>
 
 #include "base/error.h"
+#include "model/json_file.h"
 #include "model/mapped_file.h"
-#include "model/strict_json.h"
 
 namespace tern {
 namespace {

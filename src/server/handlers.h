@@ -21,7 +21,7 @@ void handle_models(const HttpRequest&, ServerState&, const std::shared_ptr<Respo
 // tokenize_handlers.cpp
 void handle_tokenize(const HttpRequest&, ServerState&, const std::shared_ptr<ResponseChannel>&);
 void handle_detokenize(const HttpRequest&, ServerState&, const std::shared_ptr<ResponseChannel>&);
-// ops_handlers.cpp
+// health_metrics_handlers.cpp: /health and /metrics
 void handle_health(const HttpRequest&, ServerState&, const std::shared_ptr<ResponseChannel>&);
 void handle_metrics(const HttpRequest&, ServerState&, const std::shared_ptr<ResponseChannel>&);
 // web_handler.cpp: the chat page

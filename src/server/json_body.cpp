@@ -3,8 +3,8 @@
 #include <string>
 
 #include "base/strict_json_parse.h"
+#include "base/utf8.h"
 #include "server/api_error.h"
-#include "tokenizer/utf8.h"
 
 namespace tern::server {
 namespace {

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 
-#include "tokenizer/utf8.h"
+#include "base/utf8.h"
+#include "tokenizer/unicode_classes.h"
 
 namespace tern {
 
@@ -94,14 +95,14 @@ void AddedVocabulary::split(std::string_view text, const Trie& trie, std::vector
     size_t start = match_start;
     size_t end = match_end;
     if (token.single_word) {
-      const bool word_before = start > 0 && utf8::is_word_char(utf8::decode_before(text, start));
+      const bool word_before = start > 0 && unicode::is_word_char(utf8::decode_before(text, start));
       size_t after = end;
-      const bool word_after = end < text.size() && utf8::is_word_char(utf8::decode_at(text, after));
+      const bool word_after = end < text.size() && unicode::is_word_char(utf8::decode_at(text, after));
       if (word_before || word_after) continue;
     }
     if (token.lstrip) {
       size_t stripped = start;
-      while (stripped > 0 && utf8::is_whitespace(utf8::decode_before(text, stripped))) {
+      while (stripped > 0 && unicode::is_whitespace(utf8::decode_before(text, stripped))) {
         size_t char_start = stripped - 1;
         while ((static_cast<uint8_t>(text[char_start]) & 0xC0) == 0x80) --char_start;
         stripped = char_start;
@@ -112,7 +113,7 @@ void AddedVocabulary::split(std::string_view text, const Trie& trie, std::vector
       size_t pos = end;
       while (pos < text.size()) {
         size_t next = pos;
-        if (!utf8::is_whitespace(utf8::decode_at(text, next))) break;
+        if (!unicode::is_whitespace(utf8::decode_at(text, next))) break;
         pos = next;
       }
       end = pos;

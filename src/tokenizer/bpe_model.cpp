@@ -2,8 +2,8 @@
 
 #include <queue>
 
+#include "base/utf8.h"
 #include "tokenizer/byte_level.h"
-#include "tokenizer/utf8.h"
 
 namespace tern {
 namespace {

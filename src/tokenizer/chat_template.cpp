@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "base/error.h"
-#include "tokenizer/jinja_template.h"
+#include "jinja/jinja_template.h"
 
 namespace tern {
 namespace {

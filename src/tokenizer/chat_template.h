@@ -3,7 +3,7 @@
 // tokenize=False).
 //
 // The template is the model's own Jinja source (tokenizer_config.json "chat_template"
-// or chat_template.jinja), run by tern's small Jinja interpreter (jinja_*.h). Message
+// or chat_template.jinja), run by tern's small Jinja interpreter (src/jinja/). Message
 // content is data: "{{ 7*7 }}" in a message prints as written. The interpreter reaches
 // no host object, and every render is bounded by ChatTemplateLimits; exceeding one, a
 // template error and raise_exception() all throw tern::Error (a 400 for the request).

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "tokenizer/utf8.h"
+#include "base/utf8.h"
 
 namespace tern {
 namespace {

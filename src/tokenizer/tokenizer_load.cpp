@@ -5,8 +5,8 @@
 #include <unordered_set>
 
 #include "base/error.h"
+#include "base/utf8.h"
 #include "tokenizer/bpe_tokenizer.h"
-#include "tokenizer/utf8.h"
 
 namespace tern {
 namespace {

@@ -10,8 +10,8 @@
 #include <random>
 
 #include "engine/engine.h"
-#include "engine/model_runner.h"
 #include "model/load_model.h"
+#include "runner/model_runner.h"
 
 namespace tern {
 namespace {
@@ -41,8 +41,11 @@ std::vector<int32_t> random_prompt(std::mt19937& rng, int len) {
 std::unique_ptr<Engine> make_engine(int32_t num_kv_blocks, int32_t token_budget) {
   auto backend = make_backend("cpu");
   auto model = load_model(kModel, *backend);
-  ModelRunnerConfig rc{.block_size = 4, .num_kv_blocks = num_kv_blocks, .max_num_batched_tokens = token_budget,
-                       .max_num_seqs = 64, .max_model_len = 256};
+  ModelRunnerConfig rc{.block_size = 4,
+                       .num_kv_blocks = num_kv_blocks,
+                       .max_num_batched_tokens = token_budget,
+                       .max_num_seqs = 64,
+                       .max_model_len = 256};
   auto runner = std::make_unique<ModelRunner>(std::move(model), rc, std::move(backend));
   EngineConfig ec{.block_size = 4, .max_num_batched_tokens = token_budget, .max_num_seqs = 64};
   return std::make_unique<Engine>(std::move(runner), Tokenizer::load(kModel), ec);
@@ -137,8 +140,8 @@ TEST(EngineOnTinyModel, NCompletionsSharingTheirPromptEqualSingleRequestsWithSee
       if (single.seed) *single.seed += uint64_t(c);
       const auto alone = run(*reference, {{job.prompt, single}})[0][0];
       ASSERT_EQ(alone.size(), size_t(job.params.max_tokens));
-      EXPECT_EQ(together[i][size_t(c)], alone) << "job " << i << " (prompt " << job.prompt.size() << "), completion "
-                                                << c;
+      EXPECT_EQ(together[i][size_t(c)], alone)
+          << "job " << i << " (prompt " << job.prompt.size() << "), completion " << c;
     }
   }
   EXPECT_NE(together[0][0], together[0][1]) << "seeded completions differ";

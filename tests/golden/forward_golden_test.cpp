@@ -8,15 +8,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
 
-#include <nlohmann/json.hpp>
-
-#include "engine/model_runner.h"
+#include "../unit/forward_support.h"
 #include "model/load_model.h"
 #include "model/safetensors.h"
-#include "../unit/forward_support.h"
+#include "runner/model_runner.h"
 
 namespace tern {
 namespace {
@@ -100,15 +99,15 @@ TEST_P(ForwardGolden, LogitsMatchTransformersAtEveryPosition) {
         max_ref = std::max(max_ref, std::abs(want[v]));
         max_err = std::max(max_err, std::abs(got[v] - want[v]));
       }
-      ASSERT_LE(max_err, 1e-3f * std::max(1.0f, max_ref)) << GetParam() << " prompt of " << n << " tokens, position "
-                                                          << pos;
+      ASSERT_LE(max_err, 1e-3f * std::max(1.0f, max_ref))
+          << GetParam() << " prompt of " << n << " tokens, position " << pos;
     }
   }
 }
 
 TEST_P(ForwardGolden, GreedyContinuationsMatchTransformers) {
-  ModelRunner runner(load(), ModelRunnerConfig{.block_size = 4, .num_kv_blocks = 64, .max_num_batched_tokens = 64,
-                                               .max_num_seqs = 8});
+  ModelRunner runner(
+      load(), ModelRunnerConfig{.block_size = 4, .num_kv_blocks = 64, .max_num_batched_tokens = 64, .max_num_seqs = 8});
   for (const GoldenCase& c : load_cases(GetParam())) {
     for (int chunk : {64, 5}) {
       EXPECT_EQ(greedy(runner, c.prompt_ids, int(c.greedy_ids.size()), chunk, 17), c.greedy_ids)
@@ -117,12 +116,11 @@ TEST_P(ForwardGolden, GreedyContinuationsMatchTransformers) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(TinyModels, ForwardGolden, ::testing::ValuesIn(model_names()),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           std::replace(s.begin(), s.end(), '-', '_');
-                           return s;
-                         });
+INSTANTIATE_TEST_SUITE_P(TinyModels, ForwardGolden, ::testing::ValuesIn(model_names()), [](const auto& info) {
+  std::string s = info.param;
+  std::replace(s.begin(), s.end(), '-', '_');
+  return s;
+});
 
 }  // namespace
 }  // namespace tern

@@ -10,7 +10,6 @@
 // On CUDA the whole model runs on GPU 0, then rank r of the split one on GPU r.
 // scripts/gpu-tp.sh runs it on the GPU machine.
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -23,8 +22,8 @@
 #include "backend/communicator.h"
 #include "base/error.h"
 #include "base/rank_threads.h"
-#include "engine/step_inputs.h"
 #include "model/load_model.h"
+#include "runner/step_inputs.h"
 
 namespace tern {
 namespace {
@@ -154,8 +153,11 @@ int run(int argc, char** argv) {
     split = last_logits(g, prompts);
   }
   const int64_t vocab = int64_t(whole.size() / prompts.size());
-  nlohmann::json report = {{"model", model}, {"backend", backend}, {"tensor_parallel_size", size},
-                           {"tolerance", tolerance}, {"rows", nlohmann::json::array()}};
+  nlohmann::json report = {{"model", model},
+                           {"backend", backend},
+                           {"tensor_parallel_size", size},
+                           {"tolerance", tolerance},
+                           {"rows", nlohmann::json::array()}};
   bool ok = true;
   for (size_t i = 0; i < prompts.size(); ++i) {
     const RowReport r = compare_row(split.data() + i * size_t(vocab), whole.data() + i * size_t(vocab), vocab);

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "base/rank_threads.h"
-#include "engine/model_runner.h"
 #include "model/llama_model.h"
 #include "model/sequence_logits.h"
+#include "runner/model_runner.h"
 
 namespace tern::testing {
 

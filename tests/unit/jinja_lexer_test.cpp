@@ -1,12 +1,12 @@
 // Template text and whitespace control as transformers' Jinja environment lexes them
 // (trim_blocks, lstrip_blocks, keep_trailing_newline=False), literal syntax, and lexer
 // errors with their line and column. Expected strings were checked against jinja2 3.1.6.
-#include "tokenizer/jinja_lexer.h"
+#include "jinja/jinja_lexer.h"
 
 #include <gtest/gtest.h>
 
 #include "base/error.h"
-#include "tokenizer/jinja_template.h"
+#include "jinja/jinja_template.h"
 
 namespace tern::jinja {
 namespace {

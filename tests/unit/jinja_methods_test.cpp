@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/error.h"
-#include "tokenizer/jinja_template.h"
+#include "jinja/jinja_template.h"
 
 namespace tern::jinja {
 namespace {

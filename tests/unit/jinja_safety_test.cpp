@@ -8,8 +8,8 @@
 #include <ctime>
 
 #include "base/error.h"
+#include "jinja/jinja_template.h"
 #include "test_support.h"
-#include "tokenizer/jinja_template.h"
 
 namespace tern::jinja {
 namespace {

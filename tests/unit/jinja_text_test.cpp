@@ -1,7 +1,7 @@
 // The Python string and number semantics the interpreter is built on: code-point counting,
 // Unicode whitespace, split/strip/replace, full case mappings, float repr and json.dumps
 // escaping. Expected values are CPython 3's.
-#include "tokenizer/jinja_text.h"
+#include "jinja/jinja_text.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <limits>
 
 #include "base/error.h"
-#include "tokenizer/jinja_format.h"
+#include "jinja/jinja_format.h"
 
 namespace tern::jinja {
 namespace {

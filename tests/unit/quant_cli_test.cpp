@@ -10,8 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "model/json_file.h"
 #include "model/safetensors.h"
-#include "model/strict_json.h"
 #include "quant_fixture.h"
 #include "tokenizer/tokenizer.h"
 

@@ -13,8 +13,8 @@
 #include <random>
 
 #include "base/error.h"
+#include "model/json_file.h"
 #include "model/safetensors.h"
-#include "model/strict_json.h"
 #include "quant/gptq_checkpoint.h"
 #include "quant/quant_config.h"
 #include "quant/rtn.h"

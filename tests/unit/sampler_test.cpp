@@ -1,16 +1,16 @@
 // The sampler: greedy is argmax, seeded draws are reproducible and independent of what
 // else is sampled, each filter keeps exactly the tokens it should, penalties follow their
 // HF / OpenAI definitions, and NaN logits are reported instead of sampled.
-#include "engine/sampler.h"
+#include "runner/sampler.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
-#include <set>
 #include <random>
-#include <algorithm>
+#include <set>
 
 namespace tern {
 namespace {
@@ -19,8 +19,13 @@ SampledToken sample(const std::vector<float>& logits, const SamplingParams& p, u
                     std::vector<int32_t> output = {}, std::vector<int32_t> prompt = {},
                     std::vector<int32_t> banned = {}) {
   static SamplerScratch scratch;
-  StepSequence seq{.seq_id = 7, .sample = true, .params = &p, .seed = seed, .prompt_token_ids = prompt,
-                   .output_token_ids = output, .banned_token_ids = banned};
+  StepSequence seq{.seq_id = 7,
+                   .sample = true,
+                   .params = &p,
+                   .seed = seed,
+                   .prompt_token_ids = prompt,
+                   .output_token_ids = output,
+                   .banned_token_ids = banned};
   return sample_token(logits, seq, scratch);
 }
 
@@ -168,7 +173,8 @@ TEST(SamplerTopCandidates, GivesTheSameTokensAndLogprobsAsTheFullRow) {
       EXPECT_EQ(fast.token_id, full.token_id);
       EXPECT_NEAR(fast.logprob, full.logprob, 1e-4);
       ASSERT_EQ(fast.top_logprobs.size(), full.top_logprobs.size());
-      for (size_t i = 0; i < fast.top_logprobs.size(); ++i) EXPECT_EQ(fast.top_logprobs[i].first, full.top_logprobs[i].first);
+      for (size_t i = 0; i < fast.top_logprobs.size(); ++i)
+        EXPECT_EQ(fast.top_logprobs[i].first, full.top_logprobs[i].first);
     }
   }
 }

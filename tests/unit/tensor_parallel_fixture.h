@@ -14,11 +14,11 @@
 #include "backend/backend.h"
 #include "backend/communicator.h"
 #include "base/rank_threads.h"
-#include "engine/model_runner.h"
 #include "model/load_model.h"
 #include "quant/packed_linear.h"
 #include "quant/safetensors_writer.h"
 #include "quant_fixture.h"
+#include "runner/model_runner.h"
 #include "tensor/convert.h"
 
 namespace tern::tp_test {
@@ -116,13 +116,14 @@ inline void write_random_model(const std::string& dir, const RandomModelSpec& s)
                            {"tie_word_embeddings", s.tie_word_embeddings}};
   if (!qwen) config["mlp_bias"] = true;
   if (s.int4_group_size != 0 && s.awq)
-    config["quantization_config"] = {
-        {"quant_method", "awq"}, {"bits", 4}, {"group_size", s.int4_group_size}, {"zero_point", true},
-        {"version", "gemm"}};
+    config["quantization_config"] = {{"quant_method", "awq"},
+                                     {"bits", 4},
+                                     {"group_size", s.int4_group_size},
+                                     {"zero_point", true},
+                                     {"version", "gemm"}};
   else if (s.int4_group_size != 0)
-    config["quantization_config"] = {{"quant_method", "gptq"},     {"bits", 4},
-                                     {"group_size", s.int4_group_size}, {"desc_act", s.act_order},
-                                     {"sym", false},                {"checkpoint_format", "gptq"}};
+    config["quantization_config"] = {{"quant_method", "gptq"},  {"bits", 4},    {"group_size", s.int4_group_size},
+                                     {"desc_act", s.act_order}, {"sym", false}, {"checkpoint_format", "gptq"}};
   std::ofstream(dir + "/config.json") << config.dump(2);
 }
 

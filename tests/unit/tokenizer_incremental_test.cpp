@@ -4,9 +4,9 @@
 
 #include <random>
 
+#include "base/utf8.h"
 #include "tokenizer/incremental_detokenizer.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/utf8.h"
 #include "tokenizer_fixture.h"
 
 namespace tern {

@@ -5,8 +5,8 @@
 
 #include <random>
 
+#include "base/utf8.h"
 #include "tokenizer/normalizer.h"
-#include "tokenizer/utf8.h"
 
 namespace tern {
 namespace {

@@ -2,8 +2,9 @@
 // String::from_utf8_lossy byte for byte, since HF decode() relies on it.
 #include <gtest/gtest.h>
 
+#include "base/utf8.h"
 #include "tokenizer/byte_level.h"
-#include "tokenizer/utf8.h"
+#include "tokenizer/unicode_classes.h"
 
 namespace tern {
 namespace {
@@ -62,13 +63,13 @@ TEST(TokenizerUtf8, IncompleteSuffixIsOnlyAPrefixThatMoreBytesCouldComplete) {
 
 TEST(TokenizerUtf8, RustWhitespaceAndWordClasses) {
   for (char32_t cp : {U'\t', U'\n', U'\v', U'\f', U'\r', U' ', U'\u0085', U'\u00A0', U'\u2003', U'\u2028', U'\u3000'}) {
-    EXPECT_TRUE(utf8::is_whitespace(cp)) << static_cast<uint32_t>(cp);
+    EXPECT_TRUE(unicode::is_whitespace(cp)) << static_cast<uint32_t>(cp);
   }
-  for (char32_t cp : {U'a', U'_', U'\u180E', U'\u200B', U'\uFEFF'}) EXPECT_FALSE(utf8::is_whitespace(cp));
+  for (char32_t cp : {U'a', U'_', U'\u180E', U'\u200B', U'\uFEFF'}) EXPECT_FALSE(unicode::is_whitespace(cp));
   for (char32_t cp : {U'a', U'Z', U'7', U'_', U'\u00E9', U'\u4E2D', U'\u0301', U'\u2167', U'\u24B6', U'\u200D'}) {
-    EXPECT_TRUE(utf8::is_word_char(cp)) << static_cast<uint32_t>(cp);
+    EXPECT_TRUE(unicode::is_word_char(cp)) << static_cast<uint32_t>(cp);
   }
-  for (char32_t cp : {U' ', U'-', U',', U'<', U'\U0001F600'}) EXPECT_FALSE(utf8::is_word_char(cp));
+  for (char32_t cp : {U' ', U'-', U',', U'<', U'\U0001F600'}) EXPECT_FALSE(unicode::is_word_char(cp));
 }
 
 TEST(TokenizerByteLevel, AlphabetMapsEveryByteToOnePrintableCharacter) {

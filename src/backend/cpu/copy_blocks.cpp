@@ -2,7 +2,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
-#include "backend/cpu/widen.h"
+#include "backend/cpu/op_support.h"
 
 namespace tern {
 namespace {
@@ -15,8 +15,8 @@ void check_copies(const int32_t* pairs, int64_t num_copies, int64_t num_blocks) 
   std::vector<uint8_t> role(size_t(num_blocks), kNone);
   for (int64_t i = 0; i < num_copies; ++i) {
     const int32_t src = pairs[2 * i], dst = pairs[2 * i + 1];
-    TERN_CHECK(src >= 0 && src < num_blocks && dst >= 0 && dst < num_blocks, "copy_blocks: copy ", i, " (", src,
-               " -> ", dst, ") names a block outside [0, ", num_blocks, ")");
+    TERN_CHECK(src >= 0 && src < num_blocks && dst >= 0 && dst < num_blocks, "copy_blocks: copy ", i, " (", src, " -> ",
+               dst, ") names a block outside [0, ", num_blocks, ")");
     role[size_t(src)] = kSource;
   }
   for (int64_t i = 0; i < num_copies; ++i) {

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "backend/cpu/widen.h"
+#include "backend/cpu/op_support.h"
 #include "base/error.h"
 
 namespace tern {

@@ -1,7 +1,7 @@
 #include <algorithm>
 
 #include "backend/cpu/cpu_backend.h"
-#include "backend/cpu/widen.h"
+#include "backend/cpu/op_support.h"
 
 namespace tern {
 
@@ -27,8 +27,10 @@ void CpuBackend::embedding_slice(const Tensor& ids, const Tensor& table, int64_t
   for (int64_t t = 0; t < ids.numel(); ++t) {
     const int64_t row = int64_t(ids.ptr<const int32_t>()[t]) - first_id;
     float* dst = out.ptr<float>() + t * hidden;
-    if (row >= 0 && row < rows) cpu::widen(table, row * hidden, hidden, dst);
-    else std::fill_n(dst, hidden, 0.0f);
+    if (row >= 0 && row < rows)
+      cpu::widen(table, row * hidden, hidden, dst);
+    else
+      std::fill_n(dst, hidden, 0.0f);
   }
 }
 

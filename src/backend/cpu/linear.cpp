@@ -3,7 +3,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/linear_int4.h"
-#include "backend/cpu/widen.h"
+#include "backend/cpu/op_support.h"
 #include "base/thread_pool.h"
 
 namespace tern {

@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "backend/cpu/widen.h"
+#include "backend/cpu/op_support.h"
 #include "base/thread_pool.h"
 
 namespace tern::cpu {

@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
-#include "backend/cpu/widen.h"
+#include "backend/cpu/op_support.h"
 #include "base/thread_pool.h"
 
 namespace tern {

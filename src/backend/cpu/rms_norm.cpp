@@ -2,7 +2,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
-#include "backend/cpu/widen.h"
+#include "backend/cpu/op_support.h"
 
 namespace tern {
 namespace {
@@ -30,7 +30,8 @@ void CpuBackend::rms_norm(const Tensor& x, const Tensor& weight, float eps, cons
   const int64_t n = x.cols();
   TERN_CHECK(weight.numel() == n && out.numel() == x.numel(), "rms_norm shapes");
   std::vector<float> w = widened(weight);
-  for (int64_t r = 0; r < x.rows(); ++r) normalize_row(x.ptr<float>() + r * n, w.data(), eps, n, out.ptr<float>() + r * n);
+  for (int64_t r = 0; r < x.rows(); ++r)
+    normalize_row(x.ptr<float>() + r * n, w.data(), eps, n, out.ptr<float>() + r * n);
 }
 
 void CpuBackend::add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight, float eps,

@@ -2,7 +2,7 @@
 #include <cstring>
 
 #include "backend/cpu/cpu_backend.h"
-#include "backend/cpu/widen.h"
+#include "backend/cpu/op_support.h"
 
 namespace tern {
 namespace {

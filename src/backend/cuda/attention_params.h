@@ -1,5 +1,5 @@
 // The operands of the paged-attention kernels as raw device pointers, shared by the
-// host side (paged_attention.cpp) and the kernels.
+// op method (paged_attention.cu) and the kernels.
 #pragma once
 
 #include <cuda_bf16.h>

@@ -1,4 +1,6 @@
-// CudaBackend: construction and memory. Each op lives in its own .cu beside this file.
+// CudaBackend: construction and memory (device tensors, pinned staging memory, blocking
+// and stream-ordered copies, the memory budget). Each op lives in its own .cu beside this
+// file; graph capture in graph_capture.cpp.
 #include "backend/cuda/cuda_backend.h"
 
 #include <algorithm>
@@ -101,6 +103,31 @@ void CudaBackend::fill_zero(const Tensor& dst) {
 void CudaBackend::synchronize() {
   use_device();
   CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+Tensor CudaBackend::alloc_staging(DType dtype, std::initializer_list<int64_t> shape) {
+  use_device();
+  Tensor t = make_view(nullptr, dtype, Device::kCpu, shape);
+  CUDA_CHECK(cudaMallocHost(&t.data, std::max<size_t>(t.nbytes(), 64)));
+  t.owner = std::shared_ptr<void>(t.data, [](void* p) { cudaFreeHost(p); });
+  return t;
+}
+
+void CudaBackend::copy_from_host_async(const Tensor& dst, const void* src) {
+  use_device();
+  CUDA_CHECK(cudaMemcpyAsync(dst.data, src, dst.nbytes(), cudaMemcpyHostToDevice, stream_));
+}
+
+void CudaBackend::copy_to_host_async(const Tensor& src, void* dst) {
+  use_device();
+  CUDA_CHECK(cudaMemcpyAsync(dst, src.data, src.nbytes(), cudaMemcpyDeviceToHost, stream_));
+}
+
+MemoryInfo CudaBackend::memory_info() const {
+  use_device();
+  MemoryInfo info;
+  CUDA_CHECK(cudaMemGetInfo(&info.free_bytes, &info.total_bytes));
+  return info;
 }
 
 }  // namespace tern

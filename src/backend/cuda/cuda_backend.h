@@ -41,13 +41,14 @@ class CudaBackend final : public Backend {
   void copy_from_host(const Tensor& dst, const void* src) override;
   void fill_zero(const Tensor& dst) override;
   void synchronize() override;
-  // Pinned host memory, async copies on the stream, graphs and memory info (step.cpp).
+  // Pinned host memory, copies ordered on the stream, and the memory budget.
   Tensor alloc_staging(DType dtype, std::initializer_list<int64_t> shape) override;
   void copy_from_host_async(const Tensor& dst, const void* src) override;
   void copy_to_host_async(const Tensor& src, void* dst) override;
   MemoryInfo memory_info() const override;
   // Repacks into the tensor-core tile layout of int4_tiles.h, then uploads.
   Int4Weight upload_int4(const Int4Weight& host) override;
+  // A CUDA graph of the ops `record` enqueues on stream() (graph_capture.cpp).
   std::unique_ptr<CapturedGraph> capture(const std::function<void()>& record) override;
 
   void embedding(const Tensor& ids, const Tensor& table, const Tensor& out) override;
@@ -69,7 +70,7 @@ class CudaBackend final : public Backend {
   // Makes this backend's device current on the calling thread (the runtime's current
   // device is per thread, and the engine calls from its own thread).
   void use_device() const;
-  // linear() for INT4 weights (linear_int4.cpp).
+  // linear() for INT4 weights (linear_int4.cu).
   void linear_int4(const Tensor& x, const LinearWeight& w, const Tensor& out);
 
   int device_index_ = 0;

@@ -3,6 +3,7 @@
 // which the all-reduce after it fills in from the rank that holds the id.
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/embedding_slice.cuh"
 
 namespace tern::cuda {
 namespace {
@@ -37,6 +38,16 @@ void launch_words(const void* table, int64_t num_rows, size_t row_bytes, const i
 bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 }  // namespace
+
+void launch_embedding_slice(const void* table, int64_t num_rows, size_t row_bytes, const int32_t* ids, int64_t count,
+                            int64_t first_id, void* out, cudaStream_t stream) {
+  if (count == 0) return;
+  const auto fits = [&](size_t word) { return row_bytes % word == 0 && aligned(table, word) && aligned(out, word); };
+  if (fits(16)) return launch_words<uint4>(table, num_rows, row_bytes, ids, count, first_id, out, stream);
+  if (fits(4)) return launch_words<uint32_t>(table, num_rows, row_bytes, ids, count, first_id, out, stream);
+  launch_words<uint16_t>(table, num_rows, row_bytes, ids, count, first_id, out, stream);
+}
+
 }  // namespace tern::cuda
 
 namespace tern {
@@ -47,20 +58,9 @@ void CudaBackend::embedding_slice(const Tensor& ids, const Tensor& table, int64_
   cuda::expect(table, DType::kBF16, op, "table");
   cuda::expect(out, DType::kBF16, op, "out");
   cuda::expect_matrix(out, ids.numel(), table.dim(1), op, "out");
-  const int64_t count = ids.numel();
-  if (count == 0) return;
   use_device();
-  const size_t row_bytes = size_t(table.dim(1)) * 2;
-  const auto fits = [&](size_t word) {
-    return row_bytes % word == 0 && cuda::aligned(table.data, word) && cuda::aligned(out.data, word);
-  };
-  const int32_t* id_ptr = ids.ptr<const int32_t>();
-  if (fits(16))
-    cuda::launch_words<uint4>(table.data, table.dim(0), row_bytes, id_ptr, count, first_id, out.data, stream_);
-  else if (fits(4))
-    cuda::launch_words<uint32_t>(table.data, table.dim(0), row_bytes, id_ptr, count, first_id, out.data, stream_);
-  else
-    cuda::launch_words<uint16_t>(table.data, table.dim(0), row_bytes, id_ptr, count, first_id, out.data, stream_);
+  cuda::launch_embedding_slice(table.data, table.dim(0), size_t(table.dim(1)) * 2, ids.ptr<const int32_t>(),
+                               ids.numel(), first_id, out.data, stream_);
 }
 
 }  // namespace tern

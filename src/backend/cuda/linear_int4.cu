@@ -1,8 +1,12 @@
+// CudaBackend::linear for INT4 weights and their upload: the tensor-core W4A16 kernel for
+// up to kInt4MmaMaxRows rows, else dequantise into a reused BF16 buffer and run cuBLASLt.
+// Act-order weights first gather x's columns into the weights' column order.
 #include <cuda_fp16.h>
 
 #include <algorithm>
 
 #include "backend/cuda/common.cuh"
+#include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/int4_tiles.h"
 #include "backend/cuda/linear_int4.cuh"
 
@@ -391,3 +395,64 @@ void launch_gather_columns(const void* x, const int32_t* order, int64_t m, int64
 }
 
 }  // namespace tern::cuda
+
+namespace tern {
+
+Int4Weight CudaBackend::upload_int4(const Int4Weight& host) {
+  Int4Weight tiles = cuda::pack_int4_tiles(host);
+  for (Tensor* t : {&tiles.codes, &tiles.scales, &tiles.group_index})
+    if (!t->empty()) *t = upload(*t, t->dtype);
+  return tiles;
+}
+
+void CudaBackend::linear_int4(const Tensor& x, const LinearWeight& w, const Tensor& out) {
+  const char* op = "linear (INT4)";
+  const Int4Weight& q = w.int4;
+  if (q.layout != Int4Layout::kMmaTiles || q.codes.device != Device::kCuda)
+    throw error("cuda linear: the INT4 weight was not uploaded with CudaBackend::upload_int4");
+  cuda::expect(x, DType::kBF16, op, "x");
+  if (out.device != Device::kCuda || (out.dtype != DType::kBF16 && out.dtype != DType::kF32))
+    throw error("cuda linear: out must be a CUDA BF16 or F32 tensor, got ", dtype_name(out.dtype));
+  const int64_t m = x.rows(), k = x.cols(), n = q.out_features();
+  if (q.in_features() != k || out.rows() != m || out.cols() != n)
+    throw error("cuda linear: x ", x.shape_str(), " times INT4 weight [", n, ", ", q.in_features(), "] into out ",
+                out.shape_str());
+  if (!w.bias.empty()) {
+    cuda::expect(w.bias, out.dtype, op, "bias (in the output's dtype)");
+    cuda::expect_matrix(w.bias, 1, n, op, "bias");
+  }
+  if (m == 0) return;
+  use_device();
+  const void* input = x.data;
+  if (!q.group_index.empty()) {
+    void* gathered = int4_columns_workspace_.get(size_t(m * k) * 2, stream_);
+    cuda::launch_gather_columns(x.data, q.group_index.ptr<const int32_t>(), m, k, gathered, stream_);
+    input = gathered;
+  }
+  const cuda::Int4Problem problem{.m = m,
+                                  .n = n,
+                                  .k = k,
+                                  .x = input,
+                                  .tiles = q.codes.data,
+                                  .words = q.scales.ptr<const int32_t>(),
+                                  .group_size = q.group_size,
+                                  .num_groups = q.num_groups(),
+                                  .bias = w.bias.empty() ? nullptr : w.bias.data,
+                                  .out = out.data,
+                                  .out_dtype = out.dtype};
+  const bool aligned = reinterpret_cast<uintptr_t>(input) % 16 == 0;
+  if (m <= cuda::kInt4MmaMaxRows && aligned) {
+    cuda::Int4Problem p = problem;
+    p.partials = static_cast<float*>(int4_partials_workspace_.get(cuda::int4_mma_partials_bytes(n, k), stream_));
+    p.counters = static_cast<int*>(int4_counters_workspace_.get(cuda::int4_mma_counters_bytes(n), stream_));
+    cuda::launch_int4_mma(p, stream_);
+    return;
+  }
+  void* dense = int4_dense_workspace_.get(size_t(n * k) * 2, stream_);
+  cuda::launch_int4_dequantize(problem, dense, stream_);
+  gemm_->run(
+      {.m = m, .n = n, .k = k, .x = input, .w = dense, .bias = problem.bias, .out = out.data, .out_dtype = out.dtype},
+      stream_);
+}
+
+}  // namespace tern

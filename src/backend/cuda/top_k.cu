@@ -12,13 +12,13 @@
 
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/top_k.cuh"
 
-namespace tern {
+namespace tern::cuda {
 namespace {
 
 constexpr int kThreads = 256;
 constexpr int kChunks = 32;  // chunks per row in stage 1
-constexpr int kMaxK = 128;
 
 struct Best {
   float value;
@@ -172,26 +172,18 @@ __global__ void top_k_merge(int chunks, int k, float* cand_values, int* cand_ids
 
 }  // namespace
 
-void CudaBackend::top_k(const Tensor& logits, int k, const Tensor& ids, const Tensor& values,
-                        const Tensor& log_sum_exp) {
-  const char* op = "top_k";
-  cuda::expect(logits, DType::kF32, op, "logits");
-  cuda::expect(ids, DType::kI32, op, "ids");
-  cuda::expect(values, DType::kF32, op, "values");
-  cuda::expect(log_sum_exp, DType::kF32, op, "log_sum_exp");
-  const int64_t rows = logits.rows(), vocab = logits.cols();
-  if (k <= 0 || k > kMaxK || k > vocab) throw error("cuda top_k: k ", k, " must be in [1, ", kMaxK, "] and <= ", vocab);
-  cuda::expect_matrix(ids, rows, k, op, "ids");
-  cuda::expect_matrix(values, rows, k, op, "values");
-  if (log_sum_exp.numel() != rows)
-    throw error("cuda top_k: log_sum_exp has ", log_sum_exp.numel(), " rows, not ", rows);
-  if (rows == 0) return;
-  use_device();
+size_t top_k_workspace_bytes(int64_t rows, int k) {
+  // Per chunk: k candidate values and ids, its max and its sum.
+  return size_t(rows) * kChunks * (size_t(k) * 8 + 8);
+}
+
+void launch_top_k(const float* logits, int64_t rows, int64_t vocab, int k, void* workspace, int32_t* ids, float* values,
+                  float* log_sum_exp, cudaStream_t stream) {
   const int chunk = int((vocab + kChunks - 1) / kChunks);
   const size_t smem = size_t(chunk) * (sizeof(float) + sizeof(int));
+  if (smem > 200 * 1024) throw error("cuda top_k: vocabulary of ", vocab, " is too large");
   const size_t cand = size_t(rows) * kChunks * k;
-  char* ws = static_cast<char*>(top_k_workspace_.get(cand * 8 + size_t(rows) * kChunks * 8, stream_));
-  float* cand_values = reinterpret_cast<float*>(ws);
+  float* cand_values = static_cast<float*>(workspace);
   int* cand_ids = reinterpret_cast<int*>(cand_values + cand);
   float* chunk_max = reinterpret_cast<float*>(cand_ids + cand);
   float* chunk_sum = chunk_max + rows * kChunks;
@@ -200,11 +192,35 @@ void CudaBackend::top_k(const Tensor& logits, int k, const Tensor& ids, const Te
     CUDA_CHECK(cudaFuncSetAttribute(top_k_chunks, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
     configured = true;
   }
-  if (smem > 200 * 1024) throw error("cuda top_k: vocabulary of ", vocab, " is too large");
-  cuda::launch(top_k_chunks, dim3(kChunks, unsigned(rows)), kThreads, smem, stream_, logits.ptr<const float>(), vocab,
-               k, chunk, cand_values, cand_ids, chunk_max, chunk_sum);
-  cuda::launch(top_k_merge, unsigned(rows), kThreads, 0, stream_, kChunks, k, cand_values, cand_ids, chunk_max,
-               chunk_sum, ids.ptr<int>(), values.ptr<float>(), log_sum_exp.ptr<float>());
+  launch(top_k_chunks, dim3(kChunks, unsigned(rows)), kThreads, smem, stream, logits, vocab, k, chunk, cand_values,
+         cand_ids, chunk_max, chunk_sum);
+  launch(top_k_merge, unsigned(rows), kThreads, 0, stream, kChunks, k, cand_values, cand_ids, chunk_max, chunk_sum, ids,
+         values, log_sum_exp);
+}
+
+}  // namespace tern::cuda
+
+namespace tern {
+
+void CudaBackend::top_k(const Tensor& logits, int k, const Tensor& ids, const Tensor& values,
+                        const Tensor& log_sum_exp) {
+  const char* op = "top_k";
+  cuda::expect(logits, DType::kF32, op, "logits");
+  cuda::expect(ids, DType::kI32, op, "ids");
+  cuda::expect(values, DType::kF32, op, "values");
+  cuda::expect(log_sum_exp, DType::kF32, op, "log_sum_exp");
+  const int64_t rows = logits.rows(), vocab = logits.cols();
+  if (k <= 0 || k > cuda::kTopKMax || k > vocab)
+    throw error("cuda top_k: k ", k, " must be in [1, ", cuda::kTopKMax, "] and <= ", vocab);
+  cuda::expect_matrix(ids, rows, k, op, "ids");
+  cuda::expect_matrix(values, rows, k, op, "values");
+  if (log_sum_exp.numel() != rows)
+    throw error("cuda top_k: log_sum_exp has ", log_sum_exp.numel(), " rows, not ", rows);
+  if (rows == 0) return;
+  use_device();
+  void* workspace = top_k_workspace_.get(cuda::top_k_workspace_bytes(rows, k), stream_);
+  cuda::launch_top_k(logits.ptr<const float>(), rows, vocab, k, workspace, ids.ptr<int32_t>(), values.ptr<float>(),
+                     log_sum_exp.ptr<float>(), stream_);
 }
 
 }  // namespace tern

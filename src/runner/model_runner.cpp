@@ -1,0 +1,202 @@
+#include "runner/model_runner.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "runner/test_hooks.h"
+
+namespace tern {
+namespace {
+
+int32_t resolve_max_model_len(const LlamaModel& model, int32_t requested) {
+  return requested > 0 ? requested : int32_t(model.config().max_position_embeddings);
+}
+
+// Decode batch sizes worth a graph: 1, 2, 4, 8, then every 8 up to the limit (vLLM's
+// spacing), so padding wastes at most 7 rows.
+std::vector<int32_t> graph_sizes(int32_t max_seqs) {
+  std::vector<int32_t> sizes;
+  for (int32_t s : {1, 2, 4})
+    if (s <= max_seqs) sizes.push_back(s);
+  for (int32_t s = 8; s <= max_seqs; s += 8) sizes.push_back(s);
+  if (sizes.back() != max_seqs) sizes.push_back(max_seqs);
+  return sizes;
+}
+
+std::vector<ModelRank> single_rank(std::unique_ptr<LlamaModel> model, std::unique_ptr<Backend> backend) {
+  std::vector<ModelRank> ranks(1);
+  ranks[0].backend = std::move(backend);
+  ranks[0].model = std::move(model);
+  return ranks;
+}
+
+}  // namespace
+
+ModelRunner::ModelRunner(std::unique_ptr<LlamaModel> model, ModelRunnerConfig config, std::unique_ptr<Backend> backend)
+    : ModelRunner(single_rank(std::move(model), std::move(backend)), config, std::make_unique<RankThreads>(1)) {}
+
+ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config, std::unique_ptr<RankThreads> threads)
+    : threads_(std::move(threads)), config_(config) {
+  TERN_CHECK(!ranks.empty() && threads_ && threads_->size() == int(ranks.size()), ranks.size(), " ranks");
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    const ModelShard& shard = ranks[r].model->shard();
+    TERN_CHECK(shard.rank == int(r) && shard.size == int(ranks.size()), "rank ", r, " holds shard ", shard.rank, " of ",
+               shard.size);
+    ranks_.push_back(Rank{.owned = std::move(ranks[r])});
+  }
+  const LlamaModel& model0 = *ranks_[0].owned.model;
+  config_.max_model_len = resolve_max_model_len(model0, config_.max_model_len);
+  TERN_CHECK(config_.block_size > 0 && config_.num_kv_blocks > 0, "runner needs a KV pool");
+  const int64_t s = config_.max_num_seqs, vocab = model0.config().vocab_size;
+  top_k_ = int32_t(std::min<int64_t>(kTopCandidates, vocab));
+  Backend& be0 = model0.backend();
+  top_ids_ = be0.alloc(DType::kI32, {s, top_k_});
+  top_values_ = be0.alloc(DType::kF32, {s, top_k_});
+  top_lse_ = be0.alloc(DType::kF32, {s});
+  h_top_ids_ = be0.alloc_staging(DType::kI32, {s, top_k_});
+  h_top_values_ = be0.alloc_staging(DType::kF32, {s, top_k_});
+  h_top_lse_ = be0.alloc_staging(DType::kF32, {s});
+  on_ranks([&](Rank& rank, int index) {
+    const LlamaModel& model = *rank.owned.model;
+    rank.kv_cache = model.make_kv_cache(config_.num_kv_blocks, config_.block_size);
+    rank.workspace = model.make_workspace(config_.max_num_batched_tokens, s);
+    rank.inputs =
+        std::make_unique<StepInputs>(model.backend(), StepInputsConfig{.max_tokens = config_.max_num_batched_tokens,
+                                                                       .max_seqs = config_.max_num_seqs,
+                                                                       .block_size = config_.block_size,
+                                                                       .max_model_len = config_.max_model_len});
+    capture_graphs(rank, index);
+  });
+  if (!ranks_[0].graphs.empty())
+    log_info("captured decode graphs for batch sizes 1..", config_.max_num_seqs, " (", ranks_[0].graphs.size(),
+             " graphs", ranks_.size() > 1 ? " on each rank)" : ")");
+  memory_.weights_bytes = int64_t(model0.weights_device_bytes());
+  memory_.workspace_bytes = int64_t(model0.workspace_bytes(config_.max_num_batched_tokens, s));
+  memory_.kv_block_bytes = int64_t(model0.kv_block_bytes(config_.block_size));
+  if (const MemoryInfo device = be0.memory_info(); device.total_bytes > 0)
+    memory_.device_used_bytes = int64_t(device.total_bytes - device.free_bytes);
+}
+
+void ModelRunner::on_ranks(const std::function<void(Rank&, int)>& job) {
+  threads_->run([&](int index) { job(ranks_[size_t(index)], index); },
+                [&] {
+                  for (Rank& rank : ranks_)
+                    if (rank.owned.comm) rank.owned.comm->abort();
+                });
+}
+
+void ModelRunner::forward_and_top_k(Rank& rank, int index) {
+  const LlamaModel& model = *rank.owned.model;
+  const Tensor logits = model.forward(rank.inputs->forward_inputs(), rank.kv_cache, rank.workspace);
+  const int64_t rows = logits.rows();
+  if (index == 0 && rows > 0)
+    model.backend().top_k(logits, top_k_, top_ids_.slice_rows(0, rows), top_values_.slice_rows(0, rows),
+                          top_lse_.slice_rows(0, rows));
+}
+
+void ModelRunner::capture_graphs(Rank& rank, int index) {
+  Backend& be = rank.owned.model->backend();
+  // Capture with all-padding batches: the graph records kernels and buffer addresses;
+  // the contents come from each step's upload.
+  static const SamplingParams kGreedy{.temperature = 0.0f};
+  const int32_t one_block = 0;
+  const int32_t token = 0;
+  // Largest first: workspaces that grow on first use reach their final size before any
+  // graph records their address. Eager runners warm up at the largest size too, so that no
+  // step allocates (or frees) device memory: with tensor parallelism, a cudaFree that waits
+  // for this GPU while its NCCL kernel waits for another rank is a hang risk.
+  std::vector<int32_t> sizes = graph_sizes(std::min(config_.max_num_seqs, config_.max_num_batched_tokens));
+  std::reverse(sizes.begin(), sizes.end());
+  const int64_t vocab = rank.owned.model->config().vocab_size;
+  for (int32_t size : sizes) {
+    StepSequence seq{.seq_id = 0, .new_token_ids = {&token, 1}, .block_table = {&one_block, 1}, .params = &kGreedy};
+    rank.inputs->build(StepBatch{.seqs = {seq}}, size, vocab);
+    rank.inputs->upload();
+    forward_and_top_k(rank, index);  // warm-up: first-use workspaces, library handles, NCCL connections
+    be.synchronize();
+    if (config_.enforce_eager) return;
+    std::unique_ptr<CapturedGraph> graph = be.capture([&] { forward_and_top_k(rank, index); });
+    if (!graph) return;  // the backend cannot capture: stay eager
+    rank.graphs[size] = std::move(graph);
+  }
+}
+
+std::vector<int32_t> ModelRunner::graph_batch_sizes() const {
+  std::vector<int32_t> sizes;
+  for (const auto& [size, graph] : ranks_[0].graphs) sizes.push_back(size);
+  return sizes;
+}
+
+int32_t ModelRunner::graph_size_for(const StepBatch& batch) const {
+  const auto& graphs = ranks_[0].graphs;
+  if (graphs.empty()) return 0;
+  for (const StepSequence& seq : batch.seqs)
+    if (seq.new_token_ids.size() != 1 || !seq.sample) return 0;  // prefill and chunks run eagerly
+  auto it = graphs.lower_bound(int32_t(batch.seqs.size()));
+  return it == graphs.end() ? 0 : it->first;
+}
+
+std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
+  test_hooks::before_step(batch);
+  const int32_t graph_size = graph_size_for(batch);
+  const int64_t vocab = model().config().vocab_size;
+  bool from_top = true;
+  for (const StepSequence& seq : batch.seqs)
+    if (seq.sample && !samples_from_top(seq, top_k_)) from_top = false;
+  on_ranks([&](Rank& rank, int index) {
+    Backend& be = rank.owned.model->backend();
+    rank.inputs->build(batch, graph_size, vocab);
+    rank.inputs->upload();
+    // Copy-on-write copies first: this step's KV writes may land in their destinations.
+    if (rank.inputs->num_block_copies() > 0) be.copy_blocks(rank.kv_cache, rank.inputs->block_copies());
+    if (graph_size > 0)
+      rank.graphs.at(graph_size)->replay();
+    else
+      forward_and_top_k(rank, index);
+    const int32_t sampled = rank.inputs->num_sampled();
+    if (index != 0 || sampled == 0) {
+      be.synchronize();  // the staged inputs may be rewritten next step
+      return;
+    }
+    if (from_top) {
+      be.copy_to_host_async(top_ids_.slice_rows(0, sampled), h_top_ids_.data);
+      be.copy_to_host_async(top_values_.slice_rows(0, sampled), h_top_values_.data);
+      be.copy_to_host_async(top_lse_.slice_rows(0, sampled), h_top_lse_.data);
+      be.synchronize();
+    } else {
+      // The forward (eager or replayed) left the sampled rows first in the workspace.
+      const Tensor rows = rank.workspace.logits.slice_rows(0, sampled);
+      host_logits_.resize(size_t(rows.numel()));
+      be.copy_to_host(rows, host_logits_.data());
+    }
+  });
+  if (ranks_[0].inputs->num_sampled() == 0) return {};
+  return sample(batch, from_top);
+}
+
+std::vector<SampledToken> ModelRunner::sample(const StepBatch& batch, bool from_top) {
+  const size_t vocab = size_t(model().config().vocab_size), k = size_t(top_k_);
+  std::vector<SampledToken> out;
+  size_t row = 0;
+  for (const StepSequence& seq : batch.seqs) {
+    if (!seq.sample) continue;
+    if (test_hooks::poison_logits(seq)) {
+      float* logits = from_top ? h_top_values_.ptr<float>() + row * k : host_logits_.data() + row * vocab;
+      logits[0] = std::numeric_limits<float>::quiet_NaN();
+    }
+    if (from_top) {
+      TopCandidates top{{h_top_ids_.ptr<const int32_t>() + row * k, k},
+                        {h_top_values_.ptr<const float>() + row * k, k},
+                        h_top_lse_.ptr<const float>()[row]};
+      out.push_back(sample_from_top(top, seq));
+    } else {
+      out.push_back(sample_token({host_logits_.data() + row * vocab, vocab}, seq, scratch_));
+    }
+    ++row;
+  }
+  return out;
+}
+
+}  // namespace tern

@@ -1,0 +1,105 @@
+// ModelRunner: the ModelExecutor over a LlamaModel, whole or split over the ranks of a
+// tensor-parallel group. Each step: build the flat batch (step_inputs.h), run the step's KV
+// block copies (copy-on-write), run the forward
+// (eagerly, or by replaying a CUDA graph captured for decode batches of that size), then
+// sample (sampler.h) from the backend's top-k candidates, or from full logit rows when a
+// request's sampling needs the whole vocabulary. Buffers are sized once for the largest
+// step; nothing is allocated per step.
+//
+// Tensor parallelism: one engine, one scheduler, one runner; each rank has its own model
+// shard, KV cache slice, inputs and graphs, and runs every step on its own thread in
+// lockstep with the others (base/rank_threads.h). Rank 0 runs on the engine thread and
+// samples from the logits the forward gathered. With one rank there is no other thread
+// and no communicator.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "backend/communicator.h"
+#include "base/rank_threads.h"
+#include "engine/model_executor.h"
+#include "model/llama_model.h"
+#include "runner/sampler.h"
+#include "runner/step_inputs.h"
+
+namespace tern {
+
+struct ModelRunnerConfig {
+  int32_t block_size = 16;
+  int32_t num_kv_blocks = 0;
+  int32_t max_num_batched_tokens = 2048;  // largest step in tokens
+  int32_t max_num_seqs = 256;             // largest step in sequences
+  int32_t max_model_len = 0;              // 0: the model's max_position_embeddings
+  bool enforce_eager = false;             // never capture graphs
+};
+
+// One rank's model and what it runs on. Members are destroyed model first, backend last.
+struct ModelRank {
+  std::unique_ptr<Backend> backend;    // the model's backend; null when the caller keeps it alive
+  std::unique_ptr<Communicator> comm;  // null for a single rank
+  std::unique_ptr<LlamaModel> model;
+};
+
+class ModelRunner final : public ModelExecutor {
+ public:
+  // A whole model. `backend`, when given, is the model's backend, owned by the runner so
+  // it outlives the model. Captures the decode graphs when the backend supports them.
+  ModelRunner(std::unique_ptr<LlamaModel> model, ModelRunnerConfig config, std::unique_ptr<Backend> backend = nullptr);
+  // The ranks of a tensor-parallel group: ranks[r].model holds shard r, and `threads` has
+  // one thread per rank (the threads the shards were loaded on may be reused). Each rank
+  // gets num_kv_blocks blocks of its KV heads.
+  ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config, std::unique_ptr<RankThreads> threads);
+
+  std::vector<SampledToken> execute(const StepBatch& batch) override;
+  int32_t block_size() const override { return config_.block_size; }
+  int32_t num_kv_blocks() const override { return config_.num_kv_blocks; }
+  int32_t max_model_len() const override { return config_.max_model_len; }
+  ExecutorMemory memory() const override { return memory_; }
+
+  // Rank 0's model (the config is the whole model's).
+  const LlamaModel& model() const { return *ranks_[0].owned.model; }
+  int tensor_parallel_size() const { return int(ranks_.size()); }
+  // Decode batch sizes with a captured graph (empty when eager).
+  std::vector<int32_t> graph_batch_sizes() const;
+
+  // Candidates per row copied to the host for sampling.
+  static constexpr int32_t kTopCandidates = 64;
+
+ private:
+  // What one rank keeps between steps; declared so that everything on the model's backend
+  // is destroyed before `owned`.
+  struct Rank {
+    ModelRank owned;
+    std::vector<KvCacheLayer> kv_cache;
+    Workspace workspace;
+    std::unique_ptr<StepInputs> inputs;
+    std::map<int32_t, std::unique_ptr<CapturedGraph>> graphs;  // by padded batch size
+  };
+
+  // Runs job(rank) on every rank's thread at once; if one fails, the communicators are
+  // aborted so that no rank waits forever for it, and the error is rethrown.
+  void on_ranks(const std::function<void(Rank&, int)>& job);
+  // Runs the model and, on rank 0, the top-k over the sampled rows (enqueued, not waited for).
+  void forward_and_top_k(Rank& rank, int index);
+  // Warms the rank up at the largest decode step, then captures its decode graphs (unless
+  // enforce_eager or the backend cannot).
+  void capture_graphs(Rank& rank, int index);
+  // The smallest captured batch size holding `num_seqs` decode sequences, or 0.
+  int32_t graph_size_for(const StepBatch& batch) const;
+  std::vector<SampledToken> sample(const StepBatch& batch, bool from_top);
+
+  std::vector<Rank> ranks_;  // declared first: destroyed after the buffers below
+  std::unique_ptr<RankThreads> threads_;
+  ModelRunnerConfig config_;
+  int32_t top_k_ = 0;
+  // Rank 0's sampling buffers.
+  Tensor top_ids_, top_values_, top_lse_;        // device [max_seqs, k], [max_seqs, k], [max_seqs]
+  Tensor h_top_ids_, h_top_values_, h_top_lse_;  // staging copies
+  std::vector<float> host_logits_;
+  SamplerScratch scratch_;
+  ExecutorMemory memory_;
+};
+
+}  // namespace tern

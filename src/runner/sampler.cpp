@@ -1,0 +1,185 @@
+#include "runner/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "base/error.h"
+
+namespace tern {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+void apply_penalties(std::vector<float>& logits, const StepSequence& seq, SamplerScratch& s) {
+  const SamplingParams& p = *seq.params;
+  const int32_t vocab = int32_t(logits.size());
+  for (int32_t id : seq.banned_token_ids)
+    if (id >= 0 && id < vocab) logits[id] = kNegInf;
+  if (p.repetition_penalty != 1.0f) {
+    auto penalise = [&](int32_t id) {
+      if (id < 0 || id >= vocab || s.counts[id] == -1) return;
+      s.counts[id] = -1;  // each distinct token once
+      float& l = logits[id];
+      l = l > 0 ? l / p.repetition_penalty : l * p.repetition_penalty;
+    };
+    s.counts.assign(size_t(vocab), 0);
+    for (int32_t id : seq.prompt_token_ids) penalise(id);
+    for (int32_t id : seq.output_token_ids) penalise(id);
+  }
+  if (p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f) {
+    s.counts.assign(size_t(vocab), 0);
+    for (int32_t id : seq.output_token_ids)
+      if (id >= 0 && id < vocab) ++s.counts[id];
+    for (int32_t id : seq.output_token_ids) {
+      if (id < 0 || id >= vocab || s.counts[id] == 0) continue;
+      logits[id] -= float(s.counts[id]) * p.frequency_penalty + p.presence_penalty;
+      s.counts[id] = 0;
+    }
+  }
+}
+
+// log(sum(exp(x))) with the max subtracted first.
+double log_sum_exp(const std::vector<float>& x, float max_value) {
+  double sum = 0.0;
+  for (float v : x)
+    if (v != kNegInf) sum += std::exp(double(v) - double(max_value));
+  return double(max_value) + std::log(sum);
+}
+
+int32_t argmax(const std::vector<float>& x) {
+  return int32_t(std::max_element(x.begin(), x.end()) - x.begin());  // first maximum on ties
+}
+
+// Draws from softmax(logits / T) over candidates sorted by logit (highest first),
+// restricted by top-p and min-p; top-k has already cut the list.
+int32_t draw_sorted(std::span<const int32_t> ids, std::span<const float> logits, const SamplingParams& p, double u,
+                    std::vector<float>& probs) {
+  const float max_scaled = logits[0] / p.temperature;
+  probs.resize(ids.size());
+  double total = 0.0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    probs[i] = logits[i] == kNegInf ? 0.0f : float(std::exp(double(logits[i] / p.temperature) - double(max_scaled)));
+    total += probs[i];
+  }
+  size_t n = ids.size();
+  if (p.top_p < 1.0f) {
+    double cum = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+      cum += probs[i] / total;
+      if (cum >= double(p.top_p)) {
+        n = i + 1;
+        break;
+      }
+    }
+  }
+  if (p.min_p > 0.0f) {
+    const float threshold = p.min_p * probs[0];  // relative to the most likely token
+    size_t m = 1;
+    while (m < n && probs[m] >= threshold) ++m;
+    n = m;
+  }
+  double kept = 0.0;
+  for (size_t i = 0; i < n; ++i) kept += probs[i];
+  double target = u * kept, cum = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    cum += probs[i];
+    if (target < cum) return ids[i];
+  }
+  return ids[n - 1];
+}
+
+bool by_logit_then_id(const std::vector<float>& logits, int32_t a, int32_t b) {
+  return logits[size_t(a)] > logits[size_t(b)] || (logits[size_t(a)] == logits[size_t(b)] && a < b);
+}
+
+// Sorts the top `keep` token ids of `logits` into s.order and their logits into s.probs'
+// companion buffer s.sorted.
+void sort_top(const std::vector<float>& logits, int32_t keep, SamplerScratch& s) {
+  s.order.resize(logits.size());
+  std::iota(s.order.begin(), s.order.end(), 0);
+  std::partial_sort(s.order.begin(), s.order.begin() + keep, s.order.end(),
+                    [&](int32_t a, int32_t b) { return by_logit_then_id(logits, a, b); });
+  s.order.resize(size_t(keep));
+  s.sorted.resize(size_t(keep));
+  for (int32_t i = 0; i < keep; ++i) s.sorted[size_t(i)] = logits[size_t(s.order[size_t(i)])];
+}
+
+}  // namespace
+
+double uniform_draw(uint64_t seed, uint64_t index) {
+  uint64_t bits = splitmix64(splitmix64(seed) ^ (index * 0xd1b54a32d192ed03ull));
+  return double(bits >> 11) * 0x1.0p-53;
+}
+
+SampledToken sample_token(std::span<const float> logits, const StepSequence& seq, SamplerScratch& s) {
+  TERN_CHECK(seq.params != nullptr, "sequence ", seq.seq_id, " has no sampling params");
+  const SamplingParams& p = *seq.params;
+  SampledToken out;
+  out.seq_id = seq.seq_id;
+  for (float v : logits) {
+    if (!std::isfinite(v)) {
+      out.numerical_error = true;
+      return out;
+    }
+  }
+  s.logits.assign(logits.begin(), logits.end());
+  apply_penalties(s.logits, seq, s);
+  const int32_t vocab = int32_t(s.logits.size());
+  const double lse = log_sum_exp(s.logits, s.logits[size_t(argmax(s.logits))]);
+
+  if (p.greedy()) {
+    out.token_id = argmax(s.logits);
+  } else {
+    sort_top(s.logits, p.top_k > 0 && p.top_k < vocab ? p.top_k : vocab, s);
+    out.token_id = draw_sorted(s.order, s.sorted, p, uniform_draw(seq.seed, seq.output_token_ids.size()), s.probs);
+  }
+  out.logprob = float(double(s.logits[size_t(out.token_id)]) - lse);
+  if (p.logprobs > 0) {
+    sort_top(s.logits, std::min(p.logprobs, vocab), s);
+    for (size_t i = 0; i < s.order.size(); ++i)
+      out.top_logprobs.emplace_back(s.order[i], float(double(s.sorted[i]) - lse));
+  }
+  return out;
+}
+
+bool samples_from_top(const StepSequence& seq, int32_t k) {
+  const SamplingParams& p = *seq.params;
+  const bool penalties = p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
+  return !penalties && seq.banned_token_ids.empty() && p.logprobs <= k && (p.greedy() || (p.top_k > 0 && p.top_k <= k));
+}
+
+SampledToken sample_from_top(const TopCandidates& top, const StepSequence& seq) {
+  const SamplingParams& p = *seq.params;
+  SampledToken out;
+  out.seq_id = seq.seq_id;
+  bool finite = std::isfinite(top.log_sum_exp);
+  for (float v : top.logits) finite = finite && std::isfinite(v);
+  if (!finite || top.ids.empty()) {
+    out.numerical_error = true;
+    return out;
+  }
+  size_t chosen = 0;
+  if (!p.greedy()) {
+    thread_local std::vector<float> probs;
+    const size_t keep = std::min(top.ids.size(), size_t(p.top_k));
+    int32_t id = draw_sorted(top.ids.first(keep), top.logits.first(keep), p,
+                             uniform_draw(seq.seed, seq.output_token_ids.size()), probs);
+    while (top.ids[chosen] != id) ++chosen;
+  }
+  out.token_id = top.ids[chosen];
+  out.logprob = top.logits[chosen] - top.log_sum_exp;
+  for (int32_t i = 0; i < p.logprobs && size_t(i) < top.ids.size(); ++i)
+    out.top_logprobs.emplace_back(top.ids[size_t(i)], top.logits[size_t(i)] - top.log_sum_exp);
+  return out;
+}
+
+}  // namespace tern

@@ -1,0 +1,60 @@
+// The flat batch of one step, built on the host and copied to the device: token ids,
+// positions, KV slots, query offsets, context lengths, block tables, the rows to sample
+// and the KV block copies to run first. All buffers are allocated once at their largest size and live at fixed device
+// addresses, so a CUDA graph captured over them replays with new contents.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "backend/backend.h"
+#include "engine/model_executor.h"
+#include "model/llama_model.h"
+
+namespace tern {
+
+struct StepInputsConfig {
+  int64_t max_tokens = 0;
+  int32_t max_seqs = 0;
+  int32_t block_size = 0;
+  int32_t max_model_len = 0;
+};
+
+class StepInputs {
+ public:
+  StepInputs(Backend& backend, const StepInputsConfig& config);
+
+  // Fills the staging buffers from `batch`. With pad_to > batch size (decode steps only),
+  // appends padding sequences of one token that write no KV and are not sampled, and
+  // sets the attention hints to their maxima, so the step has the shape a graph was
+  // captured with. Throws tern::Error for a token id outside [0, vocab_size), or for more
+  // block copies than max_seqs (the scheduler makes at most one per sequence).
+  void build(const StepBatch& batch, int32_t pad_to, int64_t vocab_size);
+  // Enqueues the host-to-device copies of what build() filled.
+  void upload();
+
+  const ForwardInputs& forward_inputs() const { return inputs_; }
+  // [num_block_copies(), 2] I32 (src, dst) on the device, for Backend::copy_blocks.
+  const Tensor& block_copies() const { return block_copies_; }
+  int32_t num_block_copies() const { return int32_t(block_copies_.rows()); }
+  int32_t num_seqs() const { return num_seqs_; }        // including padding
+  int32_t num_sampled() const { return num_sampled_; }  // sequences of the batch with sample set
+  int64_t num_tokens() const { return num_tokens_; }
+
+ private:
+  Backend& backend_;
+  StepInputsConfig config_;
+  int32_t max_blocks_per_seq_ = 0;
+  // Host staging and device buffers, one each per input, at their largest size.
+  Tensor h_token_ids_, h_positions_, h_slots_, h_query_start_, h_seq_lens_, h_block_tables_, h_logits_rows_,
+      h_block_copies_;
+  Tensor d_token_ids_, d_positions_, d_slots_, d_query_start_, d_seq_lens_, d_block_tables_, d_logits_rows_,
+      d_block_copies_;
+  ForwardInputs inputs_;
+  Tensor block_copies_;  // the rows of d_block_copies_ this step uses
+  int64_t num_tokens_ = 0;
+  int32_t num_seqs_ = 0;
+  int32_t num_sampled_ = 0;
+};
+
+}  // namespace tern
