@@ -156,6 +156,7 @@ std::vector<std::vector<int32_t>> calibration_sequences(const QuantizeCommandOpt
 
 // One layer's state during GPTQ: dense inputs, and the quantised layers so far.
 struct LayerQuant {
+  int64_t index = 0;  // the decoder layer
   Tensor input_norm, post_norm;
   Tensor weight[kNumProj];
   Tensor bias[kNumProj];
@@ -282,8 +283,10 @@ class CalibrationPass {
         .seq_lens = make_view(&seq_len, DType::kI32, Device::kCpu, {1}),
         .block_tables = make_view(block_table_.data(), DType::kI32, Device::kCpu, {1, int64_t(block_table_.size())})};
     be_.linear(normed, l.qkv, qkv);
-    be_.rope_kv_write(qkv, positions, positions, rope_, shape_, cache_, q);
-    be_.paged_attention(q, cache_, meta, shape_, attn);
+    AttentionShape shape = shape_;
+    shape.sliding_window = int(c_.attention_window(l.index));
+    be_.rope_kv_write(qkv, positions, positions, rope_, shape, cache_, q);
+    be_.paged_attention(q, cache_, meta, shape, attn);
     if (stage == Stage::kO) return h->add(attn);
 
     be_.linear(attn, l.o_proj, hidden);
@@ -348,6 +351,7 @@ class Quantizer {
   LayerQuant load_layer(int64_t i) const {
     const std::string prefix = "model.layers." + std::to_string(i) + ".";
     LayerQuant l;
+    l.index = i;
     l.input_norm = store_.get(prefix + "input_layernorm.weight");
     l.post_norm = store_.get(prefix + "post_attention_layernorm.weight");
     for (int p = 0; p < kNumProj; ++p) {

@@ -26,6 +26,12 @@ LlamaModel::LlamaModel(ModelConfig config, ModelWeights weights, Backend& backen
                                     .scale = float(1.0 / std::sqrt(double(config_.head_dim)))};
 }
 
+AttentionShape LlamaModel::attention_shape(int64_t layer) const {
+  AttentionShape shape = attention_shape_;
+  shape.sliding_window = int(config_.attention_window(layer));
+  return shape;
+}
+
 Workspace LlamaModel::make_workspace(int64_t max_tokens, int64_t max_logits_rows) const {
   const DType a = backend_.activation_dtype();
   const ModelShard& s = shard();
@@ -107,8 +113,9 @@ Tensor LlamaModel::forward(const ForwardInputs& in, const std::vector<KvCacheLay
     if (i == 0) be.rms_norm(residual, l.input_norm, eps, normed);
     else be.add_rms_norm(residual, hidden, l.input_norm, eps, normed);
     be.linear(normed, l.qkv, qkv);
-    be.rope_kv_write(qkv, in.positions, in.slot_mapping, rope_, attention_shape_, kv_cache[i], q);
-    be.paged_attention(q, kv_cache[i], in.attention, attention_shape_, attn);
+    const AttentionShape shape = attention_shape(int64_t(i));
+    be.rope_kv_write(qkv, in.positions, in.slot_mapping, rope_, shape, kv_cache[i], q);
+    be.paged_attention(q, kv_cache[i], in.attention, shape, attn);
     be.linear(attn, l.o_proj, hidden);
     complete(hidden);
     be.add_rms_norm(residual, hidden, l.post_attention_norm, eps, normed);
