@@ -59,7 +59,7 @@ if command -v compute-sanitizer >/dev/null; then
     >"$OUT/memcheck.log" 2>&1
   echo "memcheck exit $? ($(grep -E 'tests ran|ERROR SUMMARY' "$OUT/memcheck.log" | tr '\n' ' '))"
   timeout 90 compute-sanitizer --tool racecheck --print-limit 20 "$TEST_BIN" \
-    --gtest_filter='*PagedAttention.MatchesCpu/mixed_hq4_hkv2_d16*:*PagedAttention.MatchesCpu/mixed_hq4_hkv1_d64*' \
+    --gtest_filter='*PagedAttention.MatchesCpu/mixed_hq4_hkv2_d16*:*PagedAttention.MatchesCpu/mixed_hq4_hkv1_d64*:*PagedAttention.MatchesCpu/window_prefill_hq4_*' \
     >"$OUT/racecheck.log" 2>&1
   echo "racecheck exit $? ($(grep -E 'tests ran|RACECHECK SUMMARY' "$OUT/racecheck.log" | tr '\n' ' '))"
 fi

@@ -7,8 +7,8 @@
 #   greedy    tern's greedy continuations vs HF's, eager and with CUDA graphs, and how long
 #             any two of tern, HF BF16 (sdpa, eager) and HF FP32 agree (greedy_agreement.py)
 #   bf16      `tern bench engine --suite` on the BF16 model -> tern_bf16.json
-#   tiny      the committed tiny models (dense, GPTQ, GPTQ act-order): CUDA vs CPU greedy
-#             tokens and top-5 logprobs (no 7B model needed)
+#   tiny      the committed tiny models (dense, sliding window, GPTQ, GPTQ act-order): CUDA vs
+#             CPU greedy tokens and top-5 logprobs (no 7B model needed)
 #   int4      `tern quantize --method rtn` (GPTQ g128, the format and bytes --method gptq
 #             writes), the 7B INT4 checkpoint's logprobs
 #             vs its torch dequantisation (tools/compare_logprobs.py), and the suite
@@ -138,8 +138,10 @@ stage_bf16() {
 }
 
 stage_tiny() {
-  echo "== tiny models, CUDA vs CPU (greedy tokens and top-5 logprobs): dense, GPTQ, GPTQ act-order"
-  for m in tests/data/models/tiny-qwen2 tests/data/quant/tiny-qwen2-gptq-g32 tests/data/quant/tiny-qwen2-gptq-g32-act-sym; do
+  echo "== tiny models, CUDA vs CPU (greedy tokens and top-5 logprobs): dense, sliding window, GPTQ, GPTQ act-order"
+  for m in tests/data/models/tiny-qwen2 tests/data/models/tiny-mistral-window tests/data/quant/tiny-qwen2-gptq-g32 \
+    tests/data/quant/tiny-qwen2-gptq-g32-act-sym; do
+    [ -d "$m" ] || { echo "$m: missing (tools/make_mistral_window_fixture.py makes it)"; continue; }
     for b in cpu cuda; do
       "$TERN" generate --quiet --backend $b --model $m --prompt "12 + 34 =" --max-tokens 24 --ignore-eos --json \
         --logprobs 5 >"/tmp/$(basename $m).$b.json" 2>"/tmp/$(basename $m).$b.err" || tail -3 "/tmp/$(basename $m).$b.err"

@@ -62,7 +62,7 @@ def make_config(name, v, tok):
     kw["bos_token_id"] = tok.bos_token_id
     kw["eos_token_id"] = tok.eos_token_id
     if v["arch"] == "mistral":
-        kw["sliding_window"] = None
+        kw["sliding_window"] = v.get("sliding_window")  # None: full attention
     rope = dict(v["rope_scaling"] or {"rope_type": "default"}, rope_theta=v["rope_theta"])
     # transformers v5 takes rope_parameters; v4 takes rope_theta + rope_scaling.
     cfg = AutoConfig.for_model(v["arch"], rope_parameters=rope, **kw)
@@ -111,58 +111,81 @@ def reference(model, ids):
     return logits, out, min(margins)
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def build_model(name, v, index, tokenizers, out):
+    """Makes variant v's random-weight model (seeded by index) and saves it with its
+    tokenizer in OUT/models/<name>. Returns the tokenizer, the config and the folder."""
+    tok_dir = os.path.join(tokenizers, v["tokenizer"])
+    tok = AutoTokenizer.from_pretrained(tok_dir)
+    cfg = make_config(name, v, tok)
+    torch.manual_seed(1000 + index)
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
+    # Wider than HF's default init so logits are far from uniform and greedy choices
+    # have clear margins.
+    for pname, p in model.named_parameters():
+        if p.dim() >= 2:
+            torch.nn.init.normal_(p, std=0.15)
+        elif "bias" in pname:
+            torch.nn.init.normal_(p, std=0.1)
+        else:
+            torch.nn.init.normal_(p, mean=1.0, std=0.1)
+    model = model.to(torch.bfloat16)
+    rot = model.model.rotary_emb
+    print(f"{name}: inv_freq[:3]={rot.inv_freq[:3].tolist()} inv_freq[-1]={rot.inv_freq[-1].item():.6g} "
+          f"attention_scaling={getattr(rot, 'attention_scaling', 1.0)}")
+    mdir = os.path.join(out, "models", name)
+    shutil.rmtree(mdir, ignore_errors=True)
+    model.save_pretrained(mdir, safe_serialization=True)
+    if v.get("classic_config"):
+        write_classic_config(mdir, v)
+    for f in os.listdir(tok_dir):
+        shutil.copy(os.path.join(tok_dir, f), mdir)
+    return tok, cfg, mdir
+
+
+def load_reference(mdir, **config_overrides):
+    """The saved model in fp32 with eager attention, as the golden files are computed."""
+    ref = AutoModelForCausalLM.from_pretrained(mdir, dtype=torch.float32, attn_implementation="eager",
+                                               **config_overrides)
+    ref.eval()
+    return ref
+
+
+def write_golden(name, mdir, out, texts, prompts):
+    """Writes OUT/golden/<name>.json and <name>.logits.safetensors for `prompts` (texts[j]
+    is prompt j's text, or absent for made-up ids)."""
+    ref = load_reference(mdir)
+    cases, tensors = [], {}
+    worst = float("inf")
+    for j, ids in enumerate(prompts):
+        logits, greedy, margin = reference(ref, ids)
+        worst = min(worst, margin)
+        tensors[f"prompt_{j}"] = logits.contiguous()
+        cases.append({"text": texts[j] if j < len(texts) else None, "prompt_ids": ids, "greedy_ids": greedy,
+                      "greedy_min_margin": margin})
+    save_file(tensors, os.path.join(out, "golden", f"{name}.logits.safetensors"))
+    with open(os.path.join(out, "golden", f"{name}.json"), "w") as f:
+        json.dump({"model": f"models/{name}", "greedy_tokens": GREEDY_TOKENS, "cases": cases}, f, indent=1,
+                  ensure_ascii=False)
+    print(f"{name}: {sum(p.numel() for p in ref.parameters())} params, worst greedy margin {worst:.4f}")
+
+
+def parse_args(description):
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--tokenizers", required=True, help="folder holding tiny-qwen/ and tiny-llama3/")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     os.makedirs(os.path.join(args.out, "models"), exist_ok=True)
     os.makedirs(os.path.join(args.out, "golden"), exist_ok=True)
+    return args
 
+
+def main():
+    args = parse_args(__doc__.splitlines()[0])
     for i, (name, v) in enumerate(VARIANTS.items()):
-        tok_dir = os.path.join(args.tokenizers, v["tokenizer"])
-        tok = AutoTokenizer.from_pretrained(tok_dir)
-        cfg = make_config(name, v, tok)
-        torch.manual_seed(1000 + i)
-        model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
-        # Wider than HF's default init so logits are far from uniform and greedy choices
-        # have clear margins.
-        for pname, p in model.named_parameters():
-            if p.dim() >= 2:
-                torch.nn.init.normal_(p, std=0.15)
-            elif "bias" in pname:
-                torch.nn.init.normal_(p, std=0.1)
-            else:
-                torch.nn.init.normal_(p, mean=1.0, std=0.1)
-        model = model.to(torch.bfloat16)
-        rot = model.model.rotary_emb
-        print(f"{name}: inv_freq[:3]={rot.inv_freq[:3].tolist()} inv_freq[-1]={rot.inv_freq[-1].item():.6g} "
-              f"attention_scaling={getattr(rot, 'attention_scaling', 1.0)}")
-        mdir = os.path.join(args.out, "models", name)
-        shutil.rmtree(mdir, ignore_errors=True)
-        model.save_pretrained(mdir, safe_serialization=True)
-        if v.get("classic_config"):
-            write_classic_config(mdir, v)
-        for f in os.listdir(tok_dir):
-            shutil.copy(os.path.join(tok_dir, f), mdir)
-
-        ref = AutoModelForCausalLM.from_pretrained(mdir, dtype=torch.float32, attn_implementation="eager")
-        ref.eval()
+        tok, cfg, mdir = build_model(name, v, i, args.tokenizers, args.out)
         gen = torch.Generator().manual_seed(7 + i)
         texts, prompts = prompts_for(tok, cfg.vocab_size, gen)
-        cases, tensors = [], {}
-        worst = float("inf")
-        for j, ids in enumerate(prompts):
-            logits, greedy, margin = reference(ref, ids)
-            worst = min(worst, margin)
-            tensors[f"prompt_{j}"] = logits.contiguous()
-            cases.append({"text": texts[j] if j < len(texts) else None, "prompt_ids": ids, "greedy_ids": greedy,
-                          "greedy_min_margin": margin})
-        save_file(tensors, os.path.join(args.out, "golden", f"{name}.logits.safetensors"))
-        with open(os.path.join(args.out, "golden", f"{name}.json"), "w") as f:
-            json.dump({"model": f"models/{name}", "greedy_tokens": GREEDY_TOKENS, "cases": cases}, f, indent=1,
-                      ensure_ascii=False)
-        print(f"{name}: {sum(p.numel() for p in model.parameters())} params, worst greedy margin {worst:.4f}")
+        write_golden(name, mdir, args.out, texts, prompts)
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ void run_perplexity(const PerplexityOptions& o) {
   const std::vector<Document> docs = read_documents(o, *tokenizer);
 
   std::unique_ptr<Backend> backend = open_backend(o.backend, o.threads);
-  if (!o.quiet) log_info("model ", model_dir, " on backend ", backend->name());
+  if (!o.quiet) log_info("model ", model_dir, " on backend ", describe_backend(*backend));
   const std::unique_ptr<LlamaModel> model = load_model_with_progress(model_dir, *backend, o.quiet);
   const int64_t max_positions = model->config().max_position_embeddings;
   const int64_t context = o.context > 0 ? o.context : std::min<int64_t>(1024, max_positions);
@@ -154,8 +154,7 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("--backend", o->backend, "cpu (F32, the reference), cuda, or auto (cuda when a GPU is usable)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
-  cmd->add_option("--threads", o->threads, "CPU backend: worker threads (default: all cores)")
-      ->check(CLI::Range(0, 1024));
+  add_threads_option(*cmd, o->threads);
   cmd->add_flag("--json", o->json,
                 "print {model, backend, documents, tokens, nll, perplexity, context, stride, seconds} as one line");
   cmd->add_flag("--quiet", o->quiet, "no progress output");

@@ -12,6 +12,7 @@
 #include "backend/backend.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "base/thread_pool.h"
 #include "model/load_model.h"
 #include "runner/kv_memory_plan.h"
 #include "runner/model_runner.h"
@@ -58,8 +59,7 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
   cmd.add_option("--kv-layout", o.kv_layout, "paged (default) or contiguous (baseline: max length reserved up front)")
       ->check(CLI::IsMember({"paged", "contiguous"}));
   cmd.add_flag("--enforce-eager", o.enforce_eager, "CUDA backend: do not capture CUDA graphs");
-  cmd.add_option("--threads", o.threads, "CPU backend: worker threads (default: all cores)")
-      ->check(CLI::Range(0, 1024));
+  add_threads_option(cmd, o.threads);
   cmd.add_flag("--quiet", o.quiet, "no progress output while loading");
 }
 
@@ -156,6 +156,19 @@ std::vector<int32_t> generation_eos_ids(const std::string& model_dir) {
 
 }  // namespace
 
+void add_threads_option(CLI::App& cmd, int& threads) {
+  cmd.add_option("--threads", threads,
+                 "CPU backend: worker threads for the ops (default: the TERN_NUM_THREADS environment variable if set, "
+                 "else all cores)")
+      ->check(CLI::Range(0, 1024));
+}
+
+std::string describe_backend(const Backend& backend) {
+  if (backend.device() != Device::kCpu) return backend.name();
+  const int threads = ThreadPool::global().num_threads();
+  return backend.name() + " (" + std::to_string(threads) + (threads == 1 ? " worker thread)" : " worker threads)");
+}
+
 std::unique_ptr<Backend> open_backend(const std::string& name, int threads) {
   BackendOptions bo{.num_threads = threads};
   if (name != "auto") return make_backend(name, bo);
@@ -183,7 +196,7 @@ LoadedEngine open_engine(const EngineOptions& o) {
   const LlamaModel& model0 = *model.ranks[0].model;
   const bool cpu = model0.backend().device() == Device::kCpu;
   if (!o.quiet)
-    log_info("model ", out.model_dir, " on backend ", model0.backend().name(),
+    log_info("model ", out.model_dir, " on backend ", describe_backend(model0.backend()),
              num_ranks == 1 ? std::string()
              : cpu          ? ", tensor parallel over " + std::to_string(num_ranks) +
                          " ranks (CPU threads: for testing, slower than one rank)"

@@ -31,7 +31,7 @@ struct EngineOptions {
   std::string scheduler = "continuous";  // continuous | static
   std::string kv_layout = "paged";       // paged | contiguous
   bool enforce_eager = false;
-  int threads = 0;
+  int threads = 0;     // CPU worker threads; 0: TERN_NUM_THREADS, else all cores
   bool quiet = false;  // no progress output
 };
 
@@ -54,9 +54,15 @@ struct LoadedEngine {
 // Prints progress and the memory plan to stderr unless quiet. Throws tern::Error.
 LoadedEngine open_engine(const EngineOptions& options);
 
+// Registers --threads (CPU worker threads) on a command that runs a model.
+void add_threads_option(CLI::App& cmd, int& threads);
+
 // The backend named "cpu", "cuda", or "auto" (cuda when a GPU is usable, else cpu);
-// threads: CPU worker threads (0: all cores). Throws tern::Error.
+// threads: CPU worker threads (0: TERN_NUM_THREADS, else all cores). Throws tern::Error.
 std::unique_ptr<Backend> open_backend(const std::string& name, int threads);
+
+// The backend as the startup log names it: "cuda", or "cpu (N worker threads)".
+std::string describe_backend(const Backend& backend);
 
 // Loads the model in model_dir onto `backend`, showing progress on stderr unless quiet.
 std::unique_ptr<LlamaModel> load_model_with_progress(const std::string& model_dir, Backend& backend, bool quiet);

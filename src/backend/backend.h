@@ -61,13 +61,17 @@ struct AttentionShape {
   int num_kv_heads = 0;  // divides num_q_heads (grouped-query attention)
   int head_dim = 0;
   float scale = 1.0f;  // softmax scale, normally 1/sqrt(head_dim)
+  // Sliding-window attention (Mistral): W > 0 limits the query at position p to the W
+  // keys at positions (p - W, p], as transformers' sliding_window does; 0 = all of [0, p].
+  int sliding_window = 0;
 };
 
 // Where each sequence of the flat batch lives. Device tensors of I32.
 // Sequence s owns tokens [query_start[s], query_start[s+1]) of the flat batch; they are
 // the last (query_start[s+1]-query_start[s]) tokens of its context of seq_lens[s]
 // tokens, whose K/V are in the cache blocks block_tables[s, 0 .. ceil(seq_lens[s]/B)).
-// Attention is causal: query token j of s sees context positions [0, pos_j].
+// Attention is causal: query token j of s sees context positions [0, pos_j] (with a
+// sliding window W, only (pos_j - W, pos_j]).
 struct AttentionMetadata {
   int num_seqs = 0;
   int max_query_len = 0;  // host-side launch hints: the largest query and context
@@ -163,8 +167,9 @@ class Backend {
                              const RopeParams& rope, const AttentionShape& shape, const KvCacheLayer& cache,
                              const Tensor& q_out) = 0;
 
-  // Causal grouped-query attention of q [T, Hq * D] over the paged cache; prefill,
-  // chunked prefill and decode are all this one op. out [T, Hq * D].
+  // Causal grouped-query attention of q [T, Hq * D] over the paged cache, limited to the
+  // last shape.sliding_window keys when that is set; prefill, chunked prefill and decode
+  // are all this one op. out [T, Hq * D].
   virtual void paged_attention(const Tensor& q, const KvCacheLayer& cache, const AttentionMetadata& meta,
                                const AttentionShape& shape, const Tensor& out) = 0;
 
@@ -191,8 +196,8 @@ class Backend {
 };
 
 struct BackendOptions {
-  int device_index = 0;   // CUDA device ordinal
-  int num_threads = 0;    // CPU worker threads; 0 = all cores
+  int device_index = 0;  // CUDA device ordinal
+  int num_threads = 0;   // CPU worker threads; 0 = TERN_NUM_THREADS, else all cores
 };
 
 // "cpu" or "cuda". Throws tern::Error for an unknown name, or for "cuda" in a build

@@ -5,25 +5,50 @@
 
 namespace tern {
 
-ThreadPool::ThreadPool(int num_threads) {
-  if (num_threads <= 0) num_threads = std::max(1u, std::thread::hardware_concurrency());
-  for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+namespace {
+
+int resolved(int num_threads) {
+  return num_threads > 0 ? num_threads : int(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-ThreadPool::~ThreadPool() {
+}  // namespace
+
+ThreadPool::ThreadPool(int num_threads) { start_workers(resolved(num_threads)); }
+
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::start_workers(int num_threads) {
+  for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  num_threads_ = num_threads;
+}
+
+void ThreadPool::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
   }
   work_cv_.notify_all();
   for (auto& t : workers_) t.join();
+  workers_.clear();
+  std::lock_guard<std::mutex> lock(mutex_);
+  stop_ = false;
+}
+
+void ThreadPool::resize(int num_threads) {
+  num_threads = resolved(num_threads);
+  std::lock_guard<std::mutex> caller(caller_mutex_);  // no job is running while the workers change
+  if (num_threads == num_threads_) return;
+  stop_workers();
+  start_workers(num_threads);
+}
+
+int ThreadPool::default_global_size() {
+  const char* env = std::getenv("TERN_NUM_THREADS");
+  return resolved(env ? std::atoi(env) : 0);
 }
 
 ThreadPool& ThreadPool::global() {
-  static ThreadPool pool([] {
-    const char* env = std::getenv("TERN_NUM_THREADS");
-    return env ? std::atoi(env) : 0;
-  }());
+  static ThreadPool pool(default_global_size());
   return pool;
 }
 
@@ -31,12 +56,14 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   int64_t chunks = std::min<int64_t>((n + grain - 1) / grain, int64_t(num_threads()) * 4);
-  if (chunks <= 1 || workers_.empty()) {
+  if (chunks <= 1 || num_threads() == 1) {
     fn(0, n);
     return;
   }
   int64_t chunk = (n + chunks - 1) / chunks;
   chunks = (n + chunk - 1) / chunk;
+  // A resize between the size read above and this lock only changes who runs the chunks:
+  // the calling thread takes any that no worker does.
   std::lock_guard<std::mutex> caller(caller_mutex_);
   std::unique_lock<std::mutex> lock(mutex_);
   job_ = &fn;

@@ -1,6 +1,7 @@
 // A fixed pool of worker threads for data-parallel loops on the CPU backend.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -18,7 +19,12 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
-  int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
+  // Threads that run a parallel_for: the workers and the calling thread.
+  int num_threads() const { return num_threads_.load(); }
+
+  // Replaces the workers so the pool has num_threads threads (0: hardware_concurrency()).
+  // Waits for a parallel_for in progress to finish first.
+  void resize(int num_threads);
 
   // Calls fn(begin, end) on disjoint chunks covering [0, n) and returns when all are
   // done. The split depends only on n and grain, never on timing, so results are
@@ -26,13 +32,19 @@ class ThreadPool {
   // threads (the ranks of a tensor-parallel group on the CPU backend) take turns.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
-  // The process-wide pool used by the CPU backend.
+  // The process-wide pool used by the CPU backend (and host-side work such as
+  // quantisation). It starts with default_global_size() threads; CpuBackend resizes it.
   static ThreadPool& global();
+  // TERN_NUM_THREADS when set to a positive number, else hardware_concurrency().
+  static int default_global_size();
 
  private:
+  void start_workers(int num_threads);
+  void stop_workers();
   void worker_loop(int index);
 
   std::vector<std::thread> workers_;
+  std::atomic<int> num_threads_{1};
   std::mutex caller_mutex_;  // one job at a time
   std::mutex mutex_;
   std::condition_variable work_cv_;

@@ -47,6 +47,12 @@ class Fields {
     return error(source_, ": field '", prefix_, key, "': ", std::forward<Args>(args)...);
   }
 
+  // Present and written as null (which find() reports as absent).
+  bool is_null(const char* key) const {
+    auto it = object_.find(key);
+    return it != object_.end() && it->is_null();
+  }
+
   const json* find(const char* key) const {
     auto it = object_.find(key);
     return it == object_.end() || it->is_null() ? nullptr : &*it;
@@ -214,6 +220,50 @@ void parse_rope(const Fields& top, const json& root, const std::string& source, 
   }
 }
 
+// `sliding_window` as transformers' configs read it: absent is their default 4096, null
+// is no window (0).
+int64_t window_field(const Fields& f) {
+  if (f.is_null("sliding_window")) return 0;
+  return f.integer_or("sliding_window", 4096, 1, kMaxPositions);
+}
+
+// Which layers slide, and over how many keys (ModelConfig::sliding_window).
+void parse_sliding_window(const Fields& f, ModelConfig& c) {
+  const size_t layers = size_t(c.num_hidden_layers);
+  if (c.model_type == "mistral") {
+    // MistralModel windows every layer; transformers ignores (and warns about) layer_types.
+    c.sliding_window = window_field(f);
+    if (c.sliding_window > 0) c.sliding_layers.assign(layers, true);
+    return;
+  }
+  if (c.model_type != "qwen2") return;
+  const bool use = f.boolean_or("use_sliding_window", false);
+  const int64_t window = use ? window_field(f) : 0;
+  std::vector<bool> sliding(layers, false);
+  if (const json* types = f.find("layer_types")) {
+    if (!types->is_array() || types->size() != layers)
+      throw f.fail("layer_types", shown(*types), " is not a list of ", layers, " layer types (one per layer)");
+    for (size_t i = 0; i < layers; ++i) {
+      const json& type = (*types)[i];
+      sliding[i] = type == "sliding_attention";
+      if (!sliding[i] && type != "full_attention")
+        throw f.fail("layer_types", "layer ", i, ": ", shown(type),
+                     " is not supported (supported: full_attention, sliding_attention)");
+      if (sliding[i] && window == 0)
+        throw f.fail("layer_types", "layer ", i, " is sliding_attention but ",
+                     use ? "sliding_window is null" : "use_sliding_window is false", ": there is no window");
+    }
+  } else if (window > 0) {
+    // Qwen2Config's default for max_window_layers is 28.
+    const int64_t first = f.integer_or("max_window_layers", 28, 0, kMaxLayers);
+    for (size_t i = size_t(first); i < layers; ++i) sliding[i] = true;
+  }
+  if (window > 0 && std::find(sliding.begin(), sliding.end(), true) != sliding.end()) {
+    c.sliding_window = window;
+    c.sliding_layers = std::move(sliding);
+  }
+}
+
 }  // namespace
 
 ModelConfig parse_model_config(const json& root, const std::string& source) {
@@ -260,9 +310,7 @@ ModelConfig parse_model_config(const json& root, const std::string& source) {
   const bool llama = c.model_type == "llama";
   c.attention_bias = c.model_type == "qwen2" || (llama && f.boolean_or("attention_bias", false));
   c.mlp_bias = llama && f.boolean_or("mlp_bias", false);
-  if (c.model_type == "qwen2" && f.boolean_or("use_sliding_window", false))
-    throw f.fail("use_sliding_window", "true is not supported (sliding-window attention)");
-  if (c.model_type == "mistral") c.sliding_window = f.integer_or("sliding_window", 0, 1, kMaxPositions);
+  parse_sliding_window(f, c);
 
   // transformers v5 writes `dtype`; older files `torch_dtype`.
   c.torch_dtype = f.string_opt("dtype").value_or(f.string_opt("torch_dtype").value_or(""));

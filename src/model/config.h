@@ -49,7 +49,13 @@ struct ModelConfig {
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
   int64_t max_position_embeddings = 0;
-  int64_t sliding_window = 0;  // Mistral's attention window in tokens; 0 = none
+  // Sliding-window attention as transformers applies it: a query at position p of a
+  // sliding layer attends only keys at positions (p - sliding_window, p]. Mistral: every
+  // layer (`sliding_window`; absent means MistralConfig's default 4096, null none).
+  // Qwen2: only with use_sliding_window, on the layers `layer_types` calls
+  // "sliding_attention", or without layer_types those from max_window_layers on.
+  int64_t sliding_window = 0;        // 0: no layer slides
+  std::vector<bool> sliding_layers;  // [num_hidden_layers] when sliding_window > 0
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // Q/K/V projections have a bias (always true for Qwen2)
   bool mlp_bias = false;
@@ -59,6 +65,12 @@ struct ModelConfig {
   // `quantization_config`: the decoder's linear layers are INT4 (GPTQ or AWQ); absent
   // for a dense model.
   std::optional<QuantizationConfig> quantization;
+
+  // Layer `layer`'s attention window: sliding_window on a sliding layer, else 0 (all of
+  // the context).
+  int64_t attention_window(int64_t layer) const {
+    return sliding_window > 0 && sliding_layers.at(size_t(layer)) ? sliding_window : 0;
+  }
 };
 
 // Upper bounds on the sizes config.json may declare. They keep every product of a few

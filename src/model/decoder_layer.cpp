@@ -70,10 +70,18 @@ DecoderLayerContext make_decoder_layer_context(const ModelConfig& config, const 
                                .num_kv_heads = int(shard.num_kv_heads),
                                .head_dim = int(config.head_dim),
                                .scale = float(1.0 / std::sqrt(double(config.head_dim)))};
+  for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer)
+    c.attention_windows.push_back(int(config.attention_window(layer)));
   return c;
 }
 
-void run_decoder_layer(const DecoderLayerContext& c, const LayerWeights& w, const KvCacheLayer& cache,
+AttentionShape layer_attention(const DecoderLayerContext& c, int64_t layer) {
+  AttentionShape shape = c.attention;
+  shape.sliding_window = c.attention_windows.at(size_t(layer));
+  return shape;
+}
+
+void run_decoder_layer(const DecoderLayerContext& c, int64_t layer, const LayerWeights& w, const KvCacheLayer& cache,
                        const ForwardInputs& in, LayerInput input, const LayerActivations& a,
                        const ProjectionObserver& observe) {
   Backend& be = *c.backend;
@@ -90,8 +98,9 @@ void run_decoder_layer(const DecoderLayerContext& c, const LayerWeights& w, cons
     be.add_rms_norm(a.residual, a.hidden, w.input_norm, eps, a.normed);
   if (stop_before(observe, Projection::kQkv, a.normed)) return;
   be.linear(a.normed, w.qkv, a.qkv);
-  be.rope_kv_write(a.qkv, in.positions, in.slot_mapping, c.rope, c.attention, cache, a.q);
-  be.paged_attention(a.q, cache, in.attention, c.attention, a.attn);
+  const AttentionShape attention = layer_attention(c, layer);
+  be.rope_kv_write(a.qkv, in.positions, in.slot_mapping, c.rope, attention, cache, a.q);
+  be.paged_attention(a.q, cache, in.attention, attention, a.attn);
   if (stop_before(observe, Projection::kOProj, a.attn)) return;
   be.linear(a.attn, w.o_proj, a.hidden);
   complete(a.hidden);

@@ -5,7 +5,9 @@
 // records what each projection reads, so tern has a single decoder-layer forward.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "backend/backend.h"
 #include "backend/communicator.h"
@@ -51,8 +53,9 @@ struct DecoderLayerContext {
   Backend* backend = nullptr;
   Communicator* comm = nullptr;  // tensor parallel: completes o_proj's and down's partial sums
   float rms_norm_eps = 0.0f;
-  RopeParams rope;           // inv_freq on the backend's device
-  AttentionShape attention;  // the rank's heads
+  RopeParams rope;                     // inv_freq on the backend's device
+  AttentionShape attention;            // the rank's heads (sliding_window: see attention_windows)
+  std::vector<int> attention_windows;  // per layer: its sliding window, 0 for full causal attention
 };
 
 // `comm` joins the ranks of a tensor-parallel group; null for a whole model.
@@ -80,12 +83,15 @@ enum class LayerInput {
   kResidualPlusHidden,  // residual + hidden: the layer's first norm adds the previous layer's output
 };
 
-// Runs one decoder layer with weights `w` over the step's tokens (it reads in.positions,
-// in.slot_mapping and in.attention), writing their K/V into `cache`. On return the stream
-// entering the next layer is a.residual + a.hidden (LayerInput::kResidualPlusHidden).
-// All of `a` has the step's T rows.
-void run_decoder_layer(const DecoderLayerContext& c, const LayerWeights& w, const KvCacheLayer& cache,
+// Runs decoder layer `layer` with weights `w` over the step's tokens (it reads
+// in.positions, in.slot_mapping and in.attention), writing their K/V into `cache`. On
+// return the stream entering the next layer is a.residual + a.hidden
+// (LayerInput::kResidualPlusHidden). All of `a` has the step's T rows.
+void run_decoder_layer(const DecoderLayerContext& c, int64_t layer, const LayerWeights& w, const KvCacheLayer& cache,
                        const ForwardInputs& in, LayerInput input, const LayerActivations& a,
                        const ProjectionObserver& observe = {});
+
+// Layer `layer`'s attention: the rank's heads and the layer's sliding window.
+AttentionShape layer_attention(const DecoderLayerContext& c, int64_t layer);
 
 }  // namespace tern

@@ -73,7 +73,7 @@ Tensor LlamaModel::forward(const ForwardInputs& in, const std::vector<KvCacheLay
     be.embedding(in.token_ids, weights_.embed_tokens, a.residual);
   }
   for (size_t i = 0; i < weights_.layers.size(); ++i)
-    run_decoder_layer(layer_context_, weights_.layers[i], kv_cache[i], in,
+    run_decoder_layer(layer_context_, int64_t(i), weights_.layers[i], kv_cache[i], in,
                       i == 0 ? LayerInput::kResidual : LayerInput::kResidualPlusHidden, a);
   if (rows == 0) return ws.logits.slice_rows(0, 0);
   be.add_rms_norm(a.residual, a.hidden, weights_.final_norm, layer_context_.rms_norm_eps, a.normed);

@@ -38,8 +38,8 @@ class LlamaModel {
 
   const ModelConfig& config() const { return config_; }
   const ModelShard& shard() const { return weights_.shard; }
-  // This rank's heads.
-  const AttentionShape& attention_shape() const { return layer_context_.attention; }
+  // Layer `layer`'s attention: this rank's heads, and the layer's sliding window.
+  AttentionShape attention_shape(int64_t layer) const { return layer_attention(layer_context_, layer); }
   Backend& backend() const { return backend_; }
   size_t weights_device_bytes() const { return weights_.device_bytes; }
 

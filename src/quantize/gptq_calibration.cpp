@@ -97,8 +97,8 @@ void GptqCalibration::run_layer(size_t s, const LayerWeights& w, const LayerActi
       .query_start = make_view(query_start_, DType::kI32, Device::kCpu, {2}),
       .seq_lens = make_view(&seq_len_, DType::kI32, Device::kCpu, {1}),
       .block_tables = make_view(block_table_.data(), DType::kI32, Device::kCpu, {1, int64_t(block_table_.size())})};
-  run_decoder_layer(context_, w, cache_, in, layer_ == 0 ? LayerInput::kResidual : LayerInput::kResidualPlusHidden, a,
-                    observe);
+  run_decoder_layer(context_, layer_, w, cache_, in,
+                    layer_ == 0 ? LayerInput::kResidual : LayerInput::kResidualPlusHidden, a, observe);
 }
 
 }  // namespace tern

@@ -1,7 +1,9 @@
 // paged_attention against the CPU: prefill, chunked prefill over a cached prefix, decode
 // with contexts from 1 to 8k (split-KV), and mixed batches, with GQA ratios 1 to 32, head
-// dims 16 to 128, block sizes 16 and 32, and every sequence's blocks scattered over the
-// cache in shuffled order. Also: a sequence alone and inside a batch gives the same bits.
+// dims 16 to 128, block sizes 16 and 32, sliding windows from 5 keys (less than a block)
+// to 3000 (many tiles and decode partitions), and every sequence's blocks scattered over
+// the cache in shuffled order. Also: a sequence alone and inside a batch gives the same
+// bits, and a window longer than every context gives the bits of full attention.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -23,6 +25,7 @@ struct AttentionCase {
   int hq, hkv, d, block_size;
   std::vector<Seq> seqs;
   float q_scale = 1.0f;  // larger values make the softmax peakier
+  int window = 0;        // sliding window in keys; 0: full causal attention
 };
 
 // One random problem: Q for every query token, a cache holding every sequence's
@@ -62,7 +65,11 @@ struct Problem {
   }
 
   AttentionShape shape() const {
-    return {.num_q_heads = c.hq, .num_kv_heads = c.hkv, .head_dim = c.d, .scale = 1.0f / std::sqrt(float(c.d))};
+    return {.num_q_heads = c.hq,
+            .num_kv_heads = c.hkv,
+            .head_dim = c.d,
+            .scale = 1.0f / std::sqrt(float(c.d)),
+            .sliding_window = c.window};
   }
   int row_width() const { return c.hq * c.d; }
 
@@ -122,10 +129,11 @@ struct CudaAttention {
     cache = {on_cuda(p.k, cache_shape), on_cuda(p.v, cache_shape)};
   }
 
-  std::vector<float> run(const std::vector<int>& which, const std::string& what) {
+  std::vector<float> run(const std::vector<int>& which, const std::string& what) { return run(which, what, p.shape()); }
+  std::vector<float> run(const std::vector<int>& which, const std::string& what, const AttentionShape& shape) {
     Problem::Batch b = p.batch(cuda(), which);
     GuardedOutput out = guarded_cuda_output(DType::kBF16, {b.tokens, p.row_width()});
-    cuda().paged_attention(b.q, cache, b.meta, p.shape(), out.tensor);
+    cuda().paged_attention(b.q, cache, b.meta, shape, out.tensor);
     expect_guard_intact(out, what);
     return download(cuda(), out.tensor);
   }
@@ -138,8 +146,9 @@ std::vector<float> rows_of(const Problem& p, const std::vector<float>& all_rows,
 
 std::string describe(const Problem& p, int s) {
   return std::string(p.c.name) + " hq=" + std::to_string(p.c.hq) + " hkv=" + std::to_string(p.c.hkv) +
-         " d=" + std::to_string(p.c.d) + " block=" + std::to_string(p.c.block_size) + " seq " + std::to_string(s) +
-         " (context " + std::to_string(p.c.seqs[s].seq_len) + ", query " + std::to_string(p.c.seqs[s].q_len) + ")";
+         " d=" + std::to_string(p.c.d) + " block=" + std::to_string(p.c.block_size) +
+         " window=" + std::to_string(p.c.window) + " seq " + std::to_string(s) + " (context " +
+         std::to_string(p.c.seqs[s].seq_len) + ", query " + std::to_string(p.c.seqs[s].q_len) + ")";
 }
 
 class PagedAttention : public ::testing::TestWithParam<AttentionCase> {};
@@ -171,6 +180,8 @@ const std::vector<Seq> kChunked = {{300, 37}, {129, 64}, {77, 2}, {1000, 130}, {
 const std::vector<Seq> kDecode = {{1, 1}, {17, 1}, {255, 1}, {256, 1}, {257, 1}, {1000, 1}, {4096, 1}, {3333, 1}};
 const std::vector<Seq> kMixed = {{50, 50}, {17, 1}, {300, 45}, {2049, 1}, {64, 1}, {65, 65}, {1, 1}};
 const std::vector<Seq> kLong = {{8192, 1}, {8000, 1}, {5000, 1}, {2048, 1}, {700, 3}};
+// Prefills long enough that whole key tiles fall out of a query tile's windows.
+const std::vector<Seq> kWindowPrefill = {{37, 37}, {129, 129}, {2, 2}, {400, 400}, {300, 300}};
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, PagedAttention,
@@ -181,12 +192,39 @@ INSTANTIATE_TEST_SUITE_P(
         AttentionCase{"decode", 8, 2, 64, 32, kDecode}, AttentionCase{"decode", 28, 4, 128, 16, kDecode, 4.0f},
         AttentionCase{"mixed", 14, 2, 128, 16, kMixed}, AttentionCase{"mixed", 4, 1, 64, 32, kMixed, 4.0f},
         AttentionCase{"mixed", 32, 1, 64, 16, kMixed}, AttentionCase{"mixed", 4, 2, 16, 16, kMixed},
-        AttentionCase{"mixed", 4, 1, 32, 32, kMixed}, AttentionCase{"long", 28, 4, 128, 16, kLong}),
+        AttentionCase{"mixed", 4, 1, 32, 32, kMixed}, AttentionCase{"long", 28, 4, 128, 16, kLong},
+        // Sliding windows: less than a block, across blocks, across key tiles (64) and query
+        // tiles (128), and over several decode partitions (256 keys each).
+        AttentionCase{"window_prefill", 4, 4, 64, 16, kWindowPrefill, 1.0f, 5},
+        AttentionCase{"window_prefill", 8, 2, 128, 32, kWindowPrefill, 4.0f, 40},
+        AttentionCase{"window_prefill", 14, 2, 128, 16, kWindowPrefill, 1.0f, 100},
+        AttentionCase{"window_chunked", 7, 1, 64, 32, kChunked, 1.0f, 5},
+        AttentionCase{"window_chunked", 8, 2, 128, 16, kChunked, 4.0f, 300},
+        AttentionCase{"window_decode", 4, 4, 128, 16, kDecode, 1.0f, 5},
+        AttentionCase{"window_decode", 28, 4, 128, 16, kDecode, 4.0f, 1000},
+        AttentionCase{"window_mixed", 14, 2, 128, 16, kMixed, 1.0f, 64},
+        AttentionCase{"window_long", 28, 4, 128, 16, kLong, 1.0f, 3000}),
     [](const ::testing::TestParamInfo<AttentionCase>& info) {
       const AttentionCase& c = info.param;
       return std::string(c.name) + "_hq" + std::to_string(c.hq) + "_hkv" + std::to_string(c.hkv) + "_d" +
-             std::to_string(c.d) + "_b" + std::to_string(c.block_size) + (c.q_scale != 1.0f ? "_peaky" : "");
+             std::to_string(c.d) + "_b" + std::to_string(c.block_size) + (c.q_scale != 1.0f ? "_peaky" : "") +
+             (c.window > 0 ? "_w" + std::to_string(c.window) : "");
     });
+
+// A window at least as long as every context hides nothing: the kernels then take the
+// same path as full attention, to the bit.
+TEST(PagedAttentionWindow, AWindowCoveringEveryContextGivesTheBitsOfFullAttention) {
+  for (const auto& seqs : {kMixed, kChunked}) {
+    const Problem p(AttentionCase{"cover", 8, 2, 128, 16, seqs});
+    CudaAttention attention(p);
+    AttentionShape covering = p.shape();
+    covering.sliding_window = 4096;
+    const std::vector<float> full = attention.run(p.all(), "full"), windowed = attention.run(p.all(), "w", covering);
+    ASSERT_EQ(full.size(), windowed.size());
+    for (size_t i = 0; i < full.size(); ++i)
+      ASSERT_EQ(std::bit_cast<uint32_t>(full[i]), std::bit_cast<uint32_t>(windowed[i])) << "element " << i;
+  }
+}
 
 TEST(PagedAttentionErrors, RejectsUnsupportedShapes) {
   const Problem p(AttentionCase{"errors", 4, 2, 64, 16, {{10, 10}}});
@@ -199,6 +237,9 @@ TEST(PagedAttentionErrors, RejectsUnsupportedShapes) {
   AttentionShape bad_group = p.shape();
   bad_group.num_kv_heads = 3;
   EXPECT_THROW(cuda().paged_attention(b.q, attention.cache, b.meta, bad_group, out), Error);
+  AttentionShape bad_window = p.shape();
+  bad_window.sliding_window = -1;
+  EXPECT_THROW(cuda().paged_attention(b.q, attention.cache, b.meta, bad_window, out), Error);
   EXPECT_THROW(cuda().paged_attention(b.q, attention.cache, b.meta, p.shape(), cuda().alloc(DType::kF32, {10, 256})),
                Error);
 }

@@ -65,6 +65,20 @@ TEST(CliGenerate, SameSeedSameSample) {
   EXPECT_NE(nlohmann::json::parse(a.out)["token_ids"], nlohmann::json::parse(c.out)["token_ids"]);
 }
 
+// --threads sizes the CPU backend's worker pool, as the startup log reports; without it
+// TERN_NUM_THREADS (2 under run_tern) does.
+TEST(CliGenerate, ThreadsSizesTheCpuWorkerPool) {
+  const std::string args =
+      "generate --backend cpu --model " + quote((kData / "models/tiny-qwen2").string()) + " --prompt Hi --max-tokens 1";
+  for (const auto& [flag, expected] : {std::pair{" --threads 3", "on backend cpu (3 worker threads)"},
+                                       std::pair{" --threads 1", "on backend cpu (1 worker thread)"},
+                                       std::pair{"", "on backend cpu (2 worker threads)"}}) {
+    auto r = run_tern(args + flag);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find(expected), std::string::npos) << "with '" << flag << "': " << r.err;
+  }
+}
+
 TEST(CliGenerate, MalformedModelFolderIsAOneLineErrorNotACrash) {
   TempDir dir;
   for (const auto& f : fs::directory_iterator(kData / "models/tiny-qwen2")) fs::copy(f.path(), dir.path());

@@ -14,7 +14,6 @@
 #include <string>
 
 #include "base/error.h"
-
 #include "test_support.h"
 
 namespace tern {
@@ -145,6 +144,85 @@ TEST(ModelConfig, Mistral7B) {
                                              kSource);
   EXPECT_EQ(v01.sliding_window, 4096);
   EXPECT_EQ(v01.rope_theta, 10000.0);
+}
+
+// Which layers attend over a sliding window, as transformers decides it.
+TEST(ModelConfig, MistralSlidesEveryLayerOverItsWindow) {
+  const ModelConfig v01 =
+      parse_model_config(with(mistral_7b_instruct_v03(), [](json& j) { j["sliding_window"] = 4096; }), kSource);
+  for (int64_t layer : {0, 17, 31}) EXPECT_EQ(v01.attention_window(layer), 4096) << layer;
+  // MistralConfig's default when the field is absent; null (v0.3) is no window at all.
+  const ModelConfig absent =
+      parse_model_config(with(mistral_7b_instruct_v03(), [](json& j) { j.erase("sliding_window"); }), kSource);
+  EXPECT_EQ(absent.sliding_window, 4096);
+  EXPECT_EQ(absent.attention_window(31), 4096);
+  const ModelConfig v03 = parse_model_config(mistral_7b_instruct_v03(), kSource);
+  for (int64_t layer : {0, 31}) EXPECT_EQ(v03.attention_window(layer), 0) << layer;
+}
+
+TEST(ModelConfig, Qwen2SlidesOnlyWithUseSlidingWindowFromMaxWindowLayersOn) {
+  // Qwen2.5 ships sliding_window 131072 with use_sliding_window false: no layer slides.
+  const ModelConfig off = parse_model_config(qwen25_7b_instruct(), kSource);
+  for (int64_t layer : {0, 27}) EXPECT_EQ(off.attention_window(layer), 0) << layer;
+
+  const ModelConfig on = parse_model_config(with(qwen25_7b_instruct(),
+                                                 [](json& j) {
+                                                   j["use_sliding_window"] = true;
+                                                   j["sliding_window"] = 4096;
+                                                   j["max_window_layers"] = 21;
+                                                 }),
+                                            kSource);
+  EXPECT_EQ(on.sliding_window, 4096);
+  for (int64_t layer = 0; layer < 28; ++layer) EXPECT_EQ(on.attention_window(layer), layer >= 21 ? 4096 : 0) << layer;
+
+  // max_window_layers 28 (its own value, and Qwen2Config's default) leaves none of 28 layers sliding.
+  const ModelConfig none =
+      parse_model_config(with(qwen25_7b_instruct(), [](json& j) { j["use_sliding_window"] = true; }), kSource);
+  EXPECT_EQ(none.sliding_window, 0);
+  EXPECT_EQ(none.attention_window(27), 0);
+
+  // layer_types, which transformers v5 writes, names each layer's kind and wins over max_window_layers.
+  const ModelConfig typed =
+      parse_model_config(with(qwen25_7b_instruct(),
+                              [](json& j) {
+                                j["use_sliding_window"] = true;
+                                j["sliding_window"] = 1024;
+                                j["layer_types"] = json::array();
+                                for (int i = 0; i < 28; ++i)
+                                  j["layer_types"].push_back(i % 2 ? "sliding_attention" : "full_attention");
+                              }),
+                         kSource);
+  for (int64_t layer = 0; layer < 28; ++layer) EXPECT_EQ(typed.attention_window(layer), layer % 2 ? 1024 : 0) << layer;
+}
+
+TEST(ModelConfigErrors, SlidingWindowFieldsAreCheckedAndNamed) {
+  const auto sliding = [](std::function<void(json&)> more) {
+    return with(qwen25_7b_instruct(), [&](json& j) {
+      j["use_sliding_window"] = true;
+      j["sliding_window"] = 4096;
+      more(j);
+    });
+  };
+  const auto types = [](int n, const char* type) {
+    json list = json::array();
+    for (int i = 0; i < n; ++i) list.push_back(i == n - 1 ? type : "full_attention");
+    return list;
+  };
+  expect_config_error(sliding([](json& j) { j["max_window_layers"] = -1; }),
+                      {"field 'max_window_layers': -1 is out of range"});
+  expect_config_error(sliding([](json& j) { j["sliding_window"] = 0; }), {"field 'sliding_window': 0 is out of range"});
+  expect_config_error(sliding([&](json& j) { j["layer_types"] = types(27, "full_attention"); }),
+                      {"field 'layer_types'", "is not a list of 28 layer types"});
+  expect_config_error(
+      sliding([&](json& j) { j["layer_types"] = types(28, "chunked_attention"); }),
+      {"field 'layer_types': layer 27: \"chunked_attention\" is not supported", "full_attention, sliding_attention"});
+  expect_config_error(with(qwen25_7b_instruct(), [&](json& j) { j["layer_types"] = types(28, "sliding_attention"); }),
+                      {"field 'layer_types': layer 27 is sliding_attention but use_sliding_window is false"});
+  expect_config_error(sliding([&](json& j) {
+                        j["sliding_window"] = nullptr;
+                        j["layer_types"] = types(28, "sliding_attention");
+                      }),
+                      {"field 'layer_types': layer 27 is sliding_attention but sliding_window is null"});
 }
 
 TEST(ModelConfig, ExplicitHeadDimNeedNotBeHiddenOverHeads) {
@@ -355,13 +433,14 @@ TEST(ModelConfigErrors, OtherFieldsAreTypeAndRangeChecked) {
        },
        "field 'eos_token_id': \"2\" is not an integer"},
       {[](json& j) { j["bos_token_id"] = -1; }, "field 'bos_token_id': -1 is out of range"},
-      {[](json& j) { j["use_sliding_window"] = true; }, "field 'use_sliding_window': true is not supported"},
       {[](json& j) { j["partial_rotary_factor"] = 0.5; }, "field 'partial_rotary_factor': 0.5 is not supported"},
   };
   for (const auto& [change, expected] : cases) {
     SCOPED_TRACE(expected);
     expect_config_error(with(qwen25_7b_instruct(), change), {expected});
   }
+  expect_config_error(with(qwen25_7b_instruct(), [](json& j) { j["use_sliding_window"] = 1; }),
+                      {"field 'use_sliding_window': 1 is not true or false"});
   expect_config_error(with(mistral_7b_instruct_v03(), [](json& j) { j["sliding_window"] = 0; }),
                       {"field 'sliding_window': 0 is out of range"});
   expect_config_error(with(mistral_7b_instruct_v03(), [](json& j) { j["sliding_window"] = "4096"; }),

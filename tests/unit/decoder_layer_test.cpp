@@ -53,9 +53,7 @@ class DecoderLayerTest : public ::testing::Test {
     return make_view(data, DType::kI32, Device::kCpu, shape);
   }
 
-  std::vector<KvCacheLayer> kv_cache() {
-    return LlamaModel(config_, weights_, backend_).make_kv_cache(2, kBlockSize);
-  }
+  std::vector<KvCacheLayer> kv_cache() { return LlamaModel(config_, weights_, backend_).make_kv_cache(2, kBlockSize); }
 
   CpuBackend backend_{1};
   ModelConfig config_;
@@ -84,7 +82,7 @@ TEST_F(DecoderLayerTest, LayersRunByHandAreTheForwardAndTheObserverSeesEveryProj
   };
   backend_.embedding(in_.token_ids, weights_.embed_tokens, a.residual);
   for (size_t i = 0; i < weights_.layers.size(); ++i)
-    run_decoder_layer(context, weights_.layers[i], cache[i], in_,
+    run_decoder_layer(context, int64_t(i), weights_.layers[i], cache[i], in_,
                       i == 0 ? LayerInput::kResidual : LayerInput::kResidualPlusHidden, a, record);
   backend_.add_rms_norm(a.residual, a.hidden, weights_.final_norm, float(config_.rms_norm_eps), a.normed);
   Tensor last = host_tensor(DType::kF32, {1, config_.hidden_size});
@@ -115,7 +113,8 @@ TEST_F(DecoderLayerTest, StopLayerEndsTheLayerBeforeThatProjection) {
     std::fill_n(a.act.ptr<float>(), a.act.numel(), -7.0f);
     backend_.embedding(in_.token_ids, weights_.embed_tokens, a.residual);
     run_decoder_layer(
-        context, weights_.layers[0], cache[0], in_, LayerInput::kResidual, a, [&](Projection p, const Tensor& input) {
+        context, 0, weights_.layers[0], cache[0], in_, LayerInput::kResidual, a,
+        [&](Projection p, const Tensor& input) {
           seen.push_back(
               {p, input.rows(), input.cols(), {input.ptr<const float>(), input.ptr<const float>() + input.numel()}});
           return p == stop_at ? ObserverReply::kStopLayer : ObserverReply::kContinue;

@@ -4,16 +4,17 @@
 #include <cstring>
 
 #include "base/error.h"
-#include "tensor/convert.h"
 #include "base/thread_pool.h"
+#include "tensor/convert.h"
 
 namespace tern {
 
 CpuBackend::CpuBackend(int num_threads) {
-  // The pool is process-wide; its size comes from TERN_NUM_THREADS or the core count.
-  (void)num_threads;
-  ThreadPool::global();
+  TERN_CHECK(num_threads >= 0, "cpu backend: ", num_threads, " worker threads");
+  ThreadPool::global().resize(num_threads > 0 ? num_threads : ThreadPool::default_global_size());
 }
+
+int CpuBackend::num_threads() const { return ThreadPool::global().num_threads(); }
 
 Tensor CpuBackend::alloc(DType dtype, std::initializer_list<int64_t> shape) { return host_tensor(dtype, shape); }
 

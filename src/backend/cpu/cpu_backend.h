@@ -9,7 +9,14 @@ namespace tern {
 
 class CpuBackend final : public Backend {
  public:
+  // Sizes the process-wide worker pool the ops run on (ThreadPool::global()) to
+  // num_threads, or for 0 to ThreadPool::default_global_size() (TERN_NUM_THREADS, else
+  // all cores). The pool is shared by every CpuBackend of the process (the ranks of a
+  // CPU tensor-parallel group pass the same number), so the latest one sets its size.
   explicit CpuBackend(int num_threads = 0);
+
+  // Threads the ops run on: the pool's size.
+  int num_threads() const;
 
   std::string name() const override { return "cpu"; }
   Device device() const override { return Device::kCpu; }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -18,6 +19,7 @@ void CpuBackend::paged_attention(const Tensor& q, const KvCacheLayer& cache, con
   cpu::expect(meta.block_tables, DType::kI32, "paged_attention", "block_tables");
   const int hq = shape.num_q_heads, hkv = shape.num_kv_heads, d = shape.head_dim;
   TERN_CHECK(hkv > 0 && hq % hkv == 0, "paged_attention heads ", hq, "/", hkv);
+  TERN_CHECK(shape.sliding_window >= 0, "paged_attention: sliding window ", shape.sliding_window);
   const int group = hq / hkv;
   const int64_t block_size = cache.block_size(), max_blocks = meta.block_tables.cols();
   const int32_t* query_start = meta.query_start.ptr<const int32_t>();
@@ -40,25 +42,27 @@ void CpuBackend::paged_attention(const Tensor& q, const KvCacheLayer& cache, con
       const int32_t q_len = query_start[s + 1] - query_start[s];
       const int32_t pos = seq_lens[s] - q_len + (t - query_start[s]);
       TERN_CHECK(pos >= 0 && (pos / block_size) < max_blocks, "paged_attention: position ", pos);
+      // The keys this query sees: [first, pos], the last sliding_window of them when set.
+      const int32_t first = shape.sliding_window > 0 ? std::max(0, pos - shape.sliding_window + 1) : 0;
       scores.resize(size_t(pos) + 1);
       for (int h = 0; h < hq; ++h) {
         const float* qh = q.ptr<const float>() + int64_t(t) * hq * d + int64_t(h) * d;
         const int kvh = h / group;
         float max_score = -std::numeric_limits<float>::infinity();
-        for (int32_t j = 0; j <= pos; ++j) {
+        for (int32_t j = first; j <= pos; ++j) {
           int64_t slot = int64_t(tables[s * max_blocks + j / block_size]) * block_size + j % block_size;
           const float* k = cache.k.ptr<const float>() + slot * kv_row + int64_t(kvh) * d;
           scores[j] = cpu::dot(qh, k, d) * shape.scale;
           max_score = std::max(max_score, scores[j]);
         }
         float denom = 0.0f;
-        for (int32_t j = 0; j <= pos; ++j) {
+        for (int32_t j = first; j <= pos; ++j) {
           scores[j] = std::exp(scores[j] - max_score);
           denom += scores[j];
         }
         float* o = out.ptr<float>() + int64_t(t) * hq * d + int64_t(h) * d;
         for (int i = 0; i < d; ++i) o[i] = 0.0f;
-        for (int32_t j = 0; j <= pos; ++j) {
+        for (int32_t j = first; j <= pos; ++j) {
           int64_t slot = int64_t(tables[s * max_blocks + j / block_size]) * block_size + j % block_size;
           const float* v = cache.v.ptr<const float>() + slot * kv_row + int64_t(kvh) * d;
           float p = scores[j] / denom;

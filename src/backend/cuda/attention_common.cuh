@@ -88,6 +88,12 @@ __device__ __forceinline__ void load_tile_async(bf16* tile, int rows, const bf16
   }
 }
 
+// The first key a query at context position pos sees: 0, or with a sliding window W the
+// oldest of the last W keys, pos - W + 1.
+__device__ __forceinline__ int first_visible_key(const Params& p, int pos) {
+  return p.sliding_window > 0 ? max(0, pos - p.sliding_window + 1) : 0;
+}
+
 // slots[r] = cache slot of context position key0 + r for r < kKeysPerTile, or -1 at and
 // past key_end (those rows are zero-filled, and the block table is not read there).
 __device__ __forceinline__ void find_slots(int* slots, const int32_t* table, int block_size, int key0, int key_end) {

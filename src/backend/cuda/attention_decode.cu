@@ -19,6 +19,10 @@ __host__ __device__ inline int first_guess(int seq_len) {
   return wanted < 1 ? 1 : (wanted > kMaxPartitions ? kMaxPartitions : wanted);
 }
 
+// The keys a sequence's single query token sees: the last sliding_window of its
+// seq_len, or all of them; they start at key first_visible_key(p, seq_len - 1).
+__device__ inline int visible_keys(const Params& p, int seq_len) { return seq_len - first_visible_key(p, seq_len - 1); }
+
 __device__ inline Partitioning partitioning(int seq_len) {
   if (seq_len <= 0) return {0, kKeysPerTile};
   const int guess = first_guess(seq_len);
@@ -66,9 +70,9 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const 
   const int q_begin = p.query_start[seq];
   if (p.query_start[seq + 1] - q_begin != 1) return;
   const int seq_len = p.seq_lens[seq];
-  const Partitioning parts = partitioning(seq_len);
+  const Partitioning parts = partitioning(visible_keys(p, seq_len));
   if (partition >= parts.count) return;
-  const int key_begin = partition * parts.keys;
+  const int key_begin = first_visible_key(p, seq_len - 1) + partition * parts.keys;
   const int key_end = min(seq_len, key_begin + parts.keys);
   const int num_tiles = (key_end - key_begin + kKeysPerTile - 1) / kKeysPerTile;
 
@@ -179,7 +183,7 @@ __global__ void __launch_bounds__(kThreads) merge_kernel(const Params p, const P
   const int head = blockIdx.x, seq = blockIdx.y;
   const int q_begin = p.query_start[seq];
   if (p.query_start[seq + 1] - q_begin != 1) return;
-  const int count = min(partitioning(p.seq_lens[seq]).count, partials.stride);
+  const int count = min(partitioning(visible_keys(p, p.seq_lens[seq])).count, partials.stride);
   if (count <= 1) return;
   const int64_t base = (int64_t(seq) * p.num_q_heads + head) * partials.stride;
   const float* lse = partials.lse + base;

@@ -4,8 +4,9 @@
 // of the tensor-core tile. Long contexts are cut into partitions computed in parallel
 // and merged by a second kernel in a fixed order.
 //
-// The partitioning of a sequence depends only on its own length, never on the batch, so
-// a sequence decodes to the same bits alone or in any batch.
+// With a sliding window only the window's keys are read and partitioned. The
+// partitioning of a sequence depends only on its own length (and the window), never on
+// the batch, so a sequence decodes to the same bits alone or in any batch.
 #pragma once
 
 #include <cuda_runtime.h>

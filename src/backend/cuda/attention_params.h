@@ -24,6 +24,7 @@ struct Params {
   const int32_t* seq_lens = nullptr;      // [S]
   const int32_t* block_tables = nullptr;  // [S, max_blocks_per_seq]
   int num_seqs = 0, num_q_heads = 0, num_kv_heads = 0, block_size = 0, max_blocks_per_seq = 0;
+  int sliding_window = 0;   // > 0: the query at position p sees keys (p - sliding_window, p]
   float scale_log2 = 0.0f;  // softmax scale times log2(e): the kernels use exp2
 };
 

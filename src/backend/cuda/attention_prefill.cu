@@ -34,8 +34,10 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
   const int seq_len = p.seq_lens[seq];
   const int first_pos = seq_len - q_len;  // context position of the sequence's first query token
   const int rows = min(kQueryRows, q_len - m0);
-  const int key_end = first_pos + m0 + rows;  // keys [0, key_end) are visible to some row of this tile
-  const int num_tiles = (key_end + kKeysPerTile - 1) / kKeysPerTile;
+  // Keys [key_begin, key_end) are visible to some row of this tile: the first row's window
+  // starts earliest, the last row's position ends latest.
+  const int key_begin = first_visible_key(p, first_pos + m0), key_end = first_pos + m0 + rows;
+  const int num_tiles = (key_end - key_begin + kKeysPerTile - 1) / kKeysPerTile;
   const int kv_head = head / (p.num_q_heads / p.num_kv_heads);
   const int32_t* table = p.block_tables + int64_t(seq) * p.max_blocks_per_seq;
   const int64_t q_stride = int64_t(p.num_q_heads) * D;
@@ -44,8 +46,8 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
   // Prologue: Q with tile 0 in one group, tile 1 in the next (an empty group if none).
   load_tile_async<D>(q_tile, kQueryRows, p.q,
                      [&](int r) -> const bf16* { return r < rows ? q_rows + r * q_stride : nullptr; });
-  find_slots(slots[0], table, p.block_size, 0, key_end);
-  find_slots(slots[1], table, p.block_size, kKeysPerTile, key_end);
+  find_slots(slots[0], table, p.block_size, key_begin, key_end);
+  find_slots(slots[1], table, p.block_size, key_begin + kKeysPerTile, key_end);
   __syncthreads();
   load_kv_tiles_async<D>(k_tiles, v_tiles, p, slots[0], kv_head);
   cp_async_commit();
@@ -56,6 +58,8 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
   const int warp = warp_id(), lane = lane_id();
   const int warp_row0 = warp * kRowBlocks * 16;           // the warp's first row in the tile
   const int warp_first_pos = first_pos + m0 + warp_row0;  // and its context position
+  const int warp_first_key = first_visible_key(p, warp_first_pos);  // the first key any of its rows sees
+  const int warp_last_first_key = first_visible_key(p, warp_first_pos + kRowBlocks * 16 - 1);
   float o[kRowBlocks][D / 8][4];
 #pragma unroll
   for (int mb = 0; mb < kRowBlocks; ++mb)
@@ -71,16 +75,20 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
     const bf16* v_tile = v_tiles + stage * kKeysPerTile * D;
     cp_async_wait<1>();
     __syncthreads();  // tile j (and Q) landed for every thread's copies
-    if (j + 2 < num_tiles) find_slots(slots[stage], table, p.block_size, (j + 2) * kKeysPerTile, key_end);
+    if (j + 2 < num_tiles) find_slots(slots[stage], table, p.block_size, key_begin + (j + 2) * kKeysPerTile, key_end);
 
       // The tile in two halves of 32 keys: half the score registers, so nothing spills.
 #pragma unroll 1
     for (int half = 0; half < 2; ++half) {
       constexpr int kHalf = kKeysPerTile / 2;
+      const int key0 = key_begin + j * kKeysPerTile + half * kHalf;
+      // Keys that all slid out of this warp's rows' windows add nothing: skip them (the
+      // warp alone decides, and nothing in here synchronises the block).
+      if (key0 + kHalf <= warp_first_key) continue;
       float s[kRowBlocks][kHalf / 8][4];
       query_key_scores<D, kRowBlocks, kHalf / 8>(q_tile, warp_row0, k_tile, half * kHalf, s);
-      const int key0 = j * kKeysPerTile + half * kHalf;
-      if (key0 + kHalf - 1 > warp_first_pos) {  // these keys reach past some row's position
+      // These keys reach past some row's position, or precede some row's window.
+      if (key0 + kHalf - 1 > warp_first_pos || key0 < warp_last_first_key) {
 #pragma unroll
         for (int mb = 0; mb < kRowBlocks; ++mb)
 #pragma unroll
@@ -89,7 +97,7 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const Params p) {
             for (int e = 0; e < 4; ++e) {
               const int key = key0 + nb * 8 + (lane % 4) * 2 + (e & 1);
               const int row_pos = warp_first_pos + mb * 16 + lane / 4 + (e >= 2 ? 8 : 0);
-              if (key > row_pos) s[mb][nb][e] = -INFINITY;
+              if (key > row_pos || key < first_visible_key(p, row_pos)) s[mb][nb][e] = -INFINITY;
             }
       }
 #pragma unroll

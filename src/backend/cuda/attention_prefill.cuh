@@ -1,5 +1,6 @@
 // Paged attention for sequences with two or more query tokens (prefill and chunked
-// prefill): FlashAttention-2 style, tensor cores, FP32 online softmax, causal, GQA. The
+// prefill): FlashAttention-2 style, tensor cores, FP32 online softmax, causal (with an
+// optional sliding window: a query tile reads only the keys its rows' windows cover), GQA. The
 // cached prefix and the new tokens are both read through the block table (rope_kv_write
 // has already put the new keys there).
 #pragma once

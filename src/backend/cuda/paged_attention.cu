@@ -17,6 +17,8 @@ void CudaBackend::paged_attention(const Tensor& q, const KvCacheLayer& cache, co
   const int hq = shape.num_q_heads, hkv = shape.num_kv_heads, d = shape.head_dim;
   if (hkv <= 0 || hq <= 0 || hq % hkv != 0)
     throw error("cuda paged_attention: ", hq, " query heads cannot share ", hkv, " KV heads");
+  if (shape.sliding_window < 0)
+    throw error("cuda paged_attention: sliding window ", shape.sliding_window, " (0 for none, or a key count)");
   if (d != 16 && d != 32 && d != 64 && d != 128)
     throw error("cuda paged_attention: head_dim ", d, " is not supported (16, 32, 64, 128)");
   cuda::expect(q, DType::kBF16, op, "q");
@@ -54,6 +56,7 @@ void CudaBackend::paged_attention(const Tensor& q, const KvCacheLayer& cache, co
       .num_kv_heads = hkv,
       .block_size = int(cache.block_size()),
       .max_blocks_per_seq = int(meta.block_tables.cols()),
+      .sliding_window = shape.sliding_window,
       .scale_log2 = shape.scale * float(M_LOG2E),
   };
   cuda::attention::launch_prefill(params, d, meta.max_query_len, stream_);
