@@ -36,8 +36,7 @@ std::vector<int32_t> group_order(const Int4Weight& w) {
 
 Int4TileCoord int4_tile_coord(int64_t row_tile, int64_t col_tile, int lane, int word, int nibble) {
   return {.row = row_tile * kInt4TileRows + lane / 4 + 8 * (nibble % 2),
-          .col = col_tile * kInt4TileCols + 32 * (word / 2) + 8 * (lane % 4) + 4 * (word % 2) + 2 * ((nibble / 2) % 2) +
-                 nibble / 4};
+          .col = col_tile * kInt4TileCols + 16 * word + 2 * (lane % 4) + 8 * ((nibble / 2) % 2) + nibble / 4};
 }
 
 Int4Weight pack_int4_tiles(const Int4Weight& host) {

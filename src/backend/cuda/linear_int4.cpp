@@ -1,10 +1,12 @@
-// CudaBackend::linear for INT4 weights and their upload: the tensor-core W4A16 kernel for
-// up to kInt4MmaMaxRows rows, else dequantise into a reused BF16 buffer and run cuBLASLt.
-// Act-order weights first gather x's columns into the weights' column order.
+// CudaBackend::linear for INT4 weights and their upload: the W4A16 GEMM on sm_90 GPUs
+// (w4a16_gemm.cuh), for every number of rows; on older GPUs, dequantise into a reused BF16
+// buffer and run cuBLASLt. Act-order weights first gather x's columns into the weights'
+// column order.
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/int4_tiles.h"
 #include "backend/cuda/linear_int4.cuh"
+#include "backend/cuda/w4a16_gemm.cuh"
 
 namespace tern {
 
@@ -33,41 +35,49 @@ void CudaBackend::linear_int4(const Tensor& x, const LinearWeight& w, const Tens
   }
   if (m == 0) return;
   use_device();
+  // The GEMM reads x with the copy engine, which needs a 16-byte aligned base (rows are:
+  // k % 64 == 0); act-order weights need x's columns in their order. Either way x goes
+  // through one reused buffer.
   const void* input = x.data;
-  if (!q.group_index.empty()) {
-    void* gathered = int4_columns_workspace_.get(size_t(m * k) * 2, stream_);
-    cuda::launch_gather_columns(x.data, q.group_index.ptr<const int32_t>(), m, k, gathered, stream_);
-    input = gathered;
-  }
-  const cuda::Int4Problem problem{.m = m,
-                                  .n = n,
-                                  .k = k,
-                                  .x = input,
-                                  .tiles = q.codes.data,
-                                  .words = q.scales.ptr<const int32_t>(),
-                                  .group_size = q.group_size,
-                                  .num_groups = q.num_groups(),
-                                  .bias = w.bias.empty() ? nullptr : w.bias.data,
-                                  .out = out.data,
-                                  .out_dtype = out.dtype};
   const bool aligned = reinterpret_cast<uintptr_t>(input) % 16 == 0;
-  if (m <= cuda::kInt4MmaMaxRows && aligned) {
-    cuda::Int4Problem p = problem;
-    p.partials = static_cast<float*>(int4_partials_workspace_.get(cuda::int4_mma_partials_bytes(n, k), stream_));
-    p.counters = static_cast<int*>(int4_counters_workspace_.get(cuda::int4_mma_counters_bytes(n), stream_));
-    cuda::launch_int4_mma(p, stream_);
+  if (!q.group_index.empty() || !aligned) {
+    void* staged = int4_columns_workspace_.get(size_t(m * k) * 2, stream_);
+    if (!q.group_index.empty())
+      cuda::launch_gather_columns(x.data, q.group_index.ptr<const int32_t>(), m, k, staged, stream_);
+    else
+      CUDA_CHECK(cudaMemcpyAsync(staged, x.data, size_t(m * k) * 2, cudaMemcpyDeviceToDevice, stream_));
+    input = staged;
+  }
+  const void* bias = w.bias.empty() ? nullptr : w.bias.data;
+  if (w4a16_) {
+    const cuda::W4Schedule schedule = cuda::w4a16_schedule(m, n, k, *w4a16_);
+    cuda::launch_w4a16_gemm(
+        {.m = m,
+         .n = n,
+         .k = k,
+         .x = input,
+         .tiles = q.codes.data,
+         .words = q.scales.ptr<const int32_t>(),
+         .group_size = q.group_size,
+         .num_groups = q.num_groups(),
+         .bias = bias,
+         .out = out.data,
+         .out_dtype = out.dtype,
+         .partials = static_cast<float*>(
+             int4_partials_workspace_.get(cuda::w4a16_partials_bytes(n, k, *w4a16_), stream_)),
+         .counters = static_cast<int*>(int4_counters_workspace_.get(cuda::w4a16_counters_bytes(n), stream_))},
+        schedule, stream_);
     return;
   }
   void* dense = int4_dense_workspace_.get(size_t(n * k) * 2, stream_);
-  cuda::launch_int4_dequantize(problem, dense, stream_);
-  gemm_->run({.m = m,
-              .n = n,
-              .k = k,
-              .x = input,
-              .w = dense,
-              .bias = problem.bias,
-              .out = out.data,
-              .out_dtype = out.dtype},
+  cuda::launch_int4_dequantize({.n = n,
+                                .k = k,
+                                .tiles = q.codes.data,
+                                .words = q.scales.ptr<const int32_t>(),
+                                .group_size = q.group_size,
+                                .num_groups = q.num_groups()},
+                               dense, stream_);
+  gemm_->run({.m = m, .n = n, .k = k, .x = input, .w = dense, .bias = bias, .out = out.data, .out_dtype = out.dtype},
              stream_);
 }
 
