@@ -4,6 +4,7 @@
 #include <cuda_fp16.h>
 
 #include <type_traits>
+#include <utility>
 
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/int4_tiles.h"
@@ -95,7 +96,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   using Layout = StageLayout<TN, KC>;
   // Tokens per wgmma instruction: at least two instructions per k16 step, without which
   // ptxas 13.0 serialises the wgmmas of a group (C7513).
-  constexpr int kChunkTokens = TN <= 128 ? TN / 2 : 64;
+  constexpr int kChunkTokens = TN / 2;
   constexpr int kChunks = TN / kChunkTokens;
   static_assert(STAGES <= kMaxStages, "barrier arrays");
   pdl_trigger();
@@ -172,30 +173,46 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 
   // The consumers: warp w owns weight rows 16 w .. 16 w + 15 of the block's 128, and is
-  // warp w % 4 of warpgroup w / 4. Each 64-column tile is one wgmma group, and its 16 A
-  // registers are made while the previous tile's group runs: two register buffers, used
-  // by even and odd tiles of a unit.
+  // warp w % 4 of warpgroup w / 4. Each 64-column tile is one wgmma group; its 16 A
+  // registers are made while the groups of the kBuffers - 1 tiles before it run (a ring
+  // of register buffers, compile-time indexed by unrolling the tile loop). A wgmma waits
+  // for the one before it on the same accumulators, so at small token tiles, where each
+  // wgmma is short and the chain's latency would set the pace, k16 step s of every tile
+  // accumulates into its own set s % kAccSets; the sets are added at the end.
   sm90::claim_registers<kConsumerRegisters>();
+  constexpr int kAccSets = TN <= 64 ? 4 : (TN == 128 ? 2 : 1);
+  constexpr int kBuffers = TN <= 64 ? 3 : 2;
   int step = 0;  // stages consumed by this block, over all its units
   for (int64_t u = blockIdx.x; u < a.units; u += gridDim.x) {
     const Unit t = unit_at(u, a);
     // Rows past n (the last row block) compute from zero codes and scales and are not stored.
     const bool has_rows = t.row_block * kConsumerWarps + warp < a.row_tiles;
     const uint32_t row_mask = has_rows ? ~0u : 0u;
-    float acc[TN / 2];
+    float acc[kAccSets][TN / 2];
 #pragma unroll
-    for (int i = 0; i < TN / 2; ++i) acc[i] = 0.0f;
-    uint32_t A[2][4][4];
-    // The stage being read, and those of the last two groups committed: a stage goes back
-    // to the producer once its last group is done.
-    int slot = -1, prev_slot = -1, prev2_slot = -1;
+    for (int set = 0; set < kAccSets; ++set)
+#pragma unroll
+      for (int i = 0; i < TN / 2; ++i) acc[set][i] = 0.0f;
+    uint32_t A[kBuffers][4][4];
+    // The stage each buffer's last group read: a stage goes back to the producer once its
+    // last group is done.
+    int group_slot[kBuffers];
+#pragma unroll
+    for (int b = 0; b < kBuffers; ++b) group_slot[b] = -1;
     auto release = [&](int s) {
       if (lane == 0) sm90::mbarrier_arrive(&empty[s]);
     };
+    auto fence_acc = [&] {
+#pragma unroll
+      for (int set = 0; set < kAccSets; ++set) sm90::fence_registers(acc[set]);
+    };
+    int slot = -1;  // the stage being read
     const uint8_t* stage = nullptr;
 
-    // Tile `tile` (the unit's tile index i = tile - first_tile) into registers A[i % 2].
-    auto tile_step = [&](int tile, auto parity) {
+    // Tile `tile` (the unit's tile index i = tile - first_tile) through register buffer
+    // B = i % kBuffers.
+    auto tile_step = [&](int tile, auto buffer) {
+      constexpr int B = decltype(buffer)::value;
       const int i = tile - t.first_tile;
       if (i % KC == 0) {  // the first tile of a stage
         slot = step % STAGES;
@@ -203,12 +220,13 @@ __global__ void __launch_bounds__(kThreads, 1)
         stage = shared + size_t(slot) * Layout::kBytes;
         ++step;
       }
-      sm90::wgmma_wait<1>();  // all but the last group are done: this tile's registers are free
-      sm90::fence_registers(acc);
-      if (prev2_slot >= 0 && prev2_slot != prev_slot) release(prev2_slot);
+      // All but the last kBuffers - 1 groups are done: buffer B's last group among them.
+      sm90::wgmma_wait<kBuffers - 1>();
+      fence_acc();
+      if (group_slot[B] >= 0 && group_slot[B] != group_slot[(B + 1) % kBuffers]) release(group_slot[B]);
       const int j = i % KC;  // the tile within its stage
       const int stage_tile = tile - j;
-      uint32_t(&regs)[4][4] = A[decltype(parity)::value];
+      uint32_t(&regs)[4][4] = A[B];
       uint4 codes = *reinterpret_cast<const uint4*>(stage + Layout::kW + (warp * KC + j) * kTileBytes + lane * 16);
       codes.x &= row_mask, codes.y &= row_mask, codes.z &= row_mask, codes.w &= row_mask;
       const int g0 = (stage_tile * kInt4TileCols) >> a.group_shift;
@@ -243,30 +261,42 @@ __global__ void __launch_bounds__(kThreads, 1)
       sm90::fence_registers(b);
 #pragma unroll
       for (int s = 0; s < 4; ++s) sm90::fence_registers(regs[s]);
-      sm90::fence_registers(acc);
+      fence_acc();
       sm90::wgmma_fence();
 #pragma unroll
       for (int s = 0; s < 4; ++s)
 #pragma unroll
         for (int c = 0; c < kChunks; ++c)
-          sm90::wgmma_m64k16<kChunkTokens>(acc + c * kChunkTokens / 2, regs[s], b[s * kChunks + c], true);
+          sm90::wgmma_m64k16<kChunkTokens>(acc[s % kAccSets] + c * kChunkTokens / 2, regs[s], b[s * kChunks + c],
+                                           true);
       sm90::wgmma_commit();
-      prev2_slot = prev_slot;
-      prev_slot = slot;
+      group_slot[B] = slot;
     };
 
     const int end = t.first_tile + t.num_tiles;
-    for (int tile = t.first_tile; tile < end; tile += 2) {
-      tile_step(tile, std::integral_constant<int, 0>{});
-      if (tile + 1 < end) tile_step(tile + 1, std::integral_constant<int, 1>{});
+    for (int tile = t.first_tile; tile < end; tile += kBuffers) {
+      [&]<int... B>(std::integer_sequence<int, B...>) {
+        ((tile + B < end ? tile_step(tile + B, std::integral_constant<int, B>{}) : void()), ...);
+      }(std::make_integer_sequence<int, kBuffers>{});
     }
     sm90::wgmma_wait<0>();
-    sm90::fence_registers(acc);
-    if (prev2_slot >= 0 && prev2_slot != prev_slot) release(prev2_slot);
-    release(prev_slot);
+    fence_acc();
+    // The stages of the last kBuffers groups, each once.
+#pragma unroll
+    for (int b = 0; b < kBuffers; ++b) {
+      bool seen = group_slot[b] < 0;
+#pragma unroll
+      for (int e = 0; e < b; ++e) seen = seen || group_slot[e] == group_slot[b];
+      if (!seen) release(group_slot[b]);
+    }
+#pragma unroll
+    for (int set = 1; set < kAccSets; ++set)
+#pragma unroll
+      for (int i = 0; i < TN / 2; ++i) acc[0][i] += acc[set][i];
+    float(&sum)[TN / 2] = acc[0];
 
     // Lane L holds, for each 8-token group v, rows r and r + 8 (r = 16 warp + L / 4) of
-    // tokens 8 v + 2 (L % 4) and + 1: acc[4 v + e] is (row r + 8 (e / 2), token + e % 2).
+    // tokens 8 v + 2 (L % 4) and + 1: sum[4 v + e] is (row r + 8 (e / 2), token + e % 2).
     pdl_wait();  // `out` may still be read by the kernel before this one
     const int row = t.row_block * kW4BlockRows + warp * kInt4TileRows + lane / 4;
     const int token0 = t.token_tile * TN + 2 * (lane % 4);
@@ -281,33 +311,52 @@ __global__ void __launch_bounds__(kThreads, 1)
         if (token < a.m) store_value(out + int64_t(token) * a.n + row + 8 * (e / 2), vals[e] + (e < 2 ? bias_lo : bias_hi));
       }
     };
+    auto sum4 = [&](int v) { return make_float4(sum[4 * v], sum[4 * v + 1], sum[4 * v + 2], sum[4 * v + 3]); };
     if (a.slices == 1) {
 #pragma unroll
-      for (int v = 0; v < TN / 8; ++v) store4(v, make_float4(acc[4 * v], acc[4 * v + 1], acc[4 * v + 2], acc[4 * v + 3]));
+      for (int v = 0; v < TN / 8; ++v) store4(v, sum4(v));
       continue;
     }
     const int64_t unit_rc = int64_t(t.row_block) * a.token_tiles + t.token_tile;
     auto slice_partials = [&](int s) {
-      return reinterpret_cast<float4*>(partials + ((unit_rc * a.slices + s) * kConsumerThreads + threadIdx.x) * (TN / 2));
+      return reinterpret_cast<const float4*>(partials +
+                                             ((unit_rc * a.slices + s) * kConsumerThreads + threadIdx.x) * (TN / 2));
     };
-    float4* mine = slice_partials(t.slice);
+    float4* mine = const_cast<float4*>(slice_partials(t.slice));
 #pragma unroll
-    for (int v = 0; v < TN / 8; ++v) mine[v] = make_float4(acc[4 * v], acc[4 * v + 1], acc[4 * v + 2], acc[4 * v + 3]);
+    for (int v = 0; v < TN / 8; ++v) mine[v] = sum4(v);
     __threadfence();
     consumer_sync();
     if (threadIdx.x == 0) last_slice_flag = atomicAdd(counters + unit_rc, 1) == a.slices - 1;
     consumer_sync();
     if (!last_slice_flag) continue;
     __threadfence();
+    // The sum in slice order, whichever block came last. Each thread's partials are
+    // contiguous: a chunk of up to 4 float4 of the next slice is loaded while the current
+    // one is added.
+    constexpr int kChunk = TN / 8 < 4 ? TN / 8 : 4;
 #pragma unroll
-    for (int v = 0; v < TN / 8; ++v) {
-      float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      for (int s = 0; s < a.slices; ++s) {  // slice order, whichever block came last
-        const float4 p = s == t.slice ? make_float4(acc[4 * v], acc[4 * v + 1], acc[4 * v + 2], acc[4 * v + 3])
-                                      : __ldcg(slice_partials(s) + v);
-        sum.x += p.x, sum.y += p.y, sum.z += p.z, sum.w += p.w;
+    for (int v0 = 0; v0 < TN / 8; v0 += kChunk) {
+      float4 total[kChunk], next[kChunk];
+      auto fetch = [&](int s, float4(&into)[kChunk]) {
+#pragma unroll
+        for (int c = 0; c < kChunk; ++c) into[c] = s == t.slice ? sum4(v0 + c) : __ldcg(slice_partials(s) + v0 + c);
+      };
+#pragma unroll
+      for (int c = 0; c < kChunk; ++c) total[c] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      fetch(0, next);
+      for (int s = 0; s < a.slices; ++s) {
+        float4 current[kChunk];
+#pragma unroll
+        for (int c = 0; c < kChunk; ++c) current[c] = next[c];
+        if (s + 1 < a.slices) fetch(s + 1, next);
+#pragma unroll
+        for (int c = 0; c < kChunk; ++c)
+          total[c].x += current[c].x, total[c].y += current[c].y, total[c].z += current[c].z,
+              total[c].w += current[c].w;
       }
-      store4(v, sum);
+#pragma unroll
+      for (int c = 0; c < kChunk; ++c) store4(v0 + c, total[c]);
     }
     if (threadIdx.x == 0) counters[unit_rc] = 0;  // ready for the next launch
   }
