@@ -51,7 +51,7 @@ TEST(Int4Tiles, EveryWeightLandsInExactlyOneNibble) {
   for (int count : seen) ASSERT_EQ(count, 1);
 }
 
-TEST(Int4Tiles, ScaleWordsHoldTheF16ScaleAndTheZeroPoint) {
+TEST(Int4Tiles, ScaleWordsHoldTheBf16ScaleAndTheBiasedZeroPoint) {
   const Int4Weight w = random_int4(48, 64, 32, 2, false, 0, 16);
   const Int4Weight tiles = pack_int4_tiles(w);
   ASSERT_EQ(tiles.scales.dtype, DType::kI32);
@@ -59,8 +59,8 @@ TEST(Int4Tiles, ScaleWordsHoldTheF16ScaleAndTheZeroPoint) {
   for (int64_t row = 0; row < 48; ++row)
     for (int64_t g = 0; g < 2; ++g) {
       const uint32_t word = uint32_t(tiles.scales.ptr<const int32_t>()[((row / 16) * 2 + g) * 16 + row % 16]);
-      EXPECT_EQ(f16_to_f32(uint16_t(word & 0xFFFF)), w.scales.ptr<const float>()[row * 2 + g]);
-      EXPECT_EQ(int(word >> 16), int(w.zeros.ptr<const uint8_t>()[row * 2 + g]));
+      EXPECT_EQ(bf16_to_f32(uint16_t(word & 0xFFFF)), bf16_to_f32(f32_to_bf16(w.scales.ptr<const float>()[row * 2 + g])));
+      EXPECT_EQ(bf16_to_f32(uint16_t(word >> 16)), 128.0f + float(w.zeros.ptr<const uint8_t>()[row * 2 + g]));
     }
 }
 

@@ -85,7 +85,8 @@ Int4Weight pack_int4_tiles(const Int4Weight& host) {
   int32_t* words = out.scales.ptr<int32_t>();
   for (int64_t row = 0; row < n; ++row)
     for (int64_t g = 0; g < groups; ++g) {
-      const uint32_t word = uint32_t(f32_to_f16(scales[row * groups + g])) | uint32_t(zeros[row * groups + g]) << 16;
+      const uint32_t word = uint32_t(f32_to_bf16(scales[row * groups + g])) |
+                            uint32_t(f32_to_bf16(128.0f + float(zeros[row * groups + g]))) << 16;
       words[((row / kInt4TileRows) * groups + g) * kInt4TileRows + row % kInt4TileRows] = int32_t(word);
     }
   return out;

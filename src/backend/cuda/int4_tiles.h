@@ -20,9 +20,11 @@
 // shared memory as they are in x).
 //
 //   scales:  [N, G] I32 stored as [N/16][G][16]: for row 16 rt + i and group g, the word at
-//            (rt G + g) 16 + i holds the group's F16 scale in bits 0-15 and its zero point
-//            (0..16) in bits 16-23. The GEMM forms code - zero exactly in bf16 and multiplies by
-//            the scale rounded to bf16 (one more rounding, as when dequantising to BF16).
+//            (rt G + g) 16 + i holds the group's scale as BF16 in bits 0-15 (rounded from
+//            the checkpoint's F16) and 128 + its zero point (0..16) as BF16 in bits 16-31,
+//            exact: each half becomes a bf16 pair with one byte permute. The GEMM forms
+//            (128 + code) - (128 + zero) exactly in bf16 and multiplies by the scale, one
+//            rounding, as when dequantising to BF16.
 //   group_index: for act-order weights, the column permutation: physical column p holds
 //            the checkpoint's column group_index[p], sorted by group, so group g is the
 //            physical columns [g group_size, (g + 1) group_size); the activations are

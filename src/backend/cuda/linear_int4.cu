@@ -29,8 +29,8 @@ __global__ void int4_dequantize_kernel(const uint4* __restrict__ tiles, const in
       const int col = col_tile * kInt4TileCols + 16 * step + 2 * (lane % 4) + 8 * (j / 2);
       const uint32_t w = uint32_t(__ldg(words + (int64_t(row_tile) * num_groups + (col >> group_shift)) * kInt4TileRows +
                                          row % kInt4TileRows));
-      const float scale = __half2float(__ushort_as_half(uint16_t(w & 0xFFFFu)));
-      const int zero = int(w >> 16);
+      const float scale = __bfloat162float(__ushort_as_bfloat16(uint16_t(w & 0xFFFFu)));
+      const int zero = int(__bfloat162float(__ushort_as_bfloat16(uint16_t(w >> 16)))) - 128;
       const int q0 = int((word >> (4 * j)) & 0xFu), q1 = int((word >> (4 * (j + 4))) & 0xFu);
       *reinterpret_cast<__nv_bfloat162*>(out + int64_t(row) * k + col) =
           __floats2bfloat162_rn(scale * float(q0 - zero), scale * float(q1 - zero));

@@ -1,10 +1,8 @@
 #include "backend/cuda/w4a16_gemm.cuh"
 
 #include <cuda_bf16.h>
-#include <cuda_fp16.h>
 
 #include <type_traits>
-#include <utility>
 
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/int4_tiles.h"
@@ -69,15 +67,14 @@ __device__ __forceinline__ uint32_t dequant_pair(uint32_t bits, uint32_t biased_
   return *reinterpret_cast<const uint32_t*>(&v);
 }
 
-// The scale and biased zero of one row and group, as bf16 pairs.
+// The scale and biased zero (128 + zero) of one row and group as bf16 pairs, from the
+// word of int4_tiles.h that holds each as one bf16.
 struct GroupPair {
   uint32_t scale, biased_zero;
 };
 
-__device__ __forceinline__ GroupPair group_pair(int32_t packed) {
-  const uint32_t w = uint32_t(packed);
-  const __nv_bfloat162 s = __float2bfloat162_rn(__half2float(__ushort_as_half(uint16_t(w & 0xFFFFu))));
-  return {*reinterpret_cast<const uint32_t*>(&s), (0x4300u + (w >> 16)) * 0x00010001u};
+__device__ __forceinline__ GroupPair group_pair(uint32_t word) {
+  return {__byte_perm(word, 0, 0x1010), __byte_perm(word, 0, 0x3232)};
 }
 
 __device__ __forceinline__ void consumer_sync() { asm volatile("bar.sync 1, %0;\n" ::"n"(kConsumerThreads) : "memory"); }
@@ -173,15 +170,16 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 
   // The consumers: warp w owns weight rows 16 w .. 16 w + 15 of the block's 128, and is
-  // warp w % 4 of warpgroup w / 4. Each 64-column tile is one wgmma group; its 16 A
-  // registers are made while the groups of the kBuffers - 1 tiles before it run (a ring
-  // of register buffers, compile-time indexed by unrolling the tile loop). A wgmma waits
-  // for the one before it on the same accumulators, so at small token tiles, where each
-  // wgmma is short and the chain's latency would set the pace, k16 step s of every tile
-  // accumulates into its own set s % kAccSets; the sets are added at the end.
+  // warp w % 4 of warpgroup w / 4. Each stage is one wgmma group; its A registers (16 per
+  // tile) are made while the previous stage's group runs, in the other of two register
+  // buffers (compile-time indexed by unrolling the stage loop by two). A wgmma waits for
+  // the one before it on the same accumulators, so where the wgmmas are short (small token
+  // tiles) and that chain would set the pace, k16 steps accumulate round-robin into
+  // kAccSets sets, added at the end. A partial last stage still issues every wgmma of a
+  // stage (ptxas pipelines only groups of one shape): its missing tiles multiply zeros
+  // with the stage's first activation tile.
   sm90::claim_registers<kConsumerRegisters>();
-  constexpr int kAccSets = TN <= 64 ? 4 : (TN == 128 ? 2 : 1);
-  constexpr int kBuffers = TN <= 64 ? 3 : 2;
+  constexpr int kAccSets = TN == 16 ? 4 : (TN == 256 ? 1 : 2);
   int step = 0;  // stages consumed by this block, over all its units
   for (int64_t u = blockIdx.x; u < a.units; u += gridDim.x) {
     const Unit t = unit_at(u, a);
@@ -193,12 +191,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     for (int set = 0; set < kAccSets; ++set)
 #pragma unroll
       for (int i = 0; i < TN / 2; ++i) acc[set][i] = 0.0f;
-    uint32_t A[kBuffers][4][4];
-    // The stage each buffer's last group read: a stage goes back to the producer once its
-    // last group is done.
-    int group_slot[kBuffers];
-#pragma unroll
-    for (int b = 0; b < kBuffers; ++b) group_slot[b] = -1;
+    uint32_t A[2][KC][4][4];
+    int held_slot = -1, held2_slot = -1;  // the stages of the last two groups
     auto release = [&](int s) {
       if (lane == 0) sm90::mbarrier_arrive(&empty[s]);
     };
@@ -206,89 +200,80 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
       for (int set = 0; set < kAccSets; ++set) sm90::fence_registers(acc[set]);
     };
-    int slot = -1;  // the stage being read
-    const uint8_t* stage = nullptr;
 
-    // Tile `tile` (the unit's tile index i = tile - first_tile) through register buffer
-    // B = i % kBuffers.
-    auto tile_step = [&](int tile, auto buffer) {
+    auto stage_step = [&](int kt, auto buffer) {
       constexpr int B = decltype(buffer)::value;
-      const int i = tile - t.first_tile;
-      if (i % KC == 0) {  // the first tile of a stage
-        slot = step % STAGES;
-        sm90::mbarrier_wait(&full[slot], (step / STAGES) & 1);
-        stage = shared + size_t(slot) * Layout::kBytes;
-        ++step;
-      }
-      // All but the last kBuffers - 1 groups are done: buffer B's last group among them.
-      sm90::wgmma_wait<kBuffers - 1>();
+      const int nt = min(KC, t.first_tile + t.num_tiles - kt);
+      const int slot = step % STAGES;
+      sm90::mbarrier_wait(&full[slot], (step / STAGES) & 1);
+      ++step;
+      const uint8_t* stage = shared + size_t(slot) * Layout::kBytes;
+      // All but the last group are done: buffer B is free, and the stage before last too.
+      sm90::wgmma_wait<1>();
       fence_acc();
-      if (group_slot[B] >= 0 && group_slot[B] != group_slot[(B + 1) % kBuffers]) release(group_slot[B]);
-      const int j = i % KC;  // the tile within its stage
-      const int stage_tile = tile - j;
-      uint32_t(&regs)[4][4] = A[B];
-      uint4 codes = *reinterpret_cast<const uint4*>(stage + Layout::kW + (warp * KC + j) * kTileBytes + lane * 16);
-      codes.x &= row_mask, codes.y &= row_mask, codes.z &= row_mask, codes.w &= row_mask;
-      const int g0 = (stage_tile * kInt4TileCols) >> a.group_shift;
-      const int col = tile * kInt4TileCols;
-      const int g_first = (col >> a.group_shift) - g0, g_second = ((col + 32) >> a.group_shift) - g0;
-      const int32_t* stage_words = reinterpret_cast<const int32_t*>(stage + Layout::kS) +
-                                   warp * Layout::kGroupsPerRowTile * kInt4TileRows + lane / 4;
-      const GroupPair pairs[2][2] = {// [half of the tile][row r, row r + 8]
-                                     {group_pair(stage_words[g_first * kInt4TileRows] & row_mask),
-                                      group_pair(stage_words[g_first * kInt4TileRows + 8] & row_mask)},
-                                     {group_pair(stage_words[g_second * kInt4TileRows] & row_mask),
-                                      group_pair(stage_words[g_second * kInt4TileRows + 8] & row_mask)}};
+      if (held2_slot >= 0) release(held2_slot);
+      const int g0 = (kt * kInt4TileCols) >> a.group_shift;
+      const uint32_t* stage_words = reinterpret_cast<const uint32_t*>(stage + Layout::kS) +
+                                    warp * Layout::kGroupsPerRowTile * kInt4TileRows + lane / 4;
 #pragma unroll
-      for (int s = 0; s < 4; ++s) {  // k16 step s of the tile: word s of the lane
-        const uint32_t word = (&codes.x)[s];
-        const GroupPair& lo = pairs[s / 2][0];
-        const GroupPair& hi = pairs[s / 2][1];
-        regs[s][0] = dequant_pair(word, lo.biased_zero, lo.scale);
-        regs[s][1] = dequant_pair(word >> 4, hi.biased_zero, hi.scale);
-        regs[s][2] = dequant_pair(word >> 8, lo.biased_zero, lo.scale);
-        regs[s][3] = dequant_pair(word >> 12, hi.biased_zero, hi.scale);
+      for (int j = 0; j < KC; ++j) {
+        uint32_t(&regs)[4][4] = A[B][j];
+        const bool present = j < nt;
+        const uint32_t mask = present ? row_mask : 0u;
+        uint4 codes = *reinterpret_cast<const uint4*>(stage + Layout::kW + (warp * KC + (present ? j : 0)) * kTileBytes +
+                                                      lane * 16);
+        codes.x &= mask, codes.y &= mask, codes.z &= mask, codes.w &= mask;
+        const int col = (kt + j) * kInt4TileCols;
+        const int g_first = present ? (col >> a.group_shift) - g0 : 0;
+        const int g_second = present ? ((col + 32) >> a.group_shift) - g0 : 0;
+        const GroupPair pairs[2][2] = {// [half of the tile][row r, row r + 8]
+                                       {group_pair(stage_words[g_first * kInt4TileRows] & mask),
+                                        group_pair(stage_words[g_first * kInt4TileRows + 8] & mask)},
+                                       {group_pair(stage_words[g_second * kInt4TileRows] & mask),
+                                        group_pair(stage_words[g_second * kInt4TileRows + 8] & mask)}};
+#pragma unroll
+        for (int s = 0; s < 4; ++s) {  // k16 step s of the tile: word s of the lane
+          const uint32_t word = (&codes.x)[s];
+          const GroupPair& lo = pairs[s / 2][0];
+          const GroupPair& hi = pairs[s / 2][1];
+          regs[s][0] = dequant_pair(word, lo.biased_zero, lo.scale);
+          regs[s][1] = dequant_pair(word >> 4, hi.biased_zero, hi.scale);
+          regs[s][2] = dequant_pair(word >> 8, lo.biased_zero, lo.scale);
+          regs[s][3] = dequant_pair(word >> 12, hi.biased_zero, hi.scale);
+        }
       }
-      // Every operand register is final before the fence: ptxas serialises wgmmas when an
-      // instruction between them writes one (even a descriptor's address arithmetic).
-      const uint64_t x_tile = sm90::kmajor_sw128_descriptor(sm90::shared_address(stage) + j * Layout::kXBox);
-      uint64_t b[4 * kChunks];
+      // Descriptors differ in their low word only (shared addresses stay below 256 KB).
+      const uint64_t x_stage = sm90::kmajor_sw128_descriptor(sm90::shared_address(stage));
 #pragma unroll
-      for (int s = 0; s < 4; ++s)
+      for (int j = 0; j < KC; ++j)
 #pragma unroll
-        for (int c = 0; c < kChunks; ++c)  // descriptor addresses count 16-byte units
-          b[s * kChunks + c] = x_tile + uint64_t((c * kChunkTokens * 128 + s * 32) >> 4);
-      sm90::fence_registers(b);
-#pragma unroll
-      for (int s = 0; s < 4; ++s) sm90::fence_registers(regs[s]);
+        for (int s = 0; s < 4; ++s) sm90::fence_registers(A[B][j][s]);
       fence_acc();
       sm90::wgmma_fence();
 #pragma unroll
-      for (int s = 0; s < 4; ++s)
+      for (int j = 0; j < KC; ++j)
 #pragma unroll
-        for (int c = 0; c < kChunks; ++c)
-          sm90::wgmma_m64k16<kChunkTokens>(acc[s % kAccSets] + c * kChunkTokens / 2, regs[s], b[s * kChunks + c],
-                                           true);
+        for (int s = 0; s < 4; ++s)
+#pragma unroll
+          for (int c = 0; c < kChunks; ++c) {
+            const int x_tile = j < nt ? j : 0;
+            const uint64_t b = x_stage + uint64_t((x_tile * Layout::kXBox + c * kChunkTokens * 128 + s * 32) >> 4);
+            sm90::wgmma_m64k16<kChunkTokens>(acc[(4 * j + s) % kAccSets] + c * kChunkTokens / 2, A[B][j][s], b, true);
+          }
       sm90::wgmma_commit();
-      group_slot[B] = slot;
+      held2_slot = held_slot;
+      held_slot = slot;
     };
 
     const int end = t.first_tile + t.num_tiles;
-    for (int tile = t.first_tile; tile < end; tile += kBuffers) {
-      [&]<int... B>(std::integer_sequence<int, B...>) {
-        ((tile + B < end ? tile_step(tile + B, std::integral_constant<int, B>{}) : void()), ...);
-      }(std::make_integer_sequence<int, kBuffers>{});
+    for (int kt = t.first_tile; kt < end; kt += 2 * KC) {
+      stage_step(kt, std::integral_constant<int, 0>{});
+      if (kt + KC < end) stage_step(kt + KC, std::integral_constant<int, 1>{});
     }
     sm90::wgmma_wait<0>();
     fence_acc();
-    // The stages of the last kBuffers groups, each once.
-#pragma unroll
-    for (int b = 0; b < kBuffers; ++b) {
-      bool seen = group_slot[b] < 0;
-#pragma unroll
-      for (int e = 0; e < b; ++e) seen = seen || group_slot[e] == group_slot[b];
-      if (!seen) release(group_slot[b]);
-    }
+    if (held2_slot >= 0) release(held2_slot);
+    release(held_slot);
 #pragma unroll
     for (int set = 1; set < kAccSets; ++set)
 #pragma unroll
