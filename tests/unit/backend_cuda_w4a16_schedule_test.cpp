@@ -33,6 +33,7 @@ TEST(W4A16Schedule, EveryUnitOfWorkIsCoveredOnce) {
       EXPECT_EQ(p.k_tiles, s.k / 64);
       EXPECT_GE(int64_t(p.slices) * p.tiles_per_slice, p.k_tiles);
       EXPECT_LT(int64_t(p.slices - 1) * p.tiles_per_slice, p.k_tiles) << "an empty last slice";
+      EXPECT_EQ(p.tiles_per_slice % p.tile.tiles_per_stage, 0) << "slices start at stage boundaries";
       EXPECT_GE(p.grid, 1);
       EXPECT_LE(p.grid, kH100.sms);
       EXPECT_LE(p.grid, p.units());
@@ -89,7 +90,7 @@ TEST(W4A16Schedule, ForcedSlicesApplyWhereTheyFit) {
   const W4Schedule p = w4a16_schedule(16, 37888, 3584, kH100);
   unsetenv("TERN_W4A16_SLICES");
   EXPECT_EQ(p.slices, 4);
-  EXPECT_EQ(p.tiles_per_slice, 14);
+  EXPECT_EQ(p.tiles_per_slice, 16);  // 56 tiles in 4 slices, rounded up to whole stages of 4
 }
 
 }  // namespace

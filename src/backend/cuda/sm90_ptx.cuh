@@ -99,6 +99,16 @@ __device__ __forceinline__ void claim_registers() {
 #endif
 }
 
+// One box of a 3-D tensor map at element coordinates (c0 innermost, c1, c2).
+__device__ __forceinline__ void tensor_copy_3d(void* shared_dst, const CUtensorMap* map, int c0, int c1, int c2,
+                                               uint64_t* bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], "
+      "[%5];\n" ::"r"(shared_address(shared_dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(shared_address(bar))
+      : "memory");
+}
+
 // ---- warpgroup MMA ---------------------------------------------------------------------
 // A warpgroup is four consecutive warps starting at a multiple of four. In
 // wgmma.m64nNk16 with A in registers, warp w of the group supplies rows 16w..16w+15 of A

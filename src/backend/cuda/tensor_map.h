@@ -14,4 +14,11 @@ namespace tern::cuda {
 // as zeros. Throws tern::Error when the driver refuses.
 CUtensorMap bf16_rows_sw128_map(const void* base, int64_t rows, int64_t cols, int box_rows);
 
+// The map of a dense 3-D array of 32-bit words, dims innermost first, `strides` the bytes
+// between consecutive indices of dims 1 and 2, read in boxes of `box` words with no
+// swizzle (the box lands in shared memory in the same order). Indices past a dim read as
+// zeros. `what` names the array in errors.
+CUtensorMap u32_map_3d(const void* base, const uint64_t (&dims)[3], const uint64_t (&strides)[2],
+                       const uint32_t (&box)[3], const char* what);
+
 }  // namespace tern::cuda

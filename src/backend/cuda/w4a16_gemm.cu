@@ -2,6 +2,7 @@
 
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "backend/cuda/common.cuh"
@@ -26,6 +27,7 @@ constexpr int kWordBytes = kInt4TileRows * 4;                  // a row tile's 1
 struct Args {
   int m, n, k;
   int row_tiles, k_tiles, group_shift, num_groups;
+  int stage_groups;  // scale groups a stage reads: 64 KC / group size, at least 1
   int token_tiles, slices, tiles_per_slice;
   int64_t units;
 };
@@ -52,7 +54,7 @@ struct StageLayout {
   static constexpr int kXBox = TN * 128;
   static constexpr int kW = KC * kXBox;
   static constexpr int kS = kW + kConsumerWarps * KC * kTileBytes;
-  static constexpr int kGroupsPerRowTile = 2 * KC;  // groups are >= 32 columns
+  static constexpr int kGroupsPerRowTile = 2 * KC;  // room for the most a stage reads: 32-column groups
   static constexpr int kBytes = kS + kConsumerWarps * kGroupsPerRowTile * kWordBytes;
 };
 
@@ -86,8 +88,8 @@ __device__ __forceinline__ float load_value(const __nv_bfloat16* p) { return __b
 
 template <int TN, int KC, int STAGES, typename OutT>
 __global__ void __launch_bounds__(kThreads, 1)
-    w4a16_kernel(const __grid_constant__ CUtensorMap x_map, const uint8_t* __restrict__ tiles,
-                 const int32_t* __restrict__ words, const OutT* __restrict__ bias, OutT* __restrict__ out,
+    w4a16_kernel(const __grid_constant__ CUtensorMap x_map, const __grid_constant__ CUtensorMap w_map,
+                 const __grid_constant__ CUtensorMap s_map, const OutT* __restrict__ bias, OutT* __restrict__ out,
                  float* __restrict__ partials, int* __restrict__ counters, const Args a) {
 #ifdef TERN_SM90A
   using Layout = StageLayout<TN, KC>;
@@ -115,19 +117,23 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   if (warp >= kConsumerWarps) {
     sm90::release_registers<kProducerRegisters>();
-    // The producer. Weights and scale words are read before the previous kernel has
-    // finished; activations only after pdl_wait, so the first stages' activation boxes
-    // wait in `pending` until the ring is full (or the work ends).
+    // The producer: three TMA copies a stage (weights, scale words, activations; a partial
+    // last stage reads past its slice, harmlessly). Weights and scale words are read
+    // before the previous kernel has finished; activations only after pdl_wait, so the
+    // first stages' activation boxes wait in `pending` until the ring is full (or the work
+    // ends).
     if (warp != kConsumerWarps || lane != 0) return;
     struct XLoad {
-      int col_tile, tiles, row;
+      int col_tile, row;
     };
     XLoad pending[STAGES];
     int num_pending = 0, step = 0;
     bool x_ready = false;
+    const uint32_t stage_bytes = KC * Layout::kXBox + kConsumerWarps * (KC * kTileBytes + a.stage_groups * kWordBytes);
     auto load_x = [&](int slot, const XLoad& x) {
       uint8_t* stage = shared + size_t(slot) * Layout::kBytes;
-      for (int j = 0; j < x.tiles; ++j)
+#pragma unroll
+      for (int j = 0; j < KC; ++j)
         sm90::tensor_copy_2d(stage + j * Layout::kXBox, &x_map, (x.col_tile + j) * kInt4TileCols, x.row, &full[slot]);
     };
     auto release_x = [&] {
@@ -138,26 +144,16 @@ __global__ void __launch_bounds__(kThreads, 1)
     for (int64_t u = blockIdx.x; u < a.units; u += gridDim.x) {
       const Unit t = unit_at(u, a);
       const int first_row_tile = t.row_block * kConsumerWarps;
-      const int row_tiles = min(kConsumerWarps, a.row_tiles - first_row_tile);
       for (int kt = t.first_tile; kt < t.first_tile + t.num_tiles; kt += KC) {
-        const int nt = min(KC, t.first_tile + t.num_tiles - kt);
         const int slot = step % STAGES;
         if (!x_ready && step == STAGES) release_x();
         sm90::mbarrier_wait(&empty[slot], ((step / STAGES) & 1) ^ 1);
-        const int g0 = (kt * kInt4TileCols) >> a.group_shift;
-        const int groups = (((kt + nt) * kInt4TileCols - 1) >> a.group_shift) - g0 + 1;
-        sm90::mbarrier_arrive_expect_tx(&full[slot],
-                                        uint32_t(row_tiles * (nt * kTileBytes + groups * kWordBytes) + nt * Layout::kXBox));
+        sm90::mbarrier_arrive_expect_tx(&full[slot], stage_bytes);
         uint8_t* stage = shared + size_t(slot) * Layout::kBytes;
-        for (int r = 0; r < row_tiles; ++r) {
-          const int64_t row_tile = first_row_tile + r;
-          sm90::bulk_copy(stage + Layout::kW + r * KC * kTileBytes,
-                          tiles + (row_tile * a.k_tiles + kt) * kTileBytes, uint32_t(nt * kTileBytes), &full[slot]);
-          sm90::bulk_copy(stage + Layout::kS + r * Layout::kGroupsPerRowTile * kWordBytes,
-                          words + (row_tile * a.num_groups + g0) * kInt4TileRows, uint32_t(groups * kWordBytes),
-                          &full[slot]);
-        }
-        const XLoad x{kt, nt, t.token_tile * TN};
+        sm90::tensor_copy_3d(stage + Layout::kW, &w_map, 0, kt, first_row_tile, &full[slot]);
+        sm90::tensor_copy_3d(stage + Layout::kS, &s_map, 0, (kt * kInt4TileCols) >> a.group_shift, first_row_tile,
+                             &full[slot]);
+        const XLoad x{kt, t.token_tile * TN};
         if (x_ready)
           load_x(slot, x);
         else
@@ -183,9 +179,9 @@ __global__ void __launch_bounds__(kThreads, 1)
   int step = 0;  // stages consumed by this block, over all its units
   for (int64_t u = blockIdx.x; u < a.units; u += gridDim.x) {
     const Unit t = unit_at(u, a);
-    // Rows past n (the last row block) compute from zero codes and scales and are not stored.
+    // Rows past n (the last row block) read zero codes and scales (TMA fills past the
+    // end with zeros), so they compute zeros, which are not stored.
     const bool has_rows = t.row_block * kConsumerWarps + warp < a.row_tiles;
-    const uint32_t row_mask = has_rows ? ~0u : 0u;
     float acc[kAccSets][TN / 2];
 #pragma unroll
     for (int set = 0; set < kAccSets; ++set)
@@ -213,13 +209,13 @@ __global__ void __launch_bounds__(kThreads, 1)
       fence_acc();
       if (held2_slot >= 0) release(held2_slot);
       const int g0 = (kt * kInt4TileCols) >> a.group_shift;
-      const uint32_t* stage_words = reinterpret_cast<const uint32_t*>(stage + Layout::kS) +
-                                    warp * Layout::kGroupsPerRowTile * kInt4TileRows + lane / 4;
+      const uint32_t* stage_words =
+          reinterpret_cast<const uint32_t*>(stage + Layout::kS) + warp * a.stage_groups * kInt4TileRows + lane / 4;
 #pragma unroll
       for (int j = 0; j < KC; ++j) {
         uint32_t(&regs)[4][4] = A[B][j];
         const bool present = j < nt;
-        const uint32_t mask = present ? row_mask : 0u;
+        const uint32_t mask = present ? ~0u : 0u;
         uint4 codes = *reinterpret_cast<const uint4*>(stage + Layout::kW + (warp * KC + (present ? j : 0)) * kTileBytes +
                                                       lane * 16);
         codes.x &= mask, codes.y &= mask, codes.z &= mask, codes.w &= mask;
@@ -361,21 +357,32 @@ void launch_typed(const W4A16Problem& p, const W4Schedule& s, cudaStream_t strea
     return true;
   }();
   (void)raised;
+  const int64_t row_tiles = p.n / kInt4TileRows, k_tiles = p.k / kInt4TileCols;
+  const int stage_cols = kConfig.tiles_per_stage * kInt4TileCols;
+  const int stage_groups = p.num_groups == 1 ? 1 : std::max<int>(1, stage_cols / int(p.group_size));
   const Args args{.m = int(p.m),
                   .n = int(p.n),
                   .k = int(p.k),
-                  .row_tiles = int(p.n / kInt4TileRows),
+                  .row_tiles = int(row_tiles),
                   .k_tiles = s.k_tiles,
                   .group_shift = p.num_groups == 1 ? 30 : __builtin_ctzll(uint64_t(p.group_size)),
                   .num_groups = int(p.num_groups),
+                  .stage_groups = stage_groups,
                   .token_tiles = s.token_tiles,
                   .slices = s.slices,
                   .tiles_per_slice = s.tiles_per_slice,
                   .units = s.units()};
+  // Weights as [row tiles][k tiles][128 words], scale words as [row tiles][groups][16]:
+  // a stage's boxes are 8 row tiles of its tiles and groups.
   const CUtensorMap x_map = bf16_rows_sw128_map(p.x, p.m, p.k, TN);
-  launch_overlapping(kernel, dim3(s.grid), dim3(kThreads), shared, stream, x_map,
-                     static_cast<const uint8_t*>(p.tiles), p.words, static_cast<const OutT*>(p.bias),
-                     static_cast<OutT*>(p.out), p.partials, p.counters, args);
+  const CUtensorMap w_map =
+      u32_map_3d(p.tiles, {128, uint64_t(k_tiles), uint64_t(row_tiles)}, {512, uint64_t(k_tiles) * 512},
+                 {128, uint32_t(kConfig.tiles_per_stage), uint32_t(kConsumerWarps)}, "the INT4 weight tiles");
+  const CUtensorMap s_map =
+      u32_map_3d(p.words, {16, uint64_t(p.num_groups), uint64_t(row_tiles)}, {64, uint64_t(p.num_groups) * 64},
+                 {16, uint32_t(stage_groups), uint32_t(kConsumerWarps)}, "the INT4 scale words");
+  launch_overlapping(kernel, dim3(s.grid), dim3(kThreads), shared, stream, x_map, w_map, s_map,
+                     static_cast<const OutT*>(p.bias), static_cast<OutT*>(p.out), p.partials, p.counters, args);
 }
 
 template <int TN>

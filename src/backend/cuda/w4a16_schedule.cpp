@@ -52,12 +52,15 @@ W4Schedule best_schedule(int64_t m, int64_t n, int64_t k, const W4Device& d, dou
   W4Schedule best = with_slices(base, base.k_tiles, d);
   const bool can_split = base.token_tiles <= kSplitTokenTiles;
   auto fits = [&](const W4Schedule& s) { return partials_cap < 0 || double(s.partials_bytes()) <= partials_cap; };
+  // Slices start at a stage boundary: a multiple of the stage's tiles.
+  const int kc = base.tile.tiles_per_stage;
+  auto stage_multiple = [&](int64_t tiles) { return int(ceil_div64(tiles, kc) * kc); };
   if (const int forced = forced_slices(); forced > 0 && can_split) {
-    const W4Schedule s = with_slices(base, int(ceil_div64(base.k_tiles, std::min(forced, base.k_tiles))), d);
+    const W4Schedule s = with_slices(base, stage_multiple(ceil_div64(base.k_tiles, std::min(forced, base.k_tiles))), d);
     return fits(s) ? s : best;
   }
   double best_s = modelled_seconds(best, d);
-  for (int tiles = base.k_tiles - 1; can_split && tiles >= 1; --tiles) {
+  for (int tiles = stage_multiple(base.k_tiles) - kc; can_split && tiles >= kc; tiles -= kc) {
     const W4Schedule s = with_slices(base, tiles, d);
     if (s.tiles_per_slice * (s.slices - 1) >= base.k_tiles) continue;  // an empty last slice
     if (!fits(s)) continue;

@@ -62,7 +62,7 @@ struct W4Device {
 struct W4Schedule {
   W4TileConfig tile;
   int row_blocks = 0, token_tiles = 0, k_tiles = 0;
-  int slices = 1, tiles_per_slice = 0;  // K split: slices * tiles_per_slice >= k_tiles
+  int slices = 1, tiles_per_slice = 0;  // K split: slices * tiles_per_slice >= k_tiles, a multiple of the stage's tiles
   int grid = 0;                         // persistent blocks
   int64_t units() const { return int64_t(row_blocks) * token_tiles * slices; }
   // F32 partial sums a split schedule writes (0 without a split).
