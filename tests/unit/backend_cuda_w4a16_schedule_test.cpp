@@ -33,7 +33,7 @@ TEST(W4A16Schedule, EveryUnitOfWorkIsCoveredOnce) {
       EXPECT_EQ(p.k_tiles, s.k / 64);
       EXPECT_GE(int64_t(p.slices) * p.tiles_per_slice, p.k_tiles);
       EXPECT_LT(int64_t(p.slices - 1) * p.tiles_per_slice, p.k_tiles) << "an empty last slice";
-      EXPECT_EQ(p.tiles_per_slice % p.tile.tiles_per_stage, 0) << "slices start at stage boundaries";
+      if (p.slices > 1) EXPECT_EQ(p.tiles_per_slice % p.tile.tiles_per_stage, 0) << "slices start at stage boundaries";
       EXPECT_GE(p.grid, 1);
       EXPECT_LE(p.grid, kH100.sms);
       EXPECT_LE(p.grid, p.units());
