@@ -79,6 +79,8 @@ __device__ __forceinline__ GroupPair group_pair(uint32_t word) {
   return {__byte_perm(word, 0, 0x1010), __byte_perm(word, 0, 0x3232)};
 }
 
+__device__ __forceinline__ void gpu_fence_acq_rel() { asm volatile("fence.acq_rel.gpu;\n" ::: "memory"); }
+
 __device__ __forceinline__ void consumer_sync() { asm volatile("bar.sync 1, %0;\n" ::"n"(kConsumerThreads) : "memory"); }
 
 __device__ __forceinline__ void store_value(float* out, float v) { *out = v; }
@@ -306,12 +308,17 @@ __global__ void __launch_bounds__(kThreads, 1)
     float4* mine = const_cast<float4*>(slice_partials(t.slice));
 #pragma unroll
     for (int v = 0; v < TN / 8; ++v) mine[v] = sum4(v);
-    __threadfence();
+    // The block's partials are published by one release at GPU scope after the barrier
+    // (a fence per thread, as __threadfence, costs microseconds a unit); the last block
+    // acquires them the same way.
     consumer_sync();
-    if (threadIdx.x == 0) last_slice_flag = atomicAdd(counters + unit_rc, 1) == a.slices - 1;
+    if (threadIdx.x == 0) {
+      gpu_fence_acq_rel();
+      last_slice_flag = atomicAdd(counters + unit_rc, 1) == a.slices - 1;
+      if (last_slice_flag) gpu_fence_acq_rel();
+    }
     consumer_sync();
     if (!last_slice_flag) continue;
-    __threadfence();
     // The sum in slice order, whichever block came last. Each thread's partials are
     // contiguous: a chunk of up to 4 float4 of the next slice is loaded while the current
     // one is added.

@@ -12,7 +12,10 @@ namespace {
 
 constexpr int kTileCols = 64;
 constexpr int kSplitTokenTiles = 16;  // a split needs a counter per (row block, token tile)
-constexpr double kUnitOverheadS = 0.6e-6;  // a unit's epilogue and pipeline turn-around
+// Per unit: the epilogue and the pipeline's turn-around; a split unit also publishes its
+// partial sums (one GPU-scope release) and the last adds them. Fitted to the K-split sweep
+// of backend_ops_bench on an H100 (docs/performance.md, "INT4").
+constexpr double kUnitOverheadS = 0.5e-6, kSplitUnitOverheadS = 1.5e-6;
 
 int64_t ceil_div64(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -25,7 +28,9 @@ double modelled_seconds(const W4Schedule& s, const W4Device& d) {
   const double tile_bytes = kW4BlockRows * kTileCols / 2 + tn * kTileCols * 2 / 3.0;
   const double tile_s = std::max(tile_bytes / block_bytes_per_s, 2.0 * kW4BlockRows * kTileCols * tn / block_flops_per_s);
   double unit_s = s.tiles_per_slice * tile_s + kUnitOverheadS;
-  if (s.slices > 1) unit_s += 2.0 * kW4BlockRows * tn * 4 / block_bytes_per_s;
+  // A split unit writes its F32 partials and the last one reads them all back, at a third
+  // of the block's share of the bandwidth (fitted: they are small scattered transfers).
+  if (s.slices > 1) unit_s += kSplitUnitOverheadS + 3.0 * 2.0 * kW4BlockRows * tn * 4 / block_bytes_per_s;
   return double(ceil_div64(s.units(), s.grid)) * unit_s;
 }
 
@@ -41,11 +46,12 @@ int forced_slices() {
   return v && *v ? std::atoi(v) : 0;
 }
 
-// The best schedule whose split fits `partials_cap` bytes (unbounded when negative).
-W4Schedule best_schedule(int64_t m, int64_t n, int64_t k, const W4Device& d, double partials_cap) {
+// The best schedule with token tile `tokens` whose split fits `partials_cap` bytes
+// (unbounded when negative).
+W4Schedule best_schedule(int64_t m, int64_t n, int64_t k, const W4Device& d, double partials_cap, int tokens) {
   TERN_CHECK(m > 0 && n > 0 && k > 0 && n % 16 == 0 && k % kTileCols == 0, "w4a16_schedule: bad shape");
   W4Schedule base;
-  base.tile = w4a16_tile_config(w4a16_token_tile(m));
+  base.tile = w4a16_tile_config(tokens);
   base.row_blocks = int(ceil_div64(n, kW4BlockRows));
   base.token_tiles = int(ceil_div64(m, base.tile.tokens));
   base.k_tiles = int(k / kTileCols);
@@ -86,14 +92,19 @@ size_t W4Schedule::partials_bytes() const {
 }
 
 W4Schedule w4a16_schedule(int64_t m, int64_t n, int64_t k, const W4Device& device) {
-  const bool one_tile = m <= kW4MaxTokenTile;
-  return best_schedule(m, n, k, device, one_tile ? -1.0 : double(w4a16_partials_bytes(n, k, device)));
+  if (m <= kW4MaxTokenTile) return best_schedule(m, n, k, device, -1.0, w4a16_token_tile(m));
+  // Several token tiles: half-size tiles give twice the units, which can fill the last
+  // wave better (a narrow projection over a long prompt).
+  const double cap = double(w4a16_partials_bytes(n, k, device));
+  const W4Schedule full = best_schedule(m, n, k, device, cap, kW4MaxTokenTile);
+  const W4Schedule half = best_schedule(m, n, k, device, cap, kW4MaxTokenTile / 2);
+  return modelled_seconds(half, device) < 0.95 * modelled_seconds(full, device) ? half : full;
 }
 
 size_t w4a16_partials_bytes(int64_t n, int64_t k, const W4Device& device) {
   size_t most = 0;
   for (int t = 16; t <= kW4MaxTokenTile; t *= 2)
-    most = std::max(most, best_schedule(t, n, k, device, -1.0).partials_bytes());
+    most = std::max(most, best_schedule(t, n, k, device, -1.0, t).partials_bytes());
   return most;
 }
 

@@ -70,8 +70,9 @@ struct W4Schedule {
 };
 
 // The schedule for out[m, n] = x[m, k] W^T (n % 16 == 0, k % 64 == 0): the token tile for
-// m, then the K split that minimises the modelled time (waves of units, each unit's weight
-// bytes or FLOPs, plus the partial sums a split writes and reads). The split is bounded so
+// m (past 256 tokens, 256 or 128, whichever the model prefers), then the K split that
+// minimises the modelled time (waves of units, each unit's weight bytes or FLOPs and
+// fixed cost, plus the partial sums a split writes and reads). The split is bounded so
 // that its partial sums fit w4a16_partials_bytes(n, k) and its counters
 // w4a16_counters_bytes(n): workspaces sized once per shape, whatever m.
 // TERN_W4A16_SLICES=<s> forces s slices where they fit (for tuning runs).
