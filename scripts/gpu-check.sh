@@ -9,8 +9,9 @@
 # PREBUILT_DIR holds backend_ops_test and backend_ops_bench (found anywhere below it);
 # without it the script configures and builds them in build-gpu/ (that needs the CPU-side
 # -dev packages: nlohmann-json, CLI11, GoogleTest, PCRE2, utf8proc). LABEL (for example
-# the commit) is stored in the benchmark report. Results go to $OUT (default
-# ./gpu-check-out): backend_ops_test.json (gtest), bench.json, and the logs.
+# the commit) is stored in the benchmark report; BENCH_GROUPS picks the benchmark's op
+# groups (backend_ops_bench's third argument; default all but int4split). Results go to
+# $OUT (default ./gpu-check-out): backend_ops_test.json (gtest), bench.json, and the logs.
 set -u -o pipefail
 
 OUT=${OUT:-$PWD/gpu-check-out}
@@ -47,7 +48,7 @@ echo "backend_ops_test exit $TEST_RC"
 
 if [ -n "$BENCH_BIN" ]; then
   echo "== benchmark"
-  timeout 200 "$BENCH_BIN" "$OUT/bench.json" "$LABEL" >"$OUT/bench.log" 2>&1
+  timeout 200 "$BENCH_BIN" "$OUT/bench.json" "$LABEL" ${BENCH_GROUPS:+"$BENCH_GROUPS"} >"$OUT/bench.log" 2>&1
   echo "backend_ops_bench exit $?"
 fi
 
@@ -65,8 +66,8 @@ if command -v compute-sanitizer >/dev/null; then
 fi
 
 if command -v ncu >/dev/null && [ -n "$BENCH_BIN" ]; then
-  echo "== ncu: attention kernels (decode batch 64 x 2048, prefill 2048), INT4 GEMV (M=1, gate_up)"
-  timeout 120 ncu --clock-control none -k regex:'prefill_kernel|decode_kernel|int4_mma_kernel' --launch-count 4 \
+  echo "== ncu: attention kernels (decode batch 64 x 2048, prefill 2048), INT4 GEMM (gate_up at M = 1, 16, 32)"
+  timeout 120 ncu --clock-control none -k regex:'prefill_kernel|decode_kernel|w4a16_kernel' --launch-count 5 \
     --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
     --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis "$BENCH_BIN" --profile >"$OUT/ncu_attention.txt" 2>&1
   echo "ncu exit $?"

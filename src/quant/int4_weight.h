@@ -30,7 +30,7 @@ inline constexpr int kInt4MaxZero = 16;
 // (the layout described above, on the host); Backend::upload_int4 may convert it into a
 // kernel's layout on the device. kMmaTiles is the CUDA backend's tensor-core layout,
 // documented in backend/cuda/int4_tiles.h: there `codes` holds the same bytes shuffled
-// into tiles, `scales` holds one I32 word per (row, group) with the F16 scale and the zero
+// into tiles, `scales` holds one I32 word per (row, group) with the BF16 scale and the zero
 // point, `zeros` is empty and `group_index` is the act-order column permutation.
 enum class Int4Layout : uint8_t { kRowMajor, kMmaTiles };
 

@@ -1,14 +1,18 @@
-// INT4 linear against the CPU reference: the tensor-core kernel (M <= 32) and the
-// dequantise + cuBLASLt path (larger M), group sizes 32 / 64 / 128 / whole row, act-order
-// weights, GPTQ v1 zero points up to 16, BF16 and F32 outputs with and without bias;
-// rows independent of each other; shapes the kernels cannot read are refused at upload.
+// INT4 linear against the CPU reference: the W4A16 GEMM at every token tile (16 to 256,
+// and several tiles), with and without a K split (forced splits too), partial row blocks
+// and stages, group sizes 32 / 64 / 128 / whole row, act-order weights, GPTQ v1 zero
+// points up to 16, BF16 and F32 outputs with and without bias; rows independent of each
+// other within a token tile; repeated calls bit-identical; shapes the kernels cannot
+// read are refused at upload.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <numeric>
 
 #include "../unit/int4_random.h"
-#include "backend/cuda/linear_int4.cuh"
+#include <cstdlib>
+
+#include "backend/cuda/w4a16_schedule.h"
 #include "op_test_support.h"
 
 namespace tern::test {
@@ -19,13 +23,24 @@ struct Int4Case {
   bool act_order;
   DType out_dtype;
   bool bias;
+  int forced_slices = 0;  // TERN_W4A16_SLICES for this case (0: the schedule's choice)
 };
 
 std::string describe(const Int4Case& c) {
   return "int4 linear m=" + std::to_string(c.m) + " k=" + std::to_string(c.k) + " n=" + std::to_string(c.n) +
          " g=" + std::to_string(c.group_size) + (c.act_order ? " act-order" : "") +
-         (c.out_dtype == DType::kF32 ? " F32" : " BF16") + (c.bias ? " +bias" : "");
+         (c.out_dtype == DType::kF32 ? " F32" : " BF16") + (c.bias ? " +bias" : "") +
+         (c.forced_slices ? " slices=" + std::to_string(c.forced_slices) : "");
 }
+
+// Sets TERN_W4A16_SLICES for one scope.
+class ForcedSlices {
+ public:
+  explicit ForcedSlices(int slices) {
+    if (slices > 0) setenv("TERN_W4A16_SLICES", std::to_string(slices).c_str(), 1);
+  }
+  ~ForcedSlices() { unsetenv("TERN_W4A16_SLICES"); }
+};
 
 class LinearInt4 : public ::testing::TestWithParam<Int4Case> {};
 
@@ -41,11 +56,14 @@ TEST_P(LinearInt4, MatchesCpu) {
 
   LinearWeight got_w{.weight = {}, .bias = c.bias ? on_cuda(b, {c.n}, c.out_dtype) : Tensor{}, .int4 = cuda().upload_int4(host)};
   GuardedOutput out = guarded_cuda_output(c.out_dtype, {c.m, c.n});
-  cuda().linear(on_cuda(x, {c.m, c.k}), got_w, out.tensor);
-  // The tensor-core path multiplies exact integer weights and applies the F16 scales in
-  // F32, so an F32 output differs from the CPU only by summation order; the large-M path
-  // rounds each dequantised weight to BF16 first.
-  const double tolerance = c.out_dtype == DType::kBF16 ? 1e-2 : (c.m <= cuda::kInt4MmaMaxRows ? 1e-4 : 5e-3);
+  {
+    const ForcedSlices forced(c.forced_slices);
+    cuda().linear(on_cuda(x, {c.m, c.k}), got_w, out.tensor);
+  }
+  // The kernel rounds each weight (code - zero) * scale to BF16, with the F16 scale rounded
+  // to BF16 first, and sums in F32: an F32 output differs from the CPU's F32 dequantisation
+  // by about BF16's precision over the sum.
+  const double tolerance = c.out_dtype == DType::kBF16 ? 1e-2 : 5e-3;
   expect_close(download(cuda(), out.tensor), download(cpu(), ref), tolerance, describe(c));
   expect_guard_intact(out, describe(c));
 }
@@ -55,11 +73,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Int4Case{1, 3584, 512, 128, false, DType::kBF16, true},
                       Int4Case{1, 1024, 1024, 128, false, DType::kF32, false},
                       Int4Case{2, 512, 4608, 32, false, DType::kBF16, true},
-                      Int4Case{3, 640, 96, 64, true, DType::kF32, true},
+                      Int4Case{3, 640, 96, 64, true, DType::kF32, true},  // 10 column tiles: a partial stage
                       Int4Case{8, 1024, 256, 128, true, DType::kBF16, false},
                       Int4Case{9, 256, 160, 256, false, DType::kF32, true},
-                      Int4Case{5, 192, 64, 192, false, DType::kF32, true},
+                      Int4Case{5, 192, 64, 192, false, DType::kF32, true},  // one group, not a power of two
                       Int4Case{12, 3072, 128, 1024, true, DType::kF32, false},
+                      Int4Case{16, 2048, 384, 128, false, DType::kBF16, true},
                       Int4Case{17, 2048, 384, 128, false, DType::kBF16, true},
                       Int4Case{24, 192, 48, 32, true, DType::kF32, false},
                       Int4Case{32, 18944, 128, 128, false, DType::kF32, true},
@@ -68,11 +87,37 @@ INSTANTIATE_TEST_SUITE_P(
                       Int4Case{64, 3584, 512, 128, false, DType::kF32, true},
                       Int4Case{65, 512, 256, 128, false, DType::kF32, true},
                       Int4Case{100, 1024, 512, 64, true, DType::kBF16, true},
+                      Int4Case{128, 1024, 272, 32, false, DType::kF32, true},  // 2 row blocks, the last of one tile
                       Int4Case{130, 1024, 256, 128, false, DType::kF32, true},
-                      Int4Case{257, 256, 64, 32, false, DType::kF32, false}));
+                      Int4Case{200, 2048, 384, 128, false, DType::kBF16, true},
+                      Int4Case{256, 3584, 640, 128, false, DType::kF32, false},
+                      Int4Case{257, 256, 64, 32, false, DType::kF32, false},
+                      Int4Case{600, 1024, 384, 128, true, DType::kBF16, true},
+                      Int4Case{1100, 512, 256, 64, false, DType::kF32, true},
+                      // Forced K splits: the partial sums and the last block's ordered reduction.
+                      Int4Case{1, 3584, 256, 128, false, DType::kF32, true, 7},
+                      Int4Case{20, 1024, 400, 32, true, DType::kBF16, true, 3},
+                      Int4Case{70, 2048, 256, 128, false, DType::kF32, false, 5},
+                      Int4Case{256, 1024, 128, 64, false, DType::kF32, true, 16},
+                      Int4Case{40, 1024, 128, 64, false, DType::kBF16, true, 4}));
+
+TEST(LinearInt4Repeat, RepeatedCallsAreBitIdentical) {
+  // A K split sums its slices in slice order, whichever block finishes last.
+  const int m = 3, k = 18944, n = 3584;
+  std::mt19937 rng = rng_for_test();
+  LinearWeight weight{.weight = {}, .bias = {}, .int4 = cuda().upload_int4(quant_test::random_int4(n, k, 128, rng()))};
+  const Tensor x = on_cuda(random_bf16(size_t(m) * k, rng), {m, k});
+  Tensor first = cuda().alloc(DType::kF32, {m, n}), again = cuda().alloc(DType::kF32, {m, n});
+  cuda().linear(x, weight, first);
+  const std::vector<float> want = download(cuda(), first);
+  for (int i = 0; i < 5; ++i) {
+    cuda().linear(x, weight, again);
+    ASSERT_EQ(download(cuda(), again), want) << "call " << i;
+  }
+}
 
 TEST(LinearInt4Rows, EachOutputRowDependsOnlyOnItsInputRow) {
-  // The tensor-core path: permuting the rows of x permutes the output rows bit for bit.
+  // Within one token tile, permuting the rows of x permutes the output rows bit for bit.
   const int m = 29, k = 1024, n = 256;
   std::mt19937 rng = rng_for_test();
   std::vector<float> x = random_bf16(size_t(m) * k, rng);

@@ -1,8 +1,9 @@
 // The CUDA INT4 tile layout (backend/cuda/int4_tiles.h), checked on the host: every weight
 // lands in exactly one nibble, act-order columns are sorted into whole groups, the scale
-// words carry the F16 scale and the zero point, and, simulating mma.m16n8k16 from its PTX
-// fragment definition, the kernel's per-lane reading of the tiles and of the activations
-// computes exactly x W^T. Runs without a GPU.
+// words carry the F16 scale and the zero point, and, simulating the A fragment of
+// wgmma.m64nNk16 (per warp, that of mma.m16n8k16) from its PTX definition with B in the
+// activations' own column order, the kernel's per-lane reading of the tiles computes
+// exactly x W^T. Runs without a GPU.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -50,7 +51,7 @@ TEST(Int4Tiles, EveryWeightLandsInExactlyOneNibble) {
   for (int count : seen) ASSERT_EQ(count, 1);
 }
 
-TEST(Int4Tiles, ScaleWordsHoldTheF16ScaleAndTheZeroPoint) {
+TEST(Int4Tiles, ScaleWordsHoldTheBf16ScaleAndTheBiasedZeroPoint) {
   const Int4Weight w = random_int4(48, 64, 32, 2, false, 0, 16);
   const Int4Weight tiles = pack_int4_tiles(w);
   ASSERT_EQ(tiles.scales.dtype, DType::kI32);
@@ -58,8 +59,8 @@ TEST(Int4Tiles, ScaleWordsHoldTheF16ScaleAndTheZeroPoint) {
   for (int64_t row = 0; row < 48; ++row)
     for (int64_t g = 0; g < 2; ++g) {
       const uint32_t word = uint32_t(tiles.scales.ptr<const int32_t>()[((row / 16) * 2 + g) * 16 + row % 16]);
-      EXPECT_EQ(f16_to_f32(uint16_t(word & 0xFFFF)), w.scales.ptr<const float>()[row * 2 + g]);
-      EXPECT_EQ(int(word >> 16), int(w.zeros.ptr<const uint8_t>()[row * 2 + g]));
+      EXPECT_EQ(bf16_to_f32(uint16_t(word & 0xFFFF)), bf16_to_f32(f32_to_bf16(w.scales.ptr<const float>()[row * 2 + g])));
+      EXPECT_EQ(bf16_to_f32(uint16_t(word >> 16)), 128.0f + float(w.zeros.ptr<const uint8_t>()[row * 2 + g]));
     }
 }
 
@@ -137,7 +138,7 @@ void mma_reference(const Fragments& f, float (&d)[32][4]) {
 
 TEST(Int4Tiles, TheKernelsFragmentReadingComputesXTimesWTransposed) {
   // One 16-row tile, K = 128 (two tiles of 64 columns), one group, 8 tokens; what
-  // linear_int4.cu does per lane, with the arithmetic done in doubles.
+  // w4a16_gemm.cu does per lane (word w of a tile is its k16 step w), in doubles.
   const int64_t n = 16, k = 128, m = 8;
   const Int4Weight w = random_int4(n, k, k, 7);
   const Int4Weight tiles = pack_int4_tiles(w);
@@ -147,22 +148,26 @@ TEST(Int4Tiles, TheKernelsFragmentReadingComputesXTimesWTransposed) {
   for (float& v : x) v = float(small(rng));
   float d[32][4] = {};
   for (int64_t s = 0; s < k / kInt4TileCols; ++s)
-    for (int half = 0; half < 2; ++half)
-      for (int kt = 0; kt < 2; ++kt) {
-        Fragments f{};
-        for (int lane = 0; lane < 32; ++lane) {
-          const uint32_t word = lane_word(tiles, 0, s, lane, 2 * half + kt);
-          const int zero_lo = w.zeros.ptr<const uint8_t>()[lane / 4], zero_hi = w.zeros.ptr<const uint8_t>()[lane / 4 + 8];
-          for (int reg = 0; reg < 4; ++reg) {  // register reg holds nibbles reg and reg + 4
-            const int zero = reg % 2 ? zero_hi : zero_lo;
-            f.a[lane][2 * reg] = float(int((word >> (4 * reg)) & 0xF) - zero);
-            f.a[lane][2 * reg + 1] = float(int((word >> (4 * reg + 16)) & 0xF) - zero);
-          }
-          const int64_t col = s * kInt4TileCols + 32 * half + 8 * (lane % 4) + 4 * kt;  // the 16-byte x load
-          for (int e = 0; e < 4; ++e) f.b[lane][e] = x[size_t((lane / 4) * k + col + e)];
+    for (int step = 0; step < 4; ++step) {
+      Fragments f{};
+      const int64_t col0 = s * kInt4TileCols + 16 * step;
+      for (int lane = 0; lane < 32; ++lane) {
+        const uint32_t word = lane_word(tiles, 0, s, lane, step);
+        const int zero_lo = w.zeros.ptr<const uint8_t>()[lane / 4], zero_hi = w.zeros.ptr<const uint8_t>()[lane / 4 + 8];
+        for (int reg = 0; reg < 4; ++reg) {  // register reg holds nibbles reg and reg + 4
+          const int zero = reg % 2 ? zero_hi : zero_lo;
+          f.a[lane][2 * reg] = float(int((word >> (4 * reg)) & 0xF) - zero);
+          f.a[lane][2 * reg + 1] = float(int((word >> (4 * reg + 16)) & 0xF) - zero);
         }
-        mma_reference(f, d);
+        // B = x^T in natural column order, as the activations sit in shared memory.
+        const int g = lane / 4, t = lane % 4;
+        for (int e = 0; e < 2; ++e) {
+          f.b[lane][e] = x[size_t(g * k + col0 + 2 * t + e)];
+          f.b[lane][2 + e] = x[size_t(g * k + col0 + 8 + 2 * t + e)];
+        }
       }
+      mma_reference(f, d);
+    }
   for (int lane = 0; lane < 32; ++lane)
     for (int e = 0; e < 4; ++e) {
       const int row = lane / 4 + 8 * (e / 2), token = 2 * (lane % 4) + e % 2;

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "backend/cuda/common.cuh"
+#include "backend/cuda/w4a16_gemm.cuh"
 #include "backend/cuda_factory.h"
 #include "tensor/convert.h"
 
@@ -36,6 +37,7 @@ CudaBackend::CudaBackend(const BackendOptions& options) : device_index_(options.
                 "; tern needs 8.0 or newer (BF16 tensor cores)");
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   gemm_ = std::make_unique<cuda::CublasLtGemm>();
+  if (cuda::w4a16_supported(device_index_)) w4a16_ = cuda::w4a16_device();
 }
 
 CudaBackend::~CudaBackend() {

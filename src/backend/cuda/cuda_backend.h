@@ -12,9 +12,11 @@
 #include <cuda_runtime.h>
 
 #include <memory>
+#include <optional>
 
 #include "backend/backend.h"
 #include "backend/cuda/cublaslt_gemm.h"
+#include "backend/cuda/w4a16_schedule.h"
 #include "backend/cuda/workspace.h"
 
 namespace tern {
@@ -76,10 +78,13 @@ class CudaBackend final : public Backend {
   int device_index_ = 0;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<cuda::CublasLtGemm> gemm_;
+  // Set on sm_90 GPUs, which run INT4 weights through the W4A16 GEMM; older ones
+  // dequantise to BF16 for cuBLASLt.
+  std::optional<cuda::W4Device> w4a16_;
   cuda::Workspace attention_workspace_{"paged_attention split-KV partials"};
   cuda::Workspace top_k_workspace_{"top_k per-chunk candidates"};
-  cuda::Workspace int4_columns_workspace_{"INT4 linear: activations in act-order column order"};
-  cuda::Workspace int4_dense_workspace_{"INT4 linear: weights dequantised to BF16 for large batches"};
+  cuda::Workspace int4_columns_workspace_{"INT4 linear: activations in act-order column order, or realigned"};
+  cuda::Workspace int4_dense_workspace_{"INT4 linear: weights dequantised to BF16 (GPUs before sm_90)"};
   cuda::Workspace int4_partials_workspace_{"INT4 linear: partial sums of K slices"};
   cuda::Workspace int4_counters_workspace_{"INT4 linear: K-slice counters", cuda::WorkspaceInit::kZeroed};
 };

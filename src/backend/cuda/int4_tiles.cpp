@@ -36,8 +36,7 @@ std::vector<int32_t> group_order(const Int4Weight& w) {
 
 Int4TileCoord int4_tile_coord(int64_t row_tile, int64_t col_tile, int lane, int word, int nibble) {
   return {.row = row_tile * kInt4TileRows + lane / 4 + 8 * (nibble % 2),
-          .col = col_tile * kInt4TileCols + 32 * (word / 2) + 8 * (lane % 4) + 4 * (word % 2) + 2 * ((nibble / 2) % 2) +
-                 nibble / 4};
+          .col = col_tile * kInt4TileCols + 16 * word + 2 * (lane % 4) + 8 * ((nibble / 2) % 2) + nibble / 4};
 }
 
 Int4Weight pack_int4_tiles(const Int4Weight& host) {
@@ -86,7 +85,8 @@ Int4Weight pack_int4_tiles(const Int4Weight& host) {
   int32_t* words = out.scales.ptr<int32_t>();
   for (int64_t row = 0; row < n; ++row)
     for (int64_t g = 0; g < groups; ++g) {
-      const uint32_t word = uint32_t(f32_to_f16(scales[row * groups + g])) | uint32_t(zeros[row * groups + g]) << 16;
+      const uint32_t word = uint32_t(f32_to_bf16(scales[row * groups + g])) |
+                            uint32_t(f32_to_bf16(128.0f + float(zeros[row * groups + g]))) << 16;
       words[((row / kInt4TileRows) * groups + g) * kInt4TileRows + row % kInt4TileRows] = int32_t(word);
     }
   return out;

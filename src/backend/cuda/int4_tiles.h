@@ -1,31 +1,30 @@
 // The CUDA backend's INT4 weight layout (Int4Layout::kMmaTiles), made on the host at load
-// time from tern's row-major layout (quant/int4_weight.h) and read by the W4A16 kernels in
-// linear_int4.cu.
+// time from tern's row-major layout (quant/int4_weight.h) and read by the W4A16 GEMM
+// (w4a16_gemm.cuh) and, on GPUs before sm_90, the dequantiser of linear_int4.cuh.
 //
-// The kernel computes out^T = W x^T on the tensor cores with W as the A operand of
-// mma.m16n8k16 (16 output rows by 16 inputs) and the activations as B (8 tokens), so a
-// decode step of one token wastes tensor-core lanes but reads every weight byte once. The
-// layout makes that read one coalesced 16-byte load per lane that needs no shuffling:
+// The GEMM computes out^T = W x^T on the tensor cores with W as the A operand of
+// wgmma.m64nNk16, held in registers: warp w of a warpgroup supplies 16 rows x 16 columns
+// in the mma.m16n8k16 A-fragment layout. The layout makes a lane's share of a 16 x 64
+// tile one 16-byte word that needs no shuffling:
 //
 //   tiles:   the N x K weight in tiles of 16 rows x 64 columns, tile (rt, s) at
-//            ((rt * K/64 + s) * 32 + lane) * 16 bytes: 512 bytes, 16 per lane.
-//   lane:    L holds rows r = 16 rt + L/4 and r + 8, and within each 32-column half c of
-//            the tile the 8 columns 64 s + 32 c + 8 (L % 4) + [0, 8).
-//   word w:  of the lane's four 32-bit words is k-tile t = w % 2 of half c = w / 2; its
-//            nibble j holds row r + 8 (j % 2), column
-//            64 s + 32 c + 8 (L % 4) + 4 t + 2 ((j / 2) % 2) + j / 4.
+//            ((rt * K/64 + s) * 32 + lane) * 16 bytes: 512 bytes, 16 per lane, and the
+//            tiles of one row tile contiguous along K (one bulk copy per row tile).
+//   word w:  of lane L's four 32-bit words is k16 step w of the tile; its nibble j holds
+//            row 16 rt + L/4 + 8 (j % 2), column 64 s + 16 w + 2 (L % 4) + 8 ((j / 2) % 2) + j / 4.
 //
-// Nibbles j and j + 4 of a word become one bf16x2 A-fragment register with one mask and
-// one OR (0x4300 | q is the bf16 number 128 + q), and the four registers of a word are
-// exactly the fragment of one k-tile. Within a k-tile the mma's logical columns are a
-// permutation of the physical ones (lane L's columns 2(L%4), +1, +8, +9 are physical
-// 8(L%4) + 4t + 0..3), the same for A and B, so each lane reads its activations as one
-// 16-byte load per 32 columns; the dot product is unchanged by the permutation.
+// So nibbles j and j + 4 are two neighbouring columns of one row, which become one bf16x2
+// register with a mask and an OR (0x4300 | q is the bf16 number 128 + q), and registers
+// j = 0..3 of a word are exactly the A fragment (r, k), (r + 8, k), (r, k + 8), (r + 8, k + 8)
+// of its k16 step, with the columns in their natural order (the activations come from
+// shared memory as they are in x).
 //
 //   scales:  [N, G] I32 stored as [N/16][G][16]: for row 16 rt + i and group g, the word at
-//            (rt G + g) 16 + i holds the group's F16 scale in bits 0-15 and its zero point
-//            (0..16) in bits 16-23. Zero points stay integers: the kernel forms code - zero
-//            exactly in bf16 and applies the scale in F32 once per group.
+//            (rt G + g) 16 + i holds the group's scale as BF16 in bits 0-15 (rounded from
+//            the checkpoint's F16) and 128 + its zero point (0..16) as BF16 in bits 16-31,
+//            exact: each half becomes a bf16 pair with one byte permute. The GEMM forms
+//            (128 + code) - (128 + zero) exactly in bf16 and multiplies by the scale, one
+//            rounding, as when dequantising to BF16.
 //   group_index: for act-order weights, the column permutation: physical column p holds
 //            the checkpoint's column group_index[p], sorted by group, so group g is the
 //            physical columns [g group_size, (g + 1) group_size); the activations are

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -254,6 +255,36 @@ void bench_int4_gemms(Bench& b) {
   }
 }
 
+// The INT4 projections at a few token counts with the K split forced to 1, 2, 4 and 8
+// slices (TERN_W4A16_SLICES), to check the schedule's cost model against measurement.
+void bench_int4_splits(Bench& b) {
+  struct Shape {
+    const char* name;
+    int k, n;
+  };
+  const Shape shapes[] = {{"qkv_proj", kHidden, (kHq + 2 * kHkv) * kDim},
+                          {"o_proj", kHq * kDim, kHidden},
+                          {"gate_up_proj", kHidden, 2 * kInter},
+                          {"down_proj", kInter, kHidden}};
+  for (const Shape& s : shapes) {
+    const double weight_bytes = 0.5 * s.k * s.n + 4.0 * s.n * (s.k / 128);
+    std::vector<LinearWeight> weights =
+        random_int4_weights(b, s.n, s.k, std::max(1, int(std::ceil(200e6 / weight_bytes))));
+    for (int m : {1, 16, 64, 256}) {
+      Tensor x = b.random(DType::kBF16, {m, s.k});
+      Tensor out = b.be().alloc(DType::kBF16, {m, s.n});
+      for (int slices : {1, 2, 4, 8}) {
+        setenv("TERN_W4A16_SLICES", std::to_string(slices).c_str(), 1);
+        const double us = b.time_us([&](int i) { b.be().linear(x, weights[size_t(i) % weights.size()], out); });
+        b.add(std::string("linear int4 slices=") + std::to_string(slices) + " " + s.name,
+              "M=" + std::to_string(m) + " K=" + std::to_string(s.k) + " N=" + std::to_string(s.n), us,
+              weight_bytes + 2.0 * m * s.k + 2.0 * m * s.n, 2.0 * m * s.k * s.n);
+      }
+      unsetenv("TERN_W4A16_SLICES");
+    }
+  }
+}
+
 // A paged cache of `seqs` sequences of `context` tokens in shuffled blocks.
 struct AttentionSetup {
   KvCacheLayer cache;
@@ -405,7 +436,8 @@ int main(int argc, char** argv) {
   using namespace tern;
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s OUT.json [label [groups]] | %s --profile\n"
-                 "  groups: comma-separated subset of gemm,int4,attention,small,copy (default: all)\n",
+                 "  groups: comma-separated subset of gemm,int4,int4split,attention,small,copy (default: all\n"
+                 "  but int4split, the K-split sweep of the INT4 GEMM)\n",
                  argv[0], argv[0]);
     return 2;
   }
@@ -423,6 +455,7 @@ int main(int argc, char** argv) {
   auto wanted = [&](const char* group) { return groups.find("," + std::string(group) + ",") != std::string::npos; };
   if (wanted("gemm")) bench_gemms(b);
   if (wanted("int4")) bench_int4_gemms(b);
+  if (wanted("int4split")) bench_int4_splits(b);
   if (wanted("attention")) bench_attention(b);
   if (wanted("small")) bench_small_ops(b);
   if (wanted("copy")) bench_copy_blocks(b);
