@@ -37,10 +37,11 @@ PROMPTS = ["The capital of France is", "def fibonacci(n):", "你好，请介绍�
            "Write a haiku about autumn leaves:"]
 
 
-def create(model_dir, tokenizer_dir):
-    cfg = AutoConfig.for_model("qwen2", rope_parameters={"rope_type": "default", "rope_theta": 1e6}, **QWEN7B)
+def create(model_dir, tokenizer_dir, num_layers):
+    shapes = dict(QWEN7B, num_hidden_layers=num_layers)
+    cfg = AutoConfig.for_model("qwen2", rope_parameters={"rope_type": "default", "rope_theta": 1e6}, **shapes)
     if getattr(cfg, "rope_parameters", None) is None:
-        cfg = AutoConfig.for_model("qwen2", rope_theta=1e6, **QWEN7B)
+        cfg = AutoConfig.for_model("qwen2", rope_theta=1e6, **shapes)
     torch.manual_seed(0)
     with torch.device("cuda"):
         model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
@@ -107,12 +108,18 @@ def main():
     ap.add_argument("--tokenizer", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--num-layers", type=int, default=QWEN7B["num_hidden_layers"],
+                    help="decoder layers (default 28, the real model's); fewer make a quicker model of the same "
+                         "layer shapes, for comparisons of the same binary's kernels before and after a change")
+    ap.add_argument("--no-reference", action="store_true", help="only create the model")
     args = ap.parse_args()
     t0 = time.time()
     if not os.path.exists(os.path.join(args.model_dir, "config.json")):
         os.makedirs(args.model_dir, exist_ok=True)
-        model = create(args.model_dir, args.tokenizer)
+        model = create(args.model_dir, args.tokenizer, args.num_layers)
         print(f"created {args.model_dir} in {time.time() - t0:.0f}s", flush=True)
+        if args.no_reference:
+            return
     else:
         model = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype=torch.bfloat16).cuda()
     model.config._attn_implementation = "sdpa"
