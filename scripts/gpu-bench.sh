@@ -3,7 +3,9 @@
 #   ablation  `tern bench ablation`: the source article's five stages of tern, each a
 #             `tern serve` child measured with 2048-token prompts and 512 output tokens
 #             (both +-50%), 256 requests at concurrency 128, within the memory of the
-#             article's 24 GB cards (ABLATION_MEMORY, a fraction of this GPU's memory);
+#             article's 24 GB cards (ABLATION_MEMORY, a fraction of this GPU's memory),
+#             after HF generate() static batches of 2048/512 that fit the same memory
+#             (stage 0, tools/hf_static_baseline.py; a few minutes more);
 #   sweep     `tern bench sweep` against one `tern serve` (continuous batching, paged KV,
 #             CUDA graphs): concurrency 1..256 for 1024/1024 and 2048/512;
 #   hf        the HF transformers baseline for the sweep: static batches through generate()
@@ -50,8 +52,25 @@ for part in $PARTS; do
   ablation)
     echo "== ablation"
     if [ "$INT4" = skip ]; then INT4_ARGS=(--skip-int4); else INT4_ARGS=(--quantize-method "$INT4"); fi
+    # Stage 0: HF generate() in static batches of the ablation's lengths, the batches whose
+    # peak memory fits the same budget.
+    HF_JSON="$OUT/$STAMP-ablation-hf.json"
+    timeout 400 python3 tools/hf_static_baseline.py --model-dir "$MODEL" --out "$HF_JSON.all" \
+      --runs 2048x512x8,2048x512x16,2048x512x32 2>&1 | grep -v Warning | tail -3
+    python3 - "$HF_JSON.all" "$HF_JSON" "$(awk -v f="$ABLATION_MEMORY" -v t="$TOTAL_GIB" 'BEGIN { print f * t }')" <<'PY'
+import json, sys
+src, dst, budget = sys.argv[1], sys.argv[2], float(sys.argv[3])
+j = json.load(open(src))
+j["runs"] = [r for r in j["runs"] if r["peak_gpu_memory_gib"] <= budget]
+j["memory_budget_gib"] = budget
+json.dump(j, open(dst, "w"), indent=1)
+print(f"HF runs within {budget:.1f} GiB: {[r['batch'] for r in j['runs']]}")
+PY
+    HF_ARGS=()
+    [ -s "$HF_JSON" ] && python3 -c "import json,sys; sys.exit(0 if json.load(open('$HF_JSON'))['runs'] else 1)" \
+      && HF_ARGS=(--hf-baseline "$HF_JSON")
     echo "ablation within $ABLATION_MEMORY of ${TOTAL_GIB} GiB"
-    timeout 590 "$TERN" bench ablation --model "$MODEL" "${INT4_ARGS[@]}" --max-model-len 4096 \
+    timeout 590 "$TERN" bench ablation --model "$MODEL" "${INT4_ARGS[@]}" "${HF_ARGS[@]}" --max-model-len 4096 \
       --gpu-memory-utilization "$ABLATION_MEMORY" \
       --input-len 2048 --output-len 512 --range-ratio 0.5 --num-prompts 256 --concurrency 128 \
       --json "$OUT/$STAMP-ablation.json" --log-dir "$OUT/ablation-logs" --gpu "$GPU" --commit "$COMMIT"

@@ -8,6 +8,8 @@
 //   4. + continuous batching;
 //   5. + CUDA graphs (tern's engine is the async streaming one in every stage).
 // Peak memory and the most requests resident at once come from the server's /metrics.
+// With --hf-baseline, a stage 0 row comes first: HF transformers' generate() in static
+// batches (tools/hf_static_baseline.py), measured separately on the same machine.
 #include <unistd.h>
 
 #include <cstdio>
@@ -39,6 +41,7 @@ struct AblationOptions {
   std::string gpu;
   std::string commit;
   std::string log_dir;
+  std::string hf_baseline;  // tools/hf_static_baseline.py's JSON
   double startup_timeout_s = 1800;
 };
 
@@ -80,7 +83,8 @@ std::string prepare_int4(const AblationOptions& o, const std::string& model_dir,
     return dir;
   }
   if (fs::exists(dir) && !fs::is_empty(dir)) {
-    throw error(dir, " exists but holds no INT4 checkpoint (config.json with quantization_config): remove it or "
+    throw error(dir,
+                " exists but holds no INT4 checkpoint (config.json with quantization_config): remove it or "
                 "name another folder with --int4-model");
   }
   log_info("quantizing ", model_dir, " into ", dir, " (tern quantize --method ", o.quantize_method, ")");
@@ -143,12 +147,8 @@ nlohmann::json run_stage(const AblationOptions& o, const Stage& stage, int numbe
   engine.enforce_eager = stage.eager;
   const std::vector<std::string> flags = engine_option_flags(engine);
   const std::string log_path = log_dir + "/stage-" + std::to_string(number) + ".log";
-  nlohmann::json out = {{"stage", number},
-                        {"name", stage.name},
-                        {"weights", int4 ? "int4" : "bf16"},
-                        {"model_dir", model_dir},
-                        {"flags", flags},
-                        {"server_log", log_path}};
+  nlohmann::json out = {{"stage", number},        {"name", stage.name}, {"weights", int4 ? "int4" : "bf16"},
+                        {"model_dir", model_dir}, {"flags", flags},     {"server_log", log_path}};
   log_info("stage ", number, ": ", stage.name, ": starting tern serve (log: ", log_path, ")");
   ServerProcess server(flags, log_path, o.startup_timeout_s);
   backend = server.backend();
@@ -176,6 +176,65 @@ nlohmann::json run_stage(const AblationOptions& o, const Stage& stage, int numbe
   return out;
 }
 
+// Stage 0 from tools/hf_static_baseline.py's JSON: the run with the workload's prompt and
+// output lengths and the largest batch (a static batch is its concurrency).
+nlohmann::json hf_stage(const std::string& path, const loadgen::WorkloadSpec& w) {
+  std::ifstream f(path);
+  if (!f) throw error("--hf-baseline ", path, ": cannot open");
+  const nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
+  if (!j.is_object() || !j.contains("runs") || !j["runs"].is_array())
+    throw error("--hf-baseline ", path, ": not the JSON of tools/hf_static_baseline.py (no \"runs\" array)");
+  const nlohmann::json* best = nullptr;
+  for (const nlohmann::json& run : j["runs"]) {
+    if (!run.is_object() || run.value("input_len", -1) != w.input_len || run.value("output_len", -1) != w.output_len)
+      continue;
+    if (!best || run.value("batch", 0) > best->value("batch", 0)) best = &run;
+  }
+  if (!best)
+    throw error("--hf-baseline ", path, ": no run of ", w.input_len, "-token prompts and ", w.output_len,
+                " output tokens (run tools/hf_static_baseline.py --runs ", w.input_len, "x", w.output_len, "xBATCH)");
+  const nlohmann::json& r = *best;
+  for (const char* key : {"requests_per_min", "output_tokens_per_s", "ttft_ms", "peak_gpu_memory_gib", "batch"})
+    if (!r.contains(key) || !r[key].is_number()) throw error("--hf-baseline ", path, ": its run has no number ", key);
+  const int64_t batch = r["batch"].get<int64_t>();
+  return {{"stage", 0},
+          {"name", "HF transformers generate(), static batches of " + std::to_string(batch)},
+          {"weights", "bf16"},
+          {"source", path},
+          {"engine", j.value("engine", "")},
+          {"ttft_ms", r["ttft_ms"]},
+          {"requests_per_min", r["requests_per_min"]},
+          {"output_tokens_per_s", r["output_tokens_per_s"]},
+          {"peak_gpu_memory_gib", r["peak_gpu_memory_gib"]},
+          {"max_concurrency", batch},
+          {"note",
+           "fixed lengths (no range ratio); every request of a batch gets its first token when the batch's "
+           "prefill ends"}};
+}
+
+// Each stage's throughput against the one before, and the last against stage 0 (or 1).
+nlohmann::json summary_of(const nlohmann::json& stages) {
+  nlohmann::json out = {{"monotone", true}};
+  const nlohmann::json* prev = nullptr;
+  const nlohmann::json* first = nullptr;
+  for (const nlohmann::json& s : stages) {
+    if (!s.contains("requests_per_min")) {
+      out["monotone"] = false;
+      continue;
+    }
+    if (!first) first = &s;
+    if (prev && s["requests_per_min"].get<double>() < (*prev)["requests_per_min"].get<double>())
+      out["monotone"] = false;
+    prev = &s;
+  }
+  if (first && prev && first != prev && (*first)["requests_per_min"].get<double>() > 0) {
+    out["last_over_first"] = (*prev)["requests_per_min"].get<double>() / (*first)["requests_per_min"].get<double>();
+    out["first_stage"] = (*first)["stage"];
+    out["last_stage"] = (*prev)["stage"];
+  }
+  return out;
+}
+
 std::string cell(const nlohmann::json& v, const char* format) {
   if (!v.is_number()) return "-";
   char buf[64];
@@ -193,8 +252,8 @@ std::string markdown_table(const nlohmann::json& result) {
       t += " | failed: see the JSON | | | | | | |\n";
       continue;
     }
-    t += " | " + cell(s["ttft_ms"], "%.0f") + " | " + cell(s["ttft_p95_ms"], "%.0f") + " | " +
-         cell(s["ttft_p99_ms"], "%.0f") + " | " + cell(s["requests_per_min"], "%.1f") + " | " +
+    t += " | " + cell(s["ttft_ms"], "%.0f") + " | " + cell(s.value("ttft_p95_ms", nlohmann::json()), "%.0f") + " | " +
+         cell(s.value("ttft_p99_ms", nlohmann::json()), "%.0f") + " | " + cell(s["requests_per_min"], "%.1f") + " | " +
          cell(s["output_tokens_per_s"], "%.0f") + " | " + cell(s["peak_gpu_memory_gib"], "%.2f") + " | " +
          std::to_string(s["max_concurrency"].get<int64_t>()) + " |\n";
   }
@@ -204,7 +263,8 @@ std::string markdown_table(const nlohmann::json& result) {
 void run_ablation(AblationOptions& o) {
   const std::string model_dir = o.engine.model.empty() ? default_model_dir() : o.engine.model;
   if (is_int4_checkpoint(model_dir)) {
-    throw error(model_dir, " is already quantised: --model takes the BF16 (or FP16) checkpoint, --int4-model the "
+    throw error(model_dir,
+                " is already quantised: --model takes the BF16 (or FP16) checkpoint, --int4-model the "
                 "INT4 one");
   }
   const std::string log_dir = make_log_dir(o);
@@ -233,6 +293,7 @@ void run_ablation(AblationOptions& o) {
         {"ignore_eos", o.client.ignore_eos},
         {"seed", w.seed}}},
       {"stages", nlohmann::json::array()}};
+  if (!o.hf_baseline.empty()) result["stages"].push_back(hf_stage(o.hf_baseline, w));
   bool all_ok = true;
   std::string backend;
   for (size_t i = 0; i < std::size(kStages); ++i) {
@@ -254,12 +315,19 @@ void run_ablation(AblationOptions& o) {
     if (!o.json_path.empty()) write_json_file(o.json_path, result);  // after every stage: partial results survive
   }
   if (result["gpu"].is_null()) result["gpu"] = o.gpu.empty() ? "unknown" : o.gpu;
+  result["summary"] = summary_of(result["stages"]);
   if (!o.json_path.empty()) write_json_file(o.json_path, result);
-  std::cout << "\n" << result["model"].get<std::string>() << " on " << result["gpu"].get<std::string>() << ", "
-            << w.input_len << "-token prompts, " << w.output_len << " output tokens, " << w.num_prompts
-            << " requests, concurrency " << o.client.concurrency << ", commit " << result["commit"].get<std::string>()
-            << ", " << result["date"].get<std::string>() << "\n\n"
+  std::cout << "\n"
+            << result["model"].get<std::string>() << " on " << result["gpu"].get<std::string>() << ", " << w.input_len
+            << "-token prompts, " << w.output_len << " output tokens, " << w.num_prompts << " requests, concurrency "
+            << o.client.concurrency << ", commit " << result["commit"].get<std::string>() << ", "
+            << result["date"].get<std::string>() << "\n\n"
             << markdown_table(result);
+  const nlohmann::json& sum = result["summary"];
+  if (sum.contains("last_over_first"))
+    std::cout << "\nstage " << sum["last_stage"].get<int>() << " / stage " << sum["first_stage"].get<int>() << ": "
+              << cell(sum["last_over_first"], "%.2f") << "x requests/min; each stage at least as fast as the one "
+              << "before: " << (sum["monotone"].get<bool>() ? "yes" : "no") << "\n";
   if (backend == "cpu") std::cout << "\n(CPU backend: no CUDA graphs, so stage 5 runs as stage 4.)\n";
   std::cout << std::flush;
   if (!all_ok) set_exit_code(1);
@@ -305,6 +373,10 @@ void add_bench_ablation_command(CLI::App& bench) {
   cmd->add_option("--gpu", o->gpu, "GPU name to record (default: nvidia-smi's)");
   cmd->add_option("--commit", o->commit, "commit to record (default: git's, when run from a checkout)");
   cmd->add_option("--log-dir", o->log_dir, "folder for the servers' logs (default: a new one in /tmp)");
+  cmd->add_option("--hf-baseline", o->hf_baseline,
+                  "JSON of tools/hf_static_baseline.py measured on this machine: shown as stage 0 (HF transformers "
+                  "generate() in static batches; the run with this workload's lengths and the largest batch)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--startup-timeout", o->startup_timeout_s, "seconds a server may take to load and become ready")
       ->check(CLI::Range(1.0, 86400.0))
       ->capture_default_str();

@@ -110,6 +110,20 @@ void ModelRunner::capture_graphs(Rank& rank, int index) {
   std::vector<int32_t> sizes = graph_sizes(std::min(config_.max_num_seqs, config_.max_num_batched_tokens));
   std::reverse(sizes.begin(), sizes.end());
   const int64_t vocab = rank.owned.model->config().vocab_size;
+  if (be.device() != Device::kCpu) {
+    // First one eager step of the most tokens a step takes (a prefill chunk), whose
+    // workspaces (INT4 activation gathers, attention partials) outgrow any decode step's:
+    // a workspace that grew after a capture would leave its graph a freed address. Its KV
+    // lands in block 0, which holds nothing yet.
+    const int32_t tokens = std::min(config_.max_num_batched_tokens, config_.max_model_len);
+    const std::vector<int32_t> ids(size_t(tokens), 0);
+    const std::vector<int32_t> blocks(size_t((tokens + config_.block_size - 1) / config_.block_size), 0);
+    StepSequence prefill{.seq_id = 0, .new_token_ids = ids, .block_table = blocks, .sample = true, .params = &kGreedy};
+    rank.inputs->build(StepBatch{.seqs = {prefill}}, 0, vocab);
+    rank.inputs->upload();
+    forward_and_top_k(rank, index);
+    be.synchronize();
+  }
   for (int32_t size : sizes) {
     StepSequence seq{.seq_id = 0, .new_token_ids = {&token, 1}, .block_table = {&one_block, 1}, .params = &kGreedy};
     rank.inputs->build(StepBatch{.seqs = {seq}}, size, vocab);
