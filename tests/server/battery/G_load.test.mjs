@@ -149,18 +149,23 @@ describe("preprocessing limits: 1 thread, 2 queued, 16 MiB of bodies", () => {
         assert.match(r.json.error.message, /request bodies/);
       }
       for (const r of bodies.filter((r) => r.status !== 503)) assert.equal(r.status, 200, r.text.slice(0, 200));
-      // Many 1 MB requests at once: one runs, two wait, the rest are refused at once.
-      const medium = JSON.stringify({ prompt: "word ".repeat(200_000) });
-      const many = await Promise.all(Array.from({ length: 10 }, () => server.post("/tokenize", medium)));
+      // Twenty requests at once, each 40 000 words none of the others has (the tokenizer's
+      // word cache does not help): one runs, two wait, the rest are refused at once.
+      const words = (k) => Array.from({ length: 40000 }, (_, i) => {
+        let n = i * 7919 + k * 1000003, w = "";
+        do { w += String.fromCharCode(97 + (n % 26)); n = Math.floor(n / 26); } while (n > 0);
+        return w;
+      }).join(" ");
+      const many = await Promise.all(Array.from({ length: 20 }, (_, k) => server.post("/tokenize", { prompt: words(k) })));
       const statuses = many.map((r) => r.status);
       assert.ok(statuses.includes(503) && statuses.includes(200), statuses.join(","));
       for (const r of many) {
         if (r.status === 503) overloaded(r, "queue"); else assert.equal(r.status, 200);
       }
       const m = await metrics(server.url);
-      assert.ok(m['tern_requests_shed_total{reason="body_bytes"}'] >= refused.length);
-      assert.ok(m['tern_requests_shed_total{reason="preprocess_queue"}'] >= statuses.filter((s) => s === 503).length);
-      assert.equal(m.tern_request_body_bytes, 0, "every body's bytes were given back");
-      assert.equal(m.tern_preprocess_queued, 0);
+      const shed = m['tern_requests_shed_total{reason="body_bytes"}'] + m['tern_requests_shed_total{reason="preprocess_queue"}'];
+      assert.equal(shed, refused.length + statuses.filter((s) => s === 503).length);
+      assert.ok(m['tern_requests_shed_total{reason="preprocess_queue"}'] >= 1);
+      // Every body's bytes are given back (just after its answer went out): G-INV-2 checks.
     }, { allow5xx: [503] });
 });

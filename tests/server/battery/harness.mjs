@@ -64,9 +64,11 @@ async function takeBaseline(server, apiKey) {
   // The gauges are published at the end of an engine step, a moment after the canary's
   // answer went out.
   const deadline = Date.now() + 2000 * slow;
+  // A request's body is given back just after its answer went out: wait for that too.
   for (;;) {
     server.baseline = await gauges(server.url, server.auth);
-    if (server.baseline.running === 0 && server.baseline.waiting === 0) break;
+    const { running, waiting, preprocessQueued, bodyBytes } = server.baseline;
+    if (running === 0 && waiting === 0 && preprocessQueued === 0 && bodyBytes === 0) break;
     assert.ok(Date.now() < deadline, `the engine is not idle after the canary: ${JSON.stringify(server.baseline)}`);
     await sleep(20);
   }
