@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/echo.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "model/json_file.h"
@@ -29,10 +30,7 @@ constexpr const char* kSupportedArchitectures = "Qwen2ForCausalLM, LlamaForCausa
 constexpr const char* kSupportedRopeTypes = "default, linear, llama3, yarn";
 
 // A JSON value as it would appear in the file, shortened for an error line.
-std::string shown(const json& v) {
-  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
-  return s.size() > 80 ? s.substr(0, 77) + "..." : s;
-}
+std::string shown(const json& v) { return echo(v.dump(-1, ' ', false, json::error_handler_t::replace), 77); }
 
 // Reads the fields of one JSON object; every error names the source and the field
 // (prefixed, e.g. "rope_scaling.factor"). A field set to null counts as absent, as
@@ -268,10 +266,10 @@ void parse_sliding_window(const Fields& f, ModelConfig& c) {
 // default to SiLU.
 Activation parse_hidden_act(const Fields& f) {
   static constexpr std::pair<std::string_view, Activation> kNames[] = {{"silu", Activation::kSilu},
-                                                                      {"swish", Activation::kSilu},
-                                                                      {"gelu", Activation::kGelu},
-                                                                      {"gelu_pytorch_tanh", Activation::kGeluTanh},
-                                                                      {"gelu_new", Activation::kGeluTanh}};
+                                                                       {"swish", Activation::kSilu},
+                                                                       {"gelu", Activation::kGelu},
+                                                                       {"gelu_pytorch_tanh", Activation::kGeluTanh},
+                                                                       {"gelu_new", Activation::kGeluTanh}};
   const std::optional<std::string> name = f.string_opt("hidden_act");
   if (!name) return Activation::kSilu;
   for (const auto& [known, act] : kNames) {

@@ -60,10 +60,8 @@ size_t layer_activation_bytes_per_token(const ModelConfig& config, const ModelSh
 
 DecoderLayerContext make_decoder_layer_context(const ModelConfig& config, const ModelShard& shard, Backend& backend,
                                                Communicator* comm) {
-  DecoderLayerContext c{.backend = &backend,
-                        .comm = comm,
-                        .rms_norm_eps = float(config.rms_norm_eps),
-                        .hidden_act = config.hidden_act};
+  DecoderLayerContext c{
+      .backend = &backend, .comm = comm, .rms_norm_eps = float(config.rms_norm_eps), .hidden_act = config.hidden_act};
   RopeInit init = compute_rope(config);
   Tensor inv_freq = host_tensor(DType::kF32, {int64_t(init.inv_freq.size())});
   std::copy(init.inv_freq.begin(), init.inv_freq.end(), inv_freq.ptr<float>());

@@ -2,9 +2,9 @@
 #include <filesystem>
 #include <unordered_set>
 
+#include "base/echo.h"
 #include "base/error.h"
 #include "base/regular_file.h"
-#include "base/utf8.h"
 #include "tokenizer/bpe_tokenizer.h"
 
 namespace tern {
@@ -14,10 +14,9 @@ namespace {
 // so a 1 MB added token does not become a 1 MB log line.
 std::string quoted(std::string_view text) {
   constexpr size_t kMaxShown = 80;
-  if (text.size() <= kMaxShown) return "\"" + std::string(text) + "\"";
-  std::string_view head = text.substr(0, kMaxShown);
-  head.remove_suffix(utf8::incomplete_suffix_length(head));
-  return "\"" + std::string(head) + "...\" (" + std::to_string(text.size()) + " bytes)";
+  std::string out = "\"" + echo(text, kMaxShown) + "\"";
+  if (text.size() > kMaxShown) out += " (" + std::to_string(text.size()) + " bytes)";
+  return out;
 }
 
 // Added tokens get the ids HF's AddedVocabulary assigns when it reads the file: the
