@@ -116,9 +116,11 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--host", s.host, "address to listen on (0.0.0.0 exposes the server to the network)")
       ->capture_default_str();
   cmd->add_option("--port", s.port, "port to listen on (0: any free port; the log says which)")->capture_default_str();
-  cmd->add_option("--api-key", s.api_key,
-                  "require \"Authorization: Bearer KEY\" on every route but /health and the chat page "
-                  "(also read from TERN_API_KEY, which keeps it out of the process list)")
+  cmd->add_option(
+         "--api-key", s.api_key,
+         "require \"Authorization: Bearer KEY\" on every route but /health and the chat page "
+         "(also read from TERN_API_KEY, which keeps it out of the process list); a key that starts or ends with "
+         "whitespace is refused")
       ->envname("TERN_API_KEY");
   cmd->add_option("--allowed-origins", s.allowed_origins,
                   "browser origins allowed to call the API (CORS), comma-separated, e.g. https://app.example; "
