@@ -52,9 +52,9 @@ const ServedModel& tiny_model() {
     auto m = new ServedModel();
     m->name = "tiny-qwen2";
     m->tokenizer = fuzz::tiny_tokenizer();
-    m->engine = std::make_unique<Engine>(std::make_unique<IdleExecutor>(), m->tokenizer,
-                                         EngineConfig{.block_size = 16, .max_num_batched_tokens = 512,
-                                                      .max_num_seqs = 32});
+    m->engine =
+        std::make_unique<Engine>(std::make_unique<IdleExecutor>(), m->tokenizer,
+                                 EngineConfig{.block_size = 16, .max_num_batched_tokens = 512, .max_num_seqs = 32});
     std::ifstream f(TERN_TEST_DATA "/tokenizers/tiny-qwen/chat_template.jinja");
     const std::string source((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     m->chat_template = std::make_unique<const ChatTemplate>(source, ChatSpecialTokens{.eos_token = "<|im_end|>"});
@@ -68,7 +68,7 @@ ServerState& loading_server() {
     ServerConfig config;
     config.api_key = "sk-fuzz";
     config.allowed_origins = {"https://app.example"};
-    return new ServerState(config, [](std::function<void()> work) { work(); });
+    return new ServerState(config);
   }();
   return *state;
 }

@@ -2,9 +2,8 @@
 // the model on a background thread (/health says 503 until it is ready), then serves
 // /v1/completions, /v1/chat/completions, /v1/models, /tokenize, /detokenize, /health,
 // /metrics and the chat page at /.
+#include <cctype>
 #include <ctime>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +12,7 @@
 #include "app/engine_options.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "base/regular_file.h"
 #include "server/server.h"
 #include "tokenizer/chat_template.h"
 
@@ -31,12 +31,6 @@ struct ServeOptions {
   std::string log_level = "info";
 };
 
-std::string read_text_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw error(path, ": cannot open the chat template file");
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
 // The model's own template, or --chat-template's. A model without one (or with one that
 // does not compile) still serves completions; chat requests then get a 400.
 std::unique_ptr<const ChatTemplate> load_chat_template(const ServeOptions& o, const std::string& model_dir,
@@ -46,7 +40,8 @@ std::unique_ptr<const ChatTemplate> load_chat_template(const ServeOptions& o, co
     if (const auto bos = tokenizer.bos_token_id()) special.bos_token = tokenizer.id_to_token(*bos);
     if (const auto eos = tokenizer.eos_token_id()) special.eos_token = tokenizer.id_to_token(*eos);
     try {
-      return std::make_unique<const ChatTemplate>(read_text_file(o.chat_template_file), special);
+      return std::make_unique<const ChatTemplate>(read_regular_file(o.chat_template_file, kMaxChatTemplateBytes),
+                                                  special);
     } catch (const Error& e) {
       throw error(o.chat_template_file, ": ", e.what());
     }
@@ -77,12 +72,30 @@ std::chrono::milliseconds millis(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
 }
 
+// Settings that are each valid but not together, or that can never work.
+void check_server_config(const server::ServerConfig& s) {
+  // A key read from a file or an environment variable often ends in a newline; no client
+  // could ever send it, and stripping it silently would hide which key is in force. The key
+  // itself is not printed.
+  if (!s.api_key.empty() && (std::isspace(static_cast<unsigned char>(s.api_key.front())) ||
+                             std::isspace(static_cast<unsigned char>(s.api_key.back())))) {
+    throw error(
+        "the API key (--api-key or TERN_API_KEY) starts or ends with whitespace, so no request could "
+        "match it; remove the whitespace (a trailing newline from a file?)");
+  }
+  if (s.max_pending_body_bytes < s.max_request_bytes) {
+    throw error("--max-pending-body-bytes (", s.max_pending_body_bytes, ") is less than --max-request-bytes (",
+                s.max_request_bytes, "): a body of the largest allowed size would always be refused");
+  }
+}
+
 void run_serve(ServeOptions& o) {
   static const std::pair<const char*, LogLevel> kLevels[] = {
       {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo}, {"warn", LogLevel::kWarn}, {"error", LogLevel::kError}};
   for (const auto& [name, level] : kLevels) {
     if (o.log_level == name) set_log_level(level);
   }
+  check_server_config(o.server);
   o.server.idle_timeout = millis(o.idle_timeout_s);
   o.server.header_timeout = millis(o.header_timeout_s);
   o.server.shutdown_timeout = millis(o.shutdown_timeout_s);
@@ -103,9 +116,11 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--host", s.host, "address to listen on (0.0.0.0 exposes the server to the network)")
       ->capture_default_str();
   cmd->add_option("--port", s.port, "port to listen on (0: any free port; the log says which)")->capture_default_str();
-  cmd->add_option("--api-key", s.api_key,
-                  "require \"Authorization: Bearer KEY\" on every route but /health and the chat page "
-                  "(also read from TERN_API_KEY, which keeps it out of the process list)")
+  cmd->add_option(
+         "--api-key", s.api_key,
+         "require \"Authorization: Bearer KEY\" on every route but /health and the chat page "
+         "(also read from TERN_API_KEY, which keeps it out of the process list); a key that starts or ends with "
+         "whitespace is refused")
       ->envname("TERN_API_KEY");
   cmd->add_option("--allowed-origins", s.allowed_origins,
                   "browser origins allowed to call the API (CORS), comma-separated, e.g. https://app.example; "
@@ -137,6 +152,12 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-request-bytes", s.max_request_bytes, "largest request body accepted (413 beyond)")
       ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
       ->capture_default_str();
+  cmd->add_option("--max-pending-body-bytes", s.max_pending_body_bytes,
+                  "request-body bytes held at once over all connections, being received or waiting to be "
+                  "prepared; a request past it gets 503 server_overloaded before its body is read (at least "
+                  "--max-request-bytes)")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 40))
+      ->capture_default_str();
   cmd->add_option("--io-threads", s.io_threads, "event-loop threads serving all connections")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -144,6 +165,14 @@ void add_serve_command(CLI::App& app) {
                   "threads for JSON parsing, chat templates and tokenization")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  cmd->add_option("--max-preprocess-queue", s.max_preprocess_queue,
+                  "requests waiting for a preprocessing thread; more get 503 server_overloaded")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_flag("--split-special-tokens-in-content", s.split_special_tokens_in_content,
+                "tokenize special-token strings inside chat message contents and tools as plain text, so user "
+                "text cannot forge turns (the template's own markers stay special); as if every chat request "
+                "sent \"split_special_tokens\": true");
   cmd->add_option("--log-level", o->log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();

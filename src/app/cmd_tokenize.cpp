@@ -10,6 +10,7 @@
 
 #include "app/commands.h"
 #include "base/error.h"
+#include "base/regular_file.h"
 #include "tokenizer/json_node.h"
 #include "tokenizer/tokenizer.h"
 
@@ -39,7 +40,7 @@ void run_tokenize(const TokenizeOptions& options) {
     print_json(tokenizer->encode(*options.text, add_special_tokens));
     return;
   }
-  const JsonNode input = JsonNode::parse_file(options.input_json);
+  const JsonNode input = JsonNode::parse_file(options.input_json, kNoSizeLimit);
   nlohmann::json output = nlohmann::json::array();
   for (size_t i = 0; i < input.size(); ++i) {
     output.push_back(tokenizer->encode(input.element(i).as_string(), add_special_tokens));
@@ -49,7 +50,7 @@ void run_tokenize(const TokenizeOptions& options) {
 
 void run_detokenize(const DetokenizeOptions& options) {
   const auto tokenizer = Tokenizer::load(options.model_dir);
-  const JsonNode input = JsonNode::parse_file(options.input_json);
+  const JsonNode input = JsonNode::parse_file(options.input_json, kNoSizeLimit);
   nlohmann::json output = nlohmann::json::array();
   for (size_t i = 0; i < input.size(); ++i) {
     const JsonNode sequence = input.element(i);

@@ -12,6 +12,7 @@
 #include "backend/backend.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "base/regular_file.h"
 #include "base/thread_pool.h"
 #include "model/load_model.h"
 #include "runner/kv_memory_plan.h"
@@ -140,11 +141,12 @@ class ProgressPrinter {
 // generation_config.json may name more end-of-sequence ids than config.json (Qwen2.5
 // Instruct ends on <|im_end|> and <|endoftext|>).
 std::vector<int32_t> generation_eos_ids(const std::string& model_dir) {
+  constexpr uint64_t kMaxGenerationConfigBytes = uint64_t{1} << 20;
   std::vector<int32_t> ids;
-  fs::path path = fs::path(model_dir) / "generation_config.json";
-  std::ifstream f(path);
-  if (!f) return ids;
-  nlohmann::json j = nlohmann::json::parse(f, nullptr, /*allow_exceptions=*/false);
+  const fs::path path = fs::path(model_dir) / "generation_config.json";
+  if (!fs::exists(path)) return ids;
+  nlohmann::json j = nlohmann::json::parse(read_regular_file(path.string(), kMaxGenerationConfigBytes), nullptr,
+                                           /*allow_exceptions=*/false);
   if (!j.is_object() || !j.contains("eos_token_id")) return ids;
   const auto& e = j["eos_token_id"];
   if (e.is_number_integer()) ids.push_back(e.get<int32_t>());

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "backend/activation.h"
 #include "quant/int4_weight.h"
 #include "tensor/tensor.h"
 
@@ -173,8 +174,8 @@ class Backend {
   virtual void paged_attention(const Tensor& q, const KvCacheLayer& cache, const AttentionMetadata& meta,
                                const AttentionShape& shape, const Tensor& out) = 0;
 
-  // out = silu(gate) * up where gate_up [T, 2 I] holds gate then up; out [T, I].
-  virtual void silu_mul(const Tensor& gate_up, const Tensor& out) = 0;
+  // out = act(gate) * up where gate_up [T, 2 I] holds gate then up; out [T, I].
+  virtual void act_mul(const Tensor& gate_up, const Tensor& out, Activation act) = 0;
 
   // out[i, :] = x[indices[i], :].  indices [N] I32, x [M, C], out [N, C].
   virtual void gather_rows(const Tensor& x, const Tensor& indices, const Tensor& out) = 0;

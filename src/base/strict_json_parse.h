@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/echo.h"
 #include "base/json_depth.h"
 
 namespace tern {
@@ -31,9 +32,25 @@ struct JsonProblem {
   // kRepeatedKey and kTooManyKeys, of the number for kNumberTooLarge; empty at the top.
   std::string key_path;
   // The repeated key, or nlohmann's description of a syntax error (byte position and what
-  // it expected; it quotes at most a few bytes of the input).
+  // it expected). Keys and quoted input are cut to kMaxEchoBytes (base/echo.h), here and
+  // in key_path.
   std::string detail;
 };
+
+// nlohmann's "[json.exception.parse_error.101] parse error at line 1, column 9: syntax
+// error while parsing value - invalid literal; last read: '<token>'; expected ..." without
+// the prefix, and with the token (as long as the input, for an unterminated string) cut.
+inline std::string json_syntax_detail(std::string_view what) {
+  if (const size_t at = what.find("] "); at != std::string_view::npos) what.remove_prefix(at + 2);
+  constexpr std::string_view kLastRead = "; last read: '";
+  const size_t open = what.find(kLastRead);
+  if (open == std::string_view::npos) return std::string(what);
+  const size_t token = open + kLastRead.size();
+  size_t close = what.rfind("'; expected");
+  if (close == std::string_view::npos || close < token) close = what.rfind('\'');
+  if (close == std::string_view::npos || close < token) close = what.size();
+  return std::string(what.substr(0, token)) + echo(what.substr(token, close - token)) + std::string(what.substr(close));
+}
 
 // Parses `text` as Json (nlohmann::json or nlohmann::ordered_json) and throws
 // `make_error(problem)` when it breaks a rule above or is not JSON.
@@ -48,7 +65,7 @@ Json strict_json_parse(std::string_view text, const JsonLimits& limits, MakeErro
   std::vector<std::string> open_keys;
   auto key_path = [&](size_t depth) {
     std::string path;
-    for (size_t i = 0; i < depth; ++i) path += (path.empty() ? "" : ".") + open_keys[i];
+    for (size_t i = 0; i < depth; ++i) path += (path.empty() ? "" : ".") + echo(open_keys[i]);
     return path;
   };
   const typename Json::parser_callback_t check = [&](int, typename Json::parse_event_t event, Json& parsed) {
@@ -64,7 +81,7 @@ Json strict_json_parse(std::string_view text, const JsonLimits& limits, MakeErro
       case Json::parse_event_t::key: {
         const std::string& key = parsed.template get_ref<const std::string&>();
         if (!open_objects.back().insert(key).second)
-          throw make_error(JsonProblem{Kind::kRepeatedKey, key_path(open_keys.size() - 1), key});
+          throw make_error(JsonProblem{Kind::kRepeatedKey, key_path(open_keys.size() - 1), echo(key)});
         if (open_objects.back().size() > limits.max_object_keys)
           throw make_error(JsonProblem{Kind::kTooManyKeys, key_path(open_keys.size() - 1), {}});
         open_keys.back() = key;
@@ -81,9 +98,7 @@ Json strict_json_parse(std::string_view text, const JsonLimits& limits, MakeErro
     // 1e309 and the like: valid JSON, but no double holds it (it would read as inf).
     throw make_error(JsonProblem{Kind::kNumberTooLarge, key_path(open_keys.size()), {}});
   } catch (const typename Json::exception& e) {
-    std::string detail = e.what();  // "[json.exception.parse_error.101] parse error at ..."
-    if (const size_t at = detail.find("] "); at != std::string::npos) detail = detail.substr(at + 2);
-    throw make_error(JsonProblem{Kind::kSyntax, {}, detail});
+    throw make_error(JsonProblem{Kind::kSyntax, {}, json_syntax_detail(e.what())});
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/echo.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "model/json_file.h"
@@ -29,10 +30,7 @@ constexpr const char* kSupportedArchitectures = "Qwen2ForCausalLM, LlamaForCausa
 constexpr const char* kSupportedRopeTypes = "default, linear, llama3, yarn";
 
 // A JSON value as it would appear in the file, shortened for an error line.
-std::string shown(const json& v) {
-  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
-  return s.size() > 80 ? s.substr(0, 77) + "..." : s;
-}
+std::string shown(const json& v) { return echo(v.dump(-1, ' ', false, json::error_handler_t::replace), 77); }
 
 // Reads the fields of one JSON object; every error names the source and the field
 // (prefixed, e.g. "rope_scaling.factor"). A field set to null counts as absent, as
@@ -264,6 +262,23 @@ void parse_sliding_window(const Fields& f, ModelConfig& c) {
   }
 }
 
+// transformers' ACT2FN names of the activations tern computes; the three architectures
+// default to SiLU.
+Activation parse_hidden_act(const Fields& f) {
+  static constexpr std::pair<std::string_view, Activation> kNames[] = {{"silu", Activation::kSilu},
+                                                                       {"swish", Activation::kSilu},
+                                                                       {"gelu", Activation::kGelu},
+                                                                       {"gelu_pytorch_tanh", Activation::kGeluTanh},
+                                                                       {"gelu_new", Activation::kGeluTanh}};
+  const std::optional<std::string> name = f.string_opt("hidden_act");
+  if (!name) return Activation::kSilu;
+  for (const auto& [known, act] : kNames) {
+    if (*name == known) return act;
+  }
+  throw f.fail("hidden_act", "'", *name,
+               "' is not supported (supported: silu, swish, gelu, gelu_pytorch_tanh, gelu_new)");
+}
+
 }  // namespace
 
 ModelConfig parse_model_config(const json& root, const std::string& source) {
@@ -307,9 +322,14 @@ ModelConfig parse_model_config(const json& root, const std::string& source) {
   parse_rope(f, root, source, c);
 
   c.tie_word_embeddings = f.boolean_or("tie_word_embeddings", false);
+  // As transformers' modules read them: Qwen2Attention has Q/K/V biases and no o_proj
+  // bias whatever the file says, MistralAttention none; LlamaAttention's attention_bias is
+  // on Q/K/V and o_proj alike.
   const bool llama = c.model_type == "llama";
-  c.attention_bias = c.model_type == "qwen2" || (llama && f.boolean_or("attention_bias", false));
+  c.o_proj_bias = llama && f.boolean_or("attention_bias", false);
+  c.attention_bias = c.model_type == "qwen2" || c.o_proj_bias;
   c.mlp_bias = llama && f.boolean_or("mlp_bias", false);
+  c.hidden_act = parse_hidden_act(f);
   parse_sliding_window(f, c);
 
   // transformers v5 writes `dtype`; older files `torch_dtype`.

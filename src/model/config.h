@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/activation.h"
 #include "quant/quant_config.h"
 
 namespace tern {
@@ -58,8 +59,10 @@ struct ModelConfig {
   std::vector<bool> sliding_layers;  // [num_hidden_layers] when sliding_window > 0
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // Q/K/V projections have a bias (always true for Qwen2)
+  bool o_proj_bias = false;     // o_proj has one too (Llama's attention_bias)
   bool mlp_bias = false;
-  std::string torch_dtype;  // `torch_dtype` or `dtype` as written ("bfloat16", ...), may be empty
+  Activation hidden_act = Activation::kSilu;  // the MLP gate's
+  std::string torch_dtype;                    // `torch_dtype` or `dtype` as written ("bfloat16", ...), may be empty
   std::optional<int64_t> bos_token_id;
   std::vector<int64_t> eos_token_ids;  // eos_token_id as a number or a list
   // `quantization_config`: the decoder's linear layers are INT4 (GPTQ or AWQ); absent
@@ -85,9 +88,15 @@ inline constexpr int64_t kMaxHeadDim = 1024;
 inline constexpr int64_t kMaxPositions = int64_t(1) << 24;
 
 // Parses a config.json; `source` names the file in error messages. Throws tern::Error
-// "<source>: field '<name>': <what>" for an unsupported architecture, RoPE type or
-// feature, a missing field, a value of the wrong type, or a size that is out of range
-// or inconsistent; errors list what is supported.
+// "<source>: field '<name>': <what>" for an unsupported architecture, RoPE type,
+// activation or feature, a missing field, a value of the wrong type, or a size that is
+// out of range or inconsistent; errors list what is supported. Every field that changes
+// the math of the architectures tern loads (as transformers reads them) is honoured or
+// refused here: sizes, head_dim, rms_norm_eps, rope_theta and the RoPE variants,
+// partial_rotary_factor, hidden_act, attention_bias and mlp_bias (Llama; Qwen2's Q/K/V
+// always have biases, Mistral's never), tie_word_embeddings, sliding windows and
+// quantization_config. (pretraining_tp only splits a matmul in transformers: the same
+// math.)
 ModelConfig parse_model_config(const nlohmann::json& json, const std::string& source);
 // Reads and parses DIR/config.json (duplicate keys and deep nesting rejected).
 ModelConfig load_model_config(const std::string& model_dir);

@@ -60,7 +60,8 @@ size_t layer_activation_bytes_per_token(const ModelConfig& config, const ModelSh
 
 DecoderLayerContext make_decoder_layer_context(const ModelConfig& config, const ModelShard& shard, Backend& backend,
                                                Communicator* comm) {
-  DecoderLayerContext c{.backend = &backend, .comm = comm, .rms_norm_eps = float(config.rms_norm_eps)};
+  DecoderLayerContext c{
+      .backend = &backend, .comm = comm, .rms_norm_eps = float(config.rms_norm_eps), .hidden_act = config.hidden_act};
   RopeInit init = compute_rope(config);
   Tensor inv_freq = host_tensor(DType::kF32, {int64_t(init.inv_freq.size())});
   std::copy(init.inv_freq.begin(), init.inv_freq.end(), inv_freq.ptr<float>());
@@ -108,7 +109,7 @@ void run_decoder_layer(const DecoderLayerContext& c, int64_t layer, const LayerW
   be.add_rms_norm(a.residual, a.hidden, w.post_attention_norm, eps, a.normed);
   if (stop_before(observe, Projection::kGateUp, a.normed)) return;
   be.linear(a.normed, w.gate_up, a.gate_up);
-  be.silu_mul(a.gate_up, a.act);
+  be.act_mul(a.gate_up, a.act, c.hidden_act);
   if (stop_before(observe, Projection::kDown, a.act)) return;
   be.linear(a.act, w.down, a.hidden);
   complete(a.hidden);

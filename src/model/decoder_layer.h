@@ -53,9 +53,10 @@ struct DecoderLayerContext {
   Backend* backend = nullptr;
   Communicator* comm = nullptr;  // tensor parallel: completes o_proj's and down's partial sums
   float rms_norm_eps = 0.0f;
-  RopeParams rope;                     // inv_freq on the backend's device
-  AttentionShape attention;            // the rank's heads (sliding_window: see attention_windows)
-  std::vector<int> attention_windows;  // per layer: its sliding window, 0 for full causal attention
+  Activation hidden_act = Activation::kSilu;  // the MLP gate's (config.json hidden_act)
+  RopeParams rope;                            // inv_freq on the backend's device
+  AttentionShape attention;                   // the rank's heads (sliding_window: see attention_windows)
+  std::vector<int> attention_windows;         // per layer: its sliding window, 0 for full causal attention
 };
 
 // `comm` joins the ranks of a tensor-parallel group; null for a whole model.

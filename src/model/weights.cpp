@@ -164,12 +164,11 @@ class Loader {
         continue;
       }
       const auto [begin, end] = range(spec, i);
-      parts.push_back(spec.split == Split::kOutputs
-                          ? slice_int4_outputs(whole, begin, end)
-                          : slice_int4_inputs(whole, begin, end,
-                                              spec.modules[i] + " (tensor-parallel rank " +
-                                                  std::to_string(shard_.rank) + " of " +
-                                                  std::to_string(shard_.size) + ")"));
+      parts.push_back(spec.split == Split::kOutputs ? slice_int4_outputs(whole, begin, end)
+                                                    : slice_int4_inputs(whole, begin, end,
+                                                                        spec.modules[i] + " (tensor-parallel rank " +
+                                                                            std::to_string(shard_.rank) + " of " +
+                                                                            std::to_string(shard_.size) + ")"));
     }
     return parts.size() == 1 ? parts[0] : concat_int4_outputs(parts, spec.modules);
   }
@@ -237,7 +236,11 @@ ModelWeights load_weights(const ModelConfig& c, const WeightStore& store, Backen
                            .cols = h,
                            .bias = c.attention_bias,
                            .split = Split::kOutputs});
-    l.o_proj = loader.linear({.modules = {p + "self_attn.o_proj"}, .rows = {h}, .cols = q_rows, .split = Split::kInputs});
+    l.o_proj = loader.linear({.modules = {p + "self_attn.o_proj"},
+                              .rows = {h},
+                              .cols = q_rows,
+                              .bias = c.o_proj_bias,
+                              .split = Split::kInputs});
     l.gate_up = loader.linear({.modules = {p + "mlp.gate_proj", p + "mlp.up_proj"},
                                .rows = {c.intermediate_size, c.intermediate_size},
                                .cols = h,

@@ -20,7 +20,7 @@ struct LayerWeights {
   Tensor input_norm;           // [H]
   Tensor post_attention_norm;  // [H]
   LinearWeight qkv;            // [(Hq + 2 Hkv) * D, H], bias when attention_bias
-  LinearWeight o_proj;         // [H, Hq * D]
+  LinearWeight o_proj;         // [H, Hq * D]; bias when o_proj_bias, on rank 0 only
   LinearWeight gate_up;        // [2 I, H]
   LinearWeight down;           // [H, I]; its bias on rank 0 only
 };
@@ -28,8 +28,8 @@ struct LayerWeights {
 struct ModelWeights {
   Tensor embed_tokens;  // [V, H]
   std::vector<LayerWeights> layers;
-  Tensor final_norm;     // [H]
-  LinearWeight lm_head;  // [V, H]; shares embed_tokens when tied
+  Tensor final_norm;        // [H]
+  LinearWeight lm_head;     // [V, H]; shares embed_tokens when tied
   size_t device_bytes = 0;  // bytes the weights occupy on the device
   ModelShard shard;         // which part of the model these are
 };

@@ -1,5 +1,6 @@
 #include "server/api_error.h"
 
+#include "base/echo.h"
 #include "base/log.h"
 #include "engine/request_rejected.h"
 
@@ -85,10 +86,13 @@ const char* error_type(ApiErrorKind kind) {
 }
 
 nlohmann::ordered_json error_body(const ApiError& error) {
+  // Quoted request bytes are cut where they are quoted (base/echo.h); this bounds what
+  // any message, however it was built, can send back.
+  constexpr size_t kMaxMessageBytes = 1024, kMaxParamBytes = 256;
   nlohmann::ordered_json e;
-  e["message"] = error.message();
+  e["message"] = echo(error.message(), kMaxMessageBytes);
   e["type"] = error_type(error.kind());
-  e["param"] = error.param() ? nlohmann::ordered_json(*error.param()) : nullptr;
+  e["param"] = error.param() ? nlohmann::ordered_json(echo(*error.param(), kMaxParamBytes)) : nullptr;
   e["code"] = error.code() ? nlohmann::ordered_json(*error.code()) : nullptr;
   return {{"error", std::move(e)}};
 }

@@ -23,20 +23,22 @@ std::vector<int32_t> token_ids_of(const Json& ids, const std::string& param, int
   return out;
 }
 
-std::vector<int32_t> text_ids_of(const Json& text, const std::string& param, const Tokenizer& tokenizer) {
+std::vector<int32_t> text_ids_of(const Json& text, const std::string& param, const Tokenizer& tokenizer,
+                                 const EncodeOptions& options) {
   const auto& s = text.get_ref<const std::string&>();
   if (s.empty()) throw invalid_param(param, "the prompt must not be empty");
-  std::vector<int32_t> ids = encode_prompt(tokenizer, s, /*add_special_tokens=*/true, param);
+  std::vector<int32_t> ids = encode_prompt(tokenizer, s, options, param);
   if (ids.empty()) throw invalid_param(param, "the prompt must not be empty");
   return ids;
 }
 
 bool is_token_list(const Json& value) { return value.is_array() && !value.empty() && value[0].is_number(); }
 
-std::vector<std::vector<int32_t>> read_prompts(const Json* prompt, const Tokenizer& tokenizer) {
+std::vector<std::vector<int32_t>> read_prompts(const Json* prompt, const Tokenizer& tokenizer,
+                                               const EncodeOptions& options) {
   if (!prompt) throw invalid_param("prompt", "is required");
   const int32_t vocab = tokenizer.vocab_size();
-  if (prompt->is_string()) return {text_ids_of(*prompt, "prompt", tokenizer)};
+  if (prompt->is_string()) return {text_ids_of(*prompt, "prompt", tokenizer, options)};
   if (!prompt->is_array()) {
     throw invalid_param("prompt", std::string("expected a string, an array of strings, an array of token ids or an "
                                               "array of token id arrays, got ") +
@@ -53,7 +55,7 @@ std::vector<std::vector<int32_t>> read_prompts(const Json* prompt, const Tokeniz
     const Json& item = (*prompt)[i];
     const std::string param = "prompt[" + std::to_string(i) + "]";
     if (item.is_string()) {
-      prompts.push_back(text_ids_of(item, param, tokenizer));
+      prompts.push_back(text_ids_of(item, param, tokenizer, options));
     } else if (item.is_array()) {
       prompts.push_back(token_ids_of(item, param, vocab));
     } else {
@@ -66,12 +68,16 @@ std::vector<std::vector<int32_t>> read_prompts(const Json* prompt, const Tokeniz
 
 }  // namespace
 
-ValidRequest parse_completion_request(const Json& body, const ServedModel& model) {
+ValidRequest parse_completion_request(const Json& body, const ServedModel& model, const PrepareOptions& prepare) {
   const JsonFields fields(body, "");
   ValidRequest request;
   request.api = RequestApi::kCompletions;
   const MaxTokensField max_tokens = read_shared_fields(fields, model, request);
-  for (std::vector<int32_t>& ids : read_prompts(fields.find("prompt"), *model.tokenizer)) {
+  // A completions prompt is the client's own text with the template's markers written in,
+  // so --split-special-tokens-in-content leaves it alone; split_special_tokens does not.
+  const EncodeOptions options{
+      .add_special_tokens = true, .split_special_tokens = read_split_special_tokens(fields), .cancel = prepare.cancel};
+  for (std::vector<int32_t>& ids : read_prompts(fields.find("prompt"), *model.tokenizer, options)) {
     request.prompts.push_back(ValidPrompt{.token_ids = std::move(ids)});
   }
   resolve_max_tokens(request, max_tokens, model.max_model_len(), "prompt");

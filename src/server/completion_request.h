@@ -3,12 +3,13 @@
 #pragma once
 
 #include "server/json_body.h"
+#include "server/prompt_tokens.h"
 #include "server/served_model.h"
 #include "server/valid_request.h"
 
 namespace tern::server {
 
 // Throws ApiError 400 (field named) or 404 (unknown model).
-ValidRequest parse_completion_request(const Json& body, const ServedModel& model);
+ValidRequest parse_completion_request(const Json& body, const ServedModel& model, const PrepareOptions& prepare = {});
 
 }  // namespace tern::server

@@ -29,7 +29,8 @@ void start_generation(ValidRequest request, std::shared_ptr<const ServedModel> m
   } else {
     sink = std::make_unique<JsonResponseWriter>(api, channel);
   }
-  const std::chrono::milliseconds keep_alive = request.stream ? state.config().sse_ping_interval : std::chrono::milliseconds{};
+  const std::chrono::milliseconds keep_alive =
+      request.stream ? state.config().sse_ping_interval : std::chrono::milliseconds{};
   auto generation = std::make_shared<Generation>(std::move(model), std::move(request), std::move(builder),
                                                  std::move(sink), channel, state.metrics(), request_id, keep_alive);
   try {
@@ -41,41 +42,45 @@ void start_generation(ValidRequest request, std::shared_ptr<const ServedModel> m
   channel->on_cancel([generation] { generation->cancel(); });
 }
 
-void serve_generation(const HttpRequest& http, ServerState& state, const std::shared_ptr<ResponseChannel>& channel,
+void serve_generation(HttpRequest& http, ServerState& state, const std::shared_ptr<ResponseChannel>& channel,
                       RequestApi api) {
   std::shared_ptr<const ServedModel> model = require_model(state);
   require_json_body(http);
-  state.preprocess([&state, channel, api, model = std::move(model), body = http.body, id = http.request_id]() mutable {
-    std::exception_ptr error;
-    ValidRequest request;
-    try {
-      const Json json = parse_json_body(body);
-      request = api == RequestApi::kChat ? parse_chat_request(json, *model) : parse_completion_request(json, *model);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    channel->post([&state, channel, error, model = std::move(model), request = std::move(request), id]() mutable {
-      if (!channel->is_open()) {  // the client left while the request was prepared
-        state.metrics().count_client_disconnect();
-        return;
-      }
-      if (error) {
-        respond_error(channel, error, id);
-      } else {
-        start_generation(std::move(request), std::move(model), state, channel, id);
-      }
-    });
-  });
+  preprocess(http, state, channel,
+             [&state, channel, api, model = std::move(model), id = http.request_id](const std::string& body,
+                                                                                    const CancelFlag& cancel) {
+               const PrepareOptions prepare{
+                   .split_special_tokens_in_content = state.config().split_special_tokens_in_content,
+                   .cancel = &cancel};
+               std::exception_ptr error;
+               ValidRequest request;
+               try {
+                 const Json json = parse_json_body(body);
+                 request = api == RequestApi::kChat ? parse_chat_request(json, *model, prepare)
+                                                    : parse_completion_request(json, *model, prepare);
+               } catch (const Cancelled&) {
+                 throw;
+               } catch (...) {
+                 error = std::current_exception();
+               }
+               channel->post([&state, channel, error, model, request = std::move(request), id]() mutable {
+                 if (!channel->is_open()) return;  // the client left while the request was prepared
+                 if (error) {
+                   respond_error(channel, error, id);
+                 } else {
+                   start_generation(std::move(request), std::move(model), state, channel, id);
+                 }
+               });
+             });
 }
 
 }  // namespace
 
-void handle_completions(const HttpRequest& http, ServerState& state, const std::shared_ptr<ResponseChannel>& channel) {
+void handle_completions(HttpRequest& http, ServerState& state, const std::shared_ptr<ResponseChannel>& channel) {
   serve_generation(http, state, channel, RequestApi::kCompletions);
 }
 
-void handle_chat_completions(const HttpRequest& http, ServerState& state,
-                             const std::shared_ptr<ResponseChannel>& channel) {
+void handle_chat_completions(HttpRequest& http, ServerState& state, const std::shared_ptr<ResponseChannel>& channel) {
   serve_generation(http, state, channel, RequestApi::kChat);
 }
 

@@ -49,24 +49,55 @@ void respond_error(const std::shared_ptr<ResponseChannel>& channel, std::excepti
   channel->send(error_response(to_api_error(std::move(error), request_id)));
 }
 
-void respond_later(ServerState& state, const std::shared_ptr<ResponseChannel>& channel, const std::string& request_id,
-                   std::function<HttpResponse()> work) {
-  state.preprocess([channel, request_id, work = std::move(work)] {
-    std::exception_ptr error;
-    HttpResponse response;
-    try {
-      response = work();
-    } catch (...) {
-      error = std::current_exception();
-    }
-    channel->post([channel, request_id, error, response = std::move(response)]() mutable {
-      if (error) {
-        respond_error(channel, error, request_id);
-      } else {
-        channel->send(std::move(response));
-      }
-    });
+void preprocess(HttpRequest& request, ServerState& state, const std::shared_ptr<ResponseChannel>& channel,
+                PreprocessWork work) {
+  struct Held {
+    std::string body;
+    BodyBudget::Lease lease;
+  };
+  auto held = std::make_shared<Held>(Held{std::move(request.body), std::move(request.body_lease)});
+  std::shared_ptr<PreprocessPool::Ticket> ticket =
+      state.preprocess_pool().submit([held = std::move(held), work = std::move(work)](const CancelFlag& cancel) {
+        try {
+          work(held->body, cancel);
+        } catch (const Cancelled&) {
+          // The client has left: there is no one to answer.
+        }
+      });
+  if (!ticket) {
+    state.metrics().count_shed(ShedReason::kPreprocessQueue);
+    throw ApiError(ApiErrorKind::kOverloaded,
+                   "The server is overloaded: too many requests are waiting to be prepared. Retry later.", std::nullopt,
+                   "server_overloaded");
+  }
+  channel->on_cancel([ticket, &metrics = state.metrics()] {
+    ticket->cancel();
+    metrics.count_client_disconnect();
   });
+}
+
+void respond_later(HttpRequest& request, ServerState& state, const std::shared_ptr<ResponseChannel>& channel,
+                   std::function<HttpResponse(const std::string& body, const CancelFlag& cancel)> work) {
+  preprocess(request, state, channel,
+             [channel, request_id = request.request_id, work = std::move(work)](const std::string& body,
+                                                                                const CancelFlag& cancel) {
+               std::exception_ptr error;
+               HttpResponse response;
+               try {
+                 response = work(body, cancel);
+               } catch (const Cancelled&) {
+                 throw;
+               } catch (...) {
+                 error = std::current_exception();
+               }
+               channel->post([channel, request_id, error, response = std::move(response)]() mutable {
+                 if (error) {
+                   respond_error(channel, error, request_id);
+                 } else {
+                   channel->send(std::move(response));
+                 }
+               });
+             });
 }
 
 }  // namespace tern::server

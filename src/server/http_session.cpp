@@ -1,5 +1,6 @@
 #include "server/http_session.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
@@ -10,6 +11,7 @@
 
 #include "base/log.h"
 #include "server/api_error.h"
+#include "server/request_head.h"
 #include "server/router.h"
 
 namespace tern::server {
@@ -20,6 +22,9 @@ using boost::system::error_code;
 namespace {
 
 constexpr auto kLingerTime = std::chrono::seconds(2);
+// nginx's status for a request whose client went away before its response was complete;
+// only the access log shows it.
+constexpr unsigned kClientClosedRequest = 499;
 
 // The log shows the method and the path; bytes that could forge log lines are masked.
 std::string loggable(std::string_view text) {
@@ -59,6 +64,7 @@ void HttpSession::read_next_request() {
   parser_->eager(true);
   continue_sent_ = false;
   header_checked_ = false;
+  body_lease_ = BodyBudget::Lease(state_->body_budget());
   if (buffer_.size() > 0) {
     parse_buffered();
     return;
@@ -123,6 +129,11 @@ void HttpSession::parse_buffered() {
   if (parser_->is_header_done() && !header_checked_) {
     header_checked_ = true;
     auto& fields = parser_->get();
+    // Before any of the body is taken as a body, or as the next request.
+    if (std::optional<ApiError> bad = check_request_head(fields, fields.version())) {
+      reject(*bad);
+      return;
+    }
     // A chunked body of unknown size: room for the largest allowed body at once, so it is
     // never copied while it grows (doubling would hold up to 3x the limit for a moment).
     // Pages are touched only as bytes arrive.
@@ -135,6 +146,16 @@ void HttpSession::parse_buffered() {
                       std::nullopt, "request_header_fields_too_large"));
       return;
     }
+  }
+  // The body's bytes count against the server-wide budget: all of a declared length at
+  // once, a chunked body as it arrives.
+  if (parser_->is_header_done() &&
+      !body_lease_.grow_to(std::max<size_t>(parser_->content_length().value_or(0), parser_->get().body().size()))) {
+    state_->metrics().count_shed(ShedReason::kBodyBytes);
+    reject(ApiError(ApiErrorKind::kOverloaded,
+                    "The server is overloaded: it holds too many request bodies at once. Retry later.", std::nullopt,
+                    "server_overloaded"));
+    return;
   }
   if (parser_->is_done()) {
     set_deadline(Deadline::kNone);
@@ -157,6 +178,7 @@ void HttpSession::parse_buffered() {
 
 void HttpSession::begin_response() {
   phase_ = Phase::kResponding;
+  head_only_ = false;
   ++state_->active_responses();
   request_id_ = state_->next_request_id();
   started_ = std::chrono::steady_clock::now();
@@ -169,6 +191,7 @@ void HttpSession::handle_request() {
   http::request<http::string_body> message = parser_->release();
   parser_.reset();
   version_ = message.version();
+  head_only_ = message.method() == http::verb::head;
   keep_alive_ = message.keep_alive() && state_->phase() != ServerPhase::kDraining;
   HttpRequest request;
   request.method = std::string(message.method_string());
@@ -178,9 +201,11 @@ void HttpSession::handle_request() {
   request.host = std::string(message[http::field::host]);
   request.origin = std::string(message[http::field::origin]);
   request.body = std::move(message.body());
+  request.body_lease = std::move(body_lease_);
   request.request_id = request_id_;
   cors_ = cors_headers(state_->config().allowed_origins, request.origin);
-  log_line_ = loggable(request.method) + " " + loggable(request.target.substr(0, request.target.find('?')));
+  log_line_ =
+      loggable(request.method) + " " + loggable(std::string_view(request.target).substr(0, request.target.find('?')));
   read_more();  // notice a disconnect while the request is served
   dispatch(request, *state_, shared_from_this());
 }
@@ -189,6 +214,13 @@ void HttpSession::reject(const ApiError& error) {
   begin_response();
   keep_alive_ = false;
   log_line_ = "(malformed request)";
+  if (parser_ && parser_->is_header_done()) {
+    const auto& head = parser_->get();
+    const std::string_view target(head.target().data(), head.target().size());
+    log_line_ = loggable(std::string_view(head.method_string().data(), head.method_string().size())) + " " +
+                loggable(target.substr(0, target.find('?')));
+  }
+  body_lease_.release();  // the body is not read further
   send(error_response(error));
 }
 
@@ -201,6 +233,10 @@ void HttpSession::reject_malformed(error_code ec) {
     message = "The request body is larger than the limit of " + std::to_string(state_->config().max_request_bytes) +
               " bytes.";
     code = "request_too_large";
+  } else if (ec == http::error::bad_transfer_encoding || ec == http::error::bad_content_length) {
+    // Two Transfer-Encoding fields naming chunked, or Content-Length with chunked: the
+    // body's length would be read two ways (request_head.h).
+    message = "The request's Transfer-Encoding and Content-Length do not give one body length; send one of them.";
   } else if (ec == http::error::header_limit) {
     kind = ApiErrorKind::kHeadersTooLarge;
     message = "The request headers are larger than the limit of " + std::to_string(state_->config().max_header_bytes) +
@@ -235,7 +271,7 @@ void HttpSession::send(HttpResponse response) {
   response_started_ = response_ended_ = true;
   status_ = response.status;
   out_ += head(response, /*streamed=*/false);
-  out_ += response.body;
+  if (!head_only_) out_ += response.body;
   flush();
 }
 
@@ -245,13 +281,13 @@ void HttpSession::begin_stream(HttpResponse response) {
   status_ = response.status;
   // HTTP/1.0 has no chunked encoding: the body ends when the connection closes.
   chunked_ = version_ >= 11;
-  if (!chunked_) keep_alive_ = false;
+  if (!chunked_ && !head_only_) keep_alive_ = false;
   out_ += head(response, /*streamed=*/true);
   flush();
 }
 
 void HttpSession::write(std::string_view data) {
-  if (phase_ != Phase::kResponding || !response_started_ || response_ended_ || data.empty()) return;
+  if (phase_ != Phase::kResponding || !response_started_ || response_ended_ || data.empty() || head_only_) return;
   if (chunked_) {
     char size[20];
     std::snprintf(size, sizeof size, "%zx\r\n", data.size());
@@ -272,7 +308,7 @@ void HttpSession::write(std::string_view data) {
 void HttpSession::end_stream() {
   if (phase_ != Phase::kResponding || !response_started_ || response_ended_) return;
   response_ended_ = true;
-  if (chunked_) out_ += "0\r\n\r\n";
+  if (chunked_ && !head_only_) out_ += "0\r\n\r\n";
   flush();
 }
 
@@ -321,9 +357,13 @@ void HttpSession::on_write(error_code ec) {
   if (response_ended_) finish_response();
 }
 
-void HttpSession::finish_response() {
+void HttpSession::log_access(unsigned status) const {
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
-  log_info("request ", request_id_, " ", log_line_, " -> ", status_, " (", static_cast<int64_t>(ms), " ms)");
+  log_info("request ", request_id_, " ", log_line_, " -> ", status, " (", static_cast<int64_t>(ms), " ms)");
+}
+
+void HttpSession::finish_response() {
+  log_access(status_);
   --state_->active_responses();
   phase_ = Phase::kReading;  // not counted any more
   cancel_ = nullptr;
@@ -397,6 +437,8 @@ void HttpSession::close() {
   const bool responding = phase_ == Phase::kResponding;
   phase_ = Phase::kClosed;
   if (responding) {
+    // The response never reached its end: the client left (or stalled and was dropped).
+    log_access(kClientClosedRequest);
     --state_->active_responses();
     if (!response_ended_ && cancel_) {
       std::function<void()> cancel = std::move(cancel_);

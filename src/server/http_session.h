@@ -5,7 +5,9 @@
 // declared or received size passes it), the header block in bytes and in fields (431), an
 // idle timeout between requests, a header timeout from the first byte and a body timeout;
 // a write that makes no progress for write_timeout, or unsent bytes beyond
-// max_buffered_write_bytes (a client that stopped reading), drop the connection. While a response is in progress the
+// max_buffered_write_bytes (a client that stopped reading), drop the connection. A body
+// that would take the server's request-body bytes past max_pending_body_bytes is refused
+// (503) before more of it is read. While a response is in progress the
 // session keeps reading, so a client that disconnects is noticed at once and its
 // request cancelled; bytes it pipelines meanwhile wait in the (bounded) read buffer.
 #pragma once
@@ -60,6 +62,7 @@ class HttpSession : public ResponseChannel, public std::enable_shared_from_this<
   std::string head(const HttpResponse& response, bool streamed) const;
   void flush();
   void on_write(boost::system::error_code ec);
+  void log_access(unsigned status) const;  // the access-log line of the current request
   void finish_response();
   void set_deadline(Deadline deadline);
   void on_deadline();
@@ -83,14 +86,16 @@ class HttpSession : public ResponseChannel, public std::enable_shared_from_this<
   std::array<char, kReadChunk> read_chunk_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   bool reading_ = false;
-  bool continue_sent_ = false;  // "100 Continue" for the current request
-  bool header_checked_ = false;  // the field count of the current request was checked
+  bool continue_sent_ = false;    // "100 Continue" for the current request
+  bool header_checked_ = false;   // the field count of the current request was checked
+  BodyBudget::Lease body_lease_;  // the current request's body bytes, until handed to the request
 
   // The response in progress.
   std::string request_id_;
   std::string log_line_;  // method and path, for the access log
   std::chrono::steady_clock::time_point started_;
   unsigned version_ = 11;
+  bool head_only_ = false;  // a HEAD request: the response's head, never its body
   bool keep_alive_ = true;
   HeaderList cors_;
   bool response_started_ = false;

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "server/body_budget.h"
+
 namespace tern::server {
 
 struct HttpRequest {
@@ -17,7 +19,8 @@ struct HttpRequest {
   std::string host;
   std::string origin;
   std::string body;
-  std::string request_id;  // ours, for logs and 500 bodies
+  BodyBudget::Lease body_lease;  // the body's bytes in the server-wide budget, until it is dropped
+  std::string request_id;        // ours, for logs and 500 bodies
 };
 
 struct HttpResponse {

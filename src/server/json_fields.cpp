@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "base/echo.h"
 #include "server/api_error.h"
 
 namespace tern::server {
@@ -55,6 +56,16 @@ std::optional<int64_t> json_integer(const Json& value) {
   return std::nullopt;
 }
 
+bool json_fits_int64(const Json& value) {
+  if (value.is_number_unsigned())
+    return value.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  if (value.is_number_integer()) return true;
+  if (!value.is_number_float()) return false;
+  // [-2^63, 2^63): both ends are exact doubles.
+  const double d = value.get<double>();
+  return std::isfinite(d) && d == std::floor(d) && d >= -0x1p63 && d < 0x1p63;
+}
+
 JsonFields::JsonFields(const Json& object, std::string path) : object_(&object), path_(std::move(path)) {
   if (!object.is_object()) {
     throw ApiError(
@@ -71,7 +82,8 @@ const Json* JsonFields::find(std::string_view key) const {
 }
 
 std::string JsonFields::param(std::string_view key) const {
-  return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  // Keys can be anything the client sent (chat_template_kwargs' keys, say).
+  return path_.empty() ? echo(key) : path_ + "." + echo(key);
 }
 
 std::optional<bool> JsonFields::boolean(std::string_view key) const {

@@ -44,6 +44,9 @@ class JsonFields {
 // The same checks for a value that is not a field of an object (a list element).
 // Returns nullopt when `value` is not an integer; saturates like JsonFields::integer.
 std::optional<int64_t> json_integer(const Json& value);
+// Whether `value` is a number that is an integer within int64's range, exactly (no
+// saturation): 2^63 and 1e30 are not.
+bool json_fits_int64(const Json& value);
 const char* json_type_name(const Json& value);
 
 }  // namespace tern::server

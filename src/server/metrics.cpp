@@ -91,7 +91,12 @@ void ServerMetrics::count_client_disconnect() {
   ++client_disconnects_;
 }
 
-std::string ServerMetrics::render(const EngineStats* stats) const {
+void ServerMetrics::count_shed(ShedReason reason) {
+  std::lock_guard lock(mutex_);
+  ++shed_[static_cast<size_t>(reason)];
+}
+
+std::string ServerMetrics::render(const EngineStats* stats, const IntakeStats& intake) const {
   std::string out;
   {
     std::lock_guard lock(mutex_);
@@ -105,7 +110,16 @@ std::string ServerMetrics::render(const EngineStats* stats) const {
            static_cast<double>(prompt_tokens_));
     scalar(out, "counter", "tern_client_disconnects_total", "Requests aborted because the client went away.",
            static_cast<double>(client_disconnects_));
+    out +=
+        "# HELP tern_requests_shed_total Requests refused with 503 before they were prepared.\n"
+        "# TYPE tern_requests_shed_total counter\n";
+    out += "tern_requests_shed_total{reason=\"preprocess_queue\"} " + std::to_string(shed_[0]) + "\n";
+    out += "tern_requests_shed_total{reason=\"body_bytes\"} " + std::to_string(shed_[1]) + "\n";
   }
+  scalar(out, "gauge", "tern_preprocess_queued", "Requests waiting for a preprocessing thread.",
+         static_cast<double>(intake.preprocess_queued));
+  scalar(out, "gauge", "tern_request_body_bytes", "Bytes of request bodies held (being received or prepared).",
+         static_cast<double>(intake.body_bytes));
   const EngineStats none;
   const EngineStats& s = stats ? *stats : none;
   scalar(out, "gauge", "tern_model_loaded", "1 once the model is loaded and the engine runs.", stats ? 1 : 0);

@@ -28,6 +28,16 @@ class Histogram {
   uint64_t count_ = 0;
 };
 
+// Why a request was refused before it was prepared (503 server_overloaded).
+enum class ShedReason { kPreprocessQueue, kBodyBytes };
+
+// The server's intake at scrape time: requests waiting for a preprocessing thread, and the
+// request-body bytes held (docs/server.md, --max-preprocess-queue, --max-pending-body-bytes).
+struct IntakeStats {
+  size_t preprocess_queued = 0;
+  size_t body_bytes = 0;
+};
+
 class ServerMetrics {
  public:
   ServerMetrics();
@@ -36,8 +46,9 @@ class ServerMetrics {
   void observe_request(const RequestTimes& times, std::span<const int64_t> tokens_per_completion);
   void count_prompt_tokens(int64_t n);
   void count_client_disconnect();
+  void count_shed(ShedReason reason);
   // The text format (version 0.0.4). `stats` is null while the model loads.
-  std::string render(const EngineStats* stats) const;
+  std::string render(const EngineStats* stats, const IntakeStats& intake = {}) const;
 
  private:
   mutable std::mutex mutex_;
@@ -47,6 +58,7 @@ class ServerMetrics {
   Histogram request_queue_time_;
   int64_t prompt_tokens_ = 0;
   int64_t client_disconnects_ = 0;
+  int64_t shed_[2] = {};  // by ShedReason
 };
 
 }  // namespace tern::server

@@ -4,7 +4,7 @@
 
 namespace tern::server {
 
-void handle_models(const HttpRequest& http, ServerState& state, const std::shared_ptr<ResponseChannel>& channel) {
+void handle_models(HttpRequest& http, ServerState& state, const std::shared_ptr<ResponseChannel>& channel) {
   const std::shared_ptr<const ServedModel> model = require_model(state);
   const nlohmann::ordered_json card = {{"id", model->name},         {"object", "model"},
                                        {"created", model->created}, {"owned_by", "tern"},

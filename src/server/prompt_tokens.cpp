@@ -5,13 +5,15 @@
 
 namespace tern::server {
 
-std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, std::string_view text, bool add_special_tokens,
+std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, std::string_view text, const EncodeOptions& options,
                                    const std::string& param) {
   try {
-    return tokenizer.encode(text, add_special_tokens);
+    return tokenizer.encode(text, options);
   } catch (const Error& e) {
     throw invalid_param(param, std::string("the model's tokenizer cannot encode this text: ") + e.what());
   }
 }
+
+bool read_split_special_tokens(const JsonFields& body) { return body.boolean("split_special_tokens").value_or(false); }
 
 }  // namespace tern::server

@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "base/echo.h"
 #include "base/log.h"
 #include "server/access.h"
 #include "server/api_error.h"
@@ -55,31 +56,35 @@ void route(HttpRequest& request, ServerState& state, const std::shared_ptr<Respo
     throw ApiError(ApiErrorKind::kForbidden, "This server only answers requests addressed to localhost.", std::nullopt,
                    "host_not_allowed");
   }
-  const Route* found = find_route(request.path);
   if (request.method == "OPTIONS") {
-    // Preflights carry no credentials; they learn only the CORS policy.
-    if (!found) throw ApiError(ApiErrorKind::kNotFound, "No such route.", std::nullopt, "not_found");
+    // Preflights carry no credentials; they learn only the CORS policy, which is the same
+    // for every path, so they cannot tell routes from other paths.
     HttpResponse response;
     response.status = 204;
     response.content_type.clear();
     response.headers = cors_preflight_headers(config.allowed_origins, request.origin);
-    response.headers.emplace_back("Allow", std::string(found->method) + ", OPTIONS");
     channel->send(std::move(response));
     return;
   }
+  const Route* found = find_route(request.path);
   if ((!found || !found->is_public) && !config.api_key.empty() &&
       !bearer_matches(request.authorization, config.api_key)) {
     throw ApiError(ApiErrorKind::kAuthentication,
                    "Incorrect API key provided. Send it as \"Authorization: Bearer <key>\".", std::nullopt,
                    "invalid_api_key");
   }
-  if (!found) throw ApiError(ApiErrorKind::kNotFound, "No such route: " + request.path, std::nullopt, "not_found");
-  if (request.method != found->method) {
-    ApiError error(ApiErrorKind::kMethodNotAllowed,
-                   "Method " + request.method + " is not allowed on " + request.path + "; use " + found->method + ".",
-                   std::nullopt, "method_not_allowed");
+  if (!found)
+    throw ApiError(ApiErrorKind::kNotFound, "No such route: " + echo(request.path), std::nullopt, "not_found");
+  // HEAD is GET without the body (the session leaves it out): load balancers probe with it.
+  const std::string_view method = request.method == "HEAD" ? "GET" : std::string_view(request.method);
+  if (method != found->method) {
+    ApiError error(
+        ApiErrorKind::kMethodNotAllowed,
+        "Method " + echo(request.method) + " is not allowed on " + echo(request.path) + "; use " + found->method + ".",
+        std::nullopt, "method_not_allowed");
     HttpResponse response = error_response(error);
-    response.headers.emplace_back("Allow", std::string(found->method) + ", OPTIONS");
+    response.headers.emplace_back("Allow",
+                                  std::string(found->method) == "GET" ? "GET, HEAD, OPTIONS" : "POST, OPTIONS");
     channel->send(std::move(response));
     return;
   }

@@ -110,6 +110,18 @@ void reject_unsupported(const JsonFields& body, RequestApi api) {
   }
 }
 
+// int64's range, as vLLM takes it: a seed beyond it is refused rather than saturated, which
+// would give every such seed the same samples.
+std::optional<uint64_t> read_seed(const JsonFields& body) {
+  const Json* seed = body.find("seed");
+  if (seed && !json_fits_int64(*seed)) {
+    throw invalid_param("seed", "must be an integer in [-9223372036854775808, 9223372036854775807]");
+  }
+  const std::optional<int64_t> value = body.integer("seed", std::numeric_limits<int64_t>::min(), kInt64Max);
+  if (!value) return std::nullopt;
+  return static_cast<uint64_t>(*value);
+}
+
 void log_unknown_fields(const JsonFields& body, RequestApi api) {
   if (log_level() > LogLevel::kDebug) return;
   static constexpr std::string_view kShared[] = {"model",
@@ -132,6 +144,7 @@ void log_unknown_fields(const JsonFields& body, RequestApi api) {
                                                  "min_tokens",
                                                  "skip_special_tokens",
                                                  "priority",
+                                                 "split_special_tokens",
                                                  "response_format",
                                                  "best_of",
                                                  "use_beam_search",
@@ -189,10 +202,10 @@ MaxTokensField read_shared_fields(const JsonFields& body, const ServedModel& mod
   p.frequency_penalty = static_cast<float>(body.number("frequency_penalty", -2.0, 2.0).value_or(0.0));
   p.repetition_penalty = static_cast<float>(body.number("repetition_penalty", 0.0, 100.0).value_or(1.0));
   if (p.repetition_penalty <= 0.0f) throw invalid_param("repetition_penalty", "must be greater than 0");
-  if (const std::optional<int64_t> seed = body.integer("seed", std::numeric_limits<int64_t>::min(), kInt64Max)) {
-    p.seed = static_cast<uint64_t>(*seed);
-  }
-  p.n = static_cast<int32_t>(body.integer("n", 1, kMaxN).value_or(1));
+  p.seed = read_seed(body);
+  // Each of the n completions is a sequence of the running batch.
+  p.n = static_cast<int32_t>(
+      body.integer("n", 1, std::min<int64_t>(kMaxN, model.engine->config().max_num_seqs)).value_or(1));
   p.ignore_eos = body.boolean("ignore_eos").value_or(false);
   p.min_tokens = static_cast<int32_t>(body.integer("min_tokens", 0, kInt32Max).value_or(0));
   p.skip_special_tokens = body.boolean("skip_special_tokens").value_or(true);

@@ -7,7 +7,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -35,10 +34,8 @@ struct Server::Impl {
   explicit Impl(ServerConfig c)
       : config(std::move(c)),
         ioc(config.io_threads),
-        preprocess(static_cast<size_t>(config.preprocess_threads)),
         control(asio::make_strand(ioc)),
-        state(std::make_shared<ServerState>(
-            config, [this](std::function<void()> work) { asio::post(preprocess, std::move(work)); })),
+        state(std::make_shared<ServerState>(config)),
         acceptor(control),
         signals(control, SIGINT, SIGTERM),
         timer(control) {}
@@ -53,7 +50,6 @@ struct Server::Impl {
 
   ServerConfig config;
   asio::io_context ioc;
-  asio::thread_pool preprocess;
   asio::strand<asio::io_context::executor_type> control;
   std::shared_ptr<ServerState> state;
   tcp::acceptor acceptor;
@@ -207,8 +203,7 @@ int Server::run(ModelLoader load) {
   for (int i = 1; i < s.config.io_threads; ++i) threads.emplace_back([&s] { s.run_loop(); });
   s.run_loop();
   for (std::thread& t : threads) t.join();
-  s.preprocess.stop();
-  s.preprocess.join();
+  s.state->preprocess_pool().stop();
   if (s.model) s.model->engine->stop();
   if (!s.loader_done) {
     // Loading cannot be interrupted; nothing is left to clean up but the process.

@@ -5,10 +5,11 @@
 
 namespace tern::server {
 
-ServerState::ServerState(ServerConfig config, Runner preprocess)
+ServerState::ServerState(ServerConfig config)
     : config_(std::move(config)),
-      preprocess_(std::move(preprocess)),
-      next_id_((uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()) {}
+      body_budget_(config_.max_pending_body_bytes),
+      next_id_((uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()),
+      preprocess_pool_(config_.preprocess_threads, config_.max_preprocess_queue) {}
 
 std::shared_ptr<const ServedModel> ServerState::model() const {
   std::lock_guard lock(model_mutex_);

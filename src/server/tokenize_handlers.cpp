@@ -11,18 +11,22 @@
 namespace tern::server {
 namespace {
 
-HttpResponse tokenize(const std::string& body, const ServedModel& model) {
+HttpResponse tokenize(const std::string& body, const ServedModel& model, const PrepareOptions& prepare) {
   const Json json = parse_json_body(body);
   const JsonFields fields(json, "");
   check_model_field(fields, model.name);
   std::vector<int32_t> ids;
   if (fields.has("messages")) {
     if (fields.has("prompt")) throw invalid_param("prompt", "give either prompt or messages, not both");
-    ids = build_chat_prompt(fields, model).token_ids;
+    ids = build_chat_prompt(fields, model, prepare).token_ids;
   } else {
     const std::optional<std::string> prompt = fields.string("prompt", std::string::npos);
     if (!prompt) throw invalid_param("prompt", "is required (or messages)");
-    ids = encode_prompt(*model.tokenizer, *prompt, fields.boolean("add_special_tokens").value_or(true), "prompt");
+    ids = encode_prompt(*model.tokenizer, *prompt,
+                        {.add_special_tokens = fields.boolean("add_special_tokens").value_or(true),
+                         .split_special_tokens = read_split_special_tokens(fields),
+                         .cancel = prepare.cancel},
+                        "prompt");
   }
   Json response = {{"count", ids.size()}, {"max_model_len", model.max_model_len()}, {"tokens", ids}};
   if (fields.boolean("return_token_strs").value_or(false)) {
@@ -56,16 +60,21 @@ HttpResponse detokenize(const std::string& body, const ServedModel& model) {
 
 }  // namespace
 
-void handle_tokenize(const HttpRequest& http, ServerState& state, const std::shared_ptr<ResponseChannel>& channel) {
+void handle_tokenize(HttpRequest& http, ServerState& state, const std::shared_ptr<ResponseChannel>& channel) {
   std::shared_ptr<const ServedModel> model = require_model(state);
   require_json_body(http);
-  respond_later(state, channel, http.request_id, [body = http.body, model] { return tokenize(body, *model); });
+  respond_later(http, state, channel,
+                [model, split = state.config().split_special_tokens_in_content](const std::string& body,
+                                                                                const CancelFlag& cancel) {
+                  return tokenize(body, *model, {.split_special_tokens_in_content = split, .cancel = &cancel});
+                });
 }
 
-void handle_detokenize(const HttpRequest& http, ServerState& state, const std::shared_ptr<ResponseChannel>& channel) {
+void handle_detokenize(HttpRequest& http, ServerState& state, const std::shared_ptr<ResponseChannel>& channel) {
   std::shared_ptr<const ServedModel> model = require_model(state);
   require_json_body(http);
-  respond_later(state, channel, http.request_id, [body = http.body, model] { return detokenize(body, *model); });
+  respond_later(http, state, channel,
+                [model](const std::string& body, const CancelFlag&) { return detokenize(body, *model); });
 }
 
 }  // namespace tern::server

@@ -5,7 +5,7 @@
 
 namespace tern::server {
 
-void handle_web(const HttpRequest& http, ServerState&, const std::shared_ptr<ResponseChannel>& channel) {
+void handle_web(HttpRequest& http, ServerState&, const std::shared_ptr<ResponseChannel>& channel) {
   const std::string_view path = http.path == "/" ? std::string_view("/index.html") : std::string_view(http.path);
   for (const WebAsset& asset : web_asset_table()) {
     if (asset.path != path) continue;

@@ -65,7 +65,22 @@ AddedVocabulary::AddedVocabulary(std::vector<AddedToken> tokens, const Normalize
     } else {
       raw_.add(token.content, static_cast<int32_t>(i));
     }
+    if (token.special) special_.add(token.content, static_cast<int32_t>(i));
   }
+}
+
+std::vector<TextRange> AddedVocabulary::find_special(std::string_view text) const {
+  std::vector<TextRange> found;
+  size_t start = 0, end = 0;
+  int32_t index = -1;
+  for (size_t from = 0; special_.find(text, from, start, end, index); from = end) found.push_back({start, end});
+  return found;
+}
+
+bool AddedVocabulary::overlaps(std::span<const TextRange> ranges, size_t begin, size_t end) {
+  // The first range ending after `begin` is the only one that can overlap first.
+  const auto it = std::ranges::upper_bound(ranges, begin, {}, &TextRange::end);
+  return it != ranges.end() && it->begin < end;
 }
 
 const AddedToken* AddedVocabulary::find(int32_t id) const {
@@ -80,7 +95,8 @@ const AddedToken* AddedVocabulary::find(std::string_view content) const {
 
 // Mirrors HF AddedVocabulary::find_matches: the trie's matches are taken in order; the
 // whitespace that lstrip / rstrip swallow never reaches the model.
-void AddedVocabulary::split(std::string_view text, const Trie& trie, std::vector<Segment>& out) const {
+void AddedVocabulary::split(std::string_view text, const Trie& trie, const PlainSpecial& plain,
+                            std::vector<Segment>& out) const {
   auto push_text = [&](size_t from, size_t to) {
     if (to > from) out.push_back({text.substr(from, to - from), -1});
   };
@@ -92,6 +108,8 @@ void AddedVocabulary::split(std::string_view text, const Trie& trie, std::vector
   while (trie.find(text, search_from, match_start, match_end, index)) {
     search_from = match_end;
     const AddedToken& token = tokens_[index];
+    // Skipped whole, as HF skips it with split_special_tokens: no match starts inside it.
+    if (token.special && (plain.all || overlaps(plain.ranges, match_start, match_end))) continue;
     size_t start = match_start;
     size_t end = match_end;
     if (token.single_word) {

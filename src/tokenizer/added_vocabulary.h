@@ -6,12 +6,14 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "tokenizer/normalizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace tern {
 
@@ -23,6 +25,13 @@ struct AddedToken {
   bool rstrip = false;
   bool normalized = true;
   bool special = false;
+};
+
+// Which special tokens a text spells count as plain text, not tokens: all of them, or those
+// overlapping one of `ranges` (sorted, disjoint, in the split text's bytes).
+struct PlainSpecial {
+  bool all = false;
+  std::span<const TextRange> ranges = {};
 };
 
 class AddedVocabulary {
@@ -38,9 +47,17 @@ class AddedVocabulary {
   AddedVocabulary(std::vector<AddedToken> tokens, const Normalizer& normalizer);
 
   // Splits raw input on the normalized == false tokens; empty text pieces are dropped.
-  void split_raw(std::string_view text, std::vector<Segment>& out) const { split(text, raw_, out); }
+  void split_raw(std::string_view text, std::vector<Segment>& out, const PlainSpecial& plain = {}) const {
+    split(text, raw_, plain, out);
+  }
   // Splits normalised text on the normalized == true tokens.
-  void split_normalized(std::string_view text, std::vector<Segment>& out) const { split(text, normalized_, out); }
+  void split_normalized(std::string_view text, std::vector<Segment>& out, const PlainSpecial& plain = {}) const {
+    split(text, normalized_, plain, out);
+  }
+  // Every occurrence of a special token's content in `text`, leftmost-longest.
+  std::vector<TextRange> find_special(std::string_view text) const;
+  // Whether [begin, end) overlaps one of `ranges` (sorted, disjoint).
+  static bool overlaps(std::span<const TextRange> ranges, size_t begin, size_t end);
 
   const AddedToken* find(int32_t id) const;
   const AddedToken* find(std::string_view content) const;
@@ -64,13 +81,14 @@ class AddedVocabulary {
     bool first_byte_[256] = {};
   };
 
-  void split(std::string_view text, const Trie& trie, std::vector<Segment>& out) const;
+  void split(std::string_view text, const Trie& trie, const PlainSpecial& plain, std::vector<Segment>& out) const;
 
   std::vector<AddedToken> tokens_;
   std::unordered_map<int32_t, size_t> index_by_id_;
   std::unordered_map<std::string, size_t> index_by_content_;
   Trie raw_;
   Trie normalized_;
+  Trie special_;  // the contents of the special tokens, as written
 };
 
 }  // namespace tern

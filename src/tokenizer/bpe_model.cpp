@@ -1,5 +1,6 @@
 #include "tokenizer/bpe_model.h"
 
+#include <algorithm>
 #include <queue>
 
 #include "base/utf8.h"
@@ -89,7 +90,52 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const JsonNode& model) {
     // A repeated pair takes its last rank, as HF's merge map does.
     bpe->merges_[pair_key(*left_id, *right_id)] = Merge{rank++, *new_id};
   }
+  bpe->find_uniform_runs();
   return bpe;
+}
+
+void BpeModel::find_uniform_runs() {
+  // Tokens made only of one byte: their byte and length.
+  struct RunToken {
+    int32_t byte = -1;
+    int64_t length = 0;
+  };
+  std::vector<RunToken> run_tokens(tokens_.size());
+  for (size_t id = 0; id < tokens_.size(); ++id) {
+    const std::optional<std::string> bytes = byte_level::decode(tokens_[id]);
+    if (!bytes || bytes->empty() || bytes->find_first_not_of((*bytes)[0]) != std::string::npos) continue;
+    run_tokens[id] = {static_cast<uint8_t>((*bytes)[0]), static_cast<int64_t>(bytes->size())};
+  }
+  struct Rule {
+    int32_t left, right, rank, new_id;
+  };
+  std::array<std::vector<Rule>, 256> rules;
+  std::vector<int32_t> last_creator_rank(tokens_.size(), -1);
+  for (const auto& [key, merge] : merges_) {
+    const auto left = static_cast<int32_t>(key >> 32), right = static_cast<int32_t>(key & 0xffffffffu);
+    const RunToken& l = run_tokens[left];
+    if (l.byte < 0 || run_tokens[right].byte != l.byte) continue;
+    rules[l.byte].push_back({left, right, merge.rank, merge.new_id});
+    last_creator_rank[merge.new_id] = std::max(last_creator_rank[merge.new_id], merge.rank);
+  }
+  for (int b = 0; b < 256; ++b) {
+    if (byte_ids_[b] < 0) continue;
+    int64_t longest = 1;
+    bool in_rank_order = true;
+    for (const Rule& r : rules[b]) {
+      longest = std::max(longest, run_tokens[r.new_id].length);
+      in_rank_order = in_rank_order && last_creator_rank[r.left] < r.rank && last_creator_rank[r.right] < r.rank;
+    }
+    if (!in_rank_order) continue;
+    UniformRun& run = uniform_runs_[b];
+    run.bulk_id = byte_ids_[b];
+    run.bulk_bytes = 1;
+    while (const Merge* m = find_merge(run.bulk_id, run.bulk_id)) {
+      run.bulk_id = m->new_id;
+      run.bulk_bytes *= 2;
+    }
+    run.tail_bytes = 2 * (static_cast<int64_t>(rules[b].size()) + 1) * longest;
+  }
 }
 
 std::optional<int32_t> BpeModel::token_to_id(std::string_view token) const {
@@ -103,7 +149,7 @@ const BpeModel::Merge* BpeModel::find_merge(int32_t left, int32_t right) const {
   return it == merges_.end() ? nullptr : &it->second;
 }
 
-void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& ids) const {
+void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& ids, const CancelFlag* cancel) const {
   if (word.empty()) return;
   if (ignore_merges_) {
     auto it = ids_by_bytes_.find(word);
@@ -113,14 +159,29 @@ void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& ids) con
     }
   }
   if (cache_.lookup(word, ids)) return;
+  if (encode_uniform_run(word, ids, cancel)) return;
   const size_t first = ids.size();
-  merge_word(word, ids);
+  merge_word(word, ids, cancel);
   cache_.insert(word, ids.data() + first, ids.size() - first);
+}
+
+bool BpeModel::encode_uniform_run(std::string_view word, std::vector<int32_t>& ids, const CancelFlag* cancel) const {
+  // Shorter runs merge fast enough; the closed form pays off past a few pages.
+  constexpr int64_t kMinRunBytes = 16 << 10;
+  const auto n = static_cast<int64_t>(word.size());
+  if (n < kMinRunBytes) return false;
+  const UniformRun& run = uniform_runs_[static_cast<uint8_t>(word[0])];
+  if (run.bulk_id < 0 || n < run.tail_bytes + 2 * run.bulk_bytes) return false;
+  if (word.find_first_not_of(word[0]) != std::string_view::npos) return false;
+  const int64_t bulk_count = (n - run.tail_bytes) / run.bulk_bytes;
+  ids.insert(ids.end(), static_cast<size_t>(bulk_count), run.bulk_id);
+  merge_word(word.substr(static_cast<size_t>(bulk_count * run.bulk_bytes)), ids, cancel);
+  return true;
 }
 
 // HF's BPE word merge: a min-heap of candidate pairs ordered by (rank, position); entries
 // made stale by earlier merges are skipped when popped. O(n log n) per word.
-void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& ids) const {
+void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& ids, const CancelFlag* cancel) const {
   std::vector<int32_t> symbols;  // ids; a merged-away symbol keeps its slot with next_ skipping it
   symbols.reserve(word.size());
   bool previous_unknown = false;
@@ -150,7 +211,9 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& ids) cons
   for (int i = 0; i + 1 < n; ++i) {
     if (const Merge* m = find_merge(symbols[i], symbols[i + 1])) queue.push({m->rank, i, m->new_id});
   }
-  while (!queue.empty()) {
+  constexpr uint32_t kCancelCheckInterval = 1 << 14;
+  for (uint32_t popped = 1; !queue.empty(); ++popped) {
+    if (cancel && popped % kCancelCheckInterval == 0) cancel->throw_if_cancelled();
     const Candidate top = queue.top();
     queue.pop();
     if (removed[top.pos] || next[top.pos] < 0) continue;

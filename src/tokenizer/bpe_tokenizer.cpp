@@ -36,28 +36,38 @@ BpeTokenizer::BpeTokenizer(BpeTokenizerParts parts)
   }
 }
 
-std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool add_special_tokens) const {
+std::vector<int32_t> BpeTokenizer::encode(std::string_view text, const EncodeOptions& options) const {
   std::string sanitized;
   if (!utf8::is_valid(text)) {
+    // Replacing bytes moves what follows: the ranges would no longer fit, so then every
+    // special-token string is plain text (the safe reading of a range).
     sanitized = utf8::to_valid_lossy(text);
     text = sanitized;
   }
+  const bool all_plain = options.split_special_tokens || (!sanitized.empty() && !options.plain_ranges.empty());
+  const PlainSpecial raw_plain{.all = all_plain, .ranges = options.plain_ranges};
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 4);
-  if (add_special_tokens) ids = post_processor_.prefix();
-  auto encode_word = [&](std::string_view word) { model_->encode_word(word, ids); };
+  if (options.add_special_tokens) ids = post_processor_.prefix();
+  auto encode_word = [&](std::string_view word) { model_->encode_word(word, ids, options.cancel); };
   std::vector<AddedVocabulary::Segment> raw_segments;
   std::vector<AddedVocabulary::Segment> normalized_segments;
   std::string normalized_storage;
-  added_.split_raw(text, raw_segments);
+  added_.split_raw(text, raw_segments, raw_plain);
   for (const AddedVocabulary::Segment& raw : raw_segments) {
+    if (options.cancel) options.cancel->throw_if_cancelled();
     if (raw.id >= 0) {
       ids.push_back(raw.id);
       continue;
     }
     const std::string_view normalized = normalizer_.apply(raw.text, normalized_storage);
     normalized_segments.clear();
-    added_.split_normalized(normalized, normalized_segments);
+    // Normalising moves bytes, so ranges do not carry over: a piece that overlaps one has
+    // all its normalized special tokens plain.
+    const size_t offset = static_cast<size_t>(raw.text.data() - text.data());
+    added_.split_normalized(
+        normalized, normalized_segments,
+        {.all = all_plain || AddedVocabulary::overlaps(options.plain_ranges, offset, offset + raw.text.size())});
     for (const AddedVocabulary::Segment& segment : normalized_segments) {
       if (segment.id >= 0) {
         ids.push_back(segment.id);
@@ -66,8 +76,14 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool add_specia
       }
     }
   }
-  if (add_special_tokens) ids.insert(ids.end(), post_processor_.suffix().begin(), post_processor_.suffix().end());
+  if (options.add_special_tokens) {
+    ids.insert(ids.end(), post_processor_.suffix().begin(), post_processor_.suffix().end());
+  }
   return ids;
+}
+
+std::vector<TextRange> BpeTokenizer::find_special_tokens(std::string_view text) const {
+  return added_.find_special(text);
 }
 
 const std::string* BpeTokenizer::decoded_or_null(int32_t id, bool skip_special) const {

@@ -31,7 +31,9 @@ class BpeTokenizer final : public Tokenizer {
  public:
   explicit BpeTokenizer(BpeTokenizerParts parts);
 
-  std::vector<int32_t> encode(std::string_view text, bool add_special_tokens) const override;
+  using Tokenizer::encode;
+  std::vector<int32_t> encode(std::string_view text, const EncodeOptions& options) const override;
+  std::vector<TextRange> find_special_tokens(std::string_view text) const override;
   std::string decode(std::span<const int32_t> ids, bool skip_special_tokens) const override;
   int32_t vocab_size() const override { return static_cast<int32_t>(decoded_.size()); }
   std::optional<int32_t> token_to_id(std::string_view token) const override;

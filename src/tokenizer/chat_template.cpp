@@ -1,11 +1,11 @@
 #include "tokenizer/chat_template.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "base/error.h"
+#include "base/regular_file.h"
 #include "jinja/jinja_template.h"
+#include "tokenizer/tokenizer.h"
 
 namespace tern {
 namespace {
@@ -17,14 +17,6 @@ jinja::Limits to_jinja(const ChatTemplateLimits& limits) {
   out.max_memory_bytes = limits.max_memory_bytes;
   out.max_depth = limits.max_depth;
   return out;
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw tern::error("cannot read ", path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // A special token in tokenizer_config.json: "<s>", {"content": "<s>", ...} or null.
@@ -101,7 +93,7 @@ ModelChatTemplate read_model_chat_template(const std::string& model_dir) {
   nlohmann::ordered_json config = nlohmann::ordered_json::object();
   if (fs::exists(config_path)) {
     try {
-      config = nlohmann::ordered_json::parse(read_file(config_path));
+      config = nlohmann::ordered_json::parse(read_regular_file(config_path.string(), kMaxTokenizerConfigBytes));
     } catch (const nlohmann::json::exception& e) {
       throw tern::error(config_path.string(), ": invalid JSON: ", e.what());
     }
@@ -111,7 +103,8 @@ ModelChatTemplate read_model_chat_template(const std::string& model_dir) {
   } else if (!fs::exists(jinja_path)) {
     throw tern::error(model_dir, ": neither tokenizer_config.json nor chat_template.jinja found");
   }
-  result.source = fs::exists(jinja_path) ? read_file(jinja_path) : template_from_config(config, config_path.string());
+  result.source = fs::exists(jinja_path) ? read_regular_file(jinja_path.string(), kMaxChatTemplateBytes)
+                                         : template_from_config(config, config_path.string());
   return result;
 }
 

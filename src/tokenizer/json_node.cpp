@@ -1,9 +1,7 @@
 #include "tokenizer/json_node.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "base/json_depth.h"
+#include "base/regular_file.h"
 
 namespace tern {
 namespace {
@@ -12,12 +10,8 @@ const char* type_name(const nlohmann::json& value) { return value.type_name(); }
 
 }  // namespace
 
-JsonNode JsonNode::parse_file(const std::string& path, int max_depth) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw error(path, ": cannot open file");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return parse(buffer.view(), path, max_depth);
+JsonNode JsonNode::parse_file(const std::string& path, uint64_t max_bytes, int max_depth) {
+  return parse(read_regular_file(path, max_bytes), path, max_depth);
 }
 
 JsonNode JsonNode::parse(std::string_view text, const std::string& label, int max_depth) {

@@ -15,9 +15,10 @@ namespace tern {
 
 class JsonNode {
  public:
-  // Reads and parses `path`. Nesting deeper than `max_depth` is rejected before parsing,
-  // so a hostile file cannot exhaust the stack. Throws tern::Error naming the file.
-  static JsonNode parse_file(const std::string& path, int max_depth = 64);
+  // Reads and parses `path`, a regular file of at most max_bytes (base/regular_file.h).
+  // Nesting deeper than `max_depth` is rejected before parsing, so a hostile file cannot
+  // exhaust the stack. Throws tern::Error naming the file.
+  static JsonNode parse_file(const std::string& path, uint64_t max_bytes, int max_depth = 64);
   // The same for JSON text already in memory; `label` stands for the file in messages.
   static JsonNode parse(std::string_view text, const std::string& label, int max_depth = 64);
 

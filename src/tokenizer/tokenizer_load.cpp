@@ -1,11 +1,10 @@
 // Tokenizer::load: reads tokenizer.json and tokenizer_config.json into BpeTokenizerParts.
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <unordered_set>
 
+#include "base/echo.h"
 #include "base/error.h"
-#include "base/utf8.h"
+#include "base/regular_file.h"
 #include "tokenizer/bpe_tokenizer.h"
 
 namespace tern {
@@ -15,10 +14,9 @@ namespace {
 // so a 1 MB added token does not become a 1 MB log line.
 std::string quoted(std::string_view text) {
   constexpr size_t kMaxShown = 80;
-  if (text.size() <= kMaxShown) return "\"" + std::string(text) + "\"";
-  std::string_view head = text.substr(0, kMaxShown);
-  head.remove_suffix(utf8::incomplete_suffix_length(head));
-  return "\"" + std::string(head) + "...\" (" + std::to_string(text.size()) + " bytes)";
+  std::string out = "\"" + echo(text, kMaxShown) + "\"";
+  if (text.size() > kMaxShown) out += " (" + std::to_string(text.size()) + " bytes)";
+  return out;
 }
 
 // Added tokens get the ids HF's AddedVocabulary assigns when it reads the file: the
@@ -92,19 +90,11 @@ std::string config_chat_template(const JsonNode& config) {
   return "";
 }
 
-std::string read_text_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw error(path.string(), ": cannot open file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return std::move(text).str();
-}
-
 }  // namespace
 
 std::shared_ptr<const Tokenizer> Tokenizer::load(const std::string& model_dir) {
   const std::filesystem::path dir(model_dir);
-  const JsonNode root = JsonNode::parse_file((dir / "tokenizer.json").string());
+  const JsonNode root = JsonNode::parse_file((dir / "tokenizer.json").string(), kMaxTokenizerJsonBytes);
   BpeTokenizerParts parts;
   parts.model = BpeModel::from_json(root.field("model"));
   parts.normalizer = Normalizer::from_json(root.optional_field("normalizer"));
@@ -124,7 +114,7 @@ std::shared_ptr<const Tokenizer> Tokenizer::load(const std::string& model_dir) {
 
   const std::filesystem::path config_path = dir / "tokenizer_config.json";
   if (std::filesystem::exists(config_path)) {
-    const JsonNode config = JsonNode::parse_file(config_path.string());
+    const JsonNode config = JsonNode::parse_file(config_path.string(), kMaxTokenizerConfigBytes);
     auto lookup = [&](std::string_view key) -> std::optional<int32_t> {
       const std::optional<std::string> token = config_token(config, key);
       if (!token) return std::nullopt;
@@ -140,7 +130,9 @@ std::shared_ptr<const Tokenizer> Tokenizer::load(const std::string& model_dir) {
   }
   // Newer transformers save the template in its own file, which then takes precedence.
   const std::filesystem::path template_path = dir / "chat_template.jinja";
-  if (std::filesystem::exists(template_path)) parts.chat_template = read_text_file(template_path);
+  if (std::filesystem::exists(template_path)) {
+    parts.chat_template = read_regular_file(template_path.string(), kMaxChatTemplateBytes);
+  }
   return std::make_shared<const BpeTokenizer>(std::move(parts));
 }
 

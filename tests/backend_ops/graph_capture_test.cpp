@@ -71,7 +71,7 @@ TEST(CudaGraph, ADecodeStepCapturesAndReplaysBitIdentically) {
     be.linear(attn, o_w, hidden);
     be.add_rms_norm(residual, hidden, norm2, 1e-6f, normed);
     be.linear(normed, gate_up_w, gate_up);
-    be.silu_mul(gate_up, act);
+    be.act_mul(gate_up, act, Activation::kSilu);
     be.linear(act, down_w, hidden);
     be.add_rms_norm(residual, hidden, norm3, 1e-6f, normed);
     be.gather_rows(normed, last_rows, last);

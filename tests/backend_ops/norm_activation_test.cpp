@@ -1,5 +1,5 @@
-// rms_norm, add_rms_norm and silu_mul against the CPU: odd widths (vector and scalar
-// paths), BF16 and F32 norm weights, and the fused residual written back rounded.
+// rms_norm, add_rms_norm and act_mul (SiLU, GELU, GELU tanh) against the CPU: odd widths
+// (vector and scalar paths), BF16 and F32 norm weights, and the fused residual written back rounded.
 #include <gtest/gtest.h>
 
 #include "op_test_support.h"
@@ -66,26 +66,33 @@ TEST(RmsNormInPlace, OutMayBeTheInput) {
   expect_close(download(cuda(), inout), download(cpu(), ref), kBf16Tolerance, "rms_norm in place");
 }
 
-struct SiluCase {
+struct ActCase {
   int rows, cols;
+  Activation act;
 };
 
-class SiluMul : public ::testing::TestWithParam<SiluCase> {};
+class ActMul : public ::testing::TestWithParam<ActCase> {};
 
-TEST_P(SiluMul, MatchesCpu) {
-  const SiluCase c = GetParam();
+TEST_P(ActMul, MatchesCpu) {
+  const ActCase c = GetParam();
   std::mt19937 rng = rng_for_test();
   std::vector<float> gate_up = random_bf16(size_t(c.rows) * 2 * c.cols, rng, 6.0f);
   Tensor ref = cpu().alloc(DType::kF32, {c.rows, c.cols});
-  cpu().silu_mul(on_cpu(gate_up, {c.rows, 2 * c.cols}), ref);
+  cpu().act_mul(on_cpu(gate_up, {c.rows, 2 * c.cols}), ref, c.act);
   GuardedOutput out = guarded_cuda_output(DType::kBF16, {c.rows, c.cols});
-  cuda().silu_mul(on_cuda(gate_up, {c.rows, 2 * c.cols}), out.tensor);
-  expect_close(download(cuda(), out.tensor), download(cpu(), ref), kBf16Tolerance, "silu_mul");
-  expect_guard_intact(out, "silu_mul");
+  cuda().act_mul(on_cuda(gate_up, {c.rows, 2 * c.cols}), out.tensor, c.act);
+  expect_close(download(cuda(), out.tensor), download(cpu(), ref), kBf16Tolerance, "act_mul");
+  expect_guard_intact(out, "act_mul");
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, SiluMul,
-                         ::testing::Values(SiluCase{1, 96}, SiluCase{5, 100}, SiluCase{17, 37}, SiluCase{3, 18944}));
+// Odd widths take the scalar path, multiples of 8 the vector one; every activation both.
+INSTANTIATE_TEST_SUITE_P(Shapes, ActMul,
+                         ::testing::Values(ActCase{1, 96, Activation::kSilu}, ActCase{5, 100, Activation::kSilu},
+                                           ActCase{17, 37, Activation::kSilu}, ActCase{3, 18944, Activation::kSilu},
+                                           ActCase{1, 96, Activation::kGelu}, ActCase{17, 37, Activation::kGelu},
+                                           ActCase{3, 18944, Activation::kGelu}, ActCase{1, 96, Activation::kGeluTanh},
+                                           ActCase{17, 37, Activation::kGeluTanh},
+                                           ActCase{3, 18944, Activation::kGeluTanh}));
 
 TEST(NormErrors, RejectAMismatchedWeight) {
   Tensor x = on_cuda(std::vector<float>(20, 1.0f), {2, 10});

@@ -256,6 +256,54 @@ TEST(ModelConfig, DefaultsForOptionalFields) {
   EXPECT_EQ(c.model_type, "qwen2");
 }
 
+// Issue 23, finding 5: every field that changes the math is read, as transformers reads it
+// for the architecture, or refused; none is ignored. (The RoPE variants, head_dim, sizes and
+// sliding windows have their own tests above and below.)
+TEST(ModelConfig, EveryFieldThatChangesTheMathIsReadOrRefused) {
+  // hidden_act: transformers' ACT2FN names of what tern computes; absent is SiLU.
+  const std::pair<const char*, Activation> acts[] = {{"silu", Activation::kSilu},
+                                                     {"swish", Activation::kSilu},
+                                                     {"gelu", Activation::kGelu},
+                                                     {"gelu_pytorch_tanh", Activation::kGeluTanh},
+                                                     {"gelu_new", Activation::kGeluTanh}};
+  for (const auto& [name, act] : acts) {
+    EXPECT_EQ(
+        parse_model_config(with(llama31_8b_instruct(), [&](json& j) { j["hidden_act"] = name; }), kSource).hidden_act,
+        act)
+        << name;
+  }
+  EXPECT_EQ(parse_model_config(with(qwen25_7b_instruct(), [](json& j) { j.erase("hidden_act"); }), kSource).hidden_act,
+            Activation::kSilu);
+  for (const char* name : {"relu", "gelu_fast", "quick_gelu", "gelu_10", "tanh", "SiLU", ""}) {
+    SCOPED_TRACE(name);
+    expect_config_error(with(qwen25_7b_instruct(), [&](json& j) { j["hidden_act"] = name; }),
+                        {"field 'hidden_act': '", name, "' is not supported (supported: silu, swish, gelu"});
+  }
+  expect_config_error(with(qwen25_7b_instruct(), [](json& j) { j["hidden_act"] = 3; }),
+                      {"field 'hidden_act': 3 is not a string"});
+
+  // Biases, per architecture: Qwen2's Q/K/V always, never its o_proj or MLP; Llama's
+  // attention_bias covers Q/K/V and o_proj; Mistral has none whatever the file says.
+  const ModelConfig qwen = parse_model_config(
+      with(qwen25_7b_instruct(), [](json& j) { j["attention_bias"] = j["mlp_bias"] = true; }), kSource);
+  EXPECT_TRUE(qwen.attention_bias);
+  EXPECT_FALSE(qwen.o_proj_bias);
+  EXPECT_FALSE(qwen.mlp_bias);
+  const ModelConfig llama = parse_model_config(
+      with(llama31_8b_instruct(), [](json& j) { j["attention_bias"] = j["mlp_bias"] = true; }), kSource);
+  EXPECT_TRUE(llama.attention_bias && llama.o_proj_bias && llama.mlp_bias);
+  const ModelConfig plain_llama = parse_model_config(llama31_8b_instruct(), kSource);
+  EXPECT_FALSE(plain_llama.attention_bias || plain_llama.o_proj_bias || plain_llama.mlp_bias);
+  const ModelConfig mistral = parse_model_config(
+      with(mistral_7b_instruct_v03(), [](json& j) { j["attention_bias"] = j["mlp_bias"] = true; }), kSource);
+  EXPECT_FALSE(mistral.attention_bias || mistral.o_proj_bias || mistral.mlp_bias);
+  expect_config_error(with(llama31_8b_instruct(), [](json& j) { j["attention_bias"] = "yes"; }),
+                      {"field 'attention_bias': \"yes\" is not true or false"});
+
+  EXPECT_TRUE(parse_model_config(with(qwen25_7b_instruct(), [](json& j) { j["tie_word_embeddings"] = true; }), kSource)
+                  .tie_word_embeddings);
+}
+
 TEST(ModelConfig, TransformersV5RopeParametersForm) {
   json j = llama31_8b_instruct();
   j.erase("rope_scaling");

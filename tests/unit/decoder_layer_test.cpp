@@ -126,7 +126,7 @@ TEST_F(DecoderLayerTest, StopLayerEndsTheLayerBeforeThatProjection) {
   const LayerActivations a = first_layer(Projection::kGateUp, stopped);
   ASSERT_EQ(stopped.size(), 3u);
   EXPECT_EQ(stopped.back().projection, Projection::kGateUp);
-  // What it saw is what the whole layer sees; gate_up and silu_mul never ran.
+  // What it saw is what the whole layer sees; gate_up and act_mul never ran.
   for (size_t i = 0; i < stopped.size(); ++i) EXPECT_EQ(stopped[i].input, whole_layer[i].input) << "call " << i;
   for (int64_t i = 0; i < a.act.numel(); ++i) ASSERT_EQ(a.act.ptr<const float>()[i], -7.0f);
 }

@@ -32,11 +32,13 @@ class FakeTokenizer : public Tokenizer {
   static constexpr int32_t kEosId = 510;
   static constexpr int32_t kImEndId = 511;
 
-  std::vector<int32_t> encode(std::string_view text, bool /*add_special_tokens*/ = true) const override {
+  using Tokenizer::encode;
+  std::vector<int32_t> encode(std::string_view text, const EncodeOptions& /*options*/) const override {
     std::vector<int32_t> ids;
     for (unsigned char c : text) ids.push_back(c);
     return ids;
   }
+  std::vector<TextRange> find_special_tokens(std::string_view) const override { return {}; }
   std::string decode(std::span<const int32_t> ids, bool skip_special_tokens = false) const override {
     std::string text;
     for (int32_t id : ids) text += token_bytes(id, skip_special_tokens);

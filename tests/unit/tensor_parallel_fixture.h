@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 inline const fs::path kData = TERN_TEST_DATA;
 
 struct RandomModelSpec {
-  std::string model_type = "qwen2";  // qwen2: Q/K/V biases; llama: mlp_bias for gate/up/down biases
+  std::string model_type = "qwen2";  // qwen2: Q/K/V biases; llama: attention_bias (Q/K/V and o_proj) and mlp_bias
   int64_t vocab_size = 1001;         // odd: the vocabulary slices are uneven
   int64_t hidden_size = 40;
   int64_t intermediate_size = 128;
@@ -62,7 +62,7 @@ inline void write_random_model(const std::string& dir, const RandomModelSpec& s)
     return convert_host(t, DType::kBF16);
   };
   const bool qwen = s.model_type == "qwen2";
-  const bool llama_bias = !qwen;  // the llama model exercises mlp_bias
+  const bool llama_bias = !qwen;  // the llama model exercises attention_bias and mlp_bias
   const int64_t h = s.hidden_size, q = s.num_heads * s.head_dim, kv = s.num_kv_heads * s.head_dim;
   uint32_t int4_seed = s.seed * 1000;
   // `input` names the activation a layer reads: layers that share one (Q/K/V, gate/up) share
@@ -88,10 +88,10 @@ inline void write_random_model(const std::string& dir, const RandomModelSpec& s)
     tensors[p + "input_layernorm.weight"] = random({h}, 0.2f, 1.0f);
     tensors[p + "post_attention_layernorm.weight"] = random({h}, 0.2f, 1.0f);
     const uint32_t layer = 10 * uint32_t(i);
-    linear(p + "self_attn.q_proj", q, h, qwen, layer + 1);
-    linear(p + "self_attn.k_proj", kv, h, qwen, layer + 1);
-    linear(p + "self_attn.v_proj", kv, h, qwen, layer + 1);
-    linear(p + "self_attn.o_proj", h, q, false, layer + 2);
+    linear(p + "self_attn.q_proj", q, h, true, layer + 1);
+    linear(p + "self_attn.k_proj", kv, h, true, layer + 1);
+    linear(p + "self_attn.v_proj", kv, h, true, layer + 1);
+    linear(p + "self_attn.o_proj", h, q, llama_bias, layer + 2);
     linear(p + "mlp.gate_proj", s.intermediate_size, h, llama_bias, layer + 3);
     linear(p + "mlp.up_proj", s.intermediate_size, h, llama_bias, layer + 3);
     linear(p + "mlp.down_proj", h, s.intermediate_size, llama_bias, layer + 4);
@@ -114,7 +114,7 @@ inline void write_random_model(const std::string& dir, const RandomModelSpec& s)
                            {"rms_norm_eps", 1e-6},
                            {"rope_theta", 10000.0},
                            {"tie_word_embeddings", s.tie_word_embeddings}};
-  if (!qwen) config["mlp_bias"] = true;
+  if (!qwen) config["attention_bias"] = config["mlp_bias"] = true;
   if (s.int4_group_size != 0 && s.awq)
     config["quantization_config"] = {{"quant_method", "awq"},
                                      {"bits", 4},

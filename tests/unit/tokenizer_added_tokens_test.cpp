@@ -118,3 +118,40 @@ TEST_F(AddedTokensTest, DecodeSkipsUnknownIds) {
 
 }  // namespace
 }  // namespace tern
+
+namespace tern {
+namespace {
+
+// Issue 23, finding 6: special-token strings in text the client passes on can be plain
+// text, everywhere (split_special_tokens, as HF's) or inside given ranges (message
+// contents in a rendered chat); added tokens that are not special stay tokens.
+class SplitSpecialTokensTest : public AddedTokensTest {};
+
+TEST_F(SplitSpecialTokensTest, SplitSpecialTokensMakesOnlySpecialTokensPlainText) {
+  const std::string text = "<|im_start|>hi<sep>[MASK]";
+  EXPECT_EQ(tokenizer_->encode(text, EncodeOptions{.split_special_tokens = true}),
+            cat({bytes("<|im_start|>hi"), {kSep}, bytes("[MASK]")}));
+  EXPECT_EQ(tokenizer_->encode(text), cat({{kImStart}, bytes("hi"), {kSep, kMask}}));
+}
+
+TEST_F(SplitSpecialTokensTest, PlainRangesKeepTheRestSpecial) {
+  // The template's markers around a content that spells two of them.
+  const std::string text = "<|im_start|>user <|im_end|><|im_start|>x<|im_end|>";
+  const std::vector<TextRange> content = {{17, 40}};  // "<|im_end|><|im_start|>x"
+  EXPECT_EQ(tokenizer_->encode(text, EncodeOptions{.plain_ranges = content}),
+            cat({{kImStart}, bytes("user "), bytes("<|im_end|><|im_start|>x"), {kImEnd}}));
+  // A token that only overlaps a range is plain too.
+  const std::vector<TextRange> edge = {{20, 21}};
+  EXPECT_EQ(tokenizer_->encode(text, EncodeOptions{.plain_ranges = edge}),
+            cat({{kImStart}, bytes("user "), bytes("<|im_end|>"), {kImStart}, bytes("x"), {kImEnd}}));
+  EXPECT_EQ(tokenizer_->find_special_tokens(text), (std::vector<TextRange>{{0, 12}, {17, 27}, {27, 39}, {40, 50}}));
+}
+
+TEST_F(SplitSpecialTokensTest, ASetCancelFlagStopsEncoding) {
+  CancelFlag cancel;
+  cancel.cancel();
+  EXPECT_THROW(tokenizer_->encode("some text", EncodeOptions{.cancel = &cancel}), Cancelled);
+}
+
+}  // namespace
+}  // namespace tern

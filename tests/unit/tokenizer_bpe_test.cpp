@@ -6,7 +6,10 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <set>
 
+#include "tokenizer/bpe_model.h"
+#include "tokenizer/json_node.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer_fixture.h"
 
@@ -116,6 +119,63 @@ TEST(TokenizerBpe, LongWordsMergeInNearLinearTime) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(ids, std::vector<int32_t>(50000, id_of(*tokenizer, std::string(8, 'a'))));
   EXPECT_LT(seconds, 2.0 * testing::kSanitizerSlowdown) << "a quadratic merge would take minutes";
+}
+
+// Long runs of one byte take a closed form (BpeModel::UniformRun) instead of the heap merge;
+// it must give exactly the heap's ids, on random merge tables over one character (some in
+// rank order, where the closed form applies, some not, where it must stand aside) and on
+// the real vocabularies in tests/data.
+void expect_runs_match_the_heap_merge(const BpeModel& model, char c, const std::string& what) {
+  for (size_t n : {size_t{16} << 10, (size_t{16} << 10) + 1, (size_t{16} << 10) + 777, (size_t{40} << 10) + 5}) {
+    const std::string run(n, c);
+    std::vector<int32_t> fast, heap;
+    model.encode_word(run, fast);
+    model.merge_word(run, heap);
+    ASSERT_EQ(fast, heap) << what << ": a run of " << n << " x byte " << int(static_cast<uint8_t>(c));
+  }
+}
+
+TEST(TokenizerBpe, LongRunsOfOneByteEqualTheHeapMergeOnRandomTables) {
+  std::mt19937 rng(11);
+  for (int table = 0; table < 40; ++table) {
+    const bool fresh_only = table % 2 == 0;  // each token made by one merge: rank order holds
+    std::vector<std::string> tokens = {"a"};
+    Merges merges;
+    std::set<std::pair<std::string, std::string>> pairs;
+    for (int m = 0; m < 30; ++m) {
+      const std::string left = tokens[rng() % tokens.size()], right = tokens[rng() % tokens.size()];
+      const bool exists = std::find(tokens.begin(), tokens.end(), left + right) != tokens.end();
+      if (!pairs.insert({left, right}).second || left.size() + right.size() > 48 || (fresh_only && exists)) continue;
+      merges.emplace_back(left, right);
+      if (!exists) tokens.push_back(left + right);
+    }
+    const JsonNode json = JsonNode::parse(testing::tiny_bpe_json(merges).dump(), "table");
+    expect_runs_match_the_heap_merge(*BpeModel::from_json(json.field("model")), 'a', "table " + std::to_string(table));
+  }
+}
+
+TEST(TokenizerBpe, LongRunsOfOneByteEqualTheHeapMergeOnRealVocabularies) {
+  for (const char* dir : {"tokenizers/qwen2.5", "tokenizers/tiny-llama3", "tokenizers/tiny-gpt2",
+                          "tokenizers/tiny-qwen", "../../models/tern-demo"}) {
+    const JsonNode json =
+        JsonNode::parse_file(std::string(TERN_TEST_DATA) + "/" + dir + "/tokenizer.json", kMaxTokenizerJsonBytes);
+    const std::unique_ptr<BpeModel> model = BpeModel::from_json(json.field("model"));
+    for (char c : {' ', '\n', '\t', 'a', '-', '0'}) expect_runs_match_the_heap_merge(*model, c, dir);
+  }
+}
+
+// Issue 23: 8 MB of spaces took 14 s in the heap merge (n log n, with a cache miss per
+// step); the closed form is linear.
+TEST(TokenizerBpe, EightMegabytesOfOneByteTokenizeInLinearTime) {
+  const auto tokenizer = Tokenizer::load(std::string(TERN_TEST_DATA) + "/tokenizers/qwen2.5");
+  for (char c : {' ', '\n', 'a'}) {
+    const std::string text(8 << 20, c);
+    const auto start = std::chrono::steady_clock::now();
+    const auto ids = tokenizer->encode(text);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(tokenizer->decode(ids), text);
+    EXPECT_LT(seconds, 2.0 * testing::kSanitizerSlowdown) << int(c) << ": " << ids.size() << " ids";
+  }
 }
 
 TEST(TokenizerBpe, EveryByteSequenceRoundTrips) {

@@ -1,6 +1,6 @@
 // Each rank's shard of the weights is exactly its slice of the whole model, for every kind
 // of weight: Q/K/V and gate/up rows (and their biases) per part, o_proj and down_proj input
-// columns (down's bias on rank 0 only), vocabulary rows of the embedding and lm_head (the
+// columns (their biases on rank 0 only), vocabulary rows of the embedding and lm_head (the
 // last rank's padded with zeros), whole norms; dense, GPTQ and AWQ alike, at odd sizes.
 #include <gtest/gtest.h>
 
@@ -26,7 +26,9 @@ std::vector<float> row_of(const Tensor& t, int64_t row) {
 }
 
 // The weight as F32 rows, whatever its storage.
-Tensor as_f32(const LinearWeight& w) { return w.is_int4() ? dequantize_int4(w.int4) : convert_host(w.weight, DType::kF32); }
+Tensor as_f32(const LinearWeight& w) {
+  return w.is_int4() ? dequantize_int4(w.int4) : convert_host(w.weight, DType::kF32);
+}
 
 std::vector<float> columns(const std::vector<float>& row, int64_t begin, int64_t end) {
   return {row.begin() + begin, row.begin() + end};
@@ -88,8 +90,8 @@ TEST_P(WeightShards, EachRankHoldsExactlyItsSliceOfEveryWeight) {
         const LayerWeights& s = w.layers[layer];
         const LayerWeights& all = whole_.layers[layer];
         expect_output_rows(as_f32(all.qkv), as_f32(s.qkv), {q, kv, kv}, rank, size, "qkv");
-        expect_output_rows(as_f32(all.gate_up), as_f32(s.gate_up),
-                           {c.intermediate_size, c.intermediate_size}, rank, size, "gate_up");
+        expect_output_rows(as_f32(all.gate_up), as_f32(s.gate_up), {c.intermediate_size, c.intermediate_size}, rank,
+                           size, "gate_up");
         expect_input_columns(as_f32(all.o_proj), as_f32(s.o_proj), rank, size, "o_proj");
         expect_input_columns(as_f32(all.down), as_f32(s.down), rank, size, "down");
         EXPECT_EQ(s.qkv.bias.empty(), all.qkv.bias.empty());
@@ -100,10 +102,12 @@ TEST_P(WeightShards, EachRankHoldsExactlyItsSliceOfEveryWeight) {
           expect_output_rows(all.gate_up.bias, s.gate_up.bias, {c.intermediate_size, c.intermediate_size}, rank, size,
                              "gate_up bias");
         }
-        // down's partial sums are added up by the all-reduce: its bias must count once.
-        EXPECT_EQ(s.down.bias.empty(), all.down.bias.empty() || rank != 0);
-        if (!s.down.bias.empty()) {
-          EXPECT_EQ(s.down.bias.data, all.down.bias.data);
+        // down's and o_proj's partial sums are added up by the all-reduce: their biases must
+        // count once. Llama's attention_bias gives o_proj one, as transformers' LlamaAttention.
+        EXPECT_EQ(all.o_proj.bias.empty(), c.model_type != "llama");
+        for (const auto& [mine, whole] : {std::pair{&s.down, &all.down}, std::pair{&s.o_proj, &all.o_proj}}) {
+          EXPECT_EQ(mine->bias.empty(), whole->bias.empty() || rank != 0);
+          if (!mine->bias.empty()) EXPECT_EQ(mine->bias.data, whole->bias.data);
         }
         EXPECT_EQ(s.input_norm.data, all.input_norm.data) << "norms are whole on every rank (zero-copy on the CPU)";
         EXPECT_EQ(s.post_attention_norm.data, all.post_attention_norm.data);
@@ -128,21 +132,24 @@ TEST_P(WeightShards, EachRankHoldsExactlyItsSliceOfEveryWeight) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Models, WeightShards,
-    ::testing::Values(RandomModelSpec{},  // qwen2: Q/K/V biases, vocab 1001
-                      RandomModelSpec{.model_type = "llama", .vocab_size = 999, .hidden_size = 24,
-                                      .intermediate_size = 36, .tie_word_embeddings = true},  // gate/up/down biases
-                      RandomModelSpec{.int4_group_size = 32},
-                      RandomModelSpec{.vocab_size = 1003, .int4_group_size = 32, .act_order = true},
-                      RandomModelSpec{.int4_group_size = -1},
-                      RandomModelSpec{.vocab_size = 1000, .int4_group_size = 32, .awq = true}),
-    [](const auto& info) {
-      const RandomModelSpec& s = info.param;
-      return s.model_type + "_v" + std::to_string(s.vocab_size) + "_g" +
-             (s.int4_group_size < 0 ? std::string("row") : std::to_string(s.int4_group_size)) +
-             (s.act_order ? "_act" : "") + (s.awq ? "_awq" : "");
-    });
+INSTANTIATE_TEST_SUITE_P(Models, WeightShards,
+                         ::testing::Values(RandomModelSpec{},  // qwen2: Q/K/V biases, vocab 1001
+                                           RandomModelSpec{.model_type = "llama",
+                                                           .vocab_size = 999,
+                                                           .hidden_size = 24,
+                                                           .intermediate_size = 36,
+                                                           .tie_word_embeddings = true},  // gate/up/down biases
+                                           RandomModelSpec{.int4_group_size = 32},
+                                           RandomModelSpec{
+                                               .vocab_size = 1003, .int4_group_size = 32, .act_order = true},
+                                           RandomModelSpec{.int4_group_size = -1},
+                                           RandomModelSpec{.vocab_size = 1000, .int4_group_size = 32, .awq = true}),
+                         [](const auto& info) {
+                           const RandomModelSpec& s = info.param;
+                           return s.model_type + "_v" + std::to_string(s.vocab_size) + "_g" +
+                                  (s.int4_group_size < 0 ? std::string("row") : std::to_string(s.int4_group_size)) +
+                                  (s.act_order ? "_act" : "") + (s.awq ? "_awq" : "");
+                         });
 
 }  // namespace
 }  // namespace tern

@@ -63,7 +63,7 @@ class CudaBackend final : public Backend {
                      const AttentionShape& shape, const KvCacheLayer& cache, const Tensor& q_out) override;
   void paged_attention(const Tensor& q, const KvCacheLayer& cache, const AttentionMetadata& meta,
                        const AttentionShape& shape, const Tensor& out) override;
-  void silu_mul(const Tensor& gate_up, const Tensor& out) override;
+  void act_mul(const Tensor& gate_up, const Tensor& out, Activation act) override;
   void gather_rows(const Tensor& x, const Tensor& indices, const Tensor& out) override;
   void copy_blocks(std::span<const KvCacheLayer> layers, const Tensor& block_copies) override;
   void top_k(const Tensor& logits, int k, const Tensor& ids, const Tensor& values, const Tensor& log_sum_exp) override;

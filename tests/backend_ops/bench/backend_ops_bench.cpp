@@ -373,7 +373,7 @@ void bench_small_ops(Bench& b) {
     b.add("add_rms_norm", tok + " H=3584", us, 2.0 * 4 * t * kHidden, 0);
 
     Tensor gate_up = b.random(DType::kBF16, {t, 2 * kInter}), act = be.alloc(DType::kBF16, {t, kInter});
-    us = b.time_us([&](int) { be.silu_mul(gate_up, act); });
+    us = b.time_us([&](int) { be.act_mul(gate_up, act, Activation::kSilu); });
     b.add("silu_mul", tok + " I=18944", us, 2.0 * 3 * t * kInter, 0);
 
     std::vector<int32_t> ids(t), positions(t), slots(t);

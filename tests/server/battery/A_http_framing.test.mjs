@@ -184,3 +184,132 @@ caseTest(s, "A4", "unknown path 404, wrong method 405, OPTIONS preflight, HTTP/1
       socket.destroy();
     }
   });
+
+// Issue 23, finding 1 (RFC 9112 §6.1, §6.3): a Transfer-Encoding the server does not
+// decode must not leave the body's bytes to be read as the next request. Each payload
+// smuggles a `GET /metrics` in the body of a POST; the only answer is a 400, and the
+// connection closes.
+caseTest(s, "A5", "request smuggling: Transfer-Encoding not ending in chunked, or on HTTP/1.0, is 400 and closes the connection",
+  async (server) => {
+    const smuggled = "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    const chunkedSmuggle = `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
+    const post = (version, te, body) =>
+      `POST /tokenize HTTP/${version}\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+      `Connection: keep-alive\r\n${te.map((v) => `Transfer-Encoding: ${v}\r\n`).join("")}\r\n${body}`;
+    const payloads = {
+      "an unknown coding (xchunked)": post("1.1", ["xchunked"], smuggled),
+      "chunked not last (chunked, identity)": post("1.1", ["chunked, identity"], chunkedSmuggle),
+      "identity alone": post("1.1", ["identity"], smuggled),
+      "a coding tern does not decode before chunked (gzip, chunked)": post("1.1", ["gzip, chunked"], chunkedSmuggle),
+      "two fields, chunked then identity": post("1.1", ["chunked", "identity"], chunkedSmuggle),
+      "chunked on HTTP/1.0": post("1.0", ["chunked"], chunkedSmuggle),
+      "an unknown coding on HTTP/1.0": post("1.0", ["xchunked"], smuggled),
+    };
+    for (const [what, bytes] of Object.entries(payloads)) {
+      const { text, closed } = await rawExchange(server.port, bytes);
+      const rs = parseResponses(text);
+      assert.deepEqual(rs.map((r) => r.status), [400], `${what}: one 400 and nothing for the smuggled request:\n${text}`);
+      assertOpenAiError(rs[0].json, "invalid_request_error");
+      assert.match(rs[0].json.error.message, /Transfer-Encoding/, what);
+      assert.equal(rs[0].headers.connection, "close", what);
+      assert.ok(closed, `${what}: the connection is closed`);
+      assert.ok(!text.includes("tern_"), `${what}: the smuggled /metrics was answered`);
+    }
+    // The one coding tern decodes, in any case, on HTTP/1.1: served.
+    const body = JSON.stringify({ prompt: "chunked is fine" });
+    server.remember("chunked is fine");
+    const ok = `POST /tokenize HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+               `Transfer-Encoding: Chunked\r\nConnection: close\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const [r] = parseResponses((await rawExchange(server.port, ok)).text);
+    assert.equal(r.status, 200, r.body);
+  });
+
+// Issue 23, finding 10 (RFC 9112 §3.2): an HTTP/1.1 request needs exactly one Host, and
+// no request may carry two.
+caseTest(s, "A6", "Host: missing, empty or repeated on HTTP/1.1, repeated on HTTP/1.0: 400 and closed; HTTP/1.0 without Host served",
+  async (server) => {
+    const cases = {
+      "HTTP/1.1 without Host": "GET /health HTTP/1.1\r\n\r\n",
+      "HTTP/1.1 with an empty Host": "GET /health HTTP/1.1\r\nHost:\r\n\r\n",
+      "HTTP/1.1 with two Hosts": "GET /health HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\n\r\n",
+      "HTTP/1.1 with two different Hosts": "GET /health HTTP/1.1\r\nHost: localhost\r\nHost: attacker.example\r\n\r\n",
+      "HTTP/1.0 with two Hosts": "GET /health HTTP/1.0\r\nHost: localhost\r\nHost: localhost\r\n\r\n",
+    };
+    for (const [what, bytes] of Object.entries(cases)) {
+      const { text, closed } = await rawExchange(server.port, bytes + "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");
+      const rs = parseResponses(text);
+      assert.deepEqual(rs.map((r) => r.status), [400], `${what}:\n${text}`);
+      assertOpenAiError(rs[0].json, "invalid_request_error");
+      assert.match(rs[0].json.error.message, /Host/, what);
+      assert.ok(closed, `${what}: closed`);
+    }
+    const [old] = await raw("GET /health HTTP/1.0\r\n\r\n");
+    assert.equal(old.status, 200);
+    const [one] = await raw("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    assert.equal(one.status, 200);
+  });
+
+// Issue 23, finding 12: an error quotes at most a short fragment of what the request sent.
+caseTest(s, "A7", "errors quote at most 64 bytes of the request: a 1 MB unterminated string, 256 KB keys, a 15 KB path, an 8 KB method",
+  async (server) => {
+    const MAX_BODY = 600;  // the longest of our own messages plus two 64-byte fragments
+    const huge = "x".repeat(1 << 17) + "\u00e9".repeat(1 << 16);  // 256 KiB, multibyte at the end
+    const bodies = {
+      "an unterminated 1 MB string": `{"prompt":"${"y".repeat(1_000_000)}`,
+      "an unterminated string of multibyte text": `{"prompt":"${huge}${huge}`,
+      "a repeated 256 KB key": `{"${huge}":1,"${huge}":2}`,
+      "a 256 KB key holding a number too large": `{"${huge}":1e999}`,
+      "a 256 KB chat_template_kwargs key": JSON.stringify({ messages: [{ role: "user", content: "hi there" }],
+                                                         chat_template_kwargs: { [huge]: true } }),
+    };
+    for (const [what, body] of Object.entries(bodies)) {
+      const route = what.includes("chat_template") ? "/v1/chat/completions" : "/v1/completions";
+      const r = await server.post(route, body);
+      assert.equal(r.status, 400, what);
+      assertOpenAiError(r.json, "invalid_request_error");
+      assert.ok(Buffer.byteLength(r.text) < MAX_BODY, `${what}: a ${Buffer.byteLength(r.text)}-byte error body`);
+      const param = r.json.error.param ?? "";
+      assert.ok(param.length <= 100, `${what}: a ${param.length}-byte param`);  // a field path and 64 bytes
+    }
+    const [path] = await raw(`GET /${"p".repeat(15 << 10)} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+    assert.equal(path.status, 404);
+    assert.ok(path.body.length < MAX_BODY, `a ${path.body.length}-byte 404 body`);
+    const [method] = await raw(`${"M".repeat(8 << 10)} /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+    assert.equal(method.status, 405);
+    assert.ok(method.body.length < MAX_BODY, `a ${method.body.length}-byte 405 body`);
+    const [both] = await raw(`${"M".repeat(8 << 10)} /v1/${"p".repeat(7 << 10)} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+    assert.ok(both.body.length < MAX_BODY, `a ${both.body.length}-byte ${both.status} body`);
+  });
+
+// Issue 23, finding 9: load balancers probe with HEAD.
+caseTest(s, "A8", "HEAD wherever GET is allowed: the GET's status and headers, no body; HEAD on a POST route is 405",
+  async (server) => {
+    for (const target of ["/health", "/v1/models", "/metrics", "/"]) {
+      const get = parseResponses((await rawExchange(server.port,
+        `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`)).text)[0];
+      const { text, closed } = await rawExchange(server.port,
+        `HEAD ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+      assert.ok(closed);
+      const headEnd = text.indexOf("\r\n\r\n");
+      assert.ok(headEnd > 0, `${target}: ${text}`);
+      assert.equal(text.length, headEnd + 4, `${target}: HEAD has no body: ${JSON.stringify(text)}`);
+      const status = Number(text.split(" ")[1]);
+      assert.equal(status, 200, `${target}: ${text}`);
+      assert.equal(status, get.status, target);
+      const length = /\r\ncontent-length: (\d+)/i.exec(text);
+      assert.ok(length, `${target}: Content-Length`);
+      if (target !== "/metrics") assert.equal(Number(length[1]), get.body.length, target);  // metrics change between calls
+    }
+    // Kept alive: the next request on the connection is read as itself, not as a body.
+    const { text } = await rawExchange(server.port, "HEAD /health HTTP/1.1\r\nHost: localhost\r\n\r\n" +
+                                                    "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    assert.equal((text.match(/^HTTP\/1\.1 200/gm) || []).length, 2, text);
+    assert.ok(text.endsWith('{"status":"ok"}'), text);
+    const wm = await fetch(server.url + "/v1/completions", { method: "HEAD" });
+    assert.equal(wm.status, 405);
+    assert.equal(wm.headers.get("allow"), "POST, OPTIONS");
+    const get = await fetch(server.url + "/v1/chat/completions");
+    assert.equal(get.status, 405);
+    const health = await fetch(server.url + "/health", { method: "POST" });
+    assert.equal(health.headers.get("allow"), "GET, HEAD, OPTIONS");
+  });

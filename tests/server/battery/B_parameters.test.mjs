@@ -1,7 +1,7 @@
 // Battery group B, parameter validation (docs/reliability.md): every bad value is a 400 naming
 // the field, answered at once whatever it asks for.
 import assert from "node:assert/strict";
-import { after, before } from "node:test";
+import { after, before, describe } from "node:test";
 
 import { assertOpenAiError, caseTest, slow, startBatteryServer, stopBatteryServer } from "./harness.mjs";
 
@@ -157,4 +157,45 @@ caseTest(s, "B7", "type confusion: 400 with the field's path; unknown extra fiel
   const extra = await server.post("/v1/completions", { prompt: P, max_tokens: 2, some_future_field: { x: 1 },
                                                        another: [1, 2] });
   assert.equal(extra.status, 200, extra.text);
+});
+
+// Issue 23, finding 11: the documented seed range is int64's; a seed beyond it cannot be
+// told from its neighbours once read, so it is refused rather than saturated.
+caseTest(s, "B9", "seeds outside [-2^63, 2^63 - 1] (2^63, 2^64, 1e30, -2^63 - 1024) are 400 naming seed; its ends are distinct seeds",
+  async (server) => {
+    await expectParamErrors(server, "/v1/completions", [
+      [`{"prompt":"${P}","seed":9223372036854775808}`, "seed"],
+      [`{"prompt":"${P}","seed":18446744073709551615}`, "seed"],
+      [`{"prompt":"${P}","seed":18446744073709551616}`, "seed"],
+      [`{"prompt":"${P}","seed":1e30}`, "seed"],
+      [`{"prompt":"${P}","seed":-9223372036854777856}`, "seed"],
+      [{ prompt: P, seed: 1.5 }, "seed"],
+    ]);
+    const texts = [];
+    for (const seed of ["9223372036854775807", "-9223372036854775808", "0"]) {
+      const r = await server.post("/v1/completions", `{"prompt":"${P}","seed":${seed},"max_tokens":24,"temperature":1.5,"ignore_eos":true}`);
+      assert.equal(r.status, 200, r.text);
+      texts.push(r.json.choices[0].text);
+    }
+    assert.equal(new Set(texts).size, texts.length, `three seeds, three samples: ${JSON.stringify(texts)}`);
+  });
+
+describe("at most 4 running sequences", () => {
+  let small;
+  before(async () => { small = await startBatteryServer(["--max-num-seqs", "4"]); });
+  after(async () => { await stopBatteryServer(small); });
+
+  // Issue 23, finding 13.
+  caseTest(() => small, "B8", "n above --max-num-seqs: 400 naming n, with the limit", async (small) => {
+    for (const route of ["/v1/completions", "/v1/chat/completions"]) {
+      const body = route === "/v1/completions" ? { prompt: P, n: 5 } : { messages: [{ role: "user", content: P }], n: 5 };
+      const r = await small.post(route, body);
+      assert.equal(r.status, 400, r.text);
+      assertOpenAiError(r.json, "invalid_request_error");
+      assert.equal(r.json.error.param, "n", r.text);
+      assert.match(r.json.error.message, /\b4\b/);
+    }
+    const ok = await small.post("/v1/completions", { prompt: P, n: 4, max_tokens: 2 });
+    assert.equal(ok.status, 200, ok.text);
+  });
 });

@@ -3,10 +3,11 @@
 // The key comparison's timing (D1) is measured in tests/server/unit/http_policy_test.cpp,
 // where the HTTP stack's noise does not drown it.
 import assert from "node:assert/strict";
-import { after, before } from "node:test";
+import { after, before, describe, test } from "node:test";
 
-import { httpRequest, parseResponses, rawExchange, repoRoot } from "../helpers.mjs";
-import { assertOpenAiError, caseTest, hooksBuilt, startBatteryServer, stopBatteryServer } from "./harness.mjs";
+import { httpRequest, parseResponses, rawExchange, repoRoot, tinyModel } from "../helpers.mjs";
+import { assertOpenAiError, caseTest, hooksBuilt, slow, startBatteryServer, stopBatteryServer } from "./harness.mjs";
+import { serveUntilExit } from "./model_variants.mjs";
 
 const KEY = "sk-battery-Secret-4711";
 const NAN_SEED = 777;  // with the test hooks, requests with this seed get NaN logits (D4's 500)
@@ -157,3 +158,43 @@ caseTest(s, "D4", "400, 404, 413, 500 and 503 bodies and the log carry no paths,
     assert.ok(lines.length >= 5);
     for (const line of lines) assert.match(line, /request [0-9a-f]{16} \S+ \S+ -> \d{3} \(\d+ ms\)$/, line);
   }, { allow5xx: [500, 503] });
+
+// Issue 23, finding 8: without the key, a preflight must not tell real routes from
+// others. Every path gets the same answer; only an allowlisted Origin adds CORS headers.
+caseTest(s, "D5", "OPTIONS without the key answers every path alike: routes cannot be enumerated", async (server) => {
+  const shape = async (target, headers) => {
+    const [r] = await raw(httpRequest("OPTIONS", target, { headers, body: null }));
+    const { "x-request-id": id, ...rest } = r.headers;
+    assert.match(id, /^[0-9a-f]{16}$/);
+    return JSON.stringify({ status: r.status, headers: rest, body: r.body });
+  };
+  for (const headers of [{}, { Origin: "https://evil.example", "Access-Control-Request-Method": "POST" },
+                         { Origin: "https://app.example", "Access-Control-Request-Method": "POST" }]) {
+    const answers = new Set();
+    for (const target of ["/v1/chat/completions", "/v1/models", "/metrics", "/health", "/admin", "/v1/secret-route",
+                          "/v1/models/anything", "/tokenize", "/x/y/z"]) {
+      answers.add(await shape(target, headers));
+    }
+    assert.equal(answers.size, 1, `${JSON.stringify(headers)}: ${[...answers].join("\n")}`);
+    const [one] = answers;
+    assert.equal(JSON.parse(one).status, 204);
+  }
+});
+
+// Issue 23, finding 14: a key that can never match (whitespace from a file or an env var)
+// is refused at start-up, without printing it.
+describe("D6: an API key with surrounding whitespace", () => {
+  for (const [what, key] of [["a trailing newline", "sk-battery-Whitespace\n"], ["a leading space", " sk-battery-Whitespace"],
+                             ["a trailing tab", "sk-battery-Whitespace\t"], ["only spaces", "   "]]) {
+    test(`D6: ${what} in TERN_API_KEY and --api-key: exit 1 at start-up, naming the problem, not the key`,
+      { timeout: 60000 * slow }, async () => {
+        for (const [args, env] of [[[], { TERN_API_KEY: key }], [["--api-key", key], {}]]) {
+          const r = await serveUntilExit(tinyModel, args, { env, timeoutMs: 10000 });
+          assert.equal(r.code, 1, `exit status (signal ${r.signal}):\n${r.log.slice(-1500)}`);
+          assert.ok(!r.healthy);
+          assert.match(r.log, /API key.*whitespace/i);
+          assert.ok(!r.log.includes("sk-battery-Whitespace"), "the key is in the log");
+        }
+      });
+  }
+});

@@ -5,18 +5,18 @@
 // SafetensorsE1.*, config_test.cpp, tokenizer_errors_test.cpp) and fuzzed (fuzz/); this
 // file checks the process-level contract on a representative set.
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { readFileSync } from "node:fs";
 
 import { metrics, repoRoot } from "../helpers.mjs";
 import { caseTest, slow, startBatteryServer, stopBatteryServer } from "./harness.mjs";
 import { modelVariant, readJson, readSafetensors, serveUntilExit, writeJson, writeSafetensors } from "./model_variants.mjs";
 
 // Exit 1 within the time limit, /health never 200, exactly one ERROR line, naming `what`.
-async function refuses(dir, what, args = []) {
-  const r = await serveUntilExit(dir, args);
+async function refuses(dir, what, args = [], { timeoutMs = 60000 } = {}) {
+  const r = await serveUntilExit(dir, args, { timeoutMs });
   const detail = r.log.slice(-1500);
   assert.equal(r.code, 1, `exit status (signal ${r.signal}):\n${detail}`);
   assert.ok(!r.healthy, "/health never answered 200");
@@ -195,3 +195,74 @@ for (const [name, why] of [["step_budget.jinja", "a 10^10-step loop"], ["output_
       });
   });
 }
+
+// Issue 23, findings 3 and 4: every file tern reads from a model folder must be a regular
+// file (after following links) under a size cap. /dev/zero once made the loader read until
+// memory ran out, and a FIFO hung start-up with /health at 503 and nothing logged.
+const MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                     "generation_config.json", "chat_template.jinja", "model.safetensors.index.json"];
+const replaced = (file, make) => modelVariant((dir) => {
+  rmSync(path.join(dir, file), { force: true });
+  make(path.join(dir, file));
+});
+const named = (file) => new RegExp(file.replace(/\./g, "\\.") + ".*(regular file|FIFO|device)");
+
+describe("E5: a model file that is a link to /dev/zero, or larger than its cap", () => {
+  for (const file of MODEL_FILES) {
+    test(`E5: ${file} -> /dev/zero: exit 1 at once, one error line naming the file`, { timeout: 60000 * slow },
+      async () => { await refuses(replaced(file, (p) => symlinkSync("/dev/zero", p)), named(file)); });
+  }
+  for (const file of ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "chat_template.jinja"]) {
+    test(`E5: a sparse 2 GiB ${file}: refused by its size before it is read`, { timeout: 60000 * slow }, async () => {
+      const dir = replaced(file, (p) => { writeFileSync(p, ""); truncateSync(p, 2 ** 31); });
+      await refuses(dir, new RegExp(file.replace(/\./g, "\\.") + ".*bytes.*limit"));
+    });
+  }
+});
+
+describe("E6: a model file that is a FIFO", () => {
+  for (const file of MODEL_FILES) {
+    test(`E6: ${file} as a named pipe: exit 1 at once (never blocks), one error line naming the file`,
+      { timeout: 60000 * slow }, async () => {
+        await refuses(replaced(file, (p) => execFileSync("mkfifo", [p])), named(file), [], { timeoutMs: 15000 * slow });
+      });
+  }
+});
+
+// Issue 23, finding 5: `hidden_act` was never read, so a GELU model ran with SiLU. Every
+// config.json field that changes the math is honoured or refused (the whole list is
+// unit-tested in tests/unit/config_test.cpp); here the process-level contract.
+describe("E7: config.json hidden_act", () => {
+  const configCase = (mutate) => modelVariant((dir) => {
+    const c = readJson(dir, "config.json");
+    mutate(c);
+    writeJson(dir, "config.json", c);
+  });
+  for (const [act, pattern] of [["relu", /hidden_act.*relu/], ["quick_gelu", /hidden_act.*quick_gelu/],
+                                [17, /hidden_act/]]) {
+    test(`E7: hidden_act ${JSON.stringify(act)}: exit 1 with one error line naming hidden_act`, { timeout: 60000 * slow },
+      async () => { await refuses(configCase((c) => { c.hidden_act = act; }), pattern); });
+  }
+
+  // The first token's logprob under each activation: GELU variants load, run, and differ
+  // from SiLU (and from each other); "swish" is SiLU by another name.
+  test("E7: silu, swish, gelu and gelu_pytorch_tanh are served, each with its own activation", { timeout: 120000 * slow },
+    async () => {
+      const logprob = {};
+      for (const act of ["silu", "swish", "gelu", "gelu_pytorch_tanh"]) {
+        const server = await startBatteryServer([], { model: configCase((c) => { c.hidden_act = act; }) });
+        try {
+          const r = await server.post("/v1/completions", { prompt: "Which activation is this", max_tokens: 1,
+                                                           temperature: 0, logprobs: 1 });
+          assert.equal(r.status, 200, r.text);
+          logprob[act] = r.json.choices[0].logprobs.top_logprobs[0];
+        } finally {
+          await stopBatteryServer(server);
+        }
+      }
+      assert.deepEqual(logprob.swish, logprob.silu);
+      assert.notDeepEqual(logprob.gelu, logprob.silu);
+      assert.notDeepEqual(logprob.gelu_pytorch_tanh, logprob.silu);
+      assert.notDeepEqual(logprob.gelu_pytorch_tanh, logprob.gelu);
+    });
+});

@@ -168,6 +168,34 @@ describe("two running sequences, chunked prefill, keep-alives every 0.2 s", () =
                     "the disconnect counter");
     });
 
+  // Issue 23, finding 7: a request the client leaves gets its access-log line like every
+  // other, with nginx's 499 (client closed request).
+  caseTest(s, "F5", "every request a client leaves has its access-log line, with status 499", async (server) => {
+    const logStart = server.log().length;
+    const disconnects = async () => (await metrics(server.url)).tern_client_disconnects_total;
+    const before = await disconnects();
+    const long = { prompt: "Leave me in the log", max_tokens: 400, ignore_eos: true };
+    server.remember(long);
+    const streamController = new AbortController();
+    const { reader } = await readEvents(await openStream(server, "/v1/completions", long, streamController.signal), 3);
+    streamController.abort();
+    await reader.cancel().catch(() => {});
+    const wholeController = new AbortController();
+    const whole = fetch(server.url + "/v1/chat/completions", {
+      method: "POST", headers: { "Content-Type": "application/json" }, signal: wholeController.signal,
+      body: JSON.stringify({ messages: [{ role: "user", content: long.prompt }], max_tokens: 400, ignore_eos: true }),
+    }).catch((e) => e);
+    await waitFor(async () => (await metrics(server.url)).tern_requests_running === 1, 5000 * slow, "it to run");
+    wholeController.abort();
+    await whole;
+    await waitFor(async () => (await disconnects()) === before + 2, 2000 * slow, "two disconnects");
+    await sleep(100);
+    const lines = server.log().slice(logStart).split("\n").filter((l) => / -> 499 /.test(l));
+    assert.equal(lines.length, 2, server.log().slice(logStart));
+    assert.match(lines[0], /request [0-9a-f]{16} POST \/v1\/completions -> 499 \(\d+ ms\)$/);
+    assert.match(lines[1], /request [0-9a-f]{16} POST \/v1\/chat\/completions -> 499 \(\d+ ms\)$/);
+  });
+
   caseTest(s, "F3", "a storm of 200 long requests with a 0.5 s client timeout: all aborted, then the canary within 5 s",
     async (server) => {
       const before = await metrics(server.url);

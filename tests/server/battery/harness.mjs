@@ -3,8 +3,9 @@
 // checks the four global invariants:
 //   G-INV-1  /health is 200 and the greedy canary (max_tokens 8) is byte-identical to the
 //            one taken at start;
-//   G-INV-2  the KV free-block, running and waiting gauges are back to their baseline
-//            within 1 s (scaled in sanitizer builds);
+//   G-INV-2  the KV free-block, running and waiting gauges, and the preprocessing queue and
+//            request-body bytes, are back to their baseline within 1 s (scaled in
+//            sanitizer builds);
 //   G-INV-3  the process is alive, has printed no sanitizer report, and answered no 5xx
 //            the case did not expect (the access log has every status);
 //   G-INV-4  the log (default level) holds no prompt text the case sent, no API key and no
@@ -29,7 +30,8 @@ const STACK_PATTERNS = [/#\d+ 0x[0-9a-f]+/, /[Ss]tack trace/, /[Bb]acktrace/, /\
 async function gauges(url, headers) {
   const m = await metrics(url, headers);
   return { kvFree: m.tern_kv_cache_blocks_free, running: m.tern_requests_running,
-           waiting: m.tern_requests_waiting };
+           waiting: m.tern_requests_waiting, preprocessQueued: m.tern_preprocess_queued,
+           bodyBytes: m.tern_request_body_bytes };
 }
 
 // Starts `tern serve` (helpers.startServer: tiny-qwen2, port 0; its other options pass
@@ -62,9 +64,11 @@ async function takeBaseline(server, apiKey) {
   // The gauges are published at the end of an engine step, a moment after the canary's
   // answer went out.
   const deadline = Date.now() + 2000 * slow;
+  // A request's body is given back just after its answer went out: wait for that too.
   for (;;) {
     server.baseline = await gauges(server.url, server.auth);
-    if (server.baseline.running === 0 && server.baseline.waiting === 0) break;
+    const { running, waiting, preprocessQueued, bodyBytes } = server.baseline;
+    if (running === 0 && waiting === 0 && preprocessQueued === 0 && bodyBytes === 0) break;
     assert.ok(Date.now() < deadline, `the engine is not idle after the canary: ${JSON.stringify(server.baseline)}`);
     await sleep(20);
   }
@@ -96,8 +100,7 @@ export async function checkInvariants(server, { allow5xx = [] } = {}) {
   let now;
   for (;;) {
     now = await gauges(server.url, server.auth);
-    if (now.kvFree === server.baseline.kvFree && now.running === server.baseline.running &&
-        now.waiting === server.baseline.waiting) break;
+    if (Object.keys(now).every((k) => now[k] === server.baseline[k])) break;
     assert.ok(Date.now() < deadline, `G-INV-2: gauges ${JSON.stringify(now)}, baseline ${JSON.stringify(server.baseline)}`);
     await sleep(20);
   }

@@ -39,12 +39,13 @@ export function writeSafetensors(dir, header, data) {
 }
 
 // Runs `tern serve` on `dir` until it exits (or `timeoutMs`), polling /health the whole
-// time. Resolves {code, log, ms, healthy}: healthy is whether /health ever said 200.
-export function serveUntilExit(dir, args = [], { timeoutMs = 60000 } = {}) {
+// time, with `env` added to the environment. Resolves {code, log, ms, healthy}: healthy is
+// whether /health ever said 200.
+export function serveUntilExit(dir, args = [], { timeoutMs = 60000, env = {} } = {}) {
   return new Promise((resolve) => {
     const start = Date.now();
     const proc = spawn(binary, ["serve", "--model", dir, "--port", "0", "--threads", "1", ...args],
-                       { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+                       { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let log = "";
     let healthy = false;
     let port = null;

@@ -63,3 +63,28 @@ TEST(ParseJsonBody, KeysMayRepeatInDifferentObjects) {
 
 }  // namespace
 }  // namespace tern::server
+
+namespace tern::server {
+namespace {
+
+// Issue 23, finding 12 (battery A7): a message quotes at most 64 bytes of what the client
+// sent, cut on a character boundary, whatever the body holds.
+TEST(ParseJsonBody, ErrorsQuoteAtMostAShortFragmentOfTheBody) {
+  const std::string huge(1 << 20, 'y');
+  const std::string multibyte = std::string(63, 'x') + "\xc3\xa9" + std::string(1000, 'z');
+  for (const std::string& body : {"{\"prompt\":\"" + huge, "{\"" + huge + "\":1,\"" + huge + "\":2}",
+                                  "{\"" + huge + "\":1e999}", "{\"prompt\":\"" + multibyte, "{\"a\":" + huge}) {
+    try {
+      parse_json_body(body);
+      ADD_FAILURE() << "accepted";
+    } catch (const ApiError& e) {
+      EXPECT_LT(e.message().size(), 400u) << e.message().substr(0, 200);
+      EXPECT_LE(e.param().value_or("").size(), 70u);
+      // 63 x's and the whole é, never half of it.
+      EXPECT_EQ(e.message().find("x\xc3..."), std::string::npos) << e.message();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tern::server

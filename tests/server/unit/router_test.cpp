@@ -48,7 +48,7 @@ Answer call(ServerState& state, const std::string& method, const std::string& ta
 ServerState loading_state(const std::string& api_key = "") {
   ServerConfig config;
   config.api_key = api_key;
-  return ServerState(config, [](std::function<void()> work) { work(); });
+  return ServerState(config);
 }
 
 TEST(Router, WhileLoadingHealthAndApiAnswer503AndMetricsSayNotLoaded) {
