@@ -179,6 +179,9 @@ void Engine::execute_step() {
   const Clock::time_point now = Clock::now();
   batch_.seqs.clear();
   batch_.block_copies = output.block_copies;
+  batch_.token_masks = nullptr;
+  mask_jobs_.clear();
+  int32_t mask_words = 0;
   counters_.num_kv_block_copies += static_cast<int64_t>(output.block_copies.size());
   for (const ScheduledSequence& s : output.seqs) {
     const Sequence& seq = *s.seq;
@@ -199,14 +202,37 @@ void Engine::execute_step() {
         .output_token_ids = seq.output_token_ids(),
         .banned_token_ids = scheduler_.banned_token_ids(seq),
     });
+    if (s.sample && seq.matcher) {
+      batch_.seqs.back().mask_row = int32_t(mask_jobs_.size());
+      mask_jobs_.push_back({.matcher = seq.matcher.get(),
+                            .end_token_ids = request.stop_token_ids,
+                            .may_end = batch_.seqs.back().banned_token_ids.empty()});
+      mask_words = std::max(mask_words, seq.matcher->grammar().vocabulary().mask_words());
+    }
     counters_.num_computed_tokens += s.num_new_tokens;
   }
   ++counters_.num_steps;
+  if (!mask_jobs_.empty()) {
+    // Masks are made while the executor runs the forward; it waits for them to sample.
+    mask_worker_.start(std::move(mask_jobs_), mask_words);
+    mask_jobs_.clear();
+    batch_.token_masks = &mask_worker_;
+  }
   const std::vector<SequenceUpdate>* updates = nullptr;
   try {
     sampled_ = executor_->execute(batch_);  // the updates point into it
+    // The matchers are the worker's until its job is done (the executor waited already,
+    // unless it failed first).
+    if (batch_.token_masks) mask_worker_.wait();
     updates = &scheduler_.update_from_output(output, sampled_);
   } catch (const std::exception& e) {
+    if (batch_.token_masks) {
+      try {
+        mask_worker_.wait();
+      } catch (const std::exception&) {
+        // The step failed already; its first error is the one reported.
+      }
+    }
     fail_all(e.what());
     return;
   }
@@ -228,8 +254,10 @@ void Engine::process_update(const SequenceUpdate& update) {
     ++counters_.num_generated_tokens;
     out.token_ids.push_back(token.token_id);
     if (request.params.logprobs >= 0) out.logprobs.push_back({token.token_id, token.logprob, token.top_logprobs});
-    // The scheduler stops only on stop ids, whose text is never emitted.
-    if (finish != FinishReason::kStop) {
+    // A stop id's text is never emitted; a token that completed the grammar is text.
+    const bool stop_id = finish == FinishReason::kStop &&
+                         std::ranges::find(request.stop_token_ids, token.token_id) != request.stop_token_ids.end();
+    if (!stop_id) {
       out.text = text.push(token.token_id, seq.num_output_tokens() > request.params.min_tokens);
       if (text.stopped()) {
         if (finish) {
@@ -245,10 +273,10 @@ void Engine::process_update(const SequenceUpdate& update) {
     out.text += text.flush();
     out.finish_reason = finish;
     if (*finish == FinishReason::kError) {
-      // The scheduler ends sequences with kError only for NaN/Inf logits; a failed model
-      // step ends them through end_request().
+      // The scheduler ends sequences with kError for NaN/Inf logits and for a grammar that
+      // refused a token its mask allowed; a failed model step ends them through end_request().
       out.error = request.error_message;
-      out.numerical_error = true;
+      out.numerical_error = request.numerical_error;
     }
     ++live.num_finals_sent;
     ++counters_.num_finished_seqs[static_cast<size_t>(*finish)];

@@ -67,6 +67,7 @@ std::unique_ptr<Request> Request::create(uint64_t request_id, std::vector<int32_
   leader->request = request.get();
   leader->seed = *request->params.seed;
   leader->token_ids = std::move(prompt_token_ids);
+  if (request->params.grammar) leader->matcher = std::make_unique<grammar::Matcher>(request->params.grammar);
   request->seqs.push_back(std::move(leader));
   request->num_unfinished_seqs = 1;
   return request;

@@ -3,17 +3,22 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace tern {
 
+namespace grammar {
+class CompiledGrammar;
+}
+
 struct SamplingParams {
-  float temperature = 1.0f;  // 0 means greedy (argmax)
-  float top_p = 1.0f;        // (0, 1]
-  int32_t top_k = 0;         // 0 or -1: off
-  float min_p = 0.0f;        // [0, 1]
+  float temperature = 1.0f;         // 0 means greedy (argmax)
+  float top_p = 1.0f;               // (0, 1]
+  int32_t top_k = 0;                // 0 or -1: off
+  float min_p = 0.0f;               // [0, 1]
   float repetition_penalty = 1.0f;  // > 0; 1 = off (HF/vLLM semantics over prompt + output)
   float presence_penalty = 0.0f;    // [-2, 2] over output tokens (OpenAI semantics)
   float frequency_penalty = 0.0f;   // [-2, 2] over output tokens
@@ -27,9 +32,13 @@ struct SamplingParams {
   std::vector<int32_t> stop_token_ids;  // end the request; the stop token is not emitted as text
   std::vector<std::string> stop;        // stop strings; the matched text is not emitted
 
-  int32_t logprobs = -1;  // -1: none; N >= 0: the chosen token's logprob and N alternatives
+  int32_t logprobs = -1;            // -1: none; N >= 0: the chosen token's logprob and N alternatives
   bool skip_special_tokens = true;  // when turning output ids into text
   int32_t n = 1;                    // independent completions sharing the prompt's KV blocks
+  // Structured output: every completion's text must match this grammar (src/grammar/);
+  // masked tokens are never sampled and a completion whose grammar is complete with no
+  // continuation ends with "stop". Null: unconstrained.
+  std::shared_ptr<const grammar::CompiledGrammar> grammar;
 
   bool greedy() const { return temperature == 0.0f; }
 };

@@ -239,6 +239,7 @@ void Scheduler::maybe_fork(Sequence& leader) {
     child->index = index;
     child->seed = *request.params.seed + static_cast<uint64_t>(index);
     child->token_ids.assign(prompt.begin(), prompt.end());
+    if (request.params.grammar) child->matcher = std::make_unique<grammar::Matcher>(request.params.grammar);
     child->block_hashes.assign(leader.block_hashes.begin(), leader.block_hashes.begin() + num_prompt_hashes);
     kv_.fork(leader.seq_id, child->seq_id, num_shared_tokens);
     child->num_computed_tokens = num_shared_tokens;
@@ -254,6 +255,8 @@ std::optional<FinishReason> Scheduler::check_stop(const Sequence& seq) const {
   if (seq.num_output_tokens() > request.params.min_tokens && contains(request.stop_token_ids, seq.token_ids.back())) {
     return FinishReason::kStop;
   }
+  // A complete grammar with nothing more to add ends the output, before any length limit.
+  if (seq.matcher && seq.matcher->is_terminated()) return FinishReason::kStop;
   if (seq.num_output_tokens() >= request.params.max_tokens || seq.num_tokens() >= config_.max_model_len) {
     return FinishReason::kLength;
   }
@@ -288,6 +291,7 @@ const std::vector<SequenceUpdate>& Scheduler::update_from_output(const Scheduler
           updates_.push_back({member.get(), nullptr, FinishReason::kError});
       }
       // Its blocks are freed without entering the prefix cache.
+      request.numerical_error = true;
       fail_request(request, "numerical error: the model produced NaN or Inf logits");
       continue;
     }
@@ -297,6 +301,18 @@ const std::vector<SequenceUpdate>& Scheduler::update_from_output(const Scheduler
     kv_.cache_blocks(seq.seq_id, seq.block_hashes, seq.token_ids, seq.num_computed_tokens);
     seq.token_ids.push_back(token->token_id);
     kv_.extend_block_hashes(seq.block_hashes, seq.token_ids);
+    // Structured output: the sampled token was allowed by the step's mask, so the grammar
+    // takes it (a stop id ends the output instead of being text).
+    if (seq.matcher && !contains(seq.request->stop_token_ids, token->token_id) &&
+        !seq.matcher->accept_token(token->token_id)) {
+      Request& request = *seq.request;
+      for (auto& member : request.seqs)
+        if (member->status != SequenceStatus::kFinished)
+          updates_.push_back({member.get(), nullptr, FinishReason::kError});
+      fail_request(request, "internal error: the grammar refused token " + std::to_string(token->token_id) +
+                                " that its mask allowed");
+      continue;
+    }
     const std::optional<FinishReason> reason = check_stop(seq);
     updates_.push_back({&seq, token, reason});
     if (reason) finish(seq, *reason);

@@ -60,8 +60,10 @@ class Scheduler {
   const SchedulerOutput& schedule();
   // Applies the step: computed tokens, sampled tokens (one per sequence with `sample`, in
   // batch order), stop conditions on ids (eos, stop_token_ids, max_tokens, max_model_len;
-  // none before min_tokens), forks, prefix-cache registration. A numerical error fails the
-  // whole request. The updates are valid until the next call.
+  // none before min_tokens), structured output (the token goes to the sequence's grammar
+  // matcher; a grammar complete with nothing more to add stops the sequence), forks,
+  // prefix-cache registration. A numerical error fails the whole request. The updates are
+  // valid until the next call.
   const std::vector<SequenceUpdate>& update_from_output(const SchedulerOutput& output,
                                                         std::span<const SampledToken> sampled);
 

@@ -58,6 +58,11 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
   h_top_ids_ = be0.alloc_staging(DType::kI32, {s, top_k_});
   h_top_values_ = be0.alloc_staging(DType::kF32, {s, top_k_});
   h_top_lse_ = be0.alloc_staging(DType::kF32, {s});
+  mask_words_ = int32_t((vocab + 31) / 32);
+  mask_rows_ = be0.alloc(DType::kI32, {s, 1});
+  masks_ = be0.alloc(DType::kI32, {s, mask_words_});
+  h_mask_rows_ = be0.alloc_staging(DType::kI32, {s, 1});
+  h_masks_ = be0.alloc_staging(DType::kI32, {s, mask_words_});
   on_ranks([&](Rank& rank, int index) {
     const LlamaModel& model = *rank.owned.model;
     rank.kv_cache = model.make_kv_cache(config_.num_kv_blocks, config_.block_size);
@@ -156,6 +161,7 @@ std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
     else
       forward_and_top_k(rank, index);
     const int32_t sampled = rank.inputs->num_sampled();
+    if (index == 0 && batch.token_masks != nullptr) apply_token_masks(rank, batch, sampled, from_top);
     if (index != 0 || sampled == 0) {
       be.synchronize();  // the staged inputs may be rewritten next step
       return;
@@ -174,6 +180,37 @@ std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
   });
   if (ranks_[0].inputs->num_sampled() == 0) return {};
   return sample(batch, from_top);
+}
+
+void ModelRunner::apply_token_masks(Rank& rank, const StepBatch& batch, int32_t sampled, bool from_top) {
+  const TokenMaskRows masks = batch.token_masks->wait();
+  const size_t copy_words = size_t(std::min(mask_words_, masks.words_per_row));
+  int32_t* rows = h_mask_rows_.ptr<int32_t>();
+  uint32_t* words = reinterpret_cast<uint32_t*>(h_masks_.ptr<int32_t>());
+  int32_t n = 0, row = 0;
+  for (const StepSequence& seq : batch.seqs) {
+    if (!seq.sample) continue;
+    if (seq.mask_row >= 0) {
+      TERN_CHECK(size_t(seq.mask_row + 1) * size_t(masks.words_per_row) <= masks.words.size(), "sequence ", seq.seq_id,
+                 " has mask row ", seq.mask_row, " of ", masks.words.size() / std::max(1, masks.words_per_row));
+      rows[n] = row;
+      uint32_t* dst = words + size_t(n) * size_t(mask_words_);
+      std::copy_n(masks.words.begin() + int64_t(seq.mask_row) * masks.words_per_row, copy_words, dst);
+      std::fill(dst + copy_words, dst + mask_words_, 0u);  // columns past the grammar's vocabulary
+      ++n;
+    }
+    ++row;
+  }
+  if (n == 0) return;
+  Backend& be = rank.owned.model->backend();
+  const Tensor d_rows = mask_rows_.slice_rows(0, n), d_masks = masks_.slice_rows(0, n);
+  be.copy_from_host_async(d_rows, h_mask_rows_.data);
+  be.copy_from_host_async(d_masks, h_masks_.data);
+  const Tensor logits = rank.workspace.logits.slice_rows(0, sampled);
+  be.mask_logits(logits, d_rows, d_masks);
+  if (from_top)
+    be.top_k(logits, top_k_, top_ids_.slice_rows(0, sampled), top_values_.slice_rows(0, sampled),
+             top_lse_.slice_rows(0, sampled));
 }
 
 std::vector<SampledToken> ModelRunner::sample(const StepBatch& batch, bool from_top) {

@@ -12,6 +12,10 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
+// NaN and +inf are numerical errors; -inf is one too unless the sequence's token mask
+// (structured output) put it there.
+bool usable_logit(float v, const StepSequence& seq) { return std::isfinite(v) || (v == kNegInf && seq.mask_row >= 0); }
+
 uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -125,11 +129,17 @@ SampledToken sample_token(std::span<const float> logits, const StepSequence& seq
   const SamplingParams& p = *seq.params;
   SampledToken out;
   out.seq_id = seq.seq_id;
+  bool any_allowed = false;
   for (float v : logits) {
-    if (!std::isfinite(v)) {
+    if (!usable_logit(v, seq)) {
       out.numerical_error = true;
       return out;
     }
+    any_allowed = any_allowed || v != kNegInf;
+  }
+  if (!any_allowed) {  // a mask that allows nothing: nothing can be sampled
+    out.numerical_error = true;
+    return out;
   }
   s.logits.assign(logits.begin(), logits.end());
   apply_penalties(s.logits, seq, s);
@@ -146,7 +156,7 @@ SampledToken sample_token(std::span<const float> logits, const StepSequence& seq
   if (p.logprobs > 0) {
     sort_top(s.logits, std::min(p.logprobs, vocab), s);
     for (size_t i = 0; i < s.order.size(); ++i)
-      out.top_logprobs.emplace_back(s.order[i], float(double(s.sorted[i]) - lse));
+      if (s.sorted[i] != kNegInf) out.top_logprobs.emplace_back(s.order[i], float(double(s.sorted[i]) - lse));
   }
   return out;
 }
@@ -161,9 +171,9 @@ SampledToken sample_from_top(const TopCandidates& top, const StepSequence& seq) 
   const SamplingParams& p = *seq.params;
   SampledToken out;
   out.seq_id = seq.seq_id;
-  bool finite = std::isfinite(top.log_sum_exp);
-  for (float v : top.logits) finite = finite && std::isfinite(v);
-  if (!finite || top.ids.empty()) {
+  bool finite = std::isfinite(top.log_sum_exp) && !top.logits.empty() && top.logits[0] != kNegInf;
+  for (float v : top.logits) finite = finite && usable_logit(v, seq);
+  if (!finite) {
     out.numerical_error = true;
     return out;
   }
@@ -178,7 +188,8 @@ SampledToken sample_from_top(const TopCandidates& top, const StepSequence& seq) 
   out.token_id = top.ids[chosen];
   out.logprob = top.logits[chosen] - top.log_sum_exp;
   for (int32_t i = 0; i < p.logprobs && size_t(i) < top.ids.size(); ++i)
-    out.top_logprobs.emplace_back(top.ids[size_t(i)], top.logits[size_t(i)] - top.log_sum_exp);
+    if (top.logits[size_t(i)] != kNegInf)
+      out.top_logprobs.emplace_back(top.ids[size_t(i)], top.logits[size_t(i)] - top.log_sum_exp);
   return out;
 }
 

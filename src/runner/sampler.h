@@ -26,7 +26,9 @@ double uniform_draw(uint64_t seed, uint64_t index);
 
 // Samples from `logits` ([vocab] F32) for `seq` (its params, prompt and output so far,
 // seed and banned tokens). Order of processing:
-//   1. NaN/Inf anywhere -> numerical_error, no token.
+//   1. NaN/Inf anywhere -> numerical_error, no token. A sequence with a token mask
+//      (mask_row >= 0) gets its row with -inf at the masked tokens: those are never
+//      sampled nor listed in top_logprobs, and only a row with no other value is an error.
 //   2. banned tokens -> -inf; repetition penalty over prompt + output (HF: divide
 //      positive logits, multiply negative ones); presence and frequency penalties over
 //      the output (OpenAI).
