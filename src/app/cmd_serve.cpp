@@ -13,6 +13,7 @@
 #include "app/engine_options.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "engine/grammar_vocabulary.h"
 #include "server/server.h"
 #include "tokenizer/chat_template.h"
 
@@ -67,6 +68,7 @@ std::unique_ptr<server::ServedModel> load_model(const ServeOptions& o) {
   auto model = std::make_unique<server::ServedModel>();
   model->name = o.server.served_model_name.empty() ? loaded.model_name : o.server.served_model_name;
   model->chat_template = load_chat_template(o, loaded.model_dir, *loaded.tokenizer);
+  model->grammars = std::make_unique<server::GrammarCache>(grammar_vocabulary(*loaded.tokenizer));
   model->tokenizer = std::move(loaded.tokenizer);
   model->engine = std::move(loaded.engine);
   model->created = static_cast<int64_t>(std::time(nullptr));

@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "server/api_error.h"
+#include "server/structured_output.h"
 
 namespace tern::server {
 namespace {
@@ -76,19 +77,6 @@ void read_logprobs(const JsonFields& body, RequestApi api, SamplingParams& param
 }
 
 void reject_unsupported(const JsonFields& body, RequestApi api) {
-  if (const std::optional<JsonFields> format = body.object("response_format")) {
-    const std::optional<std::string> type = format->string("type", 64);
-    if (type != "text") {
-      throw unsupported("response_format",
-                        "structured output (response_format json_object / json_schema) is not supported yet; "
-                        "omit response_format or use {\"type\": \"text\"}");
-    }
-  }
-  // vLLM's constrained-decoding extensions: ignoring them would return unconstrained text
-  // to a client that relies on the constraint.
-  for (const char* field : {"guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs"}) {
-    if (body.has(field)) throw unsupported(field, "constrained decoding is not supported yet");
-  }
   if (const std::optional<int64_t> best_of = body.integer("best_of", 1, kInt64Max); best_of && *best_of != 1) {
     throw unsupported("best_of", "best_of is not supported; use n");
   }
@@ -133,6 +121,13 @@ void log_unknown_fields(const JsonFields& body, RequestApi api) {
                                                  "skip_special_tokens",
                                                  "priority",
                                                  "response_format",
+                                                 "structured_outputs",
+                                                 "guided_json",
+                                                 "guided_regex",
+                                                 "guided_choice",
+                                                 "guided_grammar",
+                                                 "guided_decoding_backend",
+                                                 "guided_whitespace_pattern",
                                                  "best_of",
                                                  "use_beam_search",
                                                  "logit_bias",
@@ -199,6 +194,7 @@ MaxTokensField read_shared_fields(const JsonFields& body, const ServedModel& mod
   read_stop(body, p);
   read_stop_token_ids(body, model.tokenizer->vocab_size(), p);
   read_logprobs(body, request.api, p);
+  if (std::optional<OutputGrammar> output = read_output_grammar(body)) p.grammar = compile_output_grammar(*output, model);
 
   request.priority =
       static_cast<int32_t>(body.integer("priority", std::numeric_limits<int32_t>::min(), kInt32Max).value_or(0));

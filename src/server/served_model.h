@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "server/grammar_cache.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -19,6 +20,7 @@ struct ServedModel {
   std::unique_ptr<Engine> engine;                     // started by the server
   std::unique_ptr<const ChatTemplate> chat_template;  // null: no template, chat requests get 400
   int64_t created = 0;                                // unix seconds at load
+  std::unique_ptr<GrammarCache> grammars;             // structured output, over the tokenizer's vocabulary
 
   int32_t max_model_len() const { return engine->config().max_model_len; }
 };
