@@ -24,6 +24,7 @@ struct ServeOptions {
   EngineOptions engine;
   server::ServerConfig server;
   std::string chat_template_file;
+  std::string tool_call_parser;  // empty: from the chat template
   double idle_timeout_s = 30;
   double header_timeout_s = 10;
   double shutdown_timeout_s = 30;
@@ -38,36 +39,52 @@ std::string read_text_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
 
+struct LoadedTemplate {
+  std::unique_ptr<const ChatTemplate> compiled;  // null: none
+  std::string source;
+};
+
 // The model's own template, or --chat-template's. A model without one (or with one that
 // does not compile) still serves completions; chat requests then get a 400.
-std::unique_ptr<const ChatTemplate> load_chat_template(const ServeOptions& o, const std::string& model_dir,
-                                                       const Tokenizer& tokenizer) {
+LoadedTemplate load_chat_template(const ServeOptions& o, const std::string& model_dir, const Tokenizer& tokenizer) {
   if (!o.chat_template_file.empty()) {
     ChatSpecialTokens special;
     if (const auto bos = tokenizer.bos_token_id()) special.bos_token = tokenizer.id_to_token(*bos);
     if (const auto eos = tokenizer.eos_token_id()) special.eos_token = tokenizer.id_to_token(*eos);
+    std::string source = read_text_file(o.chat_template_file);
     try {
-      return std::make_unique<const ChatTemplate>(read_text_file(o.chat_template_file), special);
+      return {std::make_unique<const ChatTemplate>(source, special), std::move(source)};
     } catch (const Error& e) {
       throw error(o.chat_template_file, ": ", e.what());
     }
   }
   try {
     ModelChatTemplate model = read_model_chat_template(model_dir);
-    return std::make_unique<const ChatTemplate>(model.source, model.special_tokens);
+    return {std::make_unique<const ChatTemplate>(model.source, model.special_tokens), std::move(model.source)};
   } catch (const Error& e) {
     log_warn("no usable chat template (", e.what(),
              "): /v1/chat/completions will answer 400; "
              "give one with --chat-template FILE");
-    return nullptr;
+    return {};
   }
+}
+
+// --tool-call-parser, else the format the chat template writes tool calls in.
+server::ToolCallFormat tool_call_format(const ServeOptions& o, const std::string& template_source) {
+  if (!o.tool_call_parser.empty()) return *server::tool_call_format_named(o.tool_call_parser);
+  const server::ToolCallFormat format = server::detect_tool_call_format(template_source);
+  log_info("tool calls: ", server::tool_call_format_name(format), " format (from the chat template; ",
+           "--tool-call-parser overrides)");
+  return format;
 }
 
 std::unique_ptr<server::ServedModel> load_model(const ServeOptions& o) {
   LoadedEngine loaded = open_engine(o.engine);
   auto model = std::make_unique<server::ServedModel>();
   model->name = o.server.served_model_name.empty() ? loaded.model_name : o.server.served_model_name;
-  model->chat_template = load_chat_template(o, loaded.model_dir, *loaded.tokenizer);
+  LoadedTemplate chat_template = load_chat_template(o, loaded.model_dir, *loaded.tokenizer);
+  model->chat_template = std::move(chat_template.compiled);
+  model->tool_call_format = tool_call_format(o, chat_template.source);
   model->grammars = std::make_unique<server::GrammarCache>(grammar_vocabulary(*loaded.tokenizer));
   model->tokenizer = std::move(loaded.tokenizer);
   model->engine = std::move(loaded.engine);
@@ -115,6 +132,10 @@ void add_serve_command(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("--served-model-name", s.served_model_name, "the model id clients send; default: the folder name");
   cmd->add_option("--chat-template", o->chat_template_file, "a Jinja chat template file to use instead of the model's");
+  cmd->add_option("--tool-call-parser", o->tool_call_parser,
+                  "how the model writes tool calls: hermes (<tool_call> blocks: Qwen2.5, Hermes), llama3_json "
+                  "(Llama 3.1's JSON) or mistral ([TOOL_CALLS]); default: from the chat template")
+      ->check(CLI::IsMember({"hermes", "llama3_json", "mistral"}));
   cmd->add_option("--shutdown-timeout", o->shutdown_timeout_s,
                   "seconds in-flight requests may take to finish after SIGINT/SIGTERM before they are aborted")
       ->check(CLI::Range(0.0, 86400.0))

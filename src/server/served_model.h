@@ -9,6 +9,7 @@
 
 #include "engine/engine.h"
 #include "server/grammar_cache.h"
+#include "server/tool_call_parser.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -21,6 +22,7 @@ struct ServedModel {
   std::unique_ptr<const ChatTemplate> chat_template;  // null: no template, chat requests get 400
   int64_t created = 0;                                // unix seconds at load
   std::unique_ptr<GrammarCache> grammars;             // structured output, over the tokenizer's vocabulary
+  ToolCallFormat tool_call_format = ToolCallFormat::kHermes;  // how the model writes tool calls
 
   int32_t max_model_len() const { return engine->config().max_model_len; }
 };

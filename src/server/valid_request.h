@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/sampling_params.h"
+#include "server/tool_call_parser.h"
 
 namespace tern::server {
 
@@ -35,7 +37,11 @@ struct ValidRequest {
   int32_t priority = 0;              // lower runs first
   bool stream = false;
   bool include_usage = false;     // stream_options.include_usage
-  bool parse_tool_calls = false;  // chat with tools: <tool_call> blocks become tool_calls
+  // Chat with tools: calls in this format become tool_calls. `tool_call_list_open`: the
+  // prompt ends inside the list of calls (a forced mistral call).
+  std::optional<ToolCallFormat> tool_calls;
+  bool tool_call_list_open = false;
+  bool parallel_tool_calls = true;  // false: at most one call per choice
 };
 
 }  // namespace tern::server
