@@ -11,6 +11,7 @@
 
 #include "app/commands.h"
 #include "app/engine_options.h"
+#include "app/generation_config.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "engine/grammar_vocabulary.h"
@@ -25,6 +26,7 @@ struct ServeOptions {
   server::ServerConfig server;
   std::string chat_template_file;
   std::string tool_call_parser;  // empty: from the chat template
+  std::string generation_config = "auto";  // auto: the model's sampling defaults; ignore: none
   double idle_timeout_s = 30;
   double header_timeout_s = 10;
   double shutdown_timeout_s = 30;
@@ -85,6 +87,15 @@ std::unique_ptr<server::ServedModel> load_model(const ServeOptions& o) {
   LoadedTemplate chat_template = load_chat_template(o, loaded.model_dir, *loaded.tokenizer);
   model->chat_template = std::move(chat_template.compiled);
   model->tool_call_format = tool_call_format(o, chat_template.source);
+  if (o.generation_config == "auto") model->sampling_defaults = read_sampling_defaults(loaded.model_dir);
+  const nlohmann::ordered_json defaults = model->sampling_defaults.to_json();
+  if (defaults.empty()) {
+    log_info("sampling defaults: temperature 1, no top-p, top-k, min-p or repetition penalty",
+             o.generation_config == "auto" ? " (generation_config.json sets none)" : " (--generation-config ignore)");
+  } else {
+    log_info("sampling defaults from generation_config.json for fields a request leaves out: ", defaults.dump(),
+             " (--generation-config ignore turns them off)");
+  }
   model->grammars = std::make_unique<server::GrammarCache>(grammar_vocabulary(*loaded.tokenizer));
   model->tokenizer = std::move(loaded.tokenizer);
   model->engine = std::move(loaded.engine);
@@ -136,6 +147,12 @@ void add_serve_command(CLI::App& app) {
                   "how the model writes tool calls: hermes (<tool_call> blocks: Qwen2.5, Hermes), llama3_json "
                   "(Llama 3.1's JSON) or mistral ([TOOL_CALLS]); default: from the chat template")
       ->check(CLI::IsMember({"hermes", "llama3_json", "mistral"}));
+  cmd->add_option("--generation-config", o->generation_config,
+                  "auto: requests that leave out temperature, top_p, top_k, min_p or repetition_penalty get the "
+                  "model's generation_config.json values (as vLLM); ignore: they get temperature 1 and no "
+                  "top-p, top-k, min-p or repetition penalty")
+      ->check(CLI::IsMember({"auto", "ignore"}))
+      ->capture_default_str();
   cmd->add_option("--shutdown-timeout", o->shutdown_timeout_s,
                   "seconds in-flight requests may take to finish after SIGINT/SIGTERM before they are aborted")
       ->check(CLI::Range(0.0, 86400.0))

@@ -27,6 +27,7 @@ EngineConfig resolved(EngineConfig config, const ModelExecutor* executor, const 
   };
   resolve("num_kv_blocks", config.num_kv_blocks, executor->num_kv_blocks());
   resolve("max_model_len", config.max_model_len, executor->max_model_len());
+  resolve("max_prompt_logprob_tokens", config.max_prompt_logprob_tokens, executor->max_prompt_logprob_tokens());
   const std::optional<int32_t> eos = tokenizer->eos_token_id();
   if (eos && std::ranges::find(config.eos_token_ids, *eos) == config.eos_token_ids.end()) {
     config.eos_token_ids.push_back(*eos);
@@ -82,8 +83,10 @@ RequestHandle Engine::add_request(std::vector<int32_t> prompt_token_ids, Samplin
   live.stream = std::make_shared<RequestStream>();
   const Request& request = *live.request;
   live.texts.reserve(static_cast<size_t>(request.params.n));
+  live.prompt_logprobs_sent.assign(static_cast<size_t>(request.params.n), 0);
   for (int32_t i = 0; i < request.params.n; ++i) {
-    live.texts.emplace_back(tokenizer_, request.params.skip_special_tokens, request.params.stop);
+    live.texts.emplace_back(tokenizer_, request.params.skip_special_tokens, request.params.stop,
+                            request.params.include_stop_str_in_output);
   }
   RequestHandle handle(request_id, live.stream);
   {
@@ -201,6 +204,8 @@ void Engine::execute_step() {
         .prompt_token_ids = seq.prompt_token_ids(),
         .output_token_ids = seq.output_token_ids(),
         .banned_token_ids = scheduler_.banned_token_ids(seq),
+        .prompt_logprobs = request.params.prompt_logprobs,
+        .prompt_logprobs_out = request.prompt_logprobs,
     });
     if (s.sample && seq.matcher) {
       batch_.seqs.back().mask_row = int32_t(mask_jobs_.size());
@@ -248,6 +253,12 @@ void Engine::process_update(const SequenceUpdate& update) {
   RequestOutput out;
   out.index = seq.index;
   std::optional<FinishReason> finish = update.finish;
+  // The prompt's scores are complete once a completion samples or ends; each completion's
+  // first delta carries them.
+  if (request.params.prompt_logprobs >= 0 && !live.prompt_logprobs_sent[static_cast<size_t>(seq.index)]) {
+    live.prompt_logprobs_sent[static_cast<size_t>(seq.index)] = true;
+    out.prompt_logprobs = request.prompt_logprobs;
+  }
   if (update.sampled != nullptr) {
     const SampledToken& token = *update.sampled;
     if (request.times.first_token == Clock::time_point{}) request.times.first_token = Clock::now();

@@ -14,6 +14,15 @@
 
 namespace tern {
 
+// One position's scores: its token's log-softmax, and the most likely tokens there with
+// theirs; for a prompt position also the token's rank (1: the most likely).
+struct TokenLogprob {
+  int32_t token_id = -1;
+  float logprob = 0.0f;
+  std::vector<std::pair<int32_t, float>> top_logprobs;
+  int32_t rank = 0;
+};
+
 struct StepSequence {
   uint64_t seq_id = 0;
   // Tokens already in the KV cache; the new tokens take positions from here on.
@@ -37,6 +46,11 @@ struct StepSequence {
   // Structured output: this sequence's row in StepBatch::token_masks, or -1 when any
   // token may be sampled.
   int32_t mask_row = -1;
+  // Prompt logprobs (scoring): with prompt_logprobs = N >= 0, the executor writes
+  // prompt_logprobs_out[p] for each new position p whose next token p + 1 is a prompt
+  // token: that token's logprob and rank, and the N most likely tokens there.
+  int32_t prompt_logprobs = -1;
+  std::span<TokenLogprob> prompt_logprobs_out;
 };
 
 // The token bitmasks of a step's constrained sequences: row r allows token t when bit
@@ -96,6 +110,8 @@ class ModelExecutor {
   virtual int32_t num_kv_blocks() const = 0;
   virtual int32_t max_model_len() const = 0;
   virtual ExecutorMemory memory() const { return {}; }
+  // Prompt positions whose logprobs one step can compute (see StepSequence); 0: none.
+  virtual int32_t max_prompt_logprob_tokens() const { return 0; }
 };
 
 }  // namespace tern

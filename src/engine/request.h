@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/model_executor.h"
 #include "engine/sampling_params.h"
 #include "grammar/matcher.h"
 
@@ -72,6 +73,8 @@ struct Request {
   int32_t num_cached_prompt_tokens = 0;  // prefix-cache hit at its first admission
   std::string error_message;             // with FinishReason::kError
   bool numerical_error = false;          // kError because of NaN/Inf logits
+  // params.prompt_logprobs >= 0: entry i scores prompt token i + 1 (filled by the executor).
+  std::vector<TokenLogprob> prompt_logprobs;
   RequestTimes times;
 
   // A request with one waiting sequence holding the prompt. params.seed must be set.

@@ -66,10 +66,12 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
   on_ranks([&](Rank& rank, int index) {
     const LlamaModel& model = *rank.owned.model;
     rank.kv_cache = model.make_kv_cache(config_.num_kv_blocks, config_.block_size);
-    rank.workspace = model.make_workspace(config_.max_num_batched_tokens, s);
+    rank.workspace = model.make_workspace(config_.max_num_batched_tokens, s + config_.max_prompt_logprob_tokens);
     rank.inputs =
         std::make_unique<StepInputs>(model.backend(), StepInputsConfig{.max_tokens = config_.max_num_batched_tokens,
                                                                        .max_seqs = config_.max_num_seqs,
+                                                                .max_prompt_logprob_rows =
+                                                                    config_.max_prompt_logprob_tokens,
                                                                        .block_size = config_.block_size,
                                                                        .max_model_len = config_.max_model_len});
     capture_graphs(rank, index);
@@ -78,7 +80,8 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
     log_info("captured decode graphs for batch sizes 1..", config_.max_num_seqs, " (", ranks_[0].graphs.size(),
              " graphs", ranks_.size() > 1 ? " on each rank)" : ")");
   memory_.weights_bytes = int64_t(model0.weights_device_bytes());
-  memory_.workspace_bytes = int64_t(model0.workspace_bytes(config_.max_num_batched_tokens, s));
+  memory_.workspace_bytes =
+      int64_t(model0.workspace_bytes(config_.max_num_batched_tokens, s + config_.max_prompt_logprob_tokens));
   memory_.kv_block_bytes = int64_t(model0.kv_block_bytes(config_.block_size));
   if (const MemoryInfo device = be0.memory_info(); device.total_bytes > 0)
     memory_.device_used_bytes = int64_t(device.total_bytes - device.free_bytes);
@@ -95,9 +98,9 @@ void ModelRunner::on_ranks(const std::function<void(Rank&, int)>& job) {
 void ModelRunner::forward_and_top_k(Rank& rank, int index) {
   const LlamaModel& model = *rank.owned.model;
   const Tensor logits = model.forward(rank.inputs->forward_inputs(), rank.kv_cache, rank.workspace);
-  const int64_t rows = logits.rows();
+  const int64_t rows = rank.inputs->num_top_k_rows();  // the rows after them score prompt positions
   if (index == 0 && rows > 0)
-    model.backend().top_k(logits, top_k_, top_ids_.slice_rows(0, rows), top_values_.slice_rows(0, rows),
+    model.backend().top_k(logits.slice_rows(0, rows), top_k_, top_ids_.slice_rows(0, rows), top_values_.slice_rows(0, rows),
                           top_lse_.slice_rows(0, rows));
 }
 
@@ -162,6 +165,7 @@ std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
       forward_and_top_k(rank, index);
     const int32_t sampled = rank.inputs->num_sampled();
     if (index == 0 && batch.token_masks != nullptr) apply_token_masks(rank, batch, sampled, from_top);
+    if (index == 0 && !rank.inputs->prompt_rows().empty()) score_prompt_rows(rank, batch);
     if (index != 0 || sampled == 0) {
       be.synchronize();  // the staged inputs may be rewritten next step
       return;
@@ -211,6 +215,23 @@ void ModelRunner::apply_token_masks(Rank& rank, const StepBatch& batch, int32_t 
   if (from_top)
     be.top_k(logits, top_k_, top_ids_.slice_rows(0, sampled), top_values_.slice_rows(0, sampled),
              top_lse_.slice_rows(0, sampled));
+}
+
+void ModelRunner::score_prompt_rows(Rank& rank, const StepBatch& batch) {
+  const auto& rows = rank.inputs->prompt_rows();
+  const int64_t first = rank.inputs->num_top_k_rows(), n = int64_t(rows.size());
+  const size_t vocab = size_t(model().config().vocab_size);
+  prompt_logits_.resize(size_t(n) * vocab);
+  rank.owned.model->backend().copy_to_host(rank.workspace.logits.slice_rows(first, first + n), prompt_logits_.data());
+  for (int64_t r = 0; r < n; ++r) {
+    const auto [seq_index, position] = rows[size_t(r)];
+    const StepSequence& seq = batch.seqs[size_t(seq_index)];
+    const float* logits = prompt_logits_.data() + size_t(r) * vocab;
+    const int32_t target = seq.prompt_token_ids[size_t(position) + 1];
+    TERN_CHECK(size_t(position) < seq.prompt_logprobs_out.size(), "sequence ", seq.seq_id, " scores position ",
+               position, " of ", seq.prompt_logprobs_out.size());
+    seq.prompt_logprobs_out[size_t(position)] = score_position(logits, vocab, target, seq.prompt_logprobs, scratch_);
+  }
 }
 
 std::vector<SampledToken> ModelRunner::sample(const StepBatch& batch, bool from_top) {

@@ -35,6 +35,9 @@ struct ModelRunnerConfig {
   int32_t max_num_seqs = 256;             // largest step in sequences
   int32_t max_model_len = 0;              // 0: the model's max_position_embeddings
   bool enforce_eager = false;             // never capture graphs
+  // Prompt positions scored per step (prompt logprobs): logits rows kept beyond the
+  // sampled ones.
+  int32_t max_prompt_logprob_tokens = 64;
 };
 
 // One rank's model and what it runs on. Members are destroyed model first, backend last.
@@ -59,6 +62,7 @@ class ModelRunner final : public ModelExecutor {
   int32_t num_kv_blocks() const override { return config_.num_kv_blocks; }
   int32_t max_model_len() const override { return config_.max_model_len; }
   ExecutorMemory memory() const override { return memory_; }
+  int32_t max_prompt_logprob_tokens() const override { return config_.max_prompt_logprob_tokens; }
 
   // Rank 0's model (the config is the whole model's).
   const LlamaModel& model() const { return *ranks_[0].owned.model; }
@@ -94,6 +98,9 @@ class ModelRunner final : public ModelExecutor {
   // Rank 0, after the forward: the step's token masks onto the sampled rows' logits, then
   // the top-k again over the masked rows (a replayed graph already ran it on the unmasked).
   void apply_token_masks(Rank& rank, const StepBatch& batch, int32_t sampled, bool from_top);
+  // Rank 0, after the forward: the prompt positions' logprobs from their logits rows, into
+  // each sequence's prompt_logprobs_out.
+  void score_prompt_rows(Rank& rank, const StepBatch& batch);
 
   std::vector<Rank> ranks_;  // declared first: destroyed after the buffers below
   std::unique_ptr<RankThreads> threads_;
@@ -107,6 +114,7 @@ class ModelRunner final : public ModelExecutor {
   Tensor h_mask_rows_, h_masks_;  // staging copies
   int32_t mask_words_ = 0;        // ceil(vocab / 32)
   std::vector<float> host_logits_;
+  std::vector<float> prompt_logits_;  // the step's prompt-logprob rows
   SamplerScratch scratch_;
   ExecutorMemory memory_;
 };

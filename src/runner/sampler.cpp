@@ -26,6 +26,8 @@ uint64_t splitmix64(uint64_t x) {
 void apply_penalties(std::vector<float>& logits, const StepSequence& seq, SamplerScratch& s) {
   const SamplingParams& p = *seq.params;
   const int32_t vocab = int32_t(logits.size());
+  for (const auto& [id, bias] : p.logit_bias)
+    if (id >= 0 && id < vocab) logits[size_t(id)] += bias;
   for (int32_t id : seq.banned_token_ids)
     if (id >= 0 && id < vocab) logits[id] = kNegInf;
   if (p.repetition_penalty != 1.0f) {
@@ -161,9 +163,26 @@ SampledToken sample_token(std::span<const float> logits, const StepSequence& seq
   return out;
 }
 
+TokenLogprob score_position(const float* logits, size_t vocab, int32_t target, int32_t alternatives,
+                            SamplerScratch& s) {
+  s.logits.assign(logits, logits + vocab);
+  const double lse = log_sum_exp(s.logits, s.logits[size_t(argmax(s.logits))]);
+  TokenLogprob out;
+  out.token_id = target;
+  out.logprob = float(double(s.logits[size_t(target)]) - lse);
+  out.rank = 1;
+  for (float v : s.logits) out.rank += v > s.logits[size_t(target)];
+  if (alternatives > 0) {
+    sort_top(s.logits, std::min<int32_t>(alternatives, int32_t(vocab)), s);
+    for (size_t i = 0; i < s.order.size(); ++i) out.top_logprobs.emplace_back(s.order[i], float(double(s.sorted[i]) - lse));
+  }
+  return out;
+}
+
 bool samples_from_top(const StepSequence& seq, int32_t k) {
   const SamplingParams& p = *seq.params;
-  const bool penalties = p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
+  const bool penalties = p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f ||
+                         !p.logit_bias.empty();
   return !penalties && seq.banned_token_ids.empty() && p.logprobs <= k && (p.greedy() || (p.top_k > 0 && p.top_k <= k));
 }
 

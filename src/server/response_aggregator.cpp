@@ -43,6 +43,7 @@ void ResponseAggregator::add(const Json& chunk) {
       }
     } else {
       choice.text += c["text"].get<std::string>();
+      if (const auto scores = c.find("prompt_logprobs"); scores != c.end()) choice.prompt_logprobs = *scores;
     }
     add_logprobs(choice, c["logprobs"]);
     if (!c["finish_reason"].is_null()) choice.finish_reason = c["finish_reason"];
@@ -70,6 +71,7 @@ Json ResponseAggregator::response() const {
       c["message"] = std::move(message);
     } else {
       c["text"] = choice.text;
+      if (!choice.prompt_logprobs.is_null()) c["prompt_logprobs"] = choice.prompt_logprobs;
     }
     c["logprobs"] = choice.logprobs;
     c["finish_reason"] = choice.finish_reason;

@@ -24,10 +24,12 @@ inline constexpr size_t kMaxStopTokenIds = 64;
 inline constexpr size_t kMaxPrompts = 64;  // a completions prompt list
 inline constexpr size_t kMaxMessages = 4096;
 inline constexpr size_t kMaxTools = 128;
+inline constexpr size_t kMaxLogitBias = 300;  // as OpenAI
 
 struct ValidPrompt {
   std::vector<int32_t> token_ids;  // non-empty, every id in the vocabulary
-  int32_t max_tokens = 0;          // resolved: prompt + max_tokens <= max_model_len
+  int32_t max_tokens = 0;          // resolved: prompt + max_tokens <= max_model_len (0: scoring only)
+  std::string echo_text;           // completions with echo: the prompt's text, written before the completion
 };
 
 struct ValidRequest {
@@ -42,6 +44,8 @@ struct ValidRequest {
   std::optional<ToolCallFormat> tool_calls;
   bool tool_call_list_open = false;
   bool parallel_tool_calls = true;  // false: at most one call per choice
+  bool echo = false;                 // completions: each choice starts with its prompt (and its logprobs)
+  bool return_prompt_logprobs = false;  // completions: vLLM's prompt_logprobs field per choice
 };
 
 }  // namespace tern::server
