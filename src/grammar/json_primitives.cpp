@@ -261,10 +261,14 @@ std::optional<ExprId> json_string_format(Grammar& g, std::string_view format) {
   static const std::string kDate = "(" + kYear + "-(0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|" + kYear +
                                    "-(0[469]|11)-(0[1-9]|[12][0-9]|30)|" + kYear + "-02-(0[1-9]|1[0-9]|2[0-8])|" +
                                    kLeapYear + "-02-29)";
+  // Fractions of a second to the nanosecond, so that a time always ends.
   static const std::string kTime =
-      "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
+      "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
   static const std::string kOctet = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
-  static const std::string kEmailAtom = "[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+";
+  // RFC 5321 bounds (a local part of at most 64 characters, labels of at most 63) in a
+  // shape that always ends: 1 to 4 dot-separated atoms of up to 16 characters, 2 to 4
+  // domain labels.
+  static const std::string kEmailAtom = "[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]{1,16}";
   static const std::string kLabel = "[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?";
   std::string regex;
   if (format == "date")
@@ -276,7 +280,7 @@ std::optional<ExprId> json_string_format(Grammar& g, std::string_view format) {
   else if (format == "uuid")
     regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
   else if (format == "email")
-    regex = kEmailAtom + "(\\." + kEmailAtom + ")*@(" + kLabel + "\\.)+" + kLabel;
+    regex = kEmailAtom + "(\\." + kEmailAtom + "){0,3}@(" + kLabel + "\\.){1,3}" + kLabel;
   else if (format == "ipv4")
     regex = kOctet + "(\\." + kOctet + "){3}";
   else

@@ -35,7 +35,9 @@ ExprId json_string_of_length(Grammar& g, int32_t min, int32_t max);
 // \" \\ \n \r \t \b \f, else \u00XX), quotes included.
 ExprId json_string_matching(Grammar& g, std::string_view pattern);
 // A string of the named format (date, time, date-time, uuid, email, ipv4); nullopt for
-// another name.
+// another name. Dates are real calendar dates (leap years included); a time's fraction
+// has at most 9 digits; an email has 1 to 4 dot-separated atoms of at most 16 characters
+// and 2 to 4 domain labels, so that every format's strings have a bounded length.
 std::optional<ExprId> json_string_format(Grammar& g, std::string_view format);
 // A string whose content is none of `names` (no escapes: the names cannot hide behind
 // another spelling), quotes included. For keys beside an object's named properties.

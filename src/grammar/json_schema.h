@@ -7,7 +7,8 @@
 // (written in schema order), required, additionalProperties (false when left out beside
 // properties, any value when there are no properties); arrays: items, minItems,
 // maxItems, uniqueItems false; strings: minLength, maxLength, pattern (matching the whole
-// string), format (date, time, date-time, uuid, email, ipv4); integers: minimum,
+// string), format (date, time, date-time, uuid, email, ipv4: each a finite-length subset
+// of the format, see json_primitives.h); integers: minimum,
 // maximum, exclusiveMinimum, exclusiveMaximum; numbers: minimum and maximum with integer
 // values (then written without an exponent); boolean; null. Annotations (title,
 // description, default, examples, $schema, $id, $comment, deprecated, readOnly,
