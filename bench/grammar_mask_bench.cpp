@@ -5,11 +5,12 @@
 // microseconds, and of the first ("cold_"), which also computes each state's masks on
 // first use; compile_ms is building the automaton.
 //
-//   build/bench/grammar_mask_bench --benchmark_filter=Mask
+//   build/bench/grammar_mask_bench
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 
 #include "grammar/compiled_grammar.h"
 #include "grammar/json_schema.h"
@@ -23,9 +24,13 @@ namespace {
 using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
+// The source tree it was built from, or the working directory (a copied tree on another
+// machine, run from its root).
 const std::shared_ptr<const Tokenizer>& qwen() {
-  static const std::shared_ptr<const Tokenizer> tokenizer =
-      Tokenizer::load(std::string(TERN_SOURCE_DIR) + "/tests/data/tokenizers/qwen2.5");
+  static const std::shared_ptr<const Tokenizer> tokenizer = [] {
+    const std::string built = std::string(TERN_SOURCE_DIR) + "/tests/data/tokenizers/qwen2.5";
+    return Tokenizer::load(std::filesystem::exists(built) ? built : "tests/data/tokenizers/qwen2.5");
+  }();
   return tokenizer;
 }
 

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -61,6 +62,10 @@ void add_request_options(CLI::App& cmd, BenchClientOptions& o) {
   cmd.add_option("--temperature", o.temperature, "sampling temperature (0: greedy)")
       ->check(CLI::Range(0.0, 2.0))
       ->capture_default_str();
+  cmd.add_option("--response-format", o.response_format_file,
+                 "structured output: a JSON file holding a JSON schema (sent as response_format json_schema) or a "
+                 "whole response_format object, sent with every request")
+      ->check(CLI::ExistingFile);
   cmd.add_option("--timeout", o.timeout_s, "seconds a request may take in all before it counts as failed (0: none)")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
@@ -133,10 +138,24 @@ nlohmann::json settings_json(const BenchClientOptions& o, const BenchTarget& t, 
             {"exact_lengths", t.tokenizer != nullptr},
             {"ignore_eos", o.ignore_eos},
             {"temperature", o.temperature},
+            {"response_format", nullable(o.response_format_file, !o.response_format_file.empty())},
             {"seed", w.seed}}},
           {"load",
            {{"concurrency", nullable(o.concurrency, o.concurrency > 0)},
             {"request_rate", nullable(o.request_rate, o.request_rate > 0)}}}};
+}
+
+// --response-format FILE as the response_format to send: the file's object when it has a
+// "type", else the file is a JSON schema.
+std::string response_format_of(const std::string& path) {
+  if (path.empty()) return {};
+  std::ifstream f(path, std::ios::binary);
+  const std::string text{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) throw error("--response-format ", path, ": not a JSON object");
+  const nlohmann::json type = j.value("type", nlohmann::json());
+  if (type == "json_schema" || type == "json_object" || type == "text") return j.dump();
+  return nlohmann::json{{"type", "json_schema"}, {"json_schema", {{"name", "bench"}, {"schema", j}}}}.dump();
 }
 
 }  // namespace
@@ -150,7 +169,8 @@ nlohmann::json run_benchmark(const BenchClientOptions& o, const BenchTarget& tar
       .model = target.model,
       .endpoint = o.endpoint == "chat" ? loadgen::Endpoint::kChat : loadgen::Endpoint::kCompletions,
       .temperature = o.temperature,
-      .ignore_eos = o.ignore_eos};
+      .ignore_eos = o.ignore_eos,
+      .response_format = response_format_of(o.response_format_file)};
   const loadgen::StreamClientConfig client{.url = target.url, .api_key = o.api_key, .timeout_s = o.timeout_s};
 
   if (o.warmup > 0) {

@@ -27,6 +27,7 @@ struct BenchClientOptions {
   std::string endpoint = "completions";  // completions | chat
   bool ignore_eos = false;
   double temperature = 0.0;
+  std::string response_format_file;  // a JSON schema or a whole response_format; empty: none
   double timeout_s = 600;
   std::string api_key;
   int32_t warmup = 1;
@@ -41,8 +42,8 @@ struct BenchClientOptions {
 void add_prompt_source_options(CLI::App& cmd, BenchClientOptions& o);
 // --range-ratio, --shared-prefix-len, --seed, --tokenizer, --prompt-format.
 void add_prompt_options(CLI::App& cmd, BenchClientOptions& o);
-// --endpoint, --ignore-eos, --temperature, --timeout, --api-key, --warmup, --slo-ttft-ms,
-// --slo-tpot-ms, --no-progress.
+// --endpoint, --ignore-eos, --temperature, --response-format, --timeout, --api-key,
+// --warmup, --slo-ttft-ms, --slo-tpot-ms, --no-progress.
 void add_request_options(CLI::App& cmd, BenchClientOptions& o);
 // --model (the benchmarks that start their own server leave it out).
 void add_model_option(CLI::App& cmd, BenchClientOptions& o);

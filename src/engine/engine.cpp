@@ -228,7 +228,10 @@ void Engine::execute_step() {
     sampled_ = executor_->execute(batch_);  // the updates point into it
     // The matchers are the worker's until its job is done (the executor waited already,
     // unless it failed first).
-    if (batch_.token_masks) mask_worker_.wait();
+    if (batch_.token_masks) {
+      mask_worker_.wait();
+      for (double us : mask_worker_.row_micros()) counters_.mask_times.add(us);
+    }
     updates = &scheduler_.update_from_output(output, sampled_);
   } catch (const std::exception& e) {
     if (batch_.token_masks) {

@@ -1,5 +1,6 @@
 #include "engine/token_mask_worker.h"
 
+#include <chrono>
 #include <exception>
 #include <utility>
 
@@ -41,8 +42,10 @@ void TokenMaskWorker::loop() {
     if (stop_) return;
     lock.unlock();  // the job's buffers are the worker's alone until pending_ clears
     std::exception_ptr error;
+    row_micros_.clear();
     try {
       for (size_t i = 0; i < jobs_.size(); ++i) {
+        const auto start = std::chrono::steady_clock::now();
         const Job& job = jobs_[i];
         const std::span<uint32_t> row(words_.data() + i * size_t(words_per_row_), size_t(words_per_row_));
         job.matcher->fill_mask(row);
@@ -50,6 +53,7 @@ void TokenMaskWorker::loop() {
           for (int32_t id : job.end_token_ids)
             if (id >= 0 && size_t(id) < row.size() * 32) row[size_t(id) >> 5] |= 1u << (id & 31);
         }
+        row_micros_.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
       }
     } catch (...) {
       error = std::current_exception();  // handed to wait(): the step fails like any model failure

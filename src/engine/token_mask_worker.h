@@ -40,6 +40,8 @@ class TokenMaskWorker final : public StepTokenMasks {
   // more than once. Safe to call with no job started (returns no rows). Rethrows, once,
   // what computing them threw.
   TokenMaskRows wait() override;
+  // Microseconds each row of the last finished job took; read after wait().
+  const std::vector<double>& row_micros() const { return row_micros_; }
 
  private:
   void loop();
@@ -48,6 +50,7 @@ class TokenMaskWorker final : public StepTokenMasks {
   std::condition_variable changed_;
   std::vector<Job> jobs_;
   std::vector<uint32_t> words_;
+  std::vector<double> row_micros_;
   int32_t words_per_row_ = 0;
   bool pending_ = false;  // a started job is not finished
   std::exception_ptr error_;
