@@ -75,7 +75,8 @@ void add_request_options(CLI::App& cmd, BenchClientOptions& o) {
       ->capture_default_str();
   cmd.add_option("--slo-ttft-ms", o.slo.ttft_ms, "goodput: a request is good if its TTFT is at most this");
   cmd.add_option("--slo-tpot-ms", o.slo.tpot_ms, "goodput: ... and its time per output token at most this");
-  cmd.add_flag_callback("--no-progress", [&o] { o.progress = false; }, "no live progress line on stderr");
+  cmd.add_flag_callback(
+      "--no-progress", [&o] { o.progress = false; }, "no live progress line on stderr");
 }
 
 void add_load_options(CLI::App& cmd, BenchClientOptions& o) {
@@ -83,8 +84,7 @@ void add_load_options(CLI::App& cmd, BenchClientOptions& o) {
                  "requests in flight at once: a closed loop (each finished request is replaced at once); with "
                  "--request-rate, a cap")
       ->check(CLI::Range(1, 1 << 20));
-  cmd.add_option("--request-rate", o.request_rate, "requests per second, Poisson arrivals")
-      ->check(CLI::PositiveNumber);
+  cmd.add_option("--request-rate", o.request_rate, "requests per second, Poisson arrivals")->check(CLI::PositiveNumber);
   cmd.add_option("--num-prompts", o.workload.num_prompts, "requests to send")
       ->check(CLI::Range(1, 1 << 24))
       ->capture_default_str();
@@ -124,8 +124,8 @@ nlohmann::json settings_json(const BenchClientOptions& o, const BenchTarget& t, 
   const auto nullable = [](auto v, bool set) { return set ? nlohmann::json(v) : nlohmann::json(); };
   return {{"url", t.url.text()},
           {"model", t.model},
-          {"endpoint", loadgen::endpoint_path(o.endpoint == "chat" ? loadgen::Endpoint::kChat
-                                                                 : loadgen::Endpoint::kCompletions)},
+          {"endpoint",
+           loadgen::endpoint_path(o.endpoint == "chat" ? loadgen::Endpoint::kChat : loadgen::Endpoint::kCompletions)},
           {"date", utc_date()},
           {"workload",
            {{"num_prompts", w.num_prompts},
@@ -179,7 +179,8 @@ nlohmann::json run_benchmark(const BenchClientOptions& o, const BenchTarget& tar
     warm.seed = spec.seed + 0x9e3779b97f4a7c15ull;  // other prompts: no prefix-cache head start
     std::vector<loadgen::BenchPrompt> prompts = loadgen::make_workload(warm, target.tokenizer.get());
     for (loadgen::BenchPrompt& p : prompts) p.max_tokens = std::min(p.max_tokens, 16);
-    const loadgen::LoadRun run = loadgen::run_load(client, settings, prompts, {.concurrency = o.warmup, .progress = false});
+    const loadgen::LoadRun run =
+        loadgen::run_load(client, settings, prompts, {.concurrency = o.warmup, .progress = false});
     const auto ok = std::ranges::find_if(run.records, [](const loadgen::RequestRecord& r) { return r.ok; });
     if (ok == run.records.end()) {
       const loadgen::RequestRecord& r = run.records.front();
@@ -190,11 +191,11 @@ nlohmann::json run_benchmark(const BenchClientOptions& o, const BenchTarget& tar
 
   const std::vector<loadgen::BenchPrompt> prompts = loadgen::make_workload(spec, target.tokenizer.get());
   const loadgen::LoadRun run = loadgen::run_load(client, settings, prompts,
-                                             {.concurrency = o.concurrency,
-                                              .request_rate = o.request_rate,
-                                              .seed = spec.seed,
-                                              .progress = o.progress,
-                                              .label = label});
+                                                 {.concurrency = o.concurrency,
+                                                  .request_rate = o.request_rate,
+                                                  .seed = spec.seed,
+                                                  .progress = o.progress,
+                                                  .label = label});
   nlohmann::json report = settings_json(o, target, token_ids);
   report.update(loadgen::make_report(run, o.slo));
   return report;

@@ -6,12 +6,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
-#include "loadgen/load_report.h"
 #include "loadgen/http_url.h"
+#include "loadgen/load_report.h"
 #include "loadgen/workload.h"
 #include "tokenizer/tokenizer.h"
 
@@ -20,10 +19,10 @@ namespace tern::app {
 struct BenchClientOptions {
   // Prompts.
   loadgen::WorkloadSpec workload;
-  std::string tokenizer_dir;          // exact token lengths; empty: approximate text prompts
+  std::string tokenizer_dir;           // exact token lengths; empty: approximate text prompts
   std::string prompt_format = "auto";  // auto | ids | text
   // Requests.
-  std::string model;                   // the id sent; empty: the first of /v1/models
+  std::string model;                     // the id sent; empty: the first of /v1/models
   std::string endpoint = "completions";  // completions | chat
   bool ignore_eos = false;
   double temperature = 0.0;

@@ -25,7 +25,7 @@ struct ServeOptions {
   EngineOptions engine;
   server::ServerConfig server;
   std::string chat_template_file;
-  std::string tool_call_parser;  // empty: from the chat template
+  std::string tool_call_parser;            // empty: from the chat template
   std::string generation_config = "auto";  // auto: the model's sampling defaults; ignore: none
   double idle_timeout_s = 30;
   double header_timeout_s = 10;

@@ -17,7 +17,8 @@ server::SamplingDefaults read_sampling_defaults(const std::string& model_dir) {
   if (!f) return d;
   const std::string text{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
   const nlohmann::ordered_json j = strict_json_parse<nlohmann::ordered_json>(
-      text, JsonLimits{}, [&](const JsonProblem& p) { return error(path.string(), ": not valid JSON (", p.detail, ")"); });
+      text, JsonLimits{},
+      [&](const JsonProblem& p) { return error(path.string(), ": not valid JSON (", p.detail, ")"); });
   if (!j.is_object()) throw error(path.string(), ": expected a JSON object");
   // Each key, when it holds a number within the range a request may give.
   const auto number = [&](const char* key, double lo, double hi, bool lo_open) -> std::optional<double> {
@@ -34,8 +35,10 @@ server::SamplingDefaults read_sampling_defaults(const std::string& model_dir) {
   d.min_p = number("min_p", 0.0, 1.0, false);
   d.repetition_penalty = number("repetition_penalty", 0.0, 100.0, true);
   if (const std::optional<double> k = number("top_k", -1.0, 2147483647.0, false)) {
-    if (*k != double(int64_t(*k))) log_warn(path.string(), ": top_k = ", *k, " is not an integer; not applied");
-    else d.top_k = int64_t(*k);
+    if (*k != double(int64_t(*k)))
+      log_warn(path.string(), ": top_k = ", *k, " is not an integer; not applied");
+    else
+      d.top_k = int64_t(*k);
   }
   return d;
 }

@@ -61,8 +61,8 @@ class Engine {
   struct LiveRequest {
     std::unique_ptr<Request> request;
     std::shared_ptr<RequestStream> stream;
-    std::vector<CompletionText> texts;  // one per completion
-    int32_t num_finals_sent = 0;        // completions whose last delta went out
+    std::vector<CompletionText> texts;          // one per completion
+    int32_t num_finals_sent = 0;                // completions whose last delta went out
     std::vector<uint8_t> prompt_logprobs_sent;  // per completion
   };
 

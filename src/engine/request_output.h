@@ -19,10 +19,10 @@ struct Usage {
 };
 
 struct RequestOutput {
-  int32_t index = 0;                          // which of the request's n completions
-  std::vector<int32_t> token_ids;             // new tokens (a stop token is here, but not in text)
-  std::string text;                           // new text: valid UTF-8, stop strings and what follows removed
-  std::vector<TokenLogprob> logprobs;         // one per new token when params.logprobs >= 0
+  int32_t index = 0;                   // which of the request's n completions
+  std::vector<int32_t> token_ids;      // new tokens (a stop token is here, but not in text)
+  std::string text;                    // new text: valid UTF-8, stop strings and what follows removed
+  std::vector<TokenLogprob> logprobs;  // one per new token when params.logprobs >= 0
   // params.prompt_logprobs >= 0: on each completion's first delta, entry i scores prompt
   // token i + 1 (top_logprobs has prompt_logprobs alternatives).
   std::vector<TokenLogprob> prompt_logprobs;

@@ -30,14 +30,14 @@ struct SamplingParams {
   int32_t max_tokens = 16;  // >= 1; 0 only to score the prompt (prompt_logprobs >= 0, n = 1)
   int32_t min_tokens = 0;   // eos and stop ids are suppressed before this many tokens
   bool ignore_eos = false;
-  std::vector<int32_t> stop_token_ids;  // end the request; the stop token is not emitted as text
-  std::vector<std::string> stop;        // stop strings; the matched text is not emitted...
+  std::vector<int32_t> stop_token_ids;      // end the request; the stop token is not emitted as text
+  std::vector<std::string> stop;            // stop strings; the matched text is not emitted...
   bool include_stop_str_in_output = false;  // ...unless this is set (what follows it never is)
   // Added to the logits of these ids before anything else (OpenAI's logit_bias); such a
   // request samples from full logit rows.
   std::vector<std::pair<int32_t, float>> logit_bias;
 
-  int32_t logprobs = -1;            // -1: none; N >= 0: the chosen token's logprob and N alternatives
+  int32_t logprobs = -1;  // -1: none; N >= 0: the chosen token's logprob and N alternatives
   // -1: none; N >= 0: each prompt token's logprob (all but the first) and N alternatives.
   // Such a request is computed in full (no prefix-cache hits).
   int32_t prompt_logprobs = -1;

@@ -53,7 +53,8 @@ void TokenMaskWorker::loop() {
           for (int32_t id : job.end_token_ids)
             if (id >= 0 && size_t(id) < row.size() * 32) row[size_t(id) >> 5] |= 1u << (id & 31);
         }
-        row_micros_.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+        row_micros_.push_back(
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
       }
     } catch (...) {
       error = std::current_exception();  // handed to wait(): the step fails like any model failure

@@ -6,7 +6,6 @@
 #include "base/error.h"
 #include "grammar/nfa.h"
 #include "grammar/rule_dfa.h"
-#include "grammar/utf8_ranges.h"
 
 namespace tern::grammar {
 namespace {

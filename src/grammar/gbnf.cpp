@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "base/error.h"
-#include "grammar/utf8_ranges.h"
+#include "base/utf8.h"
 
 namespace tern::grammar {
 namespace {
@@ -16,6 +16,10 @@ class Parser {
   explicit Parser(std::string_view text) : text_(text) {}
 
   Grammar parse() {
+    if (const size_t bad = utf8::first_invalid(text_); bad != std::string_view::npos) {
+      pos_ = bad;
+      fail("the grammar is not valid UTF-8");
+    }
     skip_space();
     while (pos_ < text_.size()) {
       const size_t name_pos = pos_;
@@ -182,9 +186,7 @@ class Parser {
   char32_t parse_char() {
     if (pos_ >= text_.size()) fail("unexpected end of text");
     if (text_[pos_] != '\\') {
-      char32_t cp;
-      if (!decode_utf8(text_, pos_, cp)) fail("invalid UTF-8");
-      return cp;
+      return utf8::decode_at(text_, pos_);  // the text was checked to be UTF-8
     }
     ++pos_;
     if (pos_ >= text_.size()) fail("unexpected end of text after '\\'");
@@ -236,7 +238,7 @@ class Parser {
     while (true) {
       if (pos_ >= text_.size()) fail("unterminated string literal");
       if (text_[pos_] == '"') break;
-      append_utf8(parse_char(), bytes);
+      utf8::append(parse_char(), bytes);
     }
     ++pos_;
     return grammar_.bytes(bytes);

@@ -5,8 +5,8 @@
 #include <map>
 
 #include "base/error.h"
+#include "base/utf8.h"
 #include "grammar/regex.h"
-#include "grammar/utf8_ranges.h"
 
 namespace tern::grammar {
 namespace {
@@ -49,7 +49,7 @@ void append_escaped(char32_t cp, std::string& out) {
     std::snprintf(buf, sizeof buf, "\\u%04x", unsigned(cp));
     out += buf;
   } else {
-    append_utf8(cp, out);
+    utf8::append(cp, out);
   }
 }
 
@@ -64,10 +64,8 @@ ExprId escape_expr(Grammar& g, ExprId id) {
       return id;
     case ExprKind::kBytes: {
       std::string out;
-      size_t pos = 0;
-      char32_t cp;
-      while (decode_utf8(e.bytes, pos, cp)) append_escaped(cp, out);
-      TERN_CHECK(pos == e.bytes.size(), "a regex literal is not UTF-8");
+      TERN_CHECK(utf8::is_valid(e.bytes), "a regex literal is not UTF-8");
+      for (size_t pos = 0; pos < e.bytes.size();) append_escaped(utf8::decode_at(e.bytes, pos), out);
       return g.bytes(out);
     }
     case ExprKind::kCharClass: {
@@ -172,7 +170,7 @@ ExprId string_except(Grammar& g, const NameTrie& node, ExprId any_char) {
     if (needs_escape(cp)) continue;
     taken.push_back({cp, cp});
     std::string bytes;
-    append_utf8(cp, bytes);
+    utf8::append(cp, bytes);
     alts.push_back(g.seq({g.bytes(bytes), string_except(g, child, any_char)}));
   }
   alts.push_back(g.seq({g.char_class(std::move(taken), true), g.star(any_char)}));
@@ -292,10 +290,9 @@ ExprId json_string_except(Grammar& g, const std::vector<std::string>& names) {
   NameTrie root;
   for (const std::string& name : names) {
     NameTrie* node = &root;
-    size_t pos = 0;
-    char32_t cp;
-    while (decode_utf8(name, pos, cp)) node = &node->children[cp];
-    node->terminal = pos == name.size();
+    if (!utf8::is_valid(name)) continue;  // JSON text is UTF-8; kept for safety
+    for (size_t pos = 0; pos < name.size();) node = &node->children[utf8::decode_at(name, pos)];
+    node->terminal = true;
   }
   const ExprId any_char = g.char_class(kEscaped, true);
   return g.seq({g.bytes("\""), string_except(g, root, any_char), g.bytes("\"")});

@@ -3,7 +3,7 @@
 #include <cctype>
 
 #include "base/error.h"
-#include "grammar/utf8_ranges.h"
+#include "base/utf8.h"
 
 namespace tern::grammar {
 
@@ -21,6 +21,10 @@ class RegexParser {
   RegexParser(Grammar& grammar, std::string_view pattern) : g_(grammar), p_(pattern) {}
 
   ExprId parse() {
+    if (const size_t bad = utf8::first_invalid(p_); bad != std::string_view::npos) {
+      pos_ = bad;
+      fail("the pattern is not valid UTF-8");
+    }
     if (at('^')) ++pos_;
     const ExprId e = parse_alternation(0);
     if (pos_ < p_.size()) {
@@ -143,10 +147,9 @@ class RegexParser {
       case '\\':
         return parse_escape_atom();
       default: {
-        char32_t cp;
-        if (!decode_utf8(p_, pos_, cp)) fail("invalid UTF-8");
+        const char32_t cp = utf8::decode_at(p_, pos_);  // the pattern was checked to be UTF-8
         std::string bytes;
-        append_utf8(cp, bytes);
+        utf8::append(cp, bytes);
         return g_.bytes(bytes);
       }
     }
@@ -182,7 +185,7 @@ class RegexParser {
     bool negated = false;
     if (class_escape(ranges, negated, /*in_class=*/false)) return g_.char_class(std::move(ranges), negated);
     std::string bytes;
-    append_utf8(escaped_char(false), bytes);
+    utf8::append(escaped_char(false), bytes);
     return g_.bytes(bytes);
   }
 
@@ -265,9 +268,7 @@ class RegexParser {
     if (std::isdigit(static_cast<unsigned char>(e))) refuse("backreferences are not supported");
     if (std::isalnum(static_cast<unsigned char>(e))) refuse(std::string("unknown escape '\\") + e + "'");
     --pos_;
-    char32_t cp;
-    if (!decode_utf8(p_, pos_, cp)) fail("invalid UTF-8");
-    return cp;
+    return utf8::decode_at(p_, pos_);
   }
 
   char32_t hex(int digits) {
@@ -314,9 +315,7 @@ class RegexParser {
   char32_t class_char() {
     if (at('\\')) return escaped_char(true);
     if (at('[') && pos_ + 1 < p_.size() && p_[pos_ + 1] == ':') fail("POSIX classes ([:alpha:]) are not supported");
-    char32_t cp;
-    if (!decode_utf8(p_, pos_, cp)) fail("invalid UTF-8");
-    return cp;
+    return utf8::decode_at(p_, pos_);
   }
 
   Grammar& g_;

@@ -75,40 +75,4 @@ std::vector<std::vector<ByteRange>> utf8_sequences(CodepointRange range) {
   return out;
 }
 
-void append_utf8(char32_t cp, std::string& out) {
-  uint8_t buf[4];
-  const int n = encode(cp, buf);
-  out.append(reinterpret_cast<const char*>(buf), size_t(n));
-}
-
-bool decode_utf8(std::string_view text, size_t& pos, char32_t& cp) {
-  const auto byte = [&](size_t i) { return uint8_t(text[i]); };
-  if (pos >= text.size()) return false;
-  const uint8_t b0 = byte(pos);
-  int n = 0;
-  char32_t min = 0;
-  if (b0 < 0x80) {
-    cp = b0;
-    ++pos;
-    return true;
-  } else if ((b0 & 0xE0) == 0xC0) {
-    n = 2, cp = b0 & 0x1F, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    n = 3, cp = b0 & 0x0F, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    n = 4, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return false;
-  }
-  if (pos + size_t(n) > text.size()) return false;
-  for (int i = 1; i < n; ++i) {
-    const uint8_t b = byte(pos + size_t(i));
-    if ((b & 0xC0) != 0x80) return false;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-  pos += size_t(n);
-  return true;
-}
-
 }  // namespace tern::grammar

@@ -1,6 +1,5 @@
 // UTF-8 for the grammar compiler: code point ranges as sequences of byte ranges, so that a
-// character class becomes a small byte automaton, and the encode / decode steps the text
-// parsers (GBNF, regex, JSON schema) need.
+// character class becomes a small byte automaton. (Encoding and decoding: base/utf8.h.)
 #pragma once
 
 #include <cstdint>
@@ -21,11 +20,5 @@ struct ByteRange {
 // ranges: each sequence matches encodings of one length, and together they match exactly
 // the encodings of the range, each once.
 std::vector<std::vector<ByteRange>> utf8_sequences(CodepointRange range);
-
-void append_utf8(char32_t cp, std::string& out);
-
-// Decodes the code point at text[pos] and advances pos; returns false (pos unchanged) when
-// the bytes there are not well-formed UTF-8.
-bool decode_utf8(std::string_view text, size_t& pos, char32_t& cp);
 
 }  // namespace tern::grammar

@@ -67,13 +67,12 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
     const LlamaModel& model = *rank.owned.model;
     rank.kv_cache = model.make_kv_cache(config_.num_kv_blocks, config_.block_size);
     rank.workspace = model.make_workspace(config_.max_num_batched_tokens, s + config_.max_prompt_logprob_tokens);
-    rank.inputs =
-        std::make_unique<StepInputs>(model.backend(), StepInputsConfig{.max_tokens = config_.max_num_batched_tokens,
-                                                                       .max_seqs = config_.max_num_seqs,
-                                                                .max_prompt_logprob_rows =
-                                                                    config_.max_prompt_logprob_tokens,
-                                                                       .block_size = config_.block_size,
-                                                                       .max_model_len = config_.max_model_len});
+    rank.inputs = std::make_unique<StepInputs>(
+        model.backend(), StepInputsConfig{.max_tokens = config_.max_num_batched_tokens,
+                                          .max_seqs = config_.max_num_seqs,
+                                          .max_prompt_logprob_rows = config_.max_prompt_logprob_tokens,
+                                          .block_size = config_.block_size,
+                                          .max_model_len = config_.max_model_len});
     capture_graphs(rank, index);
   });
   if (!ranks_[0].graphs.empty())
@@ -100,8 +99,8 @@ void ModelRunner::forward_and_top_k(Rank& rank, int index) {
   const Tensor logits = model.forward(rank.inputs->forward_inputs(), rank.kv_cache, rank.workspace);
   const int64_t rows = rank.inputs->num_top_k_rows();  // the rows after them score prompt positions
   if (index == 0 && rows > 0)
-    model.backend().top_k(logits.slice_rows(0, rows), top_k_, top_ids_.slice_rows(0, rows), top_values_.slice_rows(0, rows),
-                          top_lse_.slice_rows(0, rows));
+    model.backend().top_k(logits.slice_rows(0, rows), top_k_, top_ids_.slice_rows(0, rows),
+                          top_values_.slice_rows(0, rows), top_lse_.slice_rows(0, rows));
 }
 
 void ModelRunner::capture_graphs(Rank& rank, int index) {

@@ -174,7 +174,8 @@ TokenLogprob score_position(const float* logits, size_t vocab, int32_t target, i
   for (float v : s.logits) out.rank += v > s.logits[size_t(target)];
   if (alternatives > 0) {
     sort_top(s.logits, std::min<int32_t>(alternatives, int32_t(vocab)), s);
-    for (size_t i = 0; i < s.order.size(); ++i) out.top_logprobs.emplace_back(s.order[i], float(double(s.sorted[i]) - lse));
+    for (size_t i = 0; i < s.order.size(); ++i)
+      out.top_logprobs.emplace_back(s.order[i], float(double(s.sorted[i]) - lse));
   }
   return out;
 }

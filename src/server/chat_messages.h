@@ -2,10 +2,10 @@
 // Hugging Face chat templates expect. Message text is data: it is never evaluated.
 #pragma once
 
+#include <string>
+
 #include "server/json_body.h"
 #include "server/json_fields.h"
-
-#include <string>
 
 namespace tern::server {
 

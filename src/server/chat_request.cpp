@@ -27,8 +27,9 @@ Json read_template_kwargs(const JsonFields& body) {
 // tool_choice "required" or a named function: the output is calls, through the grammar.
 void force_tool_calls(ChatPrompt& prompt, const ServedModel& model, ValidRequest& request) {
   if (request.params.grammar)
-    throw invalid_param("tool_choice", "a forced tool call cannot be combined with response_format, "
-                                       "structured_outputs or guided_*");
+    throw invalid_param("tool_choice",
+                        "a forced tool call cannot be combined with response_format, "
+                        "structured_outputs or guided_*");
   std::vector<ToolSpec> tools;
   for (size_t i = 0; i < prompt.tools.size(); ++i) {
     const Json& function = prompt.tools[i]["function"];

@@ -31,7 +31,8 @@ void CompletionChunkBuilder::add(int32_t choice, const RequestOutput& out, std::
       text = prompt->echo_text + text;
       if (logprobs_) logprobs = echo_logprobs(prompt->token_ids, out.prompt_logprobs, *tokenizer_, text_offsets_[c]);
     }
-    if (prompt && prompt_logprobs_) prompt_scores = vllm_prompt_logprobs(prompt->token_ids, out.prompt_logprobs, *tokenizer_);
+    if (prompt && prompt_logprobs_)
+      prompt_scores = vllm_prompt_logprobs(prompt->token_ids, out.prompt_logprobs, *tokenizer_);
   }
   if (logprobs_ && !out.logprobs.empty()) {
     Json generated = completion_logprobs(out.logprobs, *tokenizer_, text_offsets_[c]);

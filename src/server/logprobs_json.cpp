@@ -51,8 +51,8 @@ Json completion_logprobs(const std::vector<TokenLogprob>& logprobs, const Tokeni
           {"text_offset", std::move(offsets)}};
 }
 
-Json echo_logprobs(std::span<const int32_t> prompt, const std::vector<TokenLogprob>& scores,
-                   const Tokenizer& tokenizer, int64_t& text_offset) {
+Json echo_logprobs(std::span<const int32_t> prompt, const std::vector<TokenLogprob>& scores, const Tokenizer& tokenizer,
+                   int64_t& text_offset) {
   Json tokens = Json::array(), token_logprobs = Json::array(), top_logprobs = Json::array(), offsets = Json::array();
   for (size_t i = 0; i < prompt.size(); ++i) {
     const std::string text = token_text(prompt[i], tokenizer);
@@ -82,14 +82,16 @@ Json vllm_prompt_logprobs(std::span<const int32_t> prompt, const std::vector<Tok
   for (size_t i = 1; i < prompt.size() && i <= scores.size(); ++i) {
     const TokenLogprob& lp = scores[i - 1];
     Json position = Json::object();
-    position[std::to_string(prompt[i])] = {
-        {"logprob", finite_logprob(lp.logprob)}, {"rank", lp.rank}, {"decoded_token", token_text(prompt[i], tokenizer)}};
+    position[std::to_string(prompt[i])] = {{"logprob", finite_logprob(lp.logprob)},
+                                           {"rank", lp.rank},
+                                           {"decoded_token", token_text(prompt[i], tokenizer)}};
     int32_t rank = 0;
     for (const auto& [id, value] : lp.top_logprobs) {
       ++rank;
       const std::string key = std::to_string(id);
       if (!position.contains(key))
-        position[key] = {{"logprob", finite_logprob(value)}, {"rank", rank}, {"decoded_token", token_text(id, tokenizer)}};
+        position[key] = {
+            {"logprob", finite_logprob(value)}, {"rank", rank}, {"decoded_token", token_text(id, tokenizer)}};
     }
     out.push_back(std::move(position));
   }

@@ -23,8 +23,8 @@ Json completion_logprobs(const std::vector<TokenLogprob>& logprobs, const Tokeni
 
 // Completions with echo: the prompt's tokens in the shape above, the first with null
 // logprob and top_logprobs (nothing comes before it); scores[i] scores prompt token i + 1.
-Json echo_logprobs(std::span<const int32_t> prompt, const std::vector<TokenLogprob>& scores,
-                   const Tokenizer& tokenizer, int64_t& text_offset);
+Json echo_logprobs(std::span<const int32_t> prompt, const std::vector<TokenLogprob>& scores, const Tokenizer& tokenizer,
+                   int64_t& text_offset);
 
 // vLLM's prompt_logprobs: null for the first prompt token, then for each one
 // {"<id>": {"logprob", "rank", "decoded_token"}}, the prompt token and its alternatives.

@@ -274,7 +274,8 @@ MaxTokensField read_shared_fields(const JsonFields& body, const ServedModel& mod
   read_logprobs(body, request.api, p);
   read_logit_bias(body, model.tokenizer->vocab_size(), p);
   p.include_stop_str_in_output = body.boolean("include_stop_str_in_output").value_or(false);
-  if (std::optional<OutputGrammar> output = read_output_grammar(body)) p.grammar = compile_output_grammar(*output, model);
+  if (std::optional<OutputGrammar> output = read_output_grammar(body))
+    p.grammar = compile_output_grammar(*output, model);
 
   request.priority =
       static_cast<int32_t>(body.integer("priority", std::numeric_limits<int32_t>::min(), kInt32Max).value_or(0));
@@ -299,8 +300,9 @@ MaxTokensField read_shared_fields(const JsonFields& body, const ServedModel& mod
   read_scoring_fields(body, request);
   if (max_tokens.value == 0) {
     if (p.prompt_logprobs < 0)
-      throw invalid_param(max_tokens.param, "must be at least 1; 0 only scores the prompt (echo with logprobs, or "
-                                            "prompt_logprobs)");
+      throw invalid_param(max_tokens.param,
+                          "must be at least 1; 0 only scores the prompt (echo with logprobs, or "
+                          "prompt_logprobs)");
     if (p.n != 1) throw invalid_param("n", "must be 1 when max_tokens is 0 (scoring the prompt)");
   }
   return max_tokens;

@@ -30,10 +30,10 @@ struct SamplingDefaults {
 struct ServedModel {
   std::string name;  // the id in /v1/models; requests naming another model get 404
   std::shared_ptr<const Tokenizer> tokenizer;
-  std::unique_ptr<Engine> engine;                     // started by the server
-  std::unique_ptr<const ChatTemplate> chat_template;  // null: no template, chat requests get 400
-  int64_t created = 0;                                // unix seconds at load
-  std::unique_ptr<GrammarCache> grammars;             // structured output, over the tokenizer's vocabulary
+  std::unique_ptr<Engine> engine;                             // started by the server
+  std::unique_ptr<const ChatTemplate> chat_template;          // null: no template, chat requests get 400
+  int64_t created = 0;                                        // unix seconds at load
+  std::unique_ptr<GrammarCache> grammars;                     // structured output, over the tokenizer's vocabulary
   ToolCallFormat tool_call_format = ToolCallFormat::kHermes;  // how the model writes tool calls
   SamplingDefaults sampling_defaults;
 

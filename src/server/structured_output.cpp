@@ -81,9 +81,9 @@ std::optional<OutputGrammar> from_response_format(const JsonFields& body) {
     throw invalid_param("response_format.type", "expected text, json_object or json_schema, got \"" + *type + "\"");
   const std::optional<JsonFields> spec = format->object("json_schema");
   if (!spec) throw invalid_param("response_format.json_schema", "is required with \"type\": \"json_schema\"");
-  spec->string("name", 256);         // OpenAI's label for the schema; not used
+  spec->string("name", 256);  // OpenAI's label for the schema; not used
   spec->string("description", 1 << 16);
-  spec->boolean("strict");           // the schema is always enforced
+  spec->boolean("strict");  // the schema is always enforced
   const Json* schema = spec->find("schema");
   if (!schema) throw invalid_param("response_format.json_schema.schema", "is required");
   return from_kind("json", *schema, "response_format.json_schema.schema");
@@ -102,8 +102,9 @@ std::optional<OutputGrammar> from_structured_outputs(const JsonFields& body) {
     } else if (key == "disable_any_whitespace" || key == "disable_fallback") {
       so->boolean(key);  // tern's JSON never has free white space, and never falls back
     } else {
-      throw invalid_param(param, "is not supported (supported: json, regex, choice, grammar, json_object, "
-                                 "disable_any_whitespace, disable_fallback)");
+      throw invalid_param(param,
+                          "is not supported (supported: json, regex, choice, grammar, json_object, "
+                          "disable_any_whitespace, disable_fallback)");
     }
   }
   if (!out) throw invalid_param("structured_outputs", "give one of json, regex, choice, grammar and json_object");
@@ -140,8 +141,7 @@ std::shared_ptr<const grammar::CompiledGrammar> compile_output_grammar(const Out
   } catch (const Error& e) {
     throw invalid_param(output.param, e.what());
   }
-  if (grammar::Matcher(compiled).is_terminated())
-    throw invalid_param(output.param, "matches only the empty output");
+  if (grammar::Matcher(compiled).is_terminated()) throw invalid_param(output.param, "matches only the empty output");
   return compiled;
 }
 

@@ -32,7 +32,7 @@ grammar::Grammar tool_call_grammar(ToolCallFormat format, const std::vector<Tool
   // One rule for "any one call", so that a parallel list repeats a reference, not a copy.
   const grammar::RuleId one = g.add_rule("call");
   g.set_body(one, g.alt(std::move(calls)));
-  const char* separator = format == ToolCallFormat::kHermes      ? "\n"
+  const char* separator = format == ToolCallFormat::kHermes       ? "\n"
                           : format == ToolCallFormat::kLlama3Json ? "; "
                                                                   : ", ";
   grammar::ExprId list = g.ref(one);

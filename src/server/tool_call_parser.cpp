@@ -86,9 +86,9 @@ ToolCallFormat detect_tool_call_format(std::string_view source) {
 
 ToolCallParser::ToolCallParser(ToolCallFormat format, bool in_call_list)
     : format_(format),
-      state_(format == ToolCallFormat::kLlama3Json ? State::kStart
+      state_(format == ToolCallFormat::kLlama3Json                ? State::kStart
              : in_call_list && format == ToolCallFormat::kMistral ? State::kListOpen
-                                                                   : State::kText) {}
+                                                                  : State::kText) {}
 
 ToolCallDelta ToolCallParser::push(std::string_view text) {
   ToolCallDelta out;
@@ -194,8 +194,10 @@ void ToolCallParser::call_char(char c, ToolCallDelta& out) {
   if (s.stage < 11) held_ += c;  // the header as written, until the call is committed
   const auto expect = [&](char wanted, int next) {
     if (is_space(c)) return;
-    if (c == wanted) s.stage = next;
-    else give_up_streaming(out);
+    if (c == wanted)
+      s.stage = next;
+    else
+      give_up_streaming(out);
   };
   switch (s.stage) {
     case 0:
@@ -239,8 +241,10 @@ void ToolCallParser::call_char(char c, ToolCallDelta& out) {
       if (s.escape) {
         s.escape = false;
       } else if (s.in_string) {
-        if (c == '\\') s.escape = true;
-        else if (c == '"') s.in_string = false;
+        if (c == '\\')
+          s.escape = true;
+        else if (c == '"')
+          s.in_string = false;
       } else if (c == '"') {
         s.in_string = true;
       } else if (c == '{' || c == '[') {
@@ -254,8 +258,10 @@ void ToolCallParser::call_char(char c, ToolCallDelta& out) {
       if (s.escape) {
         s.escape = false;
       } else if (s.in_string) {
-        if (c == '\\') s.escape = true;
-        else if (c == '"') s.in_string = false;
+        if (c == '\\')
+          s.escape = true;
+        else if (c == '"')
+          s.in_string = false;
       } else if (c == '"') {
         s.in_string = true;
       } else if (c == '{' || c == '[') {
@@ -303,8 +309,10 @@ void ToolCallParser::after_call_char(char c, ToolCallDelta& out) {
     return;
   }
   state_ = State::kText;  // anything else ends the calls; the rest is content
-  if (format_ == ToolCallFormat::kLlama3Json) out.content += c;
-  else text_char(c, out);
+  if (format_ == ToolCallFormat::kLlama3Json)
+    out.content += c;
+  else
+    text_char(c, out);
 }
 
 void ToolCallParser::parse_whole(std::string_view json, ToolCallDelta& out, std::string_view original) {

@@ -85,10 +85,10 @@ class ToolCallParser {
   // One call object: `{ "name" : "<name>" , "arguments"|"parameters" : ` then the
   // arguments object (streamed), then `}`.
   struct Scanner {
-    int stage = 0;          // position in the header (see call_char)
-    std::string token;      // the key or name being read
+    int stage = 0;      // position in the header (see call_char)
+    std::string token;  // the key or name being read
     std::string name;
-    int depth = 0;          // inside the arguments object
+    int depth = 0;  // inside the arguments object
     bool in_string = false;
     bool escape = false;
   } scan_;

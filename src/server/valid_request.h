@@ -38,13 +38,13 @@ struct ValidRequest {
   SamplingParams params;             // max_tokens per prompt, in ValidPrompt
   int32_t priority = 0;              // lower runs first
   bool stream = false;
-  bool include_usage = false;     // stream_options.include_usage
+  bool include_usage = false;  // stream_options.include_usage
   // Chat with tools: calls in this format become tool_calls. `tool_call_list_open`: the
   // prompt ends inside the list of calls (a forced mistral call).
   std::optional<ToolCallFormat> tool_calls;
   bool tool_call_list_open = false;
-  bool parallel_tool_calls = true;  // false: at most one call per choice
-  bool echo = false;                 // completions: each choice starts with its prompt (and its logprobs)
+  bool parallel_tool_calls = true;      // false: at most one call per choice
+  bool echo = false;                    // completions: each choice starts with its prompt (and its logprobs)
   bool return_prompt_logprobs = false;  // completions: vLLM's prompt_logprobs field per choice
 };
 

@@ -72,7 +72,7 @@ TEST_F(QwenVocab, SpecialTokensAreNeverAllowedAsText) {
   };
   EXPECT_FALSE(allowed("<|im_end|>"));  // special: never text
   EXPECT_TRUE(allowed("<tool_call>"));  // an added token that is not special is text
-  EXPECT_TRUE(allowed("<"));  // the special token's text can still be written in pieces
+  EXPECT_TRUE(allowed("<"));            // the special token's text can still be written in pieces
 }
 
 }  // namespace

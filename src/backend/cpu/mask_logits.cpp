@@ -1,7 +1,7 @@
 #include <limits>
 
 #include "backend/cpu/cpu_backend.h"
-#include "backend/cpu/widen.h"
+#include "backend/cpu/op_support.h"
 
 namespace tern {
 

@@ -121,7 +121,8 @@ TEST(ToolCallParser, TextAfterCallsIsContentButNewlinesAreNot) {
 }
 
 TEST(ToolCallParser, Llama3JsonCallsAreTheWholeOutput) {
-  const std::string text = " <|python_tag|>{\"name\": \"f\", \"parameters\": {\"x\": 1}}; {\"name\": \"g\", \"parameters\": {}}";
+  const std::string text =
+      " <|python_tag|>{\"name\": \"f\", \"parameters\": {\"x\": 1}}; {\"name\": \"g\", \"parameters\": {}}";
   for (size_t step = 1; step <= text.size(); ++step) {
     const Collected c = run(text, step, ToolCallFormat::kLlama3Json);
     EXPECT_EQ(c.content, "") << step;
@@ -134,8 +135,9 @@ TEST(ToolCallParser, Llama3JsonCallsAreTheWholeOutput) {
 }
 
 TEST(ToolCallParser, MistralCallsFollowTheToolCallsToken) {
-  const std::string text = "Sure.[TOOL_CALLS] [{\"name\": \"f\", \"arguments\": {\"q\": \"a, b\"}}, {\"name\": \"g\", "
-                           "\"arguments\": {}}]";
+  const std::string text =
+      "Sure.[TOOL_CALLS] [{\"name\": \"f\", \"arguments\": {\"q\": \"a, b\"}}, {\"name\": \"g\", "
+      "\"arguments\": {}}]";
   for (size_t step = 1; step <= text.size(); ++step) {
     const Collected c = run(text, step, ToolCallFormat::kMistral);
     EXPECT_EQ(c.content, "Sure.") << step;
