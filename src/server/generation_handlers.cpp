@@ -29,8 +29,7 @@ void start_generation(ValidRequest request, std::shared_ptr<const ServedModel> m
   } else {
     sink = std::make_unique<JsonResponseWriter>(api, channel);
   }
-  const std::chrono::milliseconds keep_alive =
-      request.stream ? state.config().sse_ping_interval : std::chrono::milliseconds{};
+  const std::chrono::milliseconds keep_alive = request.stream ? state.config().sse_ping_interval : std::chrono::milliseconds{};
   auto generation = std::make_shared<Generation>(std::move(model), std::move(request), std::move(builder),
                                                  std::move(sink), channel, state.metrics(), request_id, keep_alive);
   try {

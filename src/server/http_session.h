@@ -83,7 +83,7 @@ class HttpSession : public ResponseChannel, public std::enable_shared_from_this<
   std::array<char, kReadChunk> read_chunk_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   bool reading_ = false;
-  bool continue_sent_ = false;   // "100 Continue" for the current request
+  bool continue_sent_ = false;  // "100 Continue" for the current request
   bool header_checked_ = false;  // the field count of the current request was checked
 
   // The response in progress.

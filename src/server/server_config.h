@@ -24,11 +24,11 @@ struct ServerConfig {
   size_t max_header_bytes = size_t{16} << 10;         // request line + headers (431 beyond)
   size_t max_header_count = 100;                      // header fields per request (431 beyond)
   size_t max_buffered_write_bytes = size_t{4} << 20;  // unsent bytes per connection before it counts as stalled
-  std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};       // keep-alive wait for the next request
-  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};     // first byte to end of headers
-  std::chrono::milliseconds body_timeout{std::chrono::seconds(60)};       // end of headers to end of body
-  std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};      // one write making no progress
-  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(30)};   // in-flight requests get this long
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};      // keep-alive wait for the next request
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};    // first byte to end of headers
+  std::chrono::milliseconds body_timeout{std::chrono::seconds(60)};      // end of headers to end of body
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};     // one write making no progress
+  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(30)};  // in-flight requests get this long
   std::chrono::milliseconds sse_ping_interval{std::chrono::seconds(10)};  // idle streams get a comment; 0: never
 };
 
