@@ -1,7 +1,6 @@
 #include "grammar/vocabulary.h"
 
 #include <algorithm>
-#include <limits>
 #include <numeric>
 
 #include "base/error.h"
@@ -15,11 +14,8 @@ Vocabulary::Vocabulary(std::vector<std::string> token_bytes, std::vector<bool> s
   matchable_.resize(bytes_.size());
   std::vector<int32_t> order;
   for (size_t id = 0; id < bytes_.size(); ++id) {
-    matchable_[id] = !special[id] && !bytes_[id].empty();
+    matchable_[id] = !special[id] && !bytes_[id].empty() && bytes_[id].size() <= kMaxTokenBytes;
     if (!matchable_[id]) continue;
-    if (bytes_[id].size() > std::numeric_limits<uint16_t>::max())
-      throw error("vocabulary: token ", id, " has ", bytes_[id].size(),
-                  " bytes, more than the grammar engine supports");
     order.push_back(int32_t(id));
     max_token_bytes_ = std::max(max_token_bytes_, bytes_[id].size());
   }

@@ -1,7 +1,8 @@
 // The tokenizer's vocabulary as the grammar engine sees it: the bytes each token stands
 // for (possibly part of a UTF-8 character), and a byte trie over the tokens grammar text
-// can be made of. Special tokens (eos, <|im_end|>) and tokens without bytes are never
-// grammar text; the caller decides when end-of-output tokens may be sampled
+// can be made of. Special tokens (eos, <|im_end|>), tokens without bytes and tokens longer
+// than kMaxTokenBytes (real vocabularies stay far below: Qwen2.5's longest has 128) are
+// never grammar text; the caller decides when end-of-output tokens may be sampled
 // (Matcher::can_end). Immutable and shared by every grammar of a model.
 #pragma once
 
@@ -14,13 +15,15 @@ namespace tern::grammar {
 
 class Vocabulary {
  public:
+  static constexpr size_t kMaxTokenBytes = 1024;
+
   // token_bytes[id]: what token `id` decodes to; special[id]: a control token. The vectors
   // have one entry per id (the tokenizer's vocab_size()).
   Vocabulary(std::vector<std::string> token_bytes, std::vector<bool> special);
 
   int32_t size() const { return int32_t(bytes_.size()); }
   const std::string& bytes(int32_t id) const { return bytes_[size_t(id)]; }
-  // A token that can be part of grammar text: not special, not empty.
+  // A token that can be part of grammar text: not special, not empty, not too long.
   bool matchable(int32_t id) const { return matchable_[size_t(id)]; }
   // Words of a token bitmask over this vocabulary: ceil(size / 32).
   int32_t mask_words() const { return (size() + 31) / 32; }

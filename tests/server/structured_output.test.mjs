@@ -3,17 +3,18 @@
 // luck, decides; streamed equals non-streamed; forced tool calls through the official
 // openai client parse and match their parameters; the lm-eval scoring request works.
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import Ajv from "ajv";
-import addFormats from "ajv-formats";
 import OpenAI from "openai";
 
 import { postJson, repoRoot, startServer } from "./helpers.mjs";
 
 const demo = path.join(repoRoot, "models/tern-demo");
-const ajv = new Ajv({ strict: false });
-addFormats(ajv);
+// Debian's node-ajv (6.x, JSON Schema draft-07 with its formats): ES imports do not look in
+// /usr/share/nodejs, require() does.
+const Ajv = createRequire(import.meta.url)("ajv");
+const ajv = new Ajv({ format: "full" });
 
 let server;
 let client;

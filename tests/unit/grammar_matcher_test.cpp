@@ -71,6 +71,14 @@ TEST(GrammarMatcher, TokensWithoutBytesAndUnknownIdsAreNeverAllowed) {
   EXPECT_FALSE(m.accept_token(2));
 }
 
+TEST(GrammarMatcher, TokensLongerThanTheLimitAreNeverText) {
+  // A hostile tokenizer.json could hold a megabyte-long token; the grammar engine leaves it out.
+  const std::string longest(Vocabulary::kMaxTokenBytes, 'a');
+  Matcher m = matcher(R"(root ::= "a"*)", vocabulary({"a", longest, longest + "a"}));
+  EXPECT_EQ(allowed(m), (std::vector<int32_t>{0, 1}));
+  EXPECT_FALSE(m.accept_token(2));
+}
+
 TEST(GrammarMatcher, AUtf8CharacterMayBeSplitOverTokens) {
   // "é" is C3 A9, "à" C3 A0, "你" E4 BD A0; byte-level vocabularies hold pieces of them.
   // The class excludes é: after C3, A0 may follow but A9 may not.
