@@ -55,7 +55,7 @@ fi
 if command -v compute-sanitizer >/dev/null; then
   echo "== compute-sanitizer (a subset: small shapes of every op)"
   # gtest names carry the instantiation prefix (Shapes/, Cases/): match with leading '*'.
-  SUBSET='*Embedding*:*GatherRows*:*RmsNorm*:*SiluMul*:*RopeKvWrite*:*CopyBlocks*:*Linear*:*LinearInt4*:*PagedAttention.MatchesCpu/*hq4_*:*CudaGraph*'
+  SUBSET='*Embedding*:*GatherRows*:*RmsNorm*:*SiluMul*:*RopeKvWrite*:*CopyBlocks*:*MaskLogits*:*Linear*:*LinearInt4*:*PagedAttention.MatchesCpu/*hq4_*:*CudaGraph*'
   timeout 150 compute-sanitizer --tool memcheck --print-limit 20 "$TEST_BIN" --gtest_filter="$SUBSET" \
     >"$OUT/memcheck.log" 2>&1
   echo "memcheck exit $? ($(grep -E 'tests ran|ERROR SUMMARY' "$OUT/memcheck.log" | tr '\n' ' '))"

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -61,6 +62,10 @@ void add_request_options(CLI::App& cmd, BenchClientOptions& o) {
   cmd.add_option("--temperature", o.temperature, "sampling temperature (0: greedy)")
       ->check(CLI::Range(0.0, 2.0))
       ->capture_default_str();
+  cmd.add_option("--response-format", o.response_format_file,
+                 "structured output: a JSON file holding a JSON schema (sent as response_format json_schema) or a "
+                 "whole response_format object, sent with every request")
+      ->check(CLI::ExistingFile);
   cmd.add_option("--timeout", o.timeout_s, "seconds a request may take in all before it counts as failed (0: none)")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
@@ -70,7 +75,8 @@ void add_request_options(CLI::App& cmd, BenchClientOptions& o) {
       ->capture_default_str();
   cmd.add_option("--slo-ttft-ms", o.slo.ttft_ms, "goodput: a request is good if its TTFT is at most this");
   cmd.add_option("--slo-tpot-ms", o.slo.tpot_ms, "goodput: ... and its time per output token at most this");
-  cmd.add_flag_callback("--no-progress", [&o] { o.progress = false; }, "no live progress line on stderr");
+  cmd.add_flag_callback(
+      "--no-progress", [&o] { o.progress = false; }, "no live progress line on stderr");
 }
 
 void add_load_options(CLI::App& cmd, BenchClientOptions& o) {
@@ -78,8 +84,7 @@ void add_load_options(CLI::App& cmd, BenchClientOptions& o) {
                  "requests in flight at once: a closed loop (each finished request is replaced at once); with "
                  "--request-rate, a cap")
       ->check(CLI::Range(1, 1 << 20));
-  cmd.add_option("--request-rate", o.request_rate, "requests per second, Poisson arrivals")
-      ->check(CLI::PositiveNumber);
+  cmd.add_option("--request-rate", o.request_rate, "requests per second, Poisson arrivals")->check(CLI::PositiveNumber);
   cmd.add_option("--num-prompts", o.workload.num_prompts, "requests to send")
       ->check(CLI::Range(1, 1 << 24))
       ->capture_default_str();
@@ -119,8 +124,8 @@ nlohmann::json settings_json(const BenchClientOptions& o, const BenchTarget& t, 
   const auto nullable = [](auto v, bool set) { return set ? nlohmann::json(v) : nlohmann::json(); };
   return {{"url", t.url.text()},
           {"model", t.model},
-          {"endpoint", loadgen::endpoint_path(o.endpoint == "chat" ? loadgen::Endpoint::kChat
-                                                                 : loadgen::Endpoint::kCompletions)},
+          {"endpoint",
+           loadgen::endpoint_path(o.endpoint == "chat" ? loadgen::Endpoint::kChat : loadgen::Endpoint::kCompletions)},
           {"date", utc_date()},
           {"workload",
            {{"num_prompts", w.num_prompts},
@@ -133,10 +138,24 @@ nlohmann::json settings_json(const BenchClientOptions& o, const BenchTarget& t, 
             {"exact_lengths", t.tokenizer != nullptr},
             {"ignore_eos", o.ignore_eos},
             {"temperature", o.temperature},
+            {"response_format", nullable(o.response_format_file, !o.response_format_file.empty())},
             {"seed", w.seed}}},
           {"load",
            {{"concurrency", nullable(o.concurrency, o.concurrency > 0)},
             {"request_rate", nullable(o.request_rate, o.request_rate > 0)}}}};
+}
+
+// --response-format FILE as the response_format to send: the file's object when it has a
+// "type", else the file is a JSON schema.
+std::string response_format_of(const std::string& path) {
+  if (path.empty()) return {};
+  std::ifstream f(path, std::ios::binary);
+  const std::string text{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) throw error("--response-format ", path, ": not a JSON object");
+  const nlohmann::json type = j.value("type", nlohmann::json());
+  if (type == "json_schema" || type == "json_object" || type == "text") return j.dump();
+  return nlohmann::json{{"type", "json_schema"}, {"json_schema", {{"name", "bench"}, {"schema", j}}}}.dump();
 }
 
 }  // namespace
@@ -150,7 +169,8 @@ nlohmann::json run_benchmark(const BenchClientOptions& o, const BenchTarget& tar
       .model = target.model,
       .endpoint = o.endpoint == "chat" ? loadgen::Endpoint::kChat : loadgen::Endpoint::kCompletions,
       .temperature = o.temperature,
-      .ignore_eos = o.ignore_eos};
+      .ignore_eos = o.ignore_eos,
+      .response_format = response_format_of(o.response_format_file)};
   const loadgen::StreamClientConfig client{.url = target.url, .api_key = o.api_key, .timeout_s = o.timeout_s};
 
   if (o.warmup > 0) {
@@ -159,7 +179,8 @@ nlohmann::json run_benchmark(const BenchClientOptions& o, const BenchTarget& tar
     warm.seed = spec.seed + 0x9e3779b97f4a7c15ull;  // other prompts: no prefix-cache head start
     std::vector<loadgen::BenchPrompt> prompts = loadgen::make_workload(warm, target.tokenizer.get());
     for (loadgen::BenchPrompt& p : prompts) p.max_tokens = std::min(p.max_tokens, 16);
-    const loadgen::LoadRun run = loadgen::run_load(client, settings, prompts, {.concurrency = o.warmup, .progress = false});
+    const loadgen::LoadRun run =
+        loadgen::run_load(client, settings, prompts, {.concurrency = o.warmup, .progress = false});
     const auto ok = std::ranges::find_if(run.records, [](const loadgen::RequestRecord& r) { return r.ok; });
     if (ok == run.records.end()) {
       const loadgen::RequestRecord& r = run.records.front();
@@ -170,11 +191,11 @@ nlohmann::json run_benchmark(const BenchClientOptions& o, const BenchTarget& tar
 
   const std::vector<loadgen::BenchPrompt> prompts = loadgen::make_workload(spec, target.tokenizer.get());
   const loadgen::LoadRun run = loadgen::run_load(client, settings, prompts,
-                                             {.concurrency = o.concurrency,
-                                              .request_rate = o.request_rate,
-                                              .seed = spec.seed,
-                                              .progress = o.progress,
-                                              .label = label});
+                                                 {.concurrency = o.concurrency,
+                                                  .request_rate = o.request_rate,
+                                                  .seed = spec.seed,
+                                                  .progress = o.progress,
+                                                  .label = label});
   nlohmann::json report = settings_json(o, target, token_ids);
   report.update(loadgen::make_report(run, o.slo));
   return report;

@@ -6,12 +6,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
-#include "loadgen/load_report.h"
 #include "loadgen/http_url.h"
+#include "loadgen/load_report.h"
 #include "loadgen/workload.h"
 #include "tokenizer/tokenizer.h"
 
@@ -20,13 +19,14 @@ namespace tern::app {
 struct BenchClientOptions {
   // Prompts.
   loadgen::WorkloadSpec workload;
-  std::string tokenizer_dir;          // exact token lengths; empty: approximate text prompts
+  std::string tokenizer_dir;           // exact token lengths; empty: approximate text prompts
   std::string prompt_format = "auto";  // auto | ids | text
   // Requests.
-  std::string model;                   // the id sent; empty: the first of /v1/models
+  std::string model;                     // the id sent; empty: the first of /v1/models
   std::string endpoint = "completions";  // completions | chat
   bool ignore_eos = false;
   double temperature = 0.0;
+  std::string response_format_file;  // a JSON schema or a whole response_format; empty: none
   double timeout_s = 600;
   std::string api_key;
   int32_t warmup = 1;
@@ -41,8 +41,8 @@ struct BenchClientOptions {
 void add_prompt_source_options(CLI::App& cmd, BenchClientOptions& o);
 // --range-ratio, --shared-prefix-len, --seed, --tokenizer, --prompt-format.
 void add_prompt_options(CLI::App& cmd, BenchClientOptions& o);
-// --endpoint, --ignore-eos, --temperature, --timeout, --api-key, --warmup, --slo-ttft-ms,
-// --slo-tpot-ms, --no-progress.
+// --endpoint, --ignore-eos, --temperature, --response-format, --timeout, --api-key,
+// --warmup, --slo-ttft-ms, --slo-tpot-ms, --no-progress.
 void add_request_options(CLI::App& cmd, BenchClientOptions& o);
 // --model (the benchmarks that start their own server leave it out).
 void add_model_option(CLI::App& cmd, BenchClientOptions& o);

@@ -10,9 +10,11 @@
 
 #include "app/commands.h"
 #include "app/engine_options.h"
+#include "app/generation_config.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "base/regular_file.h"
+#include "engine/grammar_vocabulary.h"
 #include "server/server.h"
 #include "tokenizer/chat_template.h"
 
@@ -23,6 +25,8 @@ struct ServeOptions {
   EngineOptions engine;
   server::ServerConfig server;
   std::string chat_template_file;
+  std::string tool_call_parser;            // empty: from the chat template
+  std::string generation_config = "auto";  // auto: the model's sampling defaults; ignore: none
   double idle_timeout_s = 30;
   double header_timeout_s = 10;
   double shutdown_timeout_s = 30;
@@ -31,37 +35,62 @@ struct ServeOptions {
   std::string log_level = "info";
 };
 
+struct LoadedTemplate {
+  std::unique_ptr<const ChatTemplate> compiled;  // null: none
+  std::string source;
+};
+
 // The model's own template, or --chat-template's. A model without one (or with one that
 // does not compile) still serves completions; chat requests then get a 400.
-std::unique_ptr<const ChatTemplate> load_chat_template(const ServeOptions& o, const std::string& model_dir,
-                                                       const Tokenizer& tokenizer) {
+LoadedTemplate load_chat_template(const ServeOptions& o, const std::string& model_dir, const Tokenizer& tokenizer) {
   if (!o.chat_template_file.empty()) {
     ChatSpecialTokens special;
     if (const auto bos = tokenizer.bos_token_id()) special.bos_token = tokenizer.id_to_token(*bos);
     if (const auto eos = tokenizer.eos_token_id()) special.eos_token = tokenizer.id_to_token(*eos);
+    std::string source = read_regular_file(o.chat_template_file, kMaxChatTemplateBytes);
     try {
-      return std::make_unique<const ChatTemplate>(read_regular_file(o.chat_template_file, kMaxChatTemplateBytes),
-                                                  special);
+      return {std::make_unique<const ChatTemplate>(source, special), std::move(source)};
     } catch (const Error& e) {
       throw error(o.chat_template_file, ": ", e.what());
     }
   }
   try {
     ModelChatTemplate model = read_model_chat_template(model_dir);
-    return std::make_unique<const ChatTemplate>(model.source, model.special_tokens);
+    return {std::make_unique<const ChatTemplate>(model.source, model.special_tokens), std::move(model.source)};
   } catch (const Error& e) {
     log_warn("no usable chat template (", e.what(),
              "): /v1/chat/completions will answer 400; "
              "give one with --chat-template FILE");
-    return nullptr;
+    return {};
   }
+}
+
+// --tool-call-parser, else the format the chat template writes tool calls in.
+server::ToolCallFormat tool_call_format(const ServeOptions& o, const std::string& template_source) {
+  if (!o.tool_call_parser.empty()) return *server::tool_call_format_named(o.tool_call_parser);
+  const server::ToolCallFormat format = server::detect_tool_call_format(template_source);
+  log_info("tool calls: ", server::tool_call_format_name(format), " format (from the chat template; ",
+           "--tool-call-parser overrides)");
+  return format;
 }
 
 std::unique_ptr<server::ServedModel> load_model(const ServeOptions& o) {
   LoadedEngine loaded = open_engine(o.engine);
   auto model = std::make_unique<server::ServedModel>();
   model->name = o.server.served_model_name.empty() ? loaded.model_name : o.server.served_model_name;
-  model->chat_template = load_chat_template(o, loaded.model_dir, *loaded.tokenizer);
+  LoadedTemplate chat_template = load_chat_template(o, loaded.model_dir, *loaded.tokenizer);
+  model->chat_template = std::move(chat_template.compiled);
+  model->tool_call_format = tool_call_format(o, chat_template.source);
+  if (o.generation_config == "auto") model->sampling_defaults = read_sampling_defaults(loaded.model_dir);
+  const nlohmann::ordered_json defaults = model->sampling_defaults.to_json();
+  if (defaults.empty()) {
+    log_info("sampling defaults: temperature 1, no top-p, top-k, min-p or repetition penalty",
+             o.generation_config == "auto" ? " (generation_config.json sets none)" : " (--generation-config ignore)");
+  } else {
+    log_info("sampling defaults from generation_config.json for fields a request leaves out: ", defaults.dump(),
+             " (--generation-config ignore turns them off)");
+  }
+  model->grammars = std::make_unique<server::GrammarCache>(grammar_vocabulary(*loaded.tokenizer));
   model->tokenizer = std::move(loaded.tokenizer);
   model->engine = std::move(loaded.engine);
   model->created = static_cast<int64_t>(std::time(nullptr));
@@ -128,6 +157,16 @@ void add_serve_command(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("--served-model-name", s.served_model_name, "the model id clients send; default: the folder name");
   cmd->add_option("--chat-template", o->chat_template_file, "a Jinja chat template file to use instead of the model's");
+  cmd->add_option("--tool-call-parser", o->tool_call_parser,
+                  "how the model writes tool calls: hermes (<tool_call> blocks: Qwen2.5, Hermes), llama3_json "
+                  "(Llama 3.1's JSON) or mistral ([TOOL_CALLS]); default: from the chat template")
+      ->check(CLI::IsMember({"hermes", "llama3_json", "mistral"}));
+  cmd->add_option("--generation-config", o->generation_config,
+                  "auto: requests that leave out temperature, top_p, top_k, min_p or repetition_penalty get the "
+                  "model's generation_config.json values (as vLLM); ignore: they get temperature 1 and no "
+                  "top-p, top-k, min-p or repetition penalty")
+      ->check(CLI::IsMember({"auto", "ignore"}))
+      ->capture_default_str();
   cmd->add_option("--shutdown-timeout", o->shutdown_timeout_s,
                   "seconds in-flight requests may take to finish after SIGINT/SIGTERM before they are aborted")
       ->check(CLI::Range(0.0, 86400.0))

@@ -189,6 +189,13 @@ class Backend {
   // of the step whose KV writes depend on it.
   virtual void copy_blocks(std::span<const KvCacheLayer> layers, const Tensor& block_copies) = 0;
 
+  // Structured output: for each i, row rows[i] of logits keeps column c only where bit
+  // (c % 32) of masks[i, c / 32] is set; every other column of that row, and every column
+  // at or past masks.cols() * 32, becomes -inf. Rows not named stay as they are.
+  // logits [S, V] F32; rows [N] I32, distinct, in [0, S); masks [N, W] I32. Enqueued like
+  // any op, between the forward and the top_k / copy of the logits.
+  virtual void mask_logits(const Tensor& logits, const Tensor& rows, const Tensor& masks) = 0;
+
   // The k largest logits of each row, sorted highest first (ties: lower id first), and
   // log(sum(exp(row))) over the whole row. logits [S, V] F32; ids [S, k] I32;
   // values [S, k] F32; log_sum_exp [S] F32. NaN in a row gives NaN in its log_sum_exp.

@@ -5,20 +5,24 @@
 namespace tern {
 
 CompletionText::CompletionText(std::shared_ptr<const Tokenizer> tokenizer, bool skip_special_tokens,
-                               std::span<const std::string> stop_strings)
-    : detokenizer_(std::move(tokenizer), skip_special_tokens), stop_strings_(stop_strings) {}
+                               std::span<const std::string> stop_strings, bool include_stop_string)
+    : detokenizer_(std::move(tokenizer), skip_special_tokens),
+      stop_strings_(stop_strings),
+      include_stop_string_(include_stop_string) {}
 
 std::string CompletionText::push(int32_t token_id, bool may_stop) {
   if (stopped_) return {};
   pending_ += detokenizer_.push(token_id);
   if (may_stop) {
-    size_t match = std::string::npos;
+    size_t match = std::string::npos, match_len = 0;  // the earliest match, the longest there
     for (const std::string& stop : stop_strings_) {
-      if (!stop.empty()) match = std::min(match, pending_.find(stop));
+      if (stop.empty()) continue;
+      const size_t at = pending_.find(stop);
+      if (at < match || (at == match && stop.size() > match_len)) match = at, match_len = stop.size();
     }
     if (match != std::string::npos) {
       stopped_ = true;
-      std::string text = pending_.substr(0, match);
+      std::string text = pending_.substr(0, match + (include_stop_string_ ? match_len : 0));
       pending_.clear();
       return text;
     }

@@ -27,6 +27,7 @@ EngineConfig resolved(EngineConfig config, const ModelExecutor* executor, const 
   };
   resolve("num_kv_blocks", config.num_kv_blocks, executor->num_kv_blocks());
   resolve("max_model_len", config.max_model_len, executor->max_model_len());
+  resolve("max_prompt_logprob_tokens", config.max_prompt_logprob_tokens, executor->max_prompt_logprob_tokens());
   const std::optional<int32_t> eos = tokenizer->eos_token_id();
   if (eos && std::ranges::find(config.eos_token_ids, *eos) == config.eos_token_ids.end()) {
     config.eos_token_ids.push_back(*eos);
@@ -82,8 +83,10 @@ RequestHandle Engine::add_request(std::vector<int32_t> prompt_token_ids, Samplin
   live.stream = std::make_shared<RequestStream>();
   const Request& request = *live.request;
   live.texts.reserve(static_cast<size_t>(request.params.n));
+  live.prompt_logprobs_sent.assign(static_cast<size_t>(request.params.n), 0);
   for (int32_t i = 0; i < request.params.n; ++i) {
-    live.texts.emplace_back(tokenizer_, request.params.skip_special_tokens, request.params.stop);
+    live.texts.emplace_back(tokenizer_, request.params.skip_special_tokens, request.params.stop,
+                            request.params.include_stop_str_in_output);
   }
   RequestHandle handle(request_id, live.stream);
   {
@@ -179,6 +182,9 @@ void Engine::execute_step() {
   const Clock::time_point now = Clock::now();
   batch_.seqs.clear();
   batch_.block_copies = output.block_copies;
+  batch_.token_masks = nullptr;
+  mask_jobs_.clear();
+  int32_t mask_words = 0;
   counters_.num_kv_block_copies += static_cast<int64_t>(output.block_copies.size());
   for (const ScheduledSequence& s : output.seqs) {
     const Sequence& seq = *s.seq;
@@ -198,15 +204,43 @@ void Engine::execute_step() {
         .prompt_token_ids = seq.prompt_token_ids(),
         .output_token_ids = seq.output_token_ids(),
         .banned_token_ids = scheduler_.banned_token_ids(seq),
+        .prompt_logprobs = request.params.prompt_logprobs,
+        .prompt_logprobs_out = request.prompt_logprobs,
     });
+    if (s.sample && seq.matcher) {
+      batch_.seqs.back().mask_row = int32_t(mask_jobs_.size());
+      mask_jobs_.push_back({.matcher = seq.matcher.get(),
+                            .end_token_ids = request.stop_token_ids,
+                            .may_end = batch_.seqs.back().banned_token_ids.empty()});
+      mask_words = std::max(mask_words, seq.matcher->grammar().vocabulary().mask_words());
+    }
     counters_.num_computed_tokens += s.num_new_tokens;
   }
   ++counters_.num_steps;
+  if (!mask_jobs_.empty()) {
+    // Masks are made while the executor runs the forward; it waits for them to sample.
+    mask_worker_.start(std::move(mask_jobs_), mask_words);
+    mask_jobs_.clear();
+    batch_.token_masks = &mask_worker_;
+  }
   const std::vector<SequenceUpdate>* updates = nullptr;
   try {
     sampled_ = executor_->execute(batch_);  // the updates point into it
+    // The matchers are the worker's until its job is done (the executor waited already,
+    // unless it failed first).
+    if (batch_.token_masks) {
+      mask_worker_.wait();
+      for (double us : mask_worker_.row_micros()) counters_.mask_times.add(us);
+    }
     updates = &scheduler_.update_from_output(output, sampled_);
   } catch (const std::exception& e) {
+    if (batch_.token_masks) {
+      try {
+        mask_worker_.wait();
+      } catch (const std::exception&) {
+        // The step failed already; its first error is the one reported.
+      }
+    }
     fail_all(e.what());
     return;
   }
@@ -222,14 +256,22 @@ void Engine::process_update(const SequenceUpdate& update) {
   RequestOutput out;
   out.index = seq.index;
   std::optional<FinishReason> finish = update.finish;
+  // The prompt's scores are complete once a completion samples or ends; each completion's
+  // first delta carries them.
+  if (request.params.prompt_logprobs >= 0 && !live.prompt_logprobs_sent[static_cast<size_t>(seq.index)]) {
+    live.prompt_logprobs_sent[static_cast<size_t>(seq.index)] = true;
+    out.prompt_logprobs = request.prompt_logprobs;
+  }
   if (update.sampled != nullptr) {
     const SampledToken& token = *update.sampled;
     if (request.times.first_token == Clock::time_point{}) request.times.first_token = Clock::now();
     ++counters_.num_generated_tokens;
     out.token_ids.push_back(token.token_id);
     if (request.params.logprobs >= 0) out.logprobs.push_back({token.token_id, token.logprob, token.top_logprobs});
-    // The scheduler stops only on stop ids, whose text is never emitted.
-    if (finish != FinishReason::kStop) {
+    // A stop id's text is never emitted; a token that completed the grammar is text.
+    const bool stop_id = finish == FinishReason::kStop &&
+                         std::ranges::find(request.stop_token_ids, token.token_id) != request.stop_token_ids.end();
+    if (!stop_id) {
       out.text = text.push(token.token_id, seq.num_output_tokens() > request.params.min_tokens);
       if (text.stopped()) {
         if (finish) {
@@ -245,10 +287,10 @@ void Engine::process_update(const SequenceUpdate& update) {
     out.text += text.flush();
     out.finish_reason = finish;
     if (*finish == FinishReason::kError) {
-      // The scheduler ends sequences with kError only for NaN/Inf logits; a failed model
-      // step ends them through end_request().
+      // The scheduler ends sequences with kError for NaN/Inf logits and for a grammar that
+      // refused a token its mask allowed; a failed model step ends them through end_request().
       out.error = request.error_message;
-      out.numerical_error = true;
+      out.numerical_error = request.numerical_error;
     }
     ++live.num_finals_sent;
     ++counters_.num_finished_seqs[static_cast<size_t>(*finish)];

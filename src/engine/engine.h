@@ -22,6 +22,7 @@
 #include "engine/model_executor.h"
 #include "engine/request_stream.h"
 #include "engine/scheduler.h"
+#include "engine/token_mask_worker.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tern {
@@ -60,8 +61,9 @@ class Engine {
   struct LiveRequest {
     std::unique_ptr<Request> request;
     std::shared_ptr<RequestStream> stream;
-    std::vector<CompletionText> texts;  // one per completion
-    int32_t num_finals_sent = 0;        // completions whose last delta went out
+    std::vector<CompletionText> texts;          // one per completion
+    int32_t num_finals_sent = 0;                // completions whose last delta went out
+    std::vector<uint8_t> prompt_logprobs_sent;  // per completion
   };
 
   void loop();
@@ -85,6 +87,8 @@ class Engine {
   std::unordered_map<uint64_t, LiveRequest> live_;
   StepBatch batch_;
   std::vector<SampledToken> sampled_;
+  std::vector<TokenMaskWorker::Job> mask_jobs_;
+  TokenMaskWorker mask_worker_;  // structured output's masks, made while the forward runs
   std::vector<LiveRequest> adds_;
   std::vector<uint64_t> aborts_;
   EngineStats counters_;  // the engine thread's running totals

@@ -29,6 +29,8 @@ struct EngineConfig {
   PrefixCaching prefix_caching = PrefixCaching::kEnabled;  // off in KvLayout::kContiguous
   SchedulerMode scheduler = SchedulerMode::kContinuous;
   KvLayout kv_layout = KvLayout::kPaged;
+  // Prompt positions scored per step for requests with prompt logprobs; 0: the executor's.
+  int32_t max_prompt_logprob_tokens = 0;
   // End-of-sequence ids: the tokenizer's eos and the model's (generation_config) together.
   std::vector<int32_t> eos_token_ids = {};
 };

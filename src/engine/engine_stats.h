@@ -12,6 +12,24 @@
 
 namespace tern {
 
+// Structured output: how long making one sequence's token mask for one step took (the
+// mask worker's fill_mask and end-of-output bits), in microseconds, by bucket.
+struct MaskTimes {
+  static constexpr std::array<double, 13> kUpperBoundsUs = {1,   2,   5,    10,   20,   50,   100,
+                                                            200, 500, 1000, 2000, 5000, 10000};
+  std::array<int64_t, kUpperBoundsUs.size() + 1> counts{};  // per bucket, not cumulative; the last is +Inf
+  double sum_us = 0;
+  int64_t count = 0;
+
+  void add(double us) {
+    size_t i = 0;
+    while (i < kUpperBoundsUs.size() && us > kUpperBoundsUs[i]) ++i;
+    ++counts[i];
+    sum_us += us;
+    ++count;
+  }
+};
+
 struct EngineStats {
   // Gauges.
   int32_t num_requests = 0;  // added and not yet finished
@@ -33,6 +51,7 @@ struct EngineStats {
   int64_t num_preemptions = 0;
   int64_t num_kv_block_copies = 0;  // copy-on-write copies of shared blocks (n > 1)
   int64_t num_numerical_errors = 0;
+  MaskTimes mask_times;                        // structured output, per sequence per step
   std::array<int64_t, 4> num_finished_seqs{};  // indexed by FinishReason
   std::array<int64_t, 5> num_rejected{};       // indexed by RejectReason
   // False once a model step has failed; `error` says why. The engine then refuses requests.

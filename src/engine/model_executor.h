@@ -14,6 +14,15 @@
 
 namespace tern {
 
+// One position's scores: its token's log-softmax, and the most likely tokens there with
+// theirs; for a prompt position also the token's rank (1: the most likely).
+struct TokenLogprob {
+  int32_t token_id = -1;
+  float logprob = 0.0f;
+  std::vector<std::pair<int32_t, float>> top_logprobs;
+  int32_t rank = 0;
+};
+
 struct StepSequence {
   uint64_t seq_id = 0;
   // Tokens already in the KV cache; the new tokens take positions from here on.
@@ -34,6 +43,30 @@ struct StepSequence {
   std::span<const int32_t> output_token_ids;
   // Tokens that must not be sampled this step (eos and stop ids before min_tokens).
   std::span<const int32_t> banned_token_ids;
+  // Structured output: this sequence's row in StepBatch::token_masks, or -1 when any
+  // token may be sampled.
+  int32_t mask_row = -1;
+  // Prompt logprobs (scoring): with prompt_logprobs = N >= 0, the executor writes
+  // prompt_logprobs_out[p] for each new position p whose next token p + 1 is a prompt
+  // token: that token's logprob and rank, and the N most likely tokens there.
+  int32_t prompt_logprobs = -1;
+  std::span<TokenLogprob> prompt_logprobs_out;
+};
+
+// The token bitmasks of a step's constrained sequences: row r allows token t when bit
+// (t % 32) of words[r * words_per_row + t / 32] is set; tokens at or past
+// words_per_row * 32 are never allowed.
+struct TokenMaskRows {
+  std::span<const uint32_t> words;
+  int32_t words_per_row = 0;
+};
+
+// Where the executor gets a step's masks. They are computed on another thread while the
+// forward runs (docs/engine.md, "Structured output"); wait() blocks until they are done.
+class StepTokenMasks {
+ public:
+  virtual ~StepTokenMasks() = default;
+  virtual TokenMaskRows wait() = 0;
 };
 
 struct StepBatch {
@@ -41,6 +74,9 @@ struct StepBatch {
   // Whole KV blocks to copy (every layer) before the forward writes anything: copy-on-write
   // of blocks the sequences shared. Distinct destinations, none also a source.
   std::span<const BlockCopy> block_copies;
+  // Set when a sampled sequence has a mask_row: the executor applies the masks to the
+  // logits before any sampling (after starting the forward, so the two overlap).
+  StepTokenMasks* token_masks = nullptr;
 };
 
 struct SampledToken {
@@ -48,7 +84,7 @@ struct SampledToken {
   int32_t token_id = -1;
   float logprob = 0.0f;                                 // log-softmax of the chosen token
   std::vector<std::pair<int32_t, float>> top_logprobs;  // when params->logprobs > 0
-  bool numerical_error = false;  // the logits had NaN/Inf; token_id is then -1
+  bool numerical_error = false;                         // the logits had NaN/Inf; token_id is then -1
 };
 
 // Memory the executor holds, for metrics and the ablation benchmark. Bytes; 0 where
@@ -66,13 +102,16 @@ class ModelExecutor {
  public:
   virtual ~ModelExecutor() = default;
   // Runs the batch's block copies, then one forward over every sequence of the batch, and
-  // samples for those with `sample` set, in batch order. Throws tern::Error on a backend
-  // failure.
+  // samples for those with `sample` set, in batch order, from logits masked by their
+  // token masks (a masked token is never sampled, nor listed in top_logprobs). Throws
+  // tern::Error on a backend failure.
   virtual std::vector<SampledToken> execute(const StepBatch& batch) = 0;
   virtual int32_t block_size() const = 0;
   virtual int32_t num_kv_blocks() const = 0;
   virtual int32_t max_model_len() const = 0;
   virtual ExecutorMemory memory() const { return {}; }
+  // Prompt positions whose logprobs one step can compute (see StepSequence); 0: none.
+  virtual int32_t max_prompt_logprob_tokens() const { return 0; }
 };
 
 }  // namespace tern

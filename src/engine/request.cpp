@@ -62,11 +62,14 @@ std::unique_ptr<Request> Request::create(uint64_t request_id, std::vector<int32_
     }
   }
   request->params = std::move(params);
+  if (request->params.prompt_logprobs >= 0)
+    request->prompt_logprobs.resize(size_t(std::max<int32_t>(request->num_prompt_tokens - 1, 0)));
 
   auto leader = std::make_unique<Sequence>();
   leader->request = request.get();
   leader->seed = *request->params.seed;
   leader->token_ids = std::move(prompt_token_ids);
+  if (request->params.grammar) leader->matcher = std::make_unique<grammar::Matcher>(request->params.grammar);
   request->seqs.push_back(std::move(leader));
   request->num_unfinished_seqs = 1;
   return request;

@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/model_executor.h"
 #include "engine/sampling_params.h"
+#include "grammar/matcher.h"
 
 namespace tern {
 
@@ -38,6 +40,8 @@ struct Sequence {
   // The leader (index 0) of an n > 1 request before its siblings exist; see Scheduler.
   bool fork_pending = false;
   uint64_t scheduled_in_step = 0;  // the scheduler's step counter when last scheduled
+  // Structured output: where the output stands in the request's grammar (null without one).
+  std::unique_ptr<grammar::Matcher> matcher;
 
   int32_t num_tokens() const { return static_cast<int32_t>(token_ids.size()); }
   int32_t num_prompt_tokens() const;
@@ -68,6 +72,9 @@ struct Request {
   bool admitted = false;                 // got KV blocks at least once
   int32_t num_cached_prompt_tokens = 0;  // prefix-cache hit at its first admission
   std::string error_message;             // with FinishReason::kError
+  bool numerical_error = false;          // kError because of NaN/Inf logits
+  // params.prompt_logprobs >= 0: entry i scores prompt token i + 1 (filled by the executor).
+  std::vector<TokenLogprob> prompt_logprobs;
   RequestTimes times;
 
   // A request with one waiting sequence holding the prompt. params.seed must be set.

@@ -12,12 +12,6 @@
 
 namespace tern {
 
-struct TokenLogprob {
-  int32_t token_id = -1;
-  float logprob = 0.0f;
-  std::vector<std::pair<int32_t, float>> top_logprobs;  // params.logprobs alternatives
-};
-
 struct Usage {
   int32_t prompt_tokens = 0;
   int32_t cached_prompt_tokens = 0;  // prompt tokens found in the prefix cache
@@ -25,10 +19,13 @@ struct Usage {
 };
 
 struct RequestOutput {
-  int32_t index = 0;                          // which of the request's n completions
-  std::vector<int32_t> token_ids;             // new tokens (a stop token is here, but not in text)
-  std::string text;                           // new text: valid UTF-8, stop strings and what follows removed
-  std::vector<TokenLogprob> logprobs;         // one per new token when params.logprobs >= 0
+  int32_t index = 0;                   // which of the request's n completions
+  std::vector<int32_t> token_ids;      // new tokens (a stop token is here, but not in text)
+  std::string text;                    // new text: valid UTF-8, stop strings and what follows removed
+  std::vector<TokenLogprob> logprobs;  // one per new token when params.logprobs >= 0
+  // params.prompt_logprobs >= 0: on each completion's first delta, entry i scores prompt
+  // token i + 1 (top_logprobs has prompt_logprobs alternatives).
+  std::vector<TokenLogprob> prompt_logprobs;
   std::optional<FinishReason> finish_reason;  // set on the completion's last delta
   std::string error;                          // with FinishReason::kError
   bool numerical_error = false;               // with kError: NaN/Inf logits, else a failed model step

@@ -1,6 +1,7 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "base/error.h"
 #include "engine/request_rejected.h"
@@ -42,7 +43,12 @@ void Scheduler::check_admissible(int32_t num_prompt_tokens, const SamplingParams
     throw RequestRejected(reason, detail::concat(parts...));
   };
   if (num_prompt_tokens < 1) reject(RejectReason::kInvalid, "the prompt is empty");
-  if (params.max_tokens < 1) reject(RejectReason::kInvalid, "max_tokens must be at least 1, got ", params.max_tokens);
+  const bool scoring_only = params.max_tokens == 0 && params.prompt_logprobs >= 0 && params.n == 1;
+  if (params.max_tokens < 1 && !scoring_only)
+    reject(RejectReason::kInvalid, "max_tokens must be at least 1 (0 only to score the prompt), got ",
+           params.max_tokens);
+  if (params.prompt_logprobs >= 0 && config_.max_prompt_logprob_tokens < 1)
+    reject(RejectReason::kInvalid, "this model executor cannot compute prompt logprobs");
   if (params.min_tokens < 0 || params.min_tokens > params.max_tokens) {
     reject(RejectReason::kInvalid, "min_tokens must be in [0, max_tokens = ", params.max_tokens, "], got ",
            params.min_tokens);
@@ -119,6 +125,7 @@ const SchedulerOutput& Scheduler::schedule() {
   output_.finished_seq_ids.swap(finished_since_schedule_);
   finished_since_schedule_.clear();
   budget_ = config_.max_num_batched_tokens;
+  prompt_logprob_budget_ = config_.max_prompt_logprob_tokens;
   const bool may_admit = config_.scheduler == SchedulerMode::kContinuous || running_.empty();
 
   schedule_running(/*decodes=*/true);
@@ -137,7 +144,8 @@ void Scheduler::schedule_running(bool decodes) {
     Sequence& seq = *running_[i];
     const int32_t num_left = seq.num_tokens() - seq.num_computed_tokens;
     if (seq.scheduled_in_step == step_ || (num_left == 1) != decodes) continue;
-    const int32_t num_new = std::min(num_left, budget_);
+    const int32_t num_new = std::min({num_left, budget_, prompt_logprob_cap(seq)});
+    if (num_new == 0) continue;
     const size_t num_preempted = output_.preempted_seq_ids.size();
     if (allocate_or_preempt(seq, num_new)) add_to_batch(seq, num_new);
     // A preemption reorders running_: scan again from the start; scheduled ones are skipped.
@@ -152,8 +160,11 @@ void Scheduler::schedule_waiting() {
     if (num_running_slots() + num_slots > config_.max_num_seqs) break;
     // A static batch starts whole even when its prompts take several steps.
     if (config_.scheduler == SchedulerMode::kContinuous && budget_ == 0) break;
-    const PrefixMatch match = kv_.match_prefix(seq.block_hashes, seq.token_ids);
-    const int32_t num_new = std::min(seq.num_tokens() - match.num_tokens, budget_);
+    // Prompt logprobs need every prompt position computed: no prefix-cache hit.
+    const PrefixMatch match =
+        seq.request->params.prompt_logprobs >= 0 ? PrefixMatch{} : kv_.match_prefix(seq.block_hashes, seq.token_ids);
+    const int32_t num_new = std::min({seq.num_tokens() - match.num_tokens, budget_, prompt_logprob_cap(seq)});
+    if (num_new == 0 && seq.request->params.prompt_logprobs >= 0) break;
     if (!kv_.allocate_new(seq.seq_id, match, tokens_to_cover(seq, match.num_tokens + num_new))) break;
 
     waiting_.pop_front();
@@ -185,7 +196,14 @@ bool Scheduler::allocate_or_preempt(Sequence& seq, int32_t num_new_tokens) {
   return true;
 }
 
+int32_t Scheduler::prompt_logprob_cap(const Sequence& seq) const {
+  if (seq.request->params.prompt_logprobs < 0 || seq.num_computed_tokens >= seq.num_prompt_tokens())
+    return std::numeric_limits<int32_t>::max();
+  return prompt_logprob_budget_;
+}
+
 void Scheduler::add_to_batch(Sequence& seq, int32_t num_new_tokens) {
+  if (prompt_logprob_cap(seq) != std::numeric_limits<int32_t>::max()) prompt_logprob_budget_ -= num_new_tokens;
   output_.seqs.push_back(ScheduledSequence{
       .seq = &seq,
       .num_computed_tokens = seq.num_computed_tokens,
@@ -239,6 +257,7 @@ void Scheduler::maybe_fork(Sequence& leader) {
     child->index = index;
     child->seed = *request.params.seed + static_cast<uint64_t>(index);
     child->token_ids.assign(prompt.begin(), prompt.end());
+    if (request.params.grammar) child->matcher = std::make_unique<grammar::Matcher>(request.params.grammar);
     child->block_hashes.assign(leader.block_hashes.begin(), leader.block_hashes.begin() + num_prompt_hashes);
     kv_.fork(leader.seq_id, child->seq_id, num_shared_tokens);
     child->num_computed_tokens = num_shared_tokens;
@@ -254,6 +273,8 @@ std::optional<FinishReason> Scheduler::check_stop(const Sequence& seq) const {
   if (seq.num_output_tokens() > request.params.min_tokens && contains(request.stop_token_ids, seq.token_ids.back())) {
     return FinishReason::kStop;
   }
+  // A complete grammar with nothing more to add ends the output, before any length limit.
+  if (seq.matcher && seq.matcher->is_terminated()) return FinishReason::kStop;
   if (seq.num_output_tokens() >= request.params.max_tokens || seq.num_tokens() >= config_.max_model_len) {
     return FinishReason::kLength;
   }
@@ -288,6 +309,7 @@ const std::vector<SequenceUpdate>& Scheduler::update_from_output(const Scheduler
           updates_.push_back({member.get(), nullptr, FinishReason::kError});
       }
       // Its blocks are freed without entering the prefix cache.
+      request.numerical_error = true;
       fail_request(request, "numerical error: the model produced NaN or Inf logits");
       continue;
     }
@@ -295,8 +317,25 @@ const std::vector<SequenceUpdate>& Scheduler::update_from_output(const Scheduler
     if (token == nullptr) continue;
     // A clean sample vouches for the KV of every computed token.
     kv_.cache_blocks(seq.seq_id, seq.block_hashes, seq.token_ids, seq.num_computed_tokens);
+    if (seq.request->params.max_tokens == 0) {  // scoring only: the prompt is done
+      updates_.push_back({&seq, nullptr, FinishReason::kLength});
+      finish(seq, FinishReason::kLength);
+      continue;
+    }
     seq.token_ids.push_back(token->token_id);
     kv_.extend_block_hashes(seq.block_hashes, seq.token_ids);
+    // Structured output: the sampled token was allowed by the step's mask, so the grammar
+    // takes it (a stop id ends the output instead of being text).
+    if (seq.matcher && !contains(seq.request->stop_token_ids, token->token_id) &&
+        !seq.matcher->accept_token(token->token_id)) {
+      Request& request = *seq.request;
+      for (auto& member : request.seqs)
+        if (member->status != SequenceStatus::kFinished)
+          updates_.push_back({member.get(), nullptr, FinishReason::kError});
+      fail_request(request, "internal error: the grammar refused token " + std::to_string(token->token_id) +
+                                " that its mask allowed");
+      continue;
+    }
     const std::optional<FinishReason> reason = check_stop(seq);
     updates_.push_back({&seq, token, reason});
     if (reason) finish(seq, *reason);

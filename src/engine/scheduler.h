@@ -60,8 +60,10 @@ class Scheduler {
   const SchedulerOutput& schedule();
   // Applies the step: computed tokens, sampled tokens (one per sequence with `sample`, in
   // batch order), stop conditions on ids (eos, stop_token_ids, max_tokens, max_model_len;
-  // none before min_tokens), forks, prefix-cache registration. A numerical error fails the
-  // whole request. The updates are valid until the next call.
+  // none before min_tokens), structured output (the token goes to the sequence's grammar
+  // matcher; a grammar complete with nothing more to add stops the sequence), forks,
+  // prefix-cache registration. A numerical error fails the whole request. The updates are
+  // valid until the next call.
   const std::vector<SequenceUpdate>& update_from_output(const SchedulerOutput& output,
                                                         std::span<const SampledToken> sampled);
 
@@ -82,6 +84,9 @@ class Scheduler {
   void schedule_waiting();
   bool allocate_or_preempt(Sequence& seq, int32_t num_new_tokens);
   void add_to_batch(Sequence& seq, int32_t num_new_tokens);
+  // Tokens `seq` may compute this step as far as prompt logprobs go: the step's remaining
+  // scored-position budget while it computes a prompt it scores, else no limit.
+  int32_t prompt_logprob_cap(const Sequence& seq) const;
   Sequence* pick_victim() const;
   void preempt(Sequence& victim);
   void remove_from_running(Sequence& seq);
@@ -105,6 +110,7 @@ class Scheduler {
   uint64_t next_seq_id_ = 1;
   uint64_t next_arrival_ = 0;
   int32_t budget_ = 0;
+  int32_t prompt_logprob_budget_ = 0;  // scored prompt positions left this step
   SchedulerOutput output_;
   std::vector<uint64_t> finished_since_schedule_;
   std::vector<SequenceUpdate> updates_;

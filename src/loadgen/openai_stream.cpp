@@ -42,6 +42,7 @@ std::string request_body(const RequestSettings& s, const BenchPrompt& prompt) {
   body["stream"] = true;
   body["stream_options"] = {{"include_usage", true}};
   if (s.ignore_eos) body["ignore_eos"] = true;
+  if (!s.response_format.empty()) body["response_format"] = Json::parse(s.response_format);
   return body.dump();
 }
 

@@ -24,10 +24,11 @@ struct RequestSettings {
   Endpoint endpoint = Endpoint::kCompletions;
   double temperature = 0.0;
   bool ignore_eos = false;
+  std::string response_format;  // JSON text of OpenAI's response_format, sent as is; empty: none
 };
 
 // JSON body: model, the prompt (token ids or text; a user message for chat), max_tokens,
-// temperature, stream with stream_options.include_usage.
+// temperature, stream with stream_options.include_usage, response_format when set.
 std::string request_body(const RequestSettings& settings, const BenchPrompt& prompt);
 
 // Consumes the data payloads of one stream, in order, with the time each arrived

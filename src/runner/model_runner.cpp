@@ -58,22 +58,29 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
   h_top_ids_ = be0.alloc_staging(DType::kI32, {s, top_k_});
   h_top_values_ = be0.alloc_staging(DType::kF32, {s, top_k_});
   h_top_lse_ = be0.alloc_staging(DType::kF32, {s});
+  mask_words_ = int32_t((vocab + 31) / 32);
+  mask_rows_ = be0.alloc(DType::kI32, {s, 1});
+  masks_ = be0.alloc(DType::kI32, {s, mask_words_});
+  h_mask_rows_ = be0.alloc_staging(DType::kI32, {s, 1});
+  h_masks_ = be0.alloc_staging(DType::kI32, {s, mask_words_});
   on_ranks([&](Rank& rank, int index) {
     const LlamaModel& model = *rank.owned.model;
     rank.kv_cache = model.make_kv_cache(config_.num_kv_blocks, config_.block_size);
-    rank.workspace = model.make_workspace(config_.max_num_batched_tokens, s);
-    rank.inputs =
-        std::make_unique<StepInputs>(model.backend(), StepInputsConfig{.max_tokens = config_.max_num_batched_tokens,
-                                                                       .max_seqs = config_.max_num_seqs,
-                                                                       .block_size = config_.block_size,
-                                                                       .max_model_len = config_.max_model_len});
+    rank.workspace = model.make_workspace(config_.max_num_batched_tokens, s + config_.max_prompt_logprob_tokens);
+    rank.inputs = std::make_unique<StepInputs>(
+        model.backend(), StepInputsConfig{.max_tokens = config_.max_num_batched_tokens,
+                                          .max_seqs = config_.max_num_seqs,
+                                          .max_prompt_logprob_rows = config_.max_prompt_logprob_tokens,
+                                          .block_size = config_.block_size,
+                                          .max_model_len = config_.max_model_len});
     capture_graphs(rank, index);
   });
   if (!ranks_[0].graphs.empty())
     log_info("captured decode graphs for batch sizes 1..", config_.max_num_seqs, " (", ranks_[0].graphs.size(),
              " graphs", ranks_.size() > 1 ? " on each rank)" : ")");
   memory_.weights_bytes = int64_t(model0.weights_device_bytes());
-  memory_.workspace_bytes = int64_t(model0.workspace_bytes(config_.max_num_batched_tokens, s));
+  memory_.workspace_bytes =
+      int64_t(model0.workspace_bytes(config_.max_num_batched_tokens, s + config_.max_prompt_logprob_tokens));
   memory_.kv_block_bytes = int64_t(model0.kv_block_bytes(config_.block_size));
   if (const MemoryInfo device = be0.memory_info(); device.total_bytes > 0)
     memory_.device_used_bytes = int64_t(device.total_bytes - device.free_bytes);
@@ -90,10 +97,10 @@ void ModelRunner::on_ranks(const std::function<void(Rank&, int)>& job) {
 void ModelRunner::forward_and_top_k(Rank& rank, int index) {
   const LlamaModel& model = *rank.owned.model;
   const Tensor logits = model.forward(rank.inputs->forward_inputs(), rank.kv_cache, rank.workspace);
-  const int64_t rows = logits.rows();
+  const int64_t rows = rank.inputs->num_top_k_rows();  // the rows after them score prompt positions
   if (index == 0 && rows > 0)
-    model.backend().top_k(logits, top_k_, top_ids_.slice_rows(0, rows), top_values_.slice_rows(0, rows),
-                          top_lse_.slice_rows(0, rows));
+    model.backend().top_k(logits.slice_rows(0, rows), top_k_, top_ids_.slice_rows(0, rows),
+                          top_values_.slice_rows(0, rows), top_lse_.slice_rows(0, rows));
 }
 
 void ModelRunner::capture_graphs(Rank& rank, int index) {
@@ -170,6 +177,8 @@ std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
     else
       forward_and_top_k(rank, index);
     const int32_t sampled = rank.inputs->num_sampled();
+    if (index == 0 && batch.token_masks != nullptr) apply_token_masks(rank, batch, sampled, from_top);
+    if (index == 0 && !rank.inputs->prompt_rows().empty()) score_prompt_rows(rank, batch);
     if (index != 0 || sampled == 0) {
       be.synchronize();  // the staged inputs may be rewritten next step
       return;
@@ -188,6 +197,54 @@ std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
   });
   if (ranks_[0].inputs->num_sampled() == 0) return {};
   return sample(batch, from_top);
+}
+
+void ModelRunner::apply_token_masks(Rank& rank, const StepBatch& batch, int32_t sampled, bool from_top) {
+  const TokenMaskRows masks = batch.token_masks->wait();
+  const size_t copy_words = size_t(std::min(mask_words_, masks.words_per_row));
+  int32_t* rows = h_mask_rows_.ptr<int32_t>();
+  uint32_t* words = reinterpret_cast<uint32_t*>(h_masks_.ptr<int32_t>());
+  int32_t n = 0, row = 0;
+  for (const StepSequence& seq : batch.seqs) {
+    if (!seq.sample) continue;
+    if (seq.mask_row >= 0) {
+      TERN_CHECK(size_t(seq.mask_row + 1) * size_t(masks.words_per_row) <= masks.words.size(), "sequence ", seq.seq_id,
+                 " has mask row ", seq.mask_row, " of ", masks.words.size() / std::max(1, masks.words_per_row));
+      rows[n] = row;
+      uint32_t* dst = words + size_t(n) * size_t(mask_words_);
+      std::copy_n(masks.words.begin() + int64_t(seq.mask_row) * masks.words_per_row, copy_words, dst);
+      std::fill(dst + copy_words, dst + mask_words_, 0u);  // columns past the grammar's vocabulary
+      ++n;
+    }
+    ++row;
+  }
+  if (n == 0) return;
+  Backend& be = rank.owned.model->backend();
+  const Tensor d_rows = mask_rows_.slice_rows(0, n), d_masks = masks_.slice_rows(0, n);
+  be.copy_from_host_async(d_rows, h_mask_rows_.data);
+  be.copy_from_host_async(d_masks, h_masks_.data);
+  const Tensor logits = rank.workspace.logits.slice_rows(0, sampled);
+  be.mask_logits(logits, d_rows, d_masks);
+  if (from_top)
+    be.top_k(logits, top_k_, top_ids_.slice_rows(0, sampled), top_values_.slice_rows(0, sampled),
+             top_lse_.slice_rows(0, sampled));
+}
+
+void ModelRunner::score_prompt_rows(Rank& rank, const StepBatch& batch) {
+  const auto& rows = rank.inputs->prompt_rows();
+  const int64_t first = rank.inputs->num_top_k_rows(), n = int64_t(rows.size());
+  const size_t vocab = size_t(model().config().vocab_size);
+  prompt_logits_.resize(size_t(n) * vocab);
+  rank.owned.model->backend().copy_to_host(rank.workspace.logits.slice_rows(first, first + n), prompt_logits_.data());
+  for (int64_t r = 0; r < n; ++r) {
+    const auto [seq_index, position] = rows[size_t(r)];
+    const StepSequence& seq = batch.seqs[size_t(seq_index)];
+    const float* logits = prompt_logits_.data() + size_t(r) * vocab;
+    const int32_t target = seq.prompt_token_ids[size_t(position) + 1];
+    TERN_CHECK(size_t(position) < seq.prompt_logprobs_out.size(), "sequence ", seq.seq_id, " scores position ",
+               position, " of ", seq.prompt_logprobs_out.size());
+    seq.prompt_logprobs_out[size_t(position)] = score_position(logits, vocab, target, seq.prompt_logprobs, scratch_);
+  }
 }
 
 std::vector<SampledToken> ModelRunner::sample(const StepBatch& batch, bool from_top) {

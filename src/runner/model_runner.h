@@ -3,7 +3,9 @@
 // block copies (copy-on-write), run the forward
 // (eagerly, or by replaying a CUDA graph captured for decode batches of that size), then
 // sample (sampler.h) from the backend's top-k candidates, or from full logit rows when a
-// request's sampling needs the whole vocabulary. Buffers are sized once for the largest
+// request's sampling needs the whole vocabulary. A step with structured output waits for
+// its token masks once the forward is enqueued (they are made on another thread
+// meanwhile), uploads them and masks the logits on the device before the top-k. Buffers are sized once for the largest
 // step; nothing is allocated per step.
 //
 // Tensor parallelism: one engine, one scheduler, one runner; each rank has its own model
@@ -33,6 +35,9 @@ struct ModelRunnerConfig {
   int32_t max_num_seqs = 256;             // largest step in sequences
   int32_t max_model_len = 0;              // 0: the model's max_position_embeddings
   bool enforce_eager = false;             // never capture graphs
+  // Prompt positions scored per step (prompt logprobs): logits rows kept beyond the
+  // sampled ones.
+  int32_t max_prompt_logprob_tokens = 64;
 };
 
 // One rank's model and what it runs on. Members are destroyed model first, backend last.
@@ -57,6 +62,7 @@ class ModelRunner final : public ModelExecutor {
   int32_t num_kv_blocks() const override { return config_.num_kv_blocks; }
   int32_t max_model_len() const override { return config_.max_model_len; }
   ExecutorMemory memory() const override { return memory_; }
+  int32_t max_prompt_logprob_tokens() const override { return config_.max_prompt_logprob_tokens; }
 
   // Rank 0's model (the config is the whole model's).
   const LlamaModel& model() const { return *ranks_[0].owned.model; }
@@ -89,6 +95,12 @@ class ModelRunner final : public ModelExecutor {
   // The smallest captured batch size holding `num_seqs` decode sequences, or 0.
   int32_t graph_size_for(const StepBatch& batch) const;
   std::vector<SampledToken> sample(const StepBatch& batch, bool from_top);
+  // Rank 0, after the forward: the step's token masks onto the sampled rows' logits, then
+  // the top-k again over the masked rows (a replayed graph already ran it on the unmasked).
+  void apply_token_masks(Rank& rank, const StepBatch& batch, int32_t sampled, bool from_top);
+  // Rank 0, after the forward: the prompt positions' logprobs from their logits rows, into
+  // each sequence's prompt_logprobs_out.
+  void score_prompt_rows(Rank& rank, const StepBatch& batch);
 
   std::vector<Rank> ranks_;  // declared first: destroyed after the buffers below
   std::unique_ptr<RankThreads> threads_;
@@ -97,7 +109,12 @@ class ModelRunner final : public ModelExecutor {
   // Rank 0's sampling buffers.
   Tensor top_ids_, top_values_, top_lse_;        // device [max_seqs, k], [max_seqs, k], [max_seqs]
   Tensor h_top_ids_, h_top_values_, h_top_lse_;  // staging copies
+  // Structured output: which sampled row each mask is for, and the masks.
+  Tensor mask_rows_, masks_;      // device [max_seqs, 1] I32, [max_seqs, mask_words] I32
+  Tensor h_mask_rows_, h_masks_;  // staging copies
+  int32_t mask_words_ = 0;        // ceil(vocab / 32)
   std::vector<float> host_logits_;
+  std::vector<float> prompt_logits_;  // the step's prompt-logprob rows
   SamplerScratch scratch_;
   ExecutorMemory memory_;
 };

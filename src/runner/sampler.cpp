@@ -12,6 +12,10 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
+// NaN and +inf are numerical errors; -inf is one too unless the sequence's token mask
+// (structured output) put it there.
+bool usable_logit(float v, const StepSequence& seq) { return std::isfinite(v) || (v == kNegInf && seq.mask_row >= 0); }
+
 uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -22,6 +26,8 @@ uint64_t splitmix64(uint64_t x) {
 void apply_penalties(std::vector<float>& logits, const StepSequence& seq, SamplerScratch& s) {
   const SamplingParams& p = *seq.params;
   const int32_t vocab = int32_t(logits.size());
+  for (const auto& [id, bias] : p.logit_bias)
+    if (id >= 0 && id < vocab) logits[size_t(id)] += bias;
   for (int32_t id : seq.banned_token_ids)
     if (id >= 0 && id < vocab) logits[id] = kNegInf;
   if (p.repetition_penalty != 1.0f) {
@@ -125,11 +131,17 @@ SampledToken sample_token(std::span<const float> logits, const StepSequence& seq
   const SamplingParams& p = *seq.params;
   SampledToken out;
   out.seq_id = seq.seq_id;
+  bool any_allowed = false;
   for (float v : logits) {
-    if (!std::isfinite(v)) {
+    if (!usable_logit(v, seq)) {
       out.numerical_error = true;
       return out;
     }
+    any_allowed = any_allowed || v != kNegInf;
+  }
+  if (!any_allowed) {  // a mask that allows nothing: nothing can be sampled
+    out.numerical_error = true;
+    return out;
   }
   s.logits.assign(logits.begin(), logits.end());
   apply_penalties(s.logits, seq, s);
@@ -146,6 +158,23 @@ SampledToken sample_token(std::span<const float> logits, const StepSequence& seq
   if (p.logprobs > 0) {
     sort_top(s.logits, std::min(p.logprobs, vocab), s);
     for (size_t i = 0; i < s.order.size(); ++i)
+      if (s.sorted[i] != kNegInf) out.top_logprobs.emplace_back(s.order[i], float(double(s.sorted[i]) - lse));
+  }
+  return out;
+}
+
+TokenLogprob score_position(const float* logits, size_t vocab, int32_t target, int32_t alternatives,
+                            SamplerScratch& s) {
+  s.logits.assign(logits, logits + vocab);
+  const double lse = log_sum_exp(s.logits, s.logits[size_t(argmax(s.logits))]);
+  TokenLogprob out;
+  out.token_id = target;
+  out.logprob = float(double(s.logits[size_t(target)]) - lse);
+  out.rank = 1;
+  for (float v : s.logits) out.rank += v > s.logits[size_t(target)];
+  if (alternatives > 0) {
+    sort_top(s.logits, std::min<int32_t>(alternatives, int32_t(vocab)), s);
+    for (size_t i = 0; i < s.order.size(); ++i)
       out.top_logprobs.emplace_back(s.order[i], float(double(s.sorted[i]) - lse));
   }
   return out;
@@ -153,7 +182,8 @@ SampledToken sample_token(std::span<const float> logits, const StepSequence& seq
 
 bool samples_from_top(const StepSequence& seq, int32_t k) {
   const SamplingParams& p = *seq.params;
-  const bool penalties = p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
+  const bool penalties = p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f ||
+                         !p.logit_bias.empty();
   return !penalties && seq.banned_token_ids.empty() && p.logprobs <= k && (p.greedy() || (p.top_k > 0 && p.top_k <= k));
 }
 
@@ -161,9 +191,9 @@ SampledToken sample_from_top(const TopCandidates& top, const StepSequence& seq) 
   const SamplingParams& p = *seq.params;
   SampledToken out;
   out.seq_id = seq.seq_id;
-  bool finite = std::isfinite(top.log_sum_exp);
-  for (float v : top.logits) finite = finite && std::isfinite(v);
-  if (!finite || top.ids.empty()) {
+  bool finite = std::isfinite(top.log_sum_exp) && !top.logits.empty() && top.logits[0] != kNegInf;
+  for (float v : top.logits) finite = finite && usable_logit(v, seq);
+  if (!finite) {
     out.numerical_error = true;
     return out;
   }
@@ -178,7 +208,8 @@ SampledToken sample_from_top(const TopCandidates& top, const StepSequence& seq) 
   out.token_id = top.ids[chosen];
   out.logprob = top.logits[chosen] - top.log_sum_exp;
   for (int32_t i = 0; i < p.logprobs && size_t(i) < top.ids.size(); ++i)
-    out.top_logprobs.emplace_back(top.ids[size_t(i)], top.logits[size_t(i)] - top.log_sum_exp);
+    if (top.logits[size_t(i)] != kNegInf)
+      out.top_logprobs.emplace_back(top.ids[size_t(i)], top.logits[size_t(i)] - top.log_sum_exp);
   return out;
 }
 

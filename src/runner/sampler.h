@@ -26,14 +26,21 @@ double uniform_draw(uint64_t seed, uint64_t index);
 
 // Samples from `logits` ([vocab] F32) for `seq` (its params, prompt and output so far,
 // seed and banned tokens). Order of processing:
-//   1. NaN/Inf anywhere -> numerical_error, no token.
-//   2. banned tokens -> -inf; repetition penalty over prompt + output (HF: divide
+//   1. NaN/Inf anywhere -> numerical_error, no token. A sequence with a token mask
+//      (mask_row >= 0) gets its row with -inf at the masked tokens: those are never
+//      sampled nor listed in top_logprobs, and only a row with no other value is an error.
+//   2. logit_bias added; banned tokens -> -inf; repetition penalty over prompt + output (HF: divide
 //      positive logits, multiply negative ones); presence and frequency penalties over
 //      the output (OpenAI).
 //   3. logprob / top_logprobs are the log-softmax of these penalised logits.
 //   4. temperature 0: argmax (lowest id on ties). Otherwise temperature, then top-k,
 //      top-p, min-p, then one draw uniform_draw(seed, output length).
 SampledToken sample_token(std::span<const float> logits, const StepSequence& seq, SamplerScratch& scratch);
+
+// A prompt position's scores from its logits row ([vocab] F32): the log-softmax and
+// rank (1: most likely) of `target`, and the `alternatives` most likely tokens.
+TokenLogprob score_position(const float* logits, size_t vocab, int32_t target, int32_t alternatives,
+                            SamplerScratch& scratch);
 
 // The k most likely tokens of a row as a backend's top-k op returns them: sorted by
 // logit, highest first (ties: lower id first), with log(sum(exp(logits))) over the whole
@@ -44,8 +51,8 @@ struct TopCandidates {
   float log_sum_exp = 0.0f;
 };
 
-// Whether `seq` can be sampled exactly from its top `k` candidates: no penalties or
-// banned tokens, logprobs alternatives within k, and greedy or top_k within k.
+// Whether `seq` can be sampled exactly from its top `k` candidates: no penalties, logit
+// bias or banned tokens, logprobs alternatives within k, and greedy or top_k within k.
 bool samples_from_top(const StepSequence& seq, int32_t k);
 // Same result as sample_token() on the full row, for a sequence samples_from_top()
 // accepts. NaN/Inf in the candidates or the normaliser is a numerical error.

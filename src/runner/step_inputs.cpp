@@ -15,7 +15,7 @@ StepInputs::StepInputs(Backend& be, const StepInputsConfig& c) : backend_(be), c
   h_query_start_ = be.alloc_staging(DType::kI32, {s + 1});
   h_seq_lens_ = be.alloc_staging(DType::kI32, {s});
   h_block_tables_ = be.alloc_staging(DType::kI32, {tables});
-  h_logits_rows_ = be.alloc_staging(DType::kI32, {s});
+  h_logits_rows_ = be.alloc_staging(DType::kI32, {s + c.max_prompt_logprob_rows});
   h_block_copies_ = be.alloc_staging(DType::kI32, {s, 2});
   d_token_ids_ = be.alloc(DType::kI32, {t});
   d_positions_ = be.alloc(DType::kI32, {t});
@@ -23,7 +23,7 @@ StepInputs::StepInputs(Backend& be, const StepInputsConfig& c) : backend_(be), c
   d_query_start_ = be.alloc(DType::kI32, {s + 1});
   d_seq_lens_ = be.alloc(DType::kI32, {s});
   d_block_tables_ = be.alloc(DType::kI32, {tables});
-  d_logits_rows_ = be.alloc(DType::kI32, {s});
+  d_logits_rows_ = be.alloc(DType::kI32, {s + c.max_prompt_logprob_rows});
   d_block_copies_ = be.alloc(DType::kI32, {s, 2});
   // Padding rows point at block 0: attention reads it harmlessly, nothing writes it.
   std::fill_n(h_block_tables_.ptr<int32_t>(), tables, 0);
@@ -43,6 +43,8 @@ void StepInputs::build(const StepBatch& batch, int32_t pad_to, int64_t vocab_siz
   int64_t t = 0;
   int32_t sampled = 0, max_query_len = 0, max_seq_len = 0;
   starts[0] = 0;
+  prompt_rows_.clear();
+  std::vector<int32_t> prompt_token_rows;  // token index of each prompt row
   for (int32_t i = 0; i < real; ++i) {
     const StepSequence& seq = batch.seqs[size_t(i)];
     const int32_t n = int32_t(seq.new_token_ids.size());
@@ -67,6 +69,13 @@ void StepInputs::build(const StepBatch& batch, int32_t pad_to, int64_t vocab_siz
     std::copy(seq.block_table.begin(), seq.block_table.end(),
               h_block_tables_.ptr<int32_t>() + int64_t(i) * max_blocks_per_seq_);
     if (seq.sample) rows[sampled++] = int32_t(t) - 1;
+    if (seq.prompt_logprobs >= 0) {
+      const int32_t last_scored = int32_t(seq.prompt_token_ids.size()) - 2;  // position before the last prompt token
+      for (int32_t p = seq.num_computed_tokens; p < seq_len && p <= last_scored; ++p) {
+        prompt_rows_.emplace_back(i, p);
+        prompt_token_rows.push_back(int32_t(t) - seq_len + p);
+      }
+    }
     max_query_len = std::max(max_query_len, n);
     max_seq_len = std::max(max_seq_len, seq_len);
   }
@@ -98,7 +107,11 @@ void StepInputs::build(const StepBatch& batch, int32_t pad_to, int64_t vocab_siz
   }
   block_copies_ = d_block_copies_.slice_rows(0, copies);
 
-  const int32_t logits_rows = seqs > real ? seqs : sampled;
+  TERN_CHECK(int32_t(prompt_rows_.size()) <= config_.max_prompt_logprob_rows, "step scores ", prompt_rows_.size(),
+             " prompt positions, at most ", config_.max_prompt_logprob_rows);
+  num_top_k_rows_ = seqs > real ? seqs : sampled;
+  std::copy(prompt_token_rows.begin(), prompt_token_rows.end(), rows + num_top_k_rows_);
+  const int32_t logits_rows = num_top_k_rows_ + int32_t(prompt_rows_.size());
   inputs_.token_ids = d_token_ids_.slice_rows(0, t);
   inputs_.positions = d_positions_.slice_rows(0, t);
   inputs_.slot_mapping = d_slots_.slice_rows(0, t);

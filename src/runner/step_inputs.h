@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
@@ -16,6 +17,7 @@ namespace tern {
 struct StepInputsConfig {
   int64_t max_tokens = 0;
   int32_t max_seqs = 0;
+  int32_t max_prompt_logprob_rows = 0;  // logits rows beyond the sampled ones, for prompt logprobs
   int32_t block_size = 0;
   int32_t max_model_len = 0;
 };
@@ -39,6 +41,11 @@ class StepInputs {
   int32_t num_block_copies() const { return int32_t(block_copies_.rows()); }
   int32_t num_seqs() const { return num_seqs_; }        // including padding
   int32_t num_sampled() const { return num_sampled_; }  // sequences of the batch with sample set
+  // Logits rows the top-k runs over: the sampled ones (all rows of a padded graph batch).
+  int32_t num_top_k_rows() const { return num_top_k_rows_; }
+  // Prompt logprobs: the logits rows after the top-k rows, in order, as (index of the
+  // sequence in the batch, prompt position whose next token they score).
+  const std::vector<std::pair<int32_t, int32_t>>& prompt_rows() const { return prompt_rows_; }
   int64_t num_tokens() const { return num_tokens_; }
 
  private:
@@ -55,6 +62,8 @@ class StepInputs {
   int64_t num_tokens_ = 0;
   int32_t num_seqs_ = 0;
   int32_t num_sampled_ = 0;
+  int32_t num_top_k_rows_ = 0;
+  std::vector<std::pair<int32_t, int32_t>> prompt_rows_;
 };
 
 }  // namespace tern

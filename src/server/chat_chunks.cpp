@@ -18,13 +18,15 @@ std::string tool_call_id() {
 }  // namespace
 
 ChatChunkBuilder::ChatChunkBuilder(ChunkHeader header, std::shared_ptr<const Tokenizer> tokenizer, int32_t num_choices,
-                                   bool logprobs, bool parse_tool_calls)
+                                   bool logprobs, std::optional<ToolCallFormat> tool_calls, bool in_call_list,
+                                   bool parallel)
     : ChunkBuilder(std::move(header), "chat.completion.chunk"),
       tokenizer_(std::move(tokenizer)),
       logprobs_(logprobs),
+      parallel_(parallel),
       choices_(static_cast<size_t>(num_choices)) {
-  if (parse_tool_calls) {
-    for (ChoiceState& c : choices_) c.tool_calls.emplace();
+  if (tool_calls) {
+    for (ChoiceState& c : choices_) c.tool_calls.emplace(*tool_calls, in_call_list);
   }
 }
 
@@ -46,18 +48,29 @@ void ChatChunkBuilder::add(int32_t choice, const RequestOutput& out, std::vector
     if (out.finish_reason) {
       ToolCallDelta rest = state.tool_calls->finish();
       text.content += rest.content;
-      for (ParsedToolCall& call : rest.calls) text.calls.push_back(std::move(call));
+      for (ToolCallPiece& piece : rest.calls) text.calls.push_back(std::move(piece));
     }
   }
+  // parallel_tool_calls false: calls after the first are dropped (a forced call's grammar
+  // allows only one; "auto" cannot stop the model from writing more).
+  if (!parallel_) std::erase_if(text.calls, [](const ToolCallPiece& piece) { return piece.index > 0; });
   Json delta = Json::object();
   if (!text.content.empty()) delta["content"] = text.content;
   if (!text.calls.empty()) {
+    // OpenAI's streaming shape: a call's first delta has its id, type and name; the
+    // arguments' text follows in pieces.
     Json calls = Json::array();
-    for (ParsedToolCall& call : text.calls) {
-      calls.push_back({{"index", state.num_tool_calls++},
-                       {"id", tool_call_id()},
-                       {"type", "function"},
-                       {"function", {{"name", std::move(call.name)}, {"arguments", std::move(call.arguments)}}}});
+    for (ToolCallPiece& piece : text.calls) {
+      Json call = {{"index", piece.index}};
+      Json function = Json::object();
+      if (piece.name) {
+        call["id"] = tool_call_id();
+        call["type"] = "function";
+        function["name"] = std::move(*piece.name);
+      }
+      function["arguments"] = std::move(piece.arguments);
+      call["function"] = std::move(function);
+      calls.push_back(std::move(call));
     }
     delta["tool_calls"] = std::move(calls);
   }
@@ -69,7 +82,8 @@ void ChatChunkBuilder::add(int32_t choice, const RequestOutput& out, std::vector
   }
   if (out.finish_reason) {
     Json c = delta_choice(choice, Json::object());
-    const bool called = state.num_tool_calls > 0 && *out.finish_reason == FinishReason::kStop;
+    const bool called =
+        state.tool_calls && state.tool_calls->num_calls() > 0 && *out.finish_reason == FinishReason::kStop;
     c["finish_reason"] = called ? "tool_calls" : finish_reason_name(*out.finish_reason);
     chunks.push_back(chunk(std::move(c)));
   }

@@ -13,21 +13,24 @@ namespace tern::server {
 
 class ChatChunkBuilder : public ChunkBuilder {
  public:
+  // With `tool_calls`, each choice's text goes through a ToolCallParser of that format
+  // (`in_call_list`: see ToolCallParser); without `parallel` a choice returns its first
+  // call only.
   ChatChunkBuilder(ChunkHeader header, std::shared_ptr<const Tokenizer> tokenizer, int32_t num_choices, bool logprobs,
-                   bool parse_tool_calls);
+                   std::optional<ToolCallFormat> tool_calls, bool in_call_list = false, bool parallel = true);
   void begin(std::vector<Json>& chunks) override;
   void add(int32_t choice, const RequestOutput& delta, std::vector<Json>& chunks) override;
 
  private:
   struct ChoiceState {
     std::optional<ToolCallParser> tool_calls;  // set when tools are on
-    int32_t num_tool_calls = 0;
   };
 
   Json delta_choice(int32_t choice, Json delta) const;
 
   std::shared_ptr<const Tokenizer> tokenizer_;
   bool logprobs_;
+  bool parallel_;
   std::vector<ChoiceState> choices_;
 };
 

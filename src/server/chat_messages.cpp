@@ -142,16 +142,23 @@ Json normalize_tools(const Json* tools) {
   return *tools;
 }
 
-ToolChoice read_tool_choice(const JsonFields& body, bool has_tools) {
+ToolChoice read_tool_choice(const JsonFields& body, const Json& tools) {
   const Json* choice = body.find("tool_choice");
-  if (!choice) return has_tools ? ToolChoice::kAuto : ToolChoice::kNone;
-  if (choice->is_string() && *choice == "none") return ToolChoice::kNone;
+  const bool has_tools = !tools.is_null();
+  if (!choice) return {has_tools ? ToolChoice::kAuto : ToolChoice::kNone};
+  if (choice->is_string() && *choice == "none") return {ToolChoice::kNone};
   if (!has_tools) throw invalid_param("tool_choice", "is only allowed when tools are given");
-  if (choice->is_string() && *choice == "auto") return ToolChoice::kAuto;
-  if ((choice->is_string() && *choice == "required") || choice->is_object()) {
-    throw invalid_param("tool_choice",
-                        "\"required\" and named tool choices need constrained decoding, which is not "
-                        "supported yet; use \"auto\" or \"none\"");
+  if (choice->is_string() && *choice == "auto") return {ToolChoice::kAuto};
+  if (choice->is_string() && *choice == "required") return {ToolChoice::kRequired};
+  if (choice->is_object()) {
+    const JsonFields named(*choice, "tool_choice");
+    if (named.string("type", 64) != "function") throw invalid_param(named.param("type"), "must be \"function\"");
+    const std::optional<JsonFields> function = named.object("function");
+    const std::optional<std::string> name = function ? function->string("name", 64) : std::nullopt;
+    if (!name) throw invalid_param("tool_choice.function.name", "is required");
+    for (const Json& tool : tools)
+      if (tool["function"]["name"] == *name) return {ToolChoice::kNamed, *name};
+    throw invalid_param("tool_choice.function.name", "names no tool of this request: \"" + *name + "\"");
   }
   throw invalid_param("tool_choice", "must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", ...}");
 }

@@ -2,6 +2,8 @@
 // Hugging Face chat templates expect. Message text is data: it is never evaluated.
 #pragma once
 
+#include <string>
+
 #include "server/json_body.h"
 #include "server/json_fields.h"
 
@@ -18,10 +20,14 @@ Json normalize_messages(const Json* messages);
 // "parameters"?}}; returned as given (null when absent or empty).
 Json normalize_tools(const Json* tools);
 
-enum class ToolChoice { kNone, kAuto };
+struct ToolChoice {
+  // kRequired and kNamed force a call through the grammar (tool_call_grammar.h).
+  enum Kind { kNone, kAuto, kRequired, kNamed } kind = kNone;
+  std::string name;  // kNamed: the function
+};
 
-// "none" or "auto" (the default when tools are given). "required" and named functions
-// need constrained decoding, which tern does not have yet: 400.
-ToolChoice read_tool_choice(const JsonFields& body, bool has_tools);
+// "none", "auto" (the default when tools are given), "required" or {"type": "function",
+// "function": {"name": ...}} naming one of `tools`. Throws ApiError 400 naming the field.
+ToolChoice read_tool_choice(const JsonFields& body, const Json& tools);
 
 }  // namespace tern::server

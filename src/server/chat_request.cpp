@@ -6,6 +6,8 @@
 #include "server/content_markers.h"
 #include "server/prompt_tokens.h"
 #include "server/sampling_request.h"
+#include "server/structured_output.h"
+#include "server/tool_call_grammar.h"
 
 namespace tern::server {
 namespace {
@@ -23,6 +25,30 @@ Json read_template_kwargs(const JsonFields& body) {
   return extra;
 }
 
+// tool_choice "required" or a named function: the output is calls, through the grammar.
+void force_tool_calls(ChatPrompt& prompt, const ServedModel& model, ValidRequest& request) {
+  if (request.params.grammar)
+    throw invalid_param("tool_choice",
+                        "a forced tool call cannot be combined with response_format, "
+                        "structured_outputs or guided_*");
+  std::vector<ToolSpec> tools;
+  for (size_t i = 0; i < prompt.tools.size(); ++i) {
+    const Json& function = prompt.tools[i]["function"];
+    if (prompt.tool_choice.kind == ToolChoice::kNamed && function["name"] != prompt.tool_choice.name) continue;
+    tools.push_back({&function, "tools[" + std::to_string(i) + "].function"});
+  }
+  const ToolCallFormat format = model.tool_call_format;
+  OutputGrammar output{tool_call_grammar(format, tools, prompt.parallel_tool_calls), "tool_choice"};
+  request.params.grammar = compile_output_grammar(output, model);
+  if (format == ToolCallFormat::kMistral) {
+    // The grammar writes the list of calls; the special token before it goes in the prompt.
+    const std::optional<int32_t> id = model.tokenizer->token_to_id("[TOOL_CALLS]");
+    if (!id) throw invalid_param("tool_choice", "the model's tokenizer has no [TOOL_CALLS] token to force a call with");
+    prompt.token_ids.push_back(*id);
+    request.tool_call_list_open = true;
+  }
+}
+
 }  // namespace
 
 ChatPrompt build_chat_prompt(const JsonFields& body, const ServedModel& model, const PrepareOptions& prepare) {
@@ -34,9 +60,10 @@ ChatPrompt build_chat_prompt(const JsonFields& body, const ServedModel& model, c
   render.messages = normalize_messages(body.find("messages"));
   const Json tools = normalize_tools(body.find("tools"));
   ChatPrompt prompt;
-  const ToolChoice choice = read_tool_choice(body, !tools.is_null());
-  body.boolean("parallel_tool_calls");  // accepted; the model decides how many calls it makes
-  prompt.tools_enabled = !tools.is_null() && choice == ToolChoice::kAuto;
+  prompt.tools = tools;
+  prompt.tool_choice = read_tool_choice(body, tools);
+  prompt.parallel_tool_calls = body.boolean("parallel_tool_calls").value_or(true);
+  prompt.tools_enabled = !tools.is_null() && prompt.tool_choice.kind != ToolChoice::kNone;
   if (prompt.tools_enabled) render.tools = tools;
   render.add_generation_prompt = body.boolean("add_generation_prompt").value_or(true);
   render.extra_variables = read_template_kwargs(body);
@@ -79,7 +106,16 @@ ValidRequest parse_chat_request(const Json& body, const ServedModel& model, cons
   request.api = RequestApi::kChat;
   const MaxTokensField max_tokens = read_shared_fields(fields, model, request);
   ChatPrompt prompt = build_chat_prompt(fields, model, prepare);
-  request.parse_tool_calls = prompt.tools_enabled;
+  if (prompt.tools_enabled) {
+    request.tool_calls = model.tool_call_format;
+    request.parallel_tool_calls = prompt.parallel_tool_calls;
+  }
+  const ToolChoice& choice = prompt.tool_choice;
+  if (choice.kind == ToolChoice::kRequired || choice.kind == ToolChoice::kNamed) {
+    force_tool_calls(prompt, model, request);
+  } else if (model.tool_call_format == ToolCallFormat::kMistral && prompt.tools_enabled) {
+    request.params.skip_special_tokens = false;  // [TOOL_CALLS] is a special token
+  }
   request.prompts.push_back(ValidPrompt{.token_ids = std::move(prompt.token_ids)});
   resolve_max_tokens(request, max_tokens, model.max_model_len(), "messages");
   return request;

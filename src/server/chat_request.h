@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "server/chat_messages.h"
 #include "server/json_fields.h"
 #include "server/prompt_tokens.h"
 #include "server/served_model.h"
@@ -14,6 +15,9 @@ namespace tern::server {
 struct ChatPrompt {
   std::vector<int32_t> token_ids;
   bool tools_enabled = false;  // tools were given and tool_choice is not "none"
+  Json tools;                  // as validated (null without tools)
+  ToolChoice tool_choice;
+  bool parallel_tool_calls = true;
 };
 
 // messages, tools, tool_choice, add_generation_prompt and chat_template_kwargs (allowlist:

@@ -29,10 +29,16 @@ std::unique_ptr<ChunkBuilder> make_chunk_builder(const ValidRequest& request, Ch
   const int32_t num_choices = static_cast<int32_t>(request.prompts.size()) * request.params.n;
   if (request.api == RequestApi::kChat) {
     return std::make_unique<ChatChunkBuilder>(std::move(header), std::move(tokenizer), num_choices,
-                                              request.params.logprobs >= 0, request.parse_tool_calls);
+                                              request.params.logprobs >= 0, request.tool_calls,
+                                              request.tool_call_list_open, request.parallel_tool_calls);
+  }
+  std::vector<CompletionPrompt> prompts;
+  if (request.echo || request.return_prompt_logprobs) {
+    for (const ValidPrompt& p : request.prompts) prompts.push_back({p.token_ids, p.echo_text});
   }
   return std::make_unique<CompletionChunkBuilder>(std::move(header), std::move(tokenizer), num_choices,
-                                                  request.params.logprobs >= 0);
+                                                  request.params.logprobs >= 0, request.params.n, std::move(prompts),
+                                                  request.echo, request.return_prompt_logprobs);
 }
 
 }  // namespace tern::server

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "engine/request_output.h"
@@ -19,5 +20,15 @@ Json chat_logprobs(const std::vector<TokenLogprob>& logprobs, const Tokenizer& t
 // "text_offset"}. `text_offset` is the choice's text length before these tokens; it
 // advances by each token's decoded length.
 Json completion_logprobs(const std::vector<TokenLogprob>& logprobs, const Tokenizer& tokenizer, int64_t& text_offset);
+
+// Completions with echo: the prompt's tokens in the shape above, the first with null
+// logprob and top_logprobs (nothing comes before it); scores[i] scores prompt token i + 1.
+Json echo_logprobs(std::span<const int32_t> prompt, const std::vector<TokenLogprob>& scores, const Tokenizer& tokenizer,
+                   int64_t& text_offset);
+
+// vLLM's prompt_logprobs: null for the first prompt token, then for each one
+// {"<id>": {"logprob", "rank", "decoded_token"}}, the prompt token and its alternatives.
+Json vllm_prompt_logprobs(std::span<const int32_t> prompt, const std::vector<TokenLogprob>& scores,
+                          const Tokenizer& tokenizer);
 
 }  // namespace tern::server

@@ -153,6 +153,21 @@ std::string ServerMetrics::render(const EngineStats* stats, const IntakeStats& i
          static_cast<double>(s.num_kv_block_copies));
   scalar(out, "counter", "tern_numerical_errors_total", "Sequences ended by NaN or Inf logits.",
          static_cast<double>(s.num_numerical_errors));
+  {
+    // Structured output's per-sequence, per-step mask time, as a histogram in seconds.
+    const MaskTimes& t = s.mask_times;
+    const std::string name = "tern_structured_output_mask_seconds";
+    out += "# HELP " + name + " Time to make one sequence's token mask for one step (structured output).\n# TYPE " +
+           name + " histogram\n";
+    int64_t cumulative = 0;
+    for (size_t i = 0; i < MaskTimes::kUpperBoundsUs.size(); ++i) {
+      cumulative += t.counts[i];
+      out += name + "_bucket{le=\"" + format_value(MaskTimes::kUpperBoundsUs[i] * 1e-6) + "\"} " +
+             std::to_string(cumulative) + "\n";
+    }
+    out += name + "_bucket{le=\"+Inf\"} " + std::to_string(t.count) + "\n" + name + "_sum " +
+           format_value(t.sum_us * 1e-6) + "\n" + name + "_count " + std::to_string(t.count) + "\n";
+  }
   out += "# HELP tern_requests_total Finished sequences by finish reason.\n# TYPE tern_requests_total counter\n";
   for (FinishReason r : {FinishReason::kStop, FinishReason::kLength, FinishReason::kAbort, FinishReason::kError}) {
     out += std::string("tern_requests_total{finish_reason=\"") + finish_reason_name(r) + "\"} " +

@@ -28,10 +28,22 @@ void ResponseAggregator::add(const Json& chunk) {
         choice.text += content->get<std::string>();
       }
       if (const auto calls = delta.find("tool_calls"); calls != delta.end()) {
-        for (const Json& call : *calls) choice.tool_calls.push_back(call);
+        // A call streams as one delta with its id and name, then pieces of its arguments.
+        for (const Json& call : *calls) {
+          Json* known = nullptr;
+          for (Json& c : choice.tool_calls)
+            if (c["index"] == call["index"]) known = &c;
+          if (!known) {
+            choice.tool_calls.push_back(call);
+            continue;
+          }
+          std::string& arguments = (*known)["function"]["arguments"].get_ref<std::string&>();
+          arguments += call["function"]["arguments"].get<std::string>();
+        }
       }
     } else {
       choice.text += c["text"].get<std::string>();
+      if (const auto scores = c.find("prompt_logprobs"); scores != c.end()) choice.prompt_logprobs = *scores;
     }
     add_logprobs(choice, c["logprobs"]);
     if (!c["finish_reason"].is_null()) choice.finish_reason = c["finish_reason"];
@@ -59,6 +71,7 @@ Json ResponseAggregator::response() const {
       c["message"] = std::move(message);
     } else {
       c["text"] = choice.text;
+      if (!choice.prompt_logprobs.is_null()) c["prompt_logprobs"] = choice.prompt_logprobs;
     }
     c["logprobs"] = choice.logprobs;
     c["finish_reason"] = choice.finish_reason;

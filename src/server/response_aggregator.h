@@ -24,6 +24,7 @@ class ResponseAggregator {
     Json tool_calls = Json::array();
     Json logprobs = nullptr;
     Json finish_reason = nullptr;
+    Json prompt_logprobs = nullptr;  // completions with vLLM's prompt_logprobs
   };
 
   void add_logprobs(Choice& choice, const Json& logprobs);

@@ -1,12 +1,14 @@
 #include "server/sampling_request.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <span>
 #include <string_view>
 
 #include "base/log.h"
 #include "server/api_error.h"
+#include "server/structured_output.h"
 
 namespace tern::server {
 namespace {
@@ -75,39 +77,83 @@ void read_logprobs(const JsonFields& body, RequestApi api, SamplingParams& param
   }
 }
 
+// OpenAI's logit_bias: {"<token id>": bias in [-100, 100]}, at most kMaxLogitBias entries.
+void read_logit_bias(const JsonFields& body, int32_t vocab_size, SamplingParams& params) {
+  const Json* bias = body.find("logit_bias");
+  if (!bias) return;
+  if (!bias->is_object()) throw invalid_param("logit_bias", "expected an object of token ids to biases");
+  if (bias->size() > kMaxLogitBias)
+    throw invalid_param("logit_bias", "at most " + std::to_string(kMaxLogitBias) + " entries are allowed");
+  for (const auto& [key, value] : bias->items()) {
+    int64_t id = -1;
+    const bool digits = !key.empty() && key.size() <= 10 && key.find_first_not_of("0123456789") == std::string::npos;
+    if (digits) id = std::stoll(key);
+    if (id < 0 || id >= vocab_size)
+      throw invalid_param("logit_bias", "keys must be token ids in [0, " + std::to_string(vocab_size) + "), got \"" +
+                                            key.substr(0, 32) + "\"");
+    if (!value.is_number() || !std::isfinite(value.get<double>()) || std::fabs(value.get<double>()) > 100.0)
+      throw invalid_param("logit_bias", "the bias of token " + key + " must be a number in [-100, 100]");
+    params.logit_bias.emplace_back(int32_t(id), value.get<float>());
+  }
+}
+
+// echo and prompt_logprobs (completions): the prompt's text before each completion, and
+// the prompt tokens' logprobs (in the logprobs arrays with echo, or vLLM's field).
+void read_scoring_fields(const JsonFields& body, ValidRequest& request) {
+  SamplingParams& p = request.params;
+  if (request.api == RequestApi::kChat) {
+    if (body.has("prompt_logprobs"))
+      throw invalid_param("prompt_logprobs", "is supported on /v1/completions (scoring a prompt)");
+    if (body.boolean("echo").value_or(false))
+      throw invalid_param("echo", "is supported on /v1/completions; chat responses hold only the reply");
+    return;
+  }
+  request.echo = body.boolean("echo").value_or(false);
+  if (const std::optional<int64_t> n = body.integer("prompt_logprobs", 0, kMaxTopLogprobs)) {
+    p.prompt_logprobs = int32_t(*n);
+    request.return_prompt_logprobs = true;
+  }
+  if (request.echo && p.logprobs >= 0) p.prompt_logprobs = std::max(p.prompt_logprobs, p.logprobs);
+}
+
+// Fields that would change the output and that tern does not implement: a 400 naming
+// them, never an answer that silently ignores them. Each is refused only with a value that
+// asks for something (false / 1 / empty mean the default).
 void reject_unsupported(const JsonFields& body, RequestApi api) {
-  if (const std::optional<JsonFields> format = body.object("response_format")) {
-    const std::optional<std::string> type = format->string("type", 64);
-    if (type != "text") {
-      throw unsupported("response_format",
-                        "structured output (response_format json_object / json_schema) is not supported yet; "
-                        "omit response_format or use {\"type\": \"text\"}");
-    }
-  }
-  // vLLM's constrained-decoding extensions: ignoring them would return unconstrained text
-  // to a client that relies on the constraint.
-  for (const char* field : {"guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs"}) {
-    if (body.has(field)) throw unsupported(field, "constrained decoding is not supported yet");
-  }
   if (const std::optional<int64_t> best_of = body.integer("best_of", 1, kInt64Max); best_of && *best_of != 1) {
     throw unsupported("best_of", "best_of is not supported; use n");
   }
   if (body.boolean("use_beam_search").value_or(false))
     throw unsupported("use_beam_search", "beam search is not supported");
-  if (const Json* bias = body.find("logit_bias"); bias && !(bias->is_object() && bias->empty())) {
-    throw unsupported("logit_bias", "logit_bias is not supported");
+  if (const Json* v = body.find("length_penalty"); v && !(v->is_number() && v->get<double>() == 1.0))
+    throw unsupported("length_penalty", "length_penalty applies to beam search, which is not supported");
+  // vLLM's sampling extensions tern does not have.
+  for (const char* field : {"allowed_token_ids", "bad_words", "logits_processors", "truncate_prompt_tokens"}) {
+    if (const Json* v = body.find(field); v && !(v->is_array() && v->empty()))
+      throw unsupported(field, std::string(field) + " is not supported");
   }
+  if (body.boolean("return_tokens_as_token_ids").value_or(false))
+    throw unsupported("return_tokens_as_token_ids", "return_tokens_as_token_ids is not supported");
+  if (!body.boolean("spaces_between_special_tokens").value_or(true))
+    throw unsupported("spaces_between_special_tokens", "spaces_between_special_tokens false is not supported");
   if (api == RequestApi::kCompletions) {
-    if (body.boolean("echo").value_or(false)) throw unsupported("echo", "echo is not supported");
     if (const std::optional<std::string> suffix = body.string("suffix", 1 << 20); suffix && !suffix->empty()) {
       throw unsupported("suffix", "suffix (insertion) is not supported");
     }
-  } else {
-    if (body.has("functions") || body.has("function_call")) {
-      throw unsupported(body.has("functions") ? "functions" : "function_call",
-                        "the deprecated functions API is not supported; use tools and tool_choice");
-    }
+    return;
   }
+  if (body.has("functions") || body.has("function_call")) {
+    throw unsupported(body.has("functions") ? "functions" : "function_call",
+                      "the deprecated functions API is not supported; use tools and tool_choice");
+  }
+  // OpenAI features beyond text: audio output, predicted outputs, reasoning effort, web search.
+  if (const Json* v = body.find("modalities"); v && !(v->is_array() && (v->empty() || *v == Json::array({"text"}))))
+    throw unsupported("modalities", "only text output is supported");
+  for (const char* field : {"audio", "prediction", "reasoning_effort", "web_search_options", "documents"}) {
+    if (body.has(field)) throw unsupported(field, std::string(field) + " is not supported");
+  }
+  if (body.boolean("continue_final_message").value_or(false))
+    throw unsupported("continue_final_message", "continue_final_message is not supported");
 }
 
 // int64's range, as vLLM takes it: a seed beyond it is refused rather than saturated, which
@@ -146,9 +192,25 @@ void log_unknown_fields(const JsonFields& body, RequestApi api) {
                                                  "priority",
                                                  "split_special_tokens",
                                                  "response_format",
+                                                 "structured_outputs",
+                                                 "guided_json",
+                                                 "guided_regex",
+                                                 "guided_choice",
+                                                 "guided_grammar",
+                                                 "guided_decoding_backend",
+                                                 "guided_whitespace_pattern",
                                                  "best_of",
                                                  "use_beam_search",
+                                                 "length_penalty",
+                                                 "allowed_token_ids",
+                                                 "bad_words",
+                                                 "logits_processors",
+                                                 "truncate_prompt_tokens",
+                                                 "return_tokens_as_token_ids",
+                                                 "spaces_between_special_tokens",
                                                  "logit_bias",
+                                                 "include_stop_str_in_output",
+                                                 "prompt_logprobs",
                                                  "user"};
   static constexpr std::string_view kChat[] = {"messages",
                                                "tools",
@@ -160,8 +222,16 @@ void log_unknown_fields(const JsonFields& body, RequestApi api) {
                                                "chat_template",
                                                "chat_template_kwargs",
                                                "functions",
-                                               "function_call"};
-  static constexpr std::string_view kCompletions[] = {"prompt", "echo", "suffix"};
+                                               "function_call",
+                                               "modalities",
+                                               "audio",
+                                               "prediction",
+                                               "reasoning_effort",
+                                               "web_search_options",
+                                               "documents",
+                                               "continue_final_message",
+                                               "echo"};
+  static constexpr std::string_view kCompletions[] = {"prompt", "echo", "suffix", "add_special_tokens"};
   for (const auto& item : body.json().items()) {
     const std::string& key = item.key();
     const auto known = [&](std::span<const std::string_view> keys) {
@@ -192,15 +262,18 @@ MaxTokensField read_shared_fields(const JsonFields& body, const ServedModel& mod
   reject_unsupported(body, request.api);
   log_unknown_fields(body, request.api);
   SamplingParams& p = request.params;
-  p.temperature = static_cast<float>(body.number("temperature", 0.0, 2.0).value_or(1.0));
-  p.top_p = static_cast<float>(body.number("top_p", 0.0, 1.0).value_or(1.0));
+  // Left out: the model's defaults (generation_config.json), else the neutral values.
+  const SamplingDefaults& d = model.sampling_defaults;
+  p.temperature = static_cast<float>(body.number("temperature", 0.0, 2.0).value_or(d.temperature.value_or(1.0)));
+  p.top_p = static_cast<float>(body.number("top_p", 0.0, 1.0).value_or(d.top_p.value_or(1.0)));
   if (p.top_p <= 0.0f) throw invalid_param("top_p", "must be in (0, 1], got 0");
-  const int64_t top_k = body.integer("top_k", -1, kInt32Max).value_or(0);
+  const int64_t top_k = body.integer("top_k", -1, kInt32Max).value_or(d.top_k.value_or(0));
   p.top_k = static_cast<int32_t>(top_k);
-  p.min_p = static_cast<float>(body.number("min_p", 0.0, 1.0).value_or(0.0));
+  p.min_p = static_cast<float>(body.number("min_p", 0.0, 1.0).value_or(d.min_p.value_or(0.0)));
   p.presence_penalty = static_cast<float>(body.number("presence_penalty", -2.0, 2.0).value_or(0.0));
   p.frequency_penalty = static_cast<float>(body.number("frequency_penalty", -2.0, 2.0).value_or(0.0));
-  p.repetition_penalty = static_cast<float>(body.number("repetition_penalty", 0.0, 100.0).value_or(1.0));
+  p.repetition_penalty =
+      static_cast<float>(body.number("repetition_penalty", 0.0, 100.0).value_or(d.repetition_penalty.value_or(1.0)));
   if (p.repetition_penalty <= 0.0f) throw invalid_param("repetition_penalty", "must be greater than 0");
   p.seed = read_seed(body);
   // Each of the n completions is a sequence of the running batch.
@@ -212,6 +285,10 @@ MaxTokensField read_shared_fields(const JsonFields& body, const ServedModel& mod
   read_stop(body, p);
   read_stop_token_ids(body, model.tokenizer->vocab_size(), p);
   read_logprobs(body, request.api, p);
+  read_logit_bias(body, model.tokenizer->vocab_size(), p);
+  p.include_stop_str_in_output = body.boolean("include_stop_str_in_output").value_or(false);
+  if (std::optional<OutputGrammar> output = read_output_grammar(body))
+    p.grammar = compile_output_grammar(*output, model);
 
   request.priority =
       static_cast<int32_t>(body.integer("priority", std::numeric_limits<int32_t>::min(), kInt32Max).value_or(0));
@@ -230,8 +307,17 @@ MaxTokensField read_shared_fields(const JsonFields& body, const ServedModel& mod
       max_tokens.param = "max_completion_tokens";
     }
   }
-  const std::optional<int64_t> legacy = body.integer("max_tokens", 1, kInt64Max);
+  // max_tokens 0 asks only for the prompt's scores (lm-eval's loglikelihood requests).
+  const std::optional<int64_t> legacy = body.integer("max_tokens", 0, kInt64Max);
   if (!max_tokens.value) max_tokens.value = legacy;
+  read_scoring_fields(body, request);
+  if (max_tokens.value == 0) {
+    if (p.prompt_logprobs < 0)
+      throw invalid_param(max_tokens.param,
+                          "must be at least 1; 0 only scores the prompt (echo with logprobs, or "
+                          "prompt_logprobs)");
+    if (p.n != 1) throw invalid_param("n", "must be 1 when max_tokens is 0 (scoring the prompt)");
+  }
   return max_tokens;
 }
 

@@ -5,20 +5,37 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "engine/engine.h"
+#include "server/grammar_cache.h"
+#include "server/tool_call_parser.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tern::server {
 
+// Sampling values a request gets for the fields it leaves out: the model's
+// generation_config.json (what vLLM applies), unless the server ignores it; the neutral
+// values (temperature 1, no top-p / top-k / min-p, no repetition penalty) otherwise.
+struct SamplingDefaults {
+  std::optional<double> temperature, top_p, min_p, repetition_penalty;
+  std::optional<int64_t> top_k;
+  // {"temperature": 0.7, ...}: the values that are set (/v1/models shows them).
+  nlohmann::ordered_json to_json() const;
+};
+
 struct ServedModel {
   std::string name;  // the id in /v1/models; requests naming another model get 404
   std::shared_ptr<const Tokenizer> tokenizer;
-  std::unique_ptr<Engine> engine;                     // started by the server
-  std::unique_ptr<const ChatTemplate> chat_template;  // null: no template, chat requests get 400
-  int64_t created = 0;                                // unix seconds at load
+  std::unique_ptr<Engine> engine;                             // started by the server
+  std::unique_ptr<const ChatTemplate> chat_template;          // null: no template, chat requests get 400
+  int64_t created = 0;                                        // unix seconds at load
+  std::unique_ptr<GrammarCache> grammars;                     // structured output, over the tokenizer's vocabulary
+  ToolCallFormat tool_call_format = ToolCallFormat::kHermes;  // how the model writes tool calls
+  SamplingDefaults sampling_defaults;
 
   int32_t max_model_len() const { return engine->config().max_model_len; }
 };

@@ -46,7 +46,7 @@ else
 fi
 
 expect_break "the server includes a backend header" src/server/router.cpp '#include "backend/backend.h"' \
-  'src/server/router.cpp:1: #include "backend/backend.h": server may not include backend (docs/layers.txt: server: engine tokenizer)'
+  'src/server/router.cpp:1: #include "backend/backend.h": server may not include backend (docs/layers.txt: server: engine tokenizer grammar)'
 expect_break "the engine includes a model header" src/engine/engine.cpp '#include "model/llama_model.h"' \
   'src/engine/engine.cpp:1: #include "model/llama_model.h": engine may not include model'
 expect_break "the engine includes the runner" src/engine/scheduler.cpp '#include "runner/model_runner.h"' \

@@ -175,11 +175,15 @@ describe("chat completions", () => {
     assert.equal(r.json.error.param, "messages");
   });
 
-  test("tool_choice required is refused until constrained decoding exists", async () => {
-    const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }];
-    await assert.rejects(
-      client.chat.completions.create({ model: "tiny-qwen2", messages, tools, tool_choice: "required" }),
-      (e) => e.status === 400 && e.param === "tool_choice");
+  test("tool_choice required forces one call through the grammar, even where the template ignores tools", async () => {
+    const tools = [{ type: "function", function: { name: "get_weather", parameters: {
+      type: "object", properties: { city: { type: "string", maxLength: 5 } }, required: ["city"] } } }];
+    const r = await client.chat.completions.create({ model: "tiny-qwen2", messages, tools, tool_choice: "required",
+                                                     parallel_tool_calls: false, seed: 1, max_tokens: 100 });
+    assert.equal(r.choices[0].finish_reason, "tool_calls");
+    const call = r.choices[0].message.tool_calls[0];
+    assert.equal(call.function.name, "get_weather");
+    assert.equal(typeof JSON.parse(call.function.arguments).city, "string");
   });
 });
 

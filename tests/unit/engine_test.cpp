@@ -14,12 +14,16 @@
 #include <thread>
 #include <vector>
 
+#include "engine/grammar_vocabulary.h"
 #include "engine/request_rejected.h"
 #include "fake_model.h"
+#include "grammar/regex.h"
+#include "grammar_support.h"
 
 namespace tern {
 namespace {
 
+using grammar::testing::matches;
 using testing::FakeExecutor;
 using testing::FakeModelOptions;
 using testing::FakeTokenizer;
@@ -556,6 +560,78 @@ TEST(EngineThread, StopAbortsWhatIsInFlight) {
   while (auto out = h.next()) absorb(r, *out);
   EXPECT_TRUE(r.finished);
   EXPECT_EQ(r.finish[0], FinishReason::kAbort);
+}
+
+// Structured output: the fake model's next token is a hash; the step's token masks make
+// it the next allowed token instead, as a real model's masked logits would.
+std::shared_ptr<const grammar::CompiledGrammar> fake_grammar(std::string_view regex) {
+  static const auto vocab = grammar_vocabulary(FakeTokenizer());
+  return grammar::CompiledGrammar::compile(grammar::regex_grammar(regex), vocab);
+}
+
+TEST(EngineStructuredOutput, EveryCompletionMatchesItsGrammarAndStopsWhenItIsComplete) {
+  TestEngine t = make_engine({});
+  SamplingParams p = seeded(64, 5, /*n=*/4);
+  p.grammar = fake_grammar("[a-c]{3,6}x(w2[0-9][0-9] )?");
+  std::vector<RequestHandle> handles;
+  for (int i = 0; i < 8; ++i) {
+    p.seed = uint64_t(100 + i);
+    handles.push_back(t.engine->add_request({1, 2, 3, uint8_t(i)}, p));
+  }
+  t.run();
+  int ended_by_eos = 0;
+  for (RequestHandle& h : handles) {
+    const Result r = take(h);
+    ASSERT_EQ(r.text.size(), 4u) << r;
+    for (size_t i = 0; i < 4; ++i) {
+      EXPECT_TRUE(matches(grammar::regex_grammar("[a-c]{3,6}x(w2[0-9][0-9] )?"), r.text[i])) << r;
+      EXPECT_EQ(r.finish[i], FinishReason::kStop) << r;
+      ended_by_eos += r.token_ids[i].back() == FakeTokenizer::kEosId;
+    }
+  }
+  // Where the grammar may end or go on, eos is allowed; where it must end, the output
+  // stops without one.
+  EXPECT_GT(ended_by_eos, 0);
+  EXPECT_LT(ended_by_eos, 32);
+}
+
+TEST(EngineStructuredOutput, MaxTokensFirstEndsWithLengthAndAPrefixOfAMatch) {
+  TestEngine t = make_engine({});
+  SamplingParams p = greedy(3);
+  p.grammar = fake_grammar("abcdef");
+  RequestHandle h = t.engine->add_request({7}, p);
+  t.run();
+  const Result r = take(h);
+  EXPECT_EQ(r.text[0], "abc");
+  EXPECT_EQ(r.finish[0], FinishReason::kLength);
+}
+
+TEST(EngineStructuredOutput, ConstrainedRequestsUnderKvPressureEqualEachRequestAlone) {
+  std::vector<Job> jobs = mixed_jobs(32, 17);
+  for (size_t i = 0; i < jobs.size(); i += 2) jobs[i].params.grammar = fake_grammar("(w3[0-9][0-9] |[0-9]+,)+");
+  TestEngine t = make_engine(pressure_config());
+  const std::vector<Result> together = run_together(t, jobs);
+  EXPECT_GT(t.engine->stats().num_preemptions, 0);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    EXPECT_EQ(together[i], run_alone(pressure_config(), jobs[i])) << "request " << i;
+    if (jobs[i].params.grammar) {
+      for (const std::string& text : together[i].text)
+        EXPECT_TRUE(grammar::testing::is_prefix(grammar::regex_grammar("(w3[0-9][0-9] |[0-9]+,)+"), text))
+            << together[i];
+    }
+  }
+}
+
+TEST(EngineStructuredOutput, EosBeforeMinTokensStaysBannedWhereTheGrammarMayGoOn) {
+  TestEngine t = make_engine({});
+  SamplingParams p = seeded(40, 9);
+  p.min_tokens = 12;
+  p.grammar = fake_grammar("[ab]+");
+  RequestHandle h = t.engine->add_request({1}, p);
+  t.run();
+  const Result r = take(h);
+  EXPECT_GE(r.token_ids[0].size(), 12u) << r;
+  EXPECT_TRUE(matches(grammar::regex_grammar("[ab]+"), r.text[0])) << r;
 }
 
 }  // namespace

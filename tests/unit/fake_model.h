@@ -117,6 +117,15 @@ class FakeExecutor : public ModelExecutor {
     std::vector<Record>& records = steps.emplace_back();
     num_block_copies += static_cast<int64_t>(batch.block_copies.size());
     copy_blocks(batch.block_copies);
+    // Structured output: a token whose mask bit is clear is never sampled.
+    TokenMaskRows masks;
+    if (batch.token_masks) masks = batch.token_masks->wait();
+    const auto masked_out = [&](const StepSequence& seq, int32_t id) {
+      if (seq.mask_row < 0) return false;
+      EXPECT_NE(batch.token_masks, nullptr) << "sequence " << seq.seq_id << " has a mask row but the batch no masks";
+      const size_t word = size_t(seq.mask_row) * size_t(masks.words_per_row) + size_t(id) / 32;
+      return id >= masks.words_per_row * 32 || !((masks.words[word] >> (id % 32)) & 1u);
+    };
     std::vector<SampledToken> sampled;
     for (const StepSequence& seq : batch.seqs) {
       records.push_back(
@@ -144,7 +153,10 @@ class FakeExecutor : public ModelExecutor {
         token.numerical_error = true;
       } else {
         int32_t id = next_(seq, tokens);
-        while (std::ranges::find(seq.banned_token_ids, id) != seq.banned_token_ids.end()) {
+        for (int32_t tries = 0;
+             std::ranges::find(seq.banned_token_ids, id) != seq.banned_token_ids.end() || masked_out(seq, id);
+             ++tries) {
+          if (tries == FakeTokenizer::kVocabSize) throw error("fake executor: every token is masked or banned");
           id = (id + 1) % FakeTokenizer::kVocabSize;
         }
         token.token_id = id;

@@ -128,6 +128,32 @@ TEST(Sampler, NanOrInfLogitsAreANumericalErrorNotAToken) {
   EXPECT_TRUE(t.numerical_error);
   EXPECT_EQ(t.token_id, -1);
   EXPECT_TRUE(sample({1.0f, std::numeric_limits<float>::infinity()}, p).numerical_error);
+  EXPECT_TRUE(sample({1.0f, -std::numeric_limits<float>::infinity()}, p).numerical_error);
+}
+
+// Structured output: the token mask leaves -inf at the tokens the grammar forbids.
+TEST(Sampler, MaskedTokensAreNeverSampledNorListed) {
+  constexpr float kMasked = -std::numeric_limits<float>::infinity();
+  const std::vector<float> logits = {5.0f, kMasked, 1.0f, kMasked, 0.5f};
+  SamplerScratch scratch;
+  for (SamplingParams p : {SamplingParams{.temperature = 0.0f, .logprobs = 4},
+                           SamplingParams{.temperature = 1.5f, .top_k = 4, .logprobs = 4},
+                           SamplingParams{.temperature = 2.0f, .top_p = 1.0f, .repetition_penalty = 1.3f}}) {
+    for (uint64_t seed = 0; seed < 200; ++seed) {
+      StepSequence seq{.seq_id = 1, .sample = true, .params = &p, .seed = seed, .mask_row = 0};
+      const SampledToken t = sample_token(logits, seq, scratch);
+      ASSERT_FALSE(t.numerical_error);
+      EXPECT_TRUE(t.token_id == 0 || t.token_id == 2 || t.token_id == 4) << t.token_id;
+      for (const auto& [id, logprob] : t.top_logprobs) EXPECT_TRUE(std::isfinite(logprob)) << id;
+      if (p.logprobs == 4) EXPECT_EQ(t.top_logprobs.size(), 3u);
+    }
+  }
+  SamplingParams p{.temperature = 1.0f};
+  StepSequence seq{.seq_id = 1, .sample = true, .params = &p, .mask_row = 0};
+  EXPECT_TRUE(sample_token(std::vector<float>{kMasked, kMasked}, seq, scratch).numerical_error)
+      << "a mask that allows nothing";
+  EXPECT_TRUE(
+      sample_token(std::vector<float>{1.0f, std::numeric_limits<float>::quiet_NaN()}, seq, scratch).numerical_error);
 }
 
 }  // namespace
@@ -176,6 +202,23 @@ TEST(SamplerTopCandidates, GivesTheSameTokensAndLogprobsAsTheFullRow) {
       for (size_t i = 0; i < fast.top_logprobs.size(); ++i)
         EXPECT_EQ(fast.top_logprobs[i].first, full.top_logprobs[i].first);
     }
+  }
+}
+
+TEST(SamplerTopCandidates, SkipMaskedCandidatesLikeTheFullRow) {
+  constexpr float kMasked = -std::numeric_limits<float>::infinity();
+  std::vector<float> logits(200, kMasked);
+  logits[7] = 1.0f, logits[50] = 2.5f, logits[199] = 0.25f;  // three tokens allowed, 64 candidates
+  const Top top = top_of(logits, 64);
+  SamplerScratch scratch;
+  SamplingParams p{.temperature = 1.0f, .top_k = 64, .logprobs = 5};
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    StepSequence seq{.seq_id = 1, .sample = true, .params = &p, .seed = seed, .mask_row = 0};
+    const SampledToken fast = sample_from_top({top.ids, top.logits, top.lse}, seq);
+    const SampledToken full = sample_token(logits, seq, scratch);
+    ASSERT_FALSE(fast.numerical_error);
+    EXPECT_EQ(fast.token_id, full.token_id);
+    EXPECT_EQ(fast.top_logprobs.size(), 3u);
   }
 }
 

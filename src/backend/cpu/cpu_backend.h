@@ -43,6 +43,7 @@ class CpuBackend final : public Backend {
   void act_mul(const Tensor& gate_up, const Tensor& out, Activation act) override;
   void gather_rows(const Tensor& x, const Tensor& indices, const Tensor& out) override;
   void copy_blocks(std::span<const KvCacheLayer> layers, const Tensor& block_copies) override;
+  void mask_logits(const Tensor& logits, const Tensor& rows, const Tensor& masks) override;
 };
 
 }  // namespace tern

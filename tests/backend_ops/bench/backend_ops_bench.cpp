@@ -420,6 +420,23 @@ void bench_copy_blocks(Bench& b) {
   }
 }
 
+// Structured output's bitmask over 64 rows of Qwen2.5-7B logits (152,064 columns), one
+// mask row per logits row: reads the masks and rewrites the forbidden columns.
+void bench_mask_logits(Bench& b) {
+  CudaBackend& be = b.be();
+  constexpr int kRows = 64, kVocab = 152064, kWords = kVocab / 32;
+  Tensor logits = b.random(DType::kF32, {kRows, kVocab});
+  std::vector<int32_t> rows(kRows), masks(size_t(kRows) * kWords);
+  for (int i = 0; i < kRows; ++i) rows[size_t(i)] = i;
+  for (size_t i = 0; i < masks.size(); ++i) masks[i] = int32_t(0x55555555u);  // every other column
+  Tensor h_rows = host_tensor(DType::kI32, {kRows}), h_masks = host_tensor(DType::kI32, {kRows, kWords});
+  std::memcpy(h_rows.data, rows.data(), rows.size() * 4);
+  std::memcpy(h_masks.data, masks.data(), masks.size() * 4);
+  Tensor d_rows = be.upload(h_rows, DType::kI32), d_masks = be.upload(h_masks, DType::kI32);
+  const double us = b.time_us([&](int) { be.mask_logits(logits, d_rows, d_masks); });
+  b.add("mask_logits", "64 rows x V=152064", us, double(kRows) * kWords * 4 + double(kRows) * kVocab * 4 / 2, 0);
+}
+
 std::string json_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -459,6 +476,7 @@ int main(int argc, char** argv) {
   if (wanted("attention")) bench_attention(b);
   if (wanted("small")) bench_small_ops(b);
   if (wanted("copy")) bench_copy_blocks(b);
+  if (wanted("small")) bench_mask_logits(b);
 
   std::ofstream out(argv[1]);
   std::time_t now = std::time(nullptr);

@@ -87,20 +87,28 @@ caseTest(s, "B3", "n = 0, n = 10^9, n = 17, best_of, use_beam_search: 400 at onc
     assert.equal(long.json.choices.length, 16);
   });
 
-caseTest(s, "B4", "logit_bias (bad keys, huge values, 100 000 entries): 400 naming logit_bias, at once", async (server) => {
+caseTest(s, "B4", "logit_bias (bad keys, huge values, 301 or 100 000 entries): 400 naming logit_bias, at once", async (server) => {
   const many = {};
   for (let i = 0; i < 100000; ++i) many[String(i)] = 1;
   const start = performance.now();
-  for (const bias of [{ 1024: 1 }, { "-1": 1 }, { abc: 1 }, { 1e30: 1 }, { 5: 1e9 }, { 5: -1e9 }, { 5: "NaN" }, many,
-                      { 5: 10 }]) {
+  const over = {};
+  for (let i = 0; i < 301; ++i) over[String(i)] = 1;
+  for (const bias of [{ 1024: 1 }, { "-1": 1 }, { abc: 1 }, { 1e30: 1 }, { 5: 1e9 }, { 5: -1e9 }, { 5: "NaN" },
+                      { 5: 101 }, over, many]) {
     const r = await server.post("/v1/completions", { prompt: P, logit_bias: bias });
     assert.equal(r.status, 400, r.text);
     assert.equal(r.json.error.param, "logit_bias");
   }
   assert.ok(performance.now() - start < 2000 * slow, `${performance.now() - start} ms`);
-  // An empty map is what some clients always send: accepted.
+  // An empty map is what some clients always send: accepted; a bias of 100 makes a token
+  // the greedy choice.
   const empty = await server.post("/v1/completions", { prompt: P, logit_bias: {}, max_tokens: 2 });
   assert.equal(empty.status, 200, empty.text);
+  const forced = await server.post("/v1/completions",
+                                   { prompt: P, logit_bias: { 300: 100 }, max_tokens: 3, temperature: 0, logprobs: 0 });
+  assert.equal(forced.status, 200, forced.text);
+  const probe = await server.post("/detokenize", { tokens: [300, 300, 300] });
+  assert.equal(forced.json.choices[0].text, probe.json.prompt);
 });
 
 caseTest(s, "B5", "stop: 17 entries, empty, 64 KB; top_logprobs 21 and -1; logprobs 21; stop_token_ids out of vocab",

@@ -178,11 +178,15 @@ describe("H5: request-scoped compile failures", () => {
     async (server) => {
       const messages = [{ role: "user", content: "Compile probe" }];
       const cases = [
-        [{ messages, response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: 12 } } } }, "response_format"],
-        [{ messages, response_format: { type: "json_object" } }, "response_format"],
+        [{ messages, response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: 12 } } } },
+         "response_format.json_schema.schema"],
+        [{ messages, response_format: { type: "json_schema", json_schema: { name: "x", schema: {
+          type: "string", pattern: "(a)\\1" } } } }, "response_format.json_schema.schema"],
         [{ messages, guided_regex: "(a+)+$".repeat(1000) }, "guided_regex"],
+        [{ messages, guided_regex: "(a|b)*a(a|b){24}" }, "guided_regex"],  // 2^25 DFA states: over the limit
+        [{ messages, guided_regex: "[a-z]{1,60000}[0-9]{1,60000}" }, "guided_regex"],
         [{ messages, guided_grammar: "root ::= " + "x ".repeat(100000) }, "guided_grammar"],
-        [{ messages, guided_json: { type: "object" } }, "guided_json"],
+        [{ messages, guided_json: { type: "object", patternProperties: {} } }, "guided_json"],
         [{ messages, tools: [{ type: "function", function: { name: "f", parameters: "not a schema" } }] },
          "tools[0].function.parameters"],
         [{ messages, tools: [{ type: "function", function: { name: "bad name!" } }] }, "tools[0].function.name"],

@@ -48,6 +48,25 @@ TEST(ResponseAggregator, ChatMergesContentToolCallsAndLogprobsPerChoice) {
   EXPECT_EQ(r["usage"]["completion_tokens"], 4);
 }
 
+TEST(ResponseAggregator, StreamedArgumentPiecesJoinIntoOneCall) {
+  ResponseAggregator agg(RequestApi::kChat);
+  agg.add(chat_chunk(0, {{"tool_calls", Json::array({{{"index", 0},
+                                                      {"id", "call_1"},
+                                                      {"type", "function"},
+                                                      {"function", {{"name", "f"}, {"arguments", "{\"a\""}}}}})}}));
+  agg.add(chat_chunk(0, {{"tool_calls", Json::array({{{"index", 0}, {"function", {{"arguments", ": 1}"}}}}})}}));
+  agg.add(chat_chunk(0, {{"tool_calls", Json::array({{{"index", 1},
+                                                      {"id", "call_2"},
+                                                      {"type", "function"},
+                                                      {"function", {{"name", "g"}, {"arguments", "{}"}}}}})}}));
+  agg.add(chat_chunk(0, Json::object(), "tool_calls"));
+  const Json calls = agg.response()["choices"][0]["message"]["tool_calls"];
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0]["id"], "call_1");
+  EXPECT_EQ(calls[0]["function"]["arguments"], "{\"a\": 1}");
+  EXPECT_EQ(calls[1]["function"]["name"], "g");
+}
+
 TEST(ResponseAggregator, CompletionsConcatenateTextAndLogprobArrays) {
   ResponseAggregator agg(RequestApi::kCompletions);
   const auto chunk = [](Json choice) {
