@@ -266,7 +266,8 @@ TEST(ModelConfig, EveryFieldThatChangesTheMathIsReadOrRefused) {
                                                      {"gelu", Activation::kGelu},
                                                      {"gelu_pytorch_tanh", Activation::kGeluTanh},
                                                      {"gelu_new", Activation::kGeluTanh}};
-  for (const auto& [name, act] : acts) {
+  for (const auto& [act_name, act] : acts) {
+    const char* name = act_name;  // a lambda cannot capture a structured binding (clang 14)
     EXPECT_EQ(
         parse_model_config(with(llama31_8b_instruct(), [&](json& j) { j["hidden_act"] = name; }), kSource).hidden_act,
         act)
