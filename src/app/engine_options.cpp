@@ -4,15 +4,13 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <type_traits>
 
+#include "app/generation_config.h"
 #include "app/model_ranks.h"
 #include "backend/backend.h"
 #include "base/error.h"
 #include "base/log.h"
-#include "base/regular_file.h"
 #include "base/thread_pool.h"
 #include "model/load_model.h"
 #include "runner/kv_memory_plan.h"
@@ -142,24 +140,6 @@ class ProgressPrinter {
   int next_pct_ = 0;
 };
 
-// generation_config.json may name more end-of-sequence ids than config.json (Qwen2.5
-// Instruct ends on <|im_end|> and <|endoftext|>).
-std::vector<int32_t> generation_eos_ids(const std::string& model_dir) {
-  constexpr uint64_t kMaxGenerationConfigBytes = uint64_t{1} << 20;
-  std::vector<int32_t> ids;
-  const fs::path path = fs::path(model_dir) / "generation_config.json";
-  if (!fs::exists(path)) return ids;
-  nlohmann::json j = nlohmann::json::parse(read_regular_file(path.string(), kMaxGenerationConfigBytes), nullptr,
-                                           /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("eos_token_id")) return ids;
-  const auto& e = j["eos_token_id"];
-  if (e.is_number_integer()) ids.push_back(e.get<int32_t>());
-  if (e.is_array())
-    for (const auto& x : e)
-      if (x.is_number_integer()) ids.push_back(x.get<int32_t>());
-  return ids;
-}
-
 }  // namespace
 
 void add_threads_option(CLI::App& cmd, int& threads) {
@@ -232,7 +212,7 @@ LoadedEngine open_engine(const EngineOptions& o) {
                   .scheduler = o.scheduler == "static" ? SchedulerMode::kStatic : SchedulerMode::kContinuous,
                   .kv_layout = o.kv_layout == "contiguous" ? KvLayout::kContiguous : KvLayout::kPaged};
   for (int64_t id : mc.eos_token_ids) ec.eos_token_ids.push_back(int32_t(id));
-  for (int32_t id : generation_eos_ids(out.model_dir)) ec.eos_token_ids.push_back(id);
+  for (int32_t id : read_generation_eos_ids(out.model_dir)) ec.eos_token_ids.push_back(id);
   out.engine = std::make_unique<Engine>(std::move(runner), out.tokenizer, ec);
   return out;
 }

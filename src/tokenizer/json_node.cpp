@@ -1,7 +1,7 @@
 #include "tokenizer/json_node.h"
 
-#include "base/json_depth.h"
 #include "base/regular_file.h"
+#include "base/strict_json_parse.h"
 
 namespace tern {
 namespace {
@@ -15,15 +15,23 @@ JsonNode JsonNode::parse_file(const std::string& path, uint64_t max_bytes, int m
 }
 
 JsonNode JsonNode::parse(std::string_view text, const std::string& label, int max_depth) {
-  if (json_nesting_depth(text, max_depth) > max_depth) {
-    throw error(label, ": JSON nested deeper than ", max_depth, " levels");
-  }
-  auto root = std::make_shared<nlohmann::json>();
-  try {
-    *root = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw error(label, ": invalid JSON: ", e.what());
-  }
+  using Kind = JsonProblem::Kind;
+  auto root = std::make_shared<nlohmann::json>(
+      strict_json_parse<nlohmann::json>(text, {.max_depth = max_depth}, [&](const JsonProblem& p) {
+        const std::string at = p.key_path.empty() ? "" : " (in " + p.key_path + ")";
+        switch (p.kind) {
+          case Kind::kTooDeep:
+            return error(label, ": JSON nested deeper than ", max_depth, " levels");
+          case Kind::kRepeatedKey:
+            return error(label, ": key '", p.detail, "' appears twice in one object", at);
+          case Kind::kNumberTooLarge:
+            return error(label, ": a number too large for a double", at);
+          case Kind::kTooManyKeys:  // no key limit is set for tokenizer files
+          case Kind::kSyntax:
+            break;
+        }
+        return error(label, ": invalid JSON: ", p.detail);
+      }));
   const nlohmann::json* value = root.get();
   return JsonNode(std::move(root), value, std::make_shared<const std::string>(label), "");
 }
@@ -70,6 +78,11 @@ std::string JsonNode::as_string() const {
 bool JsonNode::as_bool() const {
   if (!value_->is_boolean()) fail("expected a boolean, found ", type_name(*value_));
   return value_->get<bool>();
+}
+
+double JsonNode::as_number() const {
+  if (!value_->is_number()) fail("expected a number, found ", type_name(*value_));
+  return value_->get<double>();
 }
 
 int64_t JsonNode::as_int() const {

@@ -1,5 +1,7 @@
-// Reading tokenizer.json / tokenizer_config.json: a JSON value that knows where it sits
-// ("DIR/tokenizer.json: model.merges[3]") so every error names the file and field.
+// Reading a model folder's tokenizer.json, tokenizer_config.json and generation_config.json:
+// parsed by the strict parser (base/strict_json_parse.h: a repeated key is an error, not
+// last-wins), and read as a JSON value that knows where it sits ("DIR/tokenizer.json:
+// model.merges[3]"), so every wrong type is an error naming the file and field.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +19,8 @@ class JsonNode {
  public:
   // Reads and parses `path`, a regular file of at most max_bytes (base/regular_file.h).
   // Nesting deeper than `max_depth` is rejected before parsing, so a hostile file cannot
-  // exhaust the stack. Throws tern::Error naming the file.
+  // exhaust the stack; so is a key repeated within one object. Throws tern::Error naming
+  // the file.
   static JsonNode parse_file(const std::string& path, uint64_t max_bytes, int max_depth = 64);
   // The same for JSON text already in memory; `label` stands for the file in messages.
   static JsonNode parse(std::string_view text, const std::string& label, int max_depth = 64);
@@ -35,6 +38,7 @@ class JsonNode {
 
   std::string as_string() const;
   bool as_bool() const;
+  double as_number() const;  // an integer or a floating-point number
   int64_t as_int() const;
   // A field that may be absent: its value or `fallback`.
   bool bool_or(std::string_view key, bool fallback) const;
