@@ -55,7 +55,7 @@ void read_stop_token_ids(const JsonFields& body, int32_t vocab_size, SamplingPar
     throw invalid_param("stop_token_ids", "at most " + std::to_string(kMaxStopTokenIds) + " ids are allowed");
   }
   for (size_t i = 0; i < ids->size(); ++i) {
-    const std::optional<int64_t> id = json_integer((*ids)[i]);
+    const std::optional<int64_t> id = json_int64((*ids)[i], /*integral_floats=*/true);
     if (!id || *id < 0 || *id >= vocab_size) {
       throw invalid_param("stop_token_ids[" + std::to_string(i) + "]",
                           "token ids must be integers in [0, " + std::to_string(vocab_size) + ")");
@@ -161,7 +161,7 @@ void reject_unsupported(const JsonFields& body, RequestApi api) {
 // would give every such seed the same samples.
 std::optional<uint64_t> read_seed(const JsonFields& body) {
   const Json* seed = body.find("seed");
-  if (seed && !json_fits_int64(*seed)) {
+  if (seed && !json_int64(*seed, /*integral_floats=*/true)) {
     throw invalid_param("seed", "must be an integer in [-9223372036854775808, 9223372036854775807]");
   }
   const std::optional<int64_t> value = body.integer("seed", std::numeric_limits<int64_t>::min(), kInt64Max);
@@ -233,7 +233,7 @@ void log_unknown_fields(const JsonFields& body, RequestApi api) {
                                                "continue_final_message",
                                                "echo"};
   static constexpr std::string_view kCompletions[] = {"prompt", "echo", "suffix", "add_special_tokens"};
-  for (const auto& item : body.json().items()) {
+  for (const auto& item : body.value().items()) {
     const std::string& key = item.key();
     const auto known = [&](std::span<const std::string_view> keys) {
       return std::ranges::find(keys, key) != keys.end();
