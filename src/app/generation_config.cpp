@@ -12,12 +12,16 @@ namespace {
 
 constexpr uint64_t kMaxGenerationConfigBytes = uint64_t{1} << 20;
 
+std::string generation_config_path(const std::string& model_dir) {
+  return (std::filesystem::path(model_dir) / "generation_config.json").string();
+}
+
 // The parsed file, or nullopt when the folder has none. Throws tern::Error naming it when
 // it is not a regular file within the size limit, not JSON, or not an object.
 std::optional<JsonNode> load_generation_config(const std::string& model_dir) {
-  const std::filesystem::path path = std::filesystem::path(model_dir) / "generation_config.json";
+  const std::string path = generation_config_path(model_dir);
   if (!std::filesystem::exists(path)) return std::nullopt;
-  JsonNode root = JsonNode::parse_file(path.string(), kMaxGenerationConfigBytes);
+  JsonNode root = load_json_node(path, kMaxGenerationConfigBytes);
   if (!root.value().is_object()) root.fail("expected a JSON object");
   return root;
 }
@@ -28,13 +32,15 @@ server::SamplingDefaults read_sampling_defaults(const std::string& model_dir) {
   server::SamplingDefaults d;
   const std::optional<JsonNode> root = load_generation_config(model_dir);
   if (!root) return d;
+  const std::string file = generation_config_path(model_dir);
   // Each key, when it holds a number within the range a request may give.
   const auto number = [&](const char* key, double lo, double hi, bool lo_open) -> std::optional<double> {
-    const std::optional<JsonNode> field = root->optional_field(key);
+    const std::optional<JsonNode> field = root->field(key);
     if (!field) return std::nullopt;
     const double v = field->as_number();
     if (v > hi || v < lo || (lo_open && v == lo)) {
-      log_warn(field->where(), " = ", field->value().dump(), " is outside what a request may ask for; not applied");
+      log_warn(file, ": ", field->path(), " = ", field->value().dump(),
+               " is outside what a request may ask for; not applied");
       return std::nullopt;
     }
     return v;
@@ -45,7 +51,7 @@ server::SamplingDefaults read_sampling_defaults(const std::string& model_dir) {
   d.repetition_penalty = number("repetition_penalty", 0.0, 100.0, true);
   if (const std::optional<double> k = number("top_k", -1.0, 2147483647.0, false)) {
     if (*k != double(int64_t(*k)))
-      log_warn(root->field("top_k").where(), " = ", *k, " is not an integer; not applied");
+      log_warn(file, ": top_k = ", *k, " is not an integer; not applied");
     else
       d.top_k = int64_t(*k);
   }
@@ -56,10 +62,10 @@ std::vector<int32_t> read_generation_eos_ids(const std::string& model_dir) {
   std::vector<int32_t> ids;
   const std::optional<JsonNode> root = load_generation_config(model_dir);
   if (!root) return ids;
-  const std::optional<JsonNode> eos = root->optional_field("eos_token_id");
+  const std::optional<JsonNode> eos = root->field("eos_token_id");
   if (!eos) return ids;
   const auto id = [](const JsonNode& node) {
-    const int64_t v = node.as_int();
+    const int64_t v = node.as_integer();
     if (v < 0 || v > std::numeric_limits<int32_t>::max()) node.fail("token id ", v, " is out of range");
     return int32_t(v);
   };

@@ -92,7 +92,7 @@ ModelChatTemplate read_model_chat_template(const std::string& model_dir) {
   fs::path jinja_path = fs::path(model_dir) / "chat_template.jinja";
   nlohmann::json config = nlohmann::json::object();
   if (fs::exists(config_path)) {
-    config = JsonNode::parse_file(config_path.string(), kMaxTokenizerConfigBytes).value();
+    config = load_json_node(config_path.string(), kMaxTokenizerConfigBytes).value();
     if (!config.is_object()) throw tern::error(config_path.string(), ": expected a JSON object");
     result.special_tokens.bos_token = special_token(config, "bos_token", config_path.string());
     result.special_tokens.eos_token = special_token(config, "eos_token", config_path.string());
