@@ -153,17 +153,20 @@ describe("two running sequences, chunked prefill, keep-alives every 0.2 s", () =
       await reader.cancel().catch(() => {});
       assert.ok(decodeMs < 1000 * slow, `decode abort took ${decodeMs} ms`);
 
-      // (d) A non-streaming request mid-decode.
-      const wholeController = new AbortController();
-      const whole = fetch(server.url + "/v1/completions", {
-        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(long),
-        signal: wholeController.signal }).catch((e) => e);
-      await waitFor(async () => (await metrics(server.url)).tern_requests_running === 1, 5000 * slow, "it to run");
-      await sleep(50);
-      await timeAbort(wholeController);
-      assert.equal((await whole).name, "AbortError");
+      // (d) A non-streaming request mid-decode: slow steps (the test hooks) keep it running
+      // until the client leaves; without them the tiny model answers 400 tokens in a few ms.
+      if (hooksBuilt) {
+        const wholeController = new AbortController();
+        const whole = fetch(server.url + "/v1/completions", {
+          method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(long),
+          signal: wholeController.signal }).catch((e) => e);
+        await waitFor(async () => (await metrics(server.url)).tern_requests_running === 1, 5000 * slow, "it to run");
+        await sleep(50);
+        await timeAbort(wholeController);
+        assert.equal((await whole).name, "AbortError");
+      }
 
-      const expected = 3 + (hooksBuilt ? 1 : 0) + 2;  // the queued one, prefill, decode, whole, two holders
+      const expected = 2 + (hooksBuilt ? 2 : 0) + 2;  // the queued one, decode, [prefill, whole], two holders
       await waitFor(async () => (await disconnects()) === before.tern_client_disconnects_total + expected, 1000 * slow,
                     "the disconnect counter");
     });

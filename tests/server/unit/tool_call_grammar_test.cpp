@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <regex>
 
 #include "grammar/compiled_grammar.h"
 #include "grammar/matcher.h"
@@ -45,6 +46,14 @@ const Json kTools = Json::parse(R"([
     "required": ["city", "days"]}}},
   {"type": "function", "function": {"name": "ping"}}])");
 
+// JSON allows any exponent but nlohmann refuses numbers past a double's range (ping's
+// free-form arguments can hold 878156e56192); exponents are dropped before the shape is
+// checked, which keeps the text valid JSON.
+Json parse_arguments(const std::string& arguments) {
+  static const std::regex kExponent(R"(([0-9])[eE][-+]?[0-9]+)");
+  return Json::parse(std::regex_replace(arguments, kExponent, "$1"));
+}
+
 std::vector<ToolSpec> specs() {
   return {{&kTools[0]["function"], "tools[0].function"}, {&kTools[1]["function"], "tools[1].function"}};
 }
@@ -71,7 +80,7 @@ TEST(ToolCallGrammar, EveryOutputParsesBackAsCallsInEachFormat) {
         ASSERT_FALSE(calls.empty()) << text;
         if (!parallel) EXPECT_EQ(calls.size(), 1u) << text;
         for (const auto& [name, arguments] : calls) {
-          const Json args = Json::parse(arguments);
+          const Json args = parse_arguments(arguments);
           ASSERT_TRUE(args.is_object()) << arguments;
           if (name == "get_weather") {
             EXPECT_TRUE(args["city"].is_string() && args["city"].get<std::string>().size() <= 6 * 4) << arguments;
