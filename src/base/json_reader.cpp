@@ -212,11 +212,16 @@ double JsonReader<Json>::as_number(double min, double max, bool min_open) const 
 template <class Json>
 int64_t JsonReader<Json>::as_integer(int64_t min, int64_t max) const {
   const bool floats = policy_->integral_floats_are_integers;
-  const std::optional<int64_t> i = json_int64(*value_, floats);
+  std::optional<int64_t> i = json_int64(*value_, floats);
   const bool integral =
       value_->is_number_integer() || (floats && value_->is_number_float() &&
                                       value_->template get<double>() == std::floor(value_->template get<double>()));
   if (!integral) wrong_type(JsonType::kInteger);
+  if (!i && policy_->saturate_beyond_int64) {
+    const bool negative = value_->is_number_float() ? value_->template get<double>() < 0
+                                                    : value_->is_number_integer() && !value_->is_number_unsigned();
+    i = negative ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max();
+  }
   if (!i || *i < min || *i > max) {
     report({.kind = JsonReadProblem::Kind::kOutOfRange,
             .path = path_,

@@ -63,6 +63,10 @@ struct JsonReadPolicy {
   // Whether an integral float (10.0) reads as an integer: yes for requests (JavaScript
   // clients cannot tell them apart), no for model files (transformers would not either).
   bool integral_floats_are_integers = false;
+  // Whether an integer beyond int64 reads as int64's nearest end, for the range check to
+  // judge: a request's max_tokens of 2^63 is then "you requested 9223372036854775807
+  // tokens", as vLLM says. Model files refuse it as out of range.
+  bool saturate_beyond_int64 = false;
 };
 
 // `value` as an int64 if it is an integer within int64's range (an integral float too,
@@ -117,7 +121,8 @@ class JsonReader {
   std::string as_string(size_t max_bytes = std::numeric_limits<size_t>::max()) const;
   // A finite number in [min, max] ((min, max] when min_open).
   double as_number(double min = kNoMin, double max = kNoMax, bool min_open = false) const;
-  // An integer in [min, max]; one beyond int64 is out of range, never wrapped.
+  // An integer in [min, max]; one beyond int64 is out of range (or saturates, as the policy
+  // says), never wrapped.
   int64_t as_integer(int64_t min = std::numeric_limits<int64_t>::min(),
                      int64_t max = std::numeric_limits<int64_t>::max()) const;
 

@@ -93,6 +93,12 @@ TEST(JsonReader, RangesAreCheckedAndNeverWrap) {
   EXPECT_EQ(describe(problem_of([&] { doc(true).integer("huge", 0, 5); })),
             "must be in [0, 5], got 18446744073709551615");
   EXPECT_EQ(describe(problem_of([&] { r.number("ratio", 0.0, 0.25); })), "must be in [0.0, 0.25], got 0.5");
+  // A policy may let it saturate instead, for the range check to judge.
+  auto saturating = std::make_shared<JsonReadPolicy>(*policy());
+  saturating->saturate_beyond_int64 = true;
+  const JsonReader<Json> s(kDoc, "", saturating);
+  EXPECT_EQ(s.integer("huge"), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(describe(problem_of([&] { s.integer("huge", 0, 5); })), "must be in [0, 5], got 18446744073709551615");
   const JsonReadProblem open = problem_of([&] { r.number("ratio", 0.5, 1.0, /*min_open=*/true); });
   EXPECT_TRUE(open.min_open);
   EXPECT_EQ(describe(open), "must be in (0.5, 1.0], got 0.5");
