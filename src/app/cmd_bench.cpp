@@ -66,7 +66,7 @@ nlohmann::json run_suite(Engine& engine, int32_t vocab) {
   out["ttft_2048_ms"] = 1000 * median(ttft);
   nlohmann::json by_batch = nlohmann::json::object();
   for (int32_t batch : {1, 8, 32, 64, 128, 256}) {
-    if (batch > engine.config().max_num_seqs) break;
+    if (batch > engine.sizes().max_num_seqs) break;
     by_batch[std::to_string(batch)] = total(load(batch, 128, 128, seed++).decode_tokens_per_s);
   }
   out["decode_tokens_per_s_by_batch"] = by_batch;
@@ -92,7 +92,7 @@ void run_bench(const BenchOptions& b) {
   }
   const EngineStats stats = engine.stats();
   engine.stop();
-  out["kv_tokens_resident"] = int64_t(stats.num_kv_blocks) * engine.config().block_size;
+  out["kv_tokens_resident"] = int64_t(stats.num_kv_blocks) * engine.sizes().block_size;
   out["weights"] = b.weights.empty() ? loaded.weight_format : b.weights;
   out["weights_gib"] = double(loaded.weights_device_bytes) / double(1ull << 30);
   out["model"] = loaded.model_name;

@@ -40,7 +40,7 @@ void run_tokenize(const TokenizeOptions& options) {
     print_json(tokenizer->encode(*options.text, add_special_tokens));
     return;
   }
-  const JsonNode input = JsonNode::parse_file(options.input_json, kNoSizeLimit);
+  const JsonNode input = load_json_node(options.input_json, kNoSizeLimit);
   nlohmann::json output = nlohmann::json::array();
   for (size_t i = 0; i < input.size(); ++i) {
     output.push_back(tokenizer->encode(input.element(i).as_string(), add_special_tokens));
@@ -50,13 +50,13 @@ void run_tokenize(const TokenizeOptions& options) {
 
 void run_detokenize(const DetokenizeOptions& options) {
   const auto tokenizer = Tokenizer::load(options.model_dir);
-  const JsonNode input = JsonNode::parse_file(options.input_json, kNoSizeLimit);
+  const JsonNode input = load_json_node(options.input_json, kNoSizeLimit);
   nlohmann::json output = nlohmann::json::array();
   for (size_t i = 0; i < input.size(); ++i) {
     const JsonNode sequence = input.element(i);
     std::vector<int32_t> ids;
     for (size_t k = 0; k < sequence.size(); ++k) {
-      const int64_t id = sequence.element(k).as_int();
+      const int64_t id = sequence.element(k).as_integer();
       if (id < INT32_MIN || id > INT32_MAX) sequence.element(k).fail("token id ", id, " is out of range");
       ids.push_back(static_cast<int32_t>(id));
     }

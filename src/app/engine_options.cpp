@@ -4,15 +4,13 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <type_traits>
 
+#include "app/generation_config.h"
 #include "app/model_ranks.h"
 #include "backend/backend.h"
 #include "base/error.h"
 #include "base/log.h"
-#include "base/regular_file.h"
 #include "base/thread_pool.h"
 #include "model/load_model.h"
 #include "runner/kv_memory_plan.h"
@@ -33,10 +31,10 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
                  "backend, threads); it must divide the attention heads, KV heads and intermediate size")
       ->check(CLI::Range(1, kMaxTensorParallelSize))
       ->capture_default_str();
-  cmd.add_option("--block-size", o.block_size, "tokens per KV cache block")
+  cmd.add_option("--block-size", o.sizes.block_size, "tokens per KV cache block")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  cmd.add_option("--num-kv-blocks", o.num_kv_blocks, "KV cache blocks (overrides the memory budget)")
+  cmd.add_option("--num-kv-blocks", o.sizes.num_kv_blocks, "KV cache blocks (overrides the memory budget)")
       ->check(CLI::Range(1, 1 << 30));
   cmd.add_option("--kv-cache-memory", o.kv_cache_memory_gib, "CPU backend: GiB for the KV cache (default 2)")
       ->check(CLI::Range(0.0, 4096.0));
@@ -44,12 +42,16 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
                  "CUDA backend: fraction of GPU memory tern may use (weights, activations, KV cache)")
       ->check(CLI::Range(0.05, 0.99))
       ->capture_default_str();
-  cmd.add_option("--max-model-len", o.max_model_len, "longest sequence (prompt + output); default: the model's")
+  cmd.add_option("--max-model-len", o.sizes.max_model_len, "longest sequence (prompt + output); default: the model's")
       ->check(CLI::Range(1, 1 << 24));
-  cmd.add_option("--max-num-batched-tokens", o.max_num_batched_tokens,
-                 "tokens computed per engine step (chunked prefill budget); default 2048 (cuda) / 512 (cpu)")
+  const EngineSizes gpu, cpu = EngineSizes::cpu_defaults();
+  cmd.add_option("--max-num-batched-tokens", o.sizes.max_num_batched_tokens,
+                 detail::concat("tokens computed per engine step (chunked prefill budget); default ",
+                                gpu.max_num_batched_tokens, " (cuda) / ", cpu.max_num_batched_tokens, " (cpu)"))
       ->check(CLI::Range(16, 1 << 20));
-  cmd.add_option("--max-num-seqs", o.max_num_seqs, "sequences in the running batch; default 256 (cuda) / 32 (cpu)")
+  cmd.add_option("--max-num-seqs", o.sizes.max_num_seqs,
+                 detail::concat("sequences in the running batch; default ", gpu.max_num_seqs, " (cuda) / ",
+                                cpu.max_num_seqs, " (cpu)"))
       ->check(CLI::Range(1, 4096));
   cmd.add_option("--max-waiting", o.max_waiting, "requests queued before new ones are refused as busy")
       ->check(CLI::Range(1, 1 << 20))
@@ -78,13 +80,13 @@ std::vector<std::string> engine_option_flags(const EngineOptions& o) {
   };
   add("--model", o.model, defaults.model);
   add("--backend", o.backend, defaults.backend);
-  add("--block-size", o.block_size, defaults.block_size);
-  add("--num-kv-blocks", o.num_kv_blocks, defaults.num_kv_blocks);
+  add("--block-size", o.sizes.block_size, defaults.sizes.block_size);
+  add("--num-kv-blocks", o.sizes.num_kv_blocks, defaults.sizes.num_kv_blocks);
   add("--kv-cache-memory", o.kv_cache_memory_gib, defaults.kv_cache_memory_gib);
   add("--gpu-memory-utilization", o.gpu_memory_utilization, defaults.gpu_memory_utilization);
-  add("--max-model-len", o.max_model_len, defaults.max_model_len);
-  add("--max-num-batched-tokens", o.max_num_batched_tokens, defaults.max_num_batched_tokens);
-  add("--max-num-seqs", o.max_num_seqs, defaults.max_num_seqs);
+  add("--max-model-len", o.sizes.max_model_len, defaults.sizes.max_model_len);
+  add("--max-num-batched-tokens", o.sizes.max_num_batched_tokens, defaults.sizes.max_num_batched_tokens);
+  add("--max-num-seqs", o.sizes.max_num_seqs, defaults.sizes.max_num_seqs);
   add("--max-waiting", o.max_waiting, defaults.max_waiting);
   add("--scheduler", o.scheduler, defaults.scheduler);
   add("--kv-layout", o.kv_layout, defaults.kv_layout);
@@ -137,24 +139,6 @@ class ProgressPrinter {
   bool quiet_, tty_;
   int next_pct_ = 0;
 };
-
-// generation_config.json may name more end-of-sequence ids than config.json (Qwen2.5
-// Instruct ends on <|im_end|> and <|endoftext|>).
-std::vector<int32_t> generation_eos_ids(const std::string& model_dir) {
-  constexpr uint64_t kMaxGenerationConfigBytes = uint64_t{1} << 20;
-  std::vector<int32_t> ids;
-  const fs::path path = fs::path(model_dir) / "generation_config.json";
-  if (!fs::exists(path)) return ids;
-  nlohmann::json j = nlohmann::json::parse(read_regular_file(path.string(), kMaxGenerationConfigBytes), nullptr,
-                                           /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("eos_token_id")) return ids;
-  const auto& e = j["eos_token_id"];
-  if (e.is_number_integer()) ids.push_back(e.get<int32_t>());
-  if (e.is_array())
-    for (const auto& x : e)
-      if (x.is_number_integer()) ids.push_back(x.get<int32_t>());
-  return ids;
-}
 
 }  // namespace
 
@@ -209,37 +193,26 @@ LoadedEngine open_engine(const EngineOptions& o) {
                       : mc.quantization->method == QuantMethod::kGptq ? "gptq-int4"
                                                                       : "awq-int4";
 
-  int32_t max_model_len = int32_t(mc.max_position_embeddings);
-  if (o.max_model_len > 0) {
-    if (o.max_model_len > max_model_len)
-      throw error("--max-model-len ", o.max_model_len, " exceeds the model's max_position_embeddings ", max_model_len);
-    max_model_len = o.max_model_len;
-  }
-  ModelRunnerConfig rc{.block_size = o.block_size,
-                       .max_num_batched_tokens = o.max_num_batched_tokens > 0 ? o.max_num_batched_tokens
-                                                 : cpu                        ? 512
-                                                                              : 2048,
-                       .max_num_seqs = o.max_num_seqs > 0 ? o.max_num_seqs
-                                       : cpu              ? 32
-                                                          : 256,
-                       .max_model_len = max_model_len};
-  rc.enforce_eager = o.enforce_eager;
-  rc.num_kv_blocks = plan_kv_blocks({.num_kv_blocks = o.num_kv_blocks,
-                                     .kv_cache_memory_gib = o.kv_cache_memory_gib,
-                                     .gpu_memory_utilization = o.gpu_memory_utilization,
-                                     .quiet = o.quiet},
-                                    model.ranks, rc);
+  if (o.sizes.max_model_len > mc.max_position_embeddings)
+    throw error("--max-model-len ", o.sizes.max_model_len, " exceeds the model's max_position_embeddings ",
+                mc.max_position_embeddings);
+  const EngineSizes defaults = cpu ? EngineSizes::cpu_defaults() : EngineSizes{};
+  ModelRunnerConfig rc{.sizes = resolve_model_len(o.sizes, model0), .enforce_eager = o.enforce_eager};
+  EngineSizes& sizes = rc.sizes;
+  if (sizes.max_num_batched_tokens == 0) sizes.max_num_batched_tokens = defaults.max_num_batched_tokens;
+  if (sizes.max_num_seqs == 0) sizes.max_num_seqs = defaults.max_num_seqs;
+  sizes.num_kv_blocks = plan_kv_blocks({.num_kv_blocks = o.sizes.num_kv_blocks,
+                                        .kv_cache_memory_gib = o.kv_cache_memory_gib,
+                                        .gpu_memory_utilization = o.gpu_memory_utilization,
+                                        .quiet = o.quiet},
+                                       model.ranks, sizes);
   auto runner = std::make_unique<ModelRunner>(std::move(model.ranks), rc, std::move(model.threads));
-  EngineConfig ec{.block_size = o.block_size,
-                  .max_model_len = max_model_len,
-                  .max_num_batched_tokens = rc.max_num_batched_tokens,
-                  .max_num_seqs = rc.max_num_seqs,
-                  .max_waiting = o.max_waiting,
+  EngineConfig ec{.max_waiting = o.max_waiting,
                   .prefix_caching = o.no_prefix_caching ? PrefixCaching::kDisabled : PrefixCaching::kEnabled,
                   .scheduler = o.scheduler == "static" ? SchedulerMode::kStatic : SchedulerMode::kContinuous,
                   .kv_layout = o.kv_layout == "contiguous" ? KvLayout::kContiguous : KvLayout::kPaged};
   for (int64_t id : mc.eos_token_ids) ec.eos_token_ids.push_back(int32_t(id));
-  for (int32_t id : generation_eos_ids(out.model_dir)) ec.eos_token_ids.push_back(id);
+  for (int32_t id : read_generation_eos_ids(out.model_dir)) ec.eos_token_ids.push_back(id);
   out.engine = std::make_unique<Engine>(std::move(runner), out.tokenizer, ec);
   return out;
 }

@@ -16,16 +16,14 @@
 namespace tern::app {
 
 struct EngineOptions {
-  std::string model;            // model folder; empty: the built-in demo model
+  std::string model;             // model folder; empty: the built-in demo model
   std::string backend = "auto";  // auto | cpu | cuda
-  int tensor_parallel_size = 1;   // ranks the model is split over (GPUs on CUDA)
-  int32_t block_size = 16;
-  int32_t num_kv_blocks = 0;          // 0: sized from the memory budget
-  double kv_cache_memory_gib = 0.0;   // CPU: bytes for the KV cache (0: 2 GiB or what max_model_len needs)
+  int tensor_parallel_size = 1;  // ranks the model is split over (GPUs on CUDA)
+  // The flags' sizes; max_num_batched_tokens and max_num_seqs stay 0 unless given, for
+  // the backend's defaults (EngineSizes, or EngineSizes::cpu_defaults() on the CPU).
+  EngineSizes sizes{.max_num_batched_tokens = 0, .max_num_seqs = 0};
+  double kv_cache_memory_gib = 0.0;  // CPU: bytes for the KV cache (0: 2 GiB or what max_model_len needs)
   double gpu_memory_utilization = 0.90;
-  int32_t max_model_len = 0;          // 0: the model's
-  int32_t max_num_batched_tokens = 0;  // 0: 2048 on CUDA, 512 on CPU
-  int32_t max_num_seqs = 0;            // 0: 256 on CUDA, 32 on CPU
   int32_t max_waiting = 1024;
   bool no_prefix_caching = false;
   std::string scheduler = "continuous";  // continuous | static
@@ -45,7 +43,7 @@ struct LoadedEngine {
   std::shared_ptr<const Tokenizer> tokenizer;
   std::unique_ptr<Engine> engine;
   std::string model_dir;
-  std::string model_name;  // the folder's name
+  std::string model_name;     // the folder's name
   std::string weight_format;  // "bf16" (dense; F32 on the CPU backend) or "gptq-int4" / "awq-int4"
   size_t weights_device_bytes = 0;
 };

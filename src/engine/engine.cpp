@@ -12,27 +12,18 @@ namespace {
 
 using Clock = RequestTimes::Clock;
 
-EngineConfig resolved(EngineConfig config, const ModelExecutor* executor, const Tokenizer* tokenizer) {
-  TERN_CHECK(executor != nullptr && tokenizer != nullptr, "the engine needs an executor and a tokenizer");
-  if (config.block_size != executor->block_size()) {
-    throw error("engine config: block_size ", config.block_size, " differs from the model executor's ",
-                executor->block_size());
-  }
-  const auto resolve = [](const char* field, int32_t& value, int32_t limit) {
-    if (value == 0) {
-      value = limit;
-    } else if (value > limit) {
-      throw error("engine config: ", field, " ", value, " exceeds the model executor's ", limit);
-    }
-  };
-  resolve("num_kv_blocks", config.num_kv_blocks, executor->num_kv_blocks());
-  resolve("max_model_len", config.max_model_len, executor->max_model_len());
-  resolve("max_prompt_logprob_tokens", config.max_prompt_logprob_tokens, executor->max_prompt_logprob_tokens());
-  const std::optional<int32_t> eos = tokenizer->eos_token_id();
+// The tokenizer's eos id joins the model's.
+EngineConfig with_tokenizer_eos(EngineConfig config, const Tokenizer& tokenizer) {
+  const std::optional<int32_t> eos = tokenizer.eos_token_id();
   if (eos && std::ranges::find(config.eos_token_ids, *eos) == config.eos_token_ids.end()) {
     config.eos_token_ids.push_back(*eos);
   }
   return config;
+}
+
+const ModelExecutor& checked(const std::unique_ptr<ModelExecutor>& executor, const Tokenizer* tokenizer) {
+  TERN_CHECK(executor != nullptr && tokenizer != nullptr, "the engine needs an executor and a tokenizer");
+  return *executor;
 }
 
 uint64_t random_seed() {
@@ -45,8 +36,8 @@ uint64_t random_seed() {
 Engine::Engine(std::unique_ptr<ModelExecutor> executor, std::shared_ptr<const Tokenizer> tokenizer, EngineConfig config)
     : executor_(std::move(executor)),
       tokenizer_(std::move(tokenizer)),
-      scheduler_(resolved(std::move(config), executor_.get(), tokenizer_.get())) {
-  batch_.seqs.reserve(static_cast<size_t>(scheduler_.config().max_num_seqs));
+      scheduler_(checked(executor_, tokenizer_.get()).sizes(), with_tokenizer_eos(std::move(config), *tokenizer_)) {
+  batch_.seqs.reserve(static_cast<size_t>(sizes().max_num_seqs));
   counters_.memory = executor_->memory();
   publish_stats();
 }
@@ -84,6 +75,7 @@ RequestHandle Engine::add_request(std::vector<int32_t> prompt_token_ids, Samplin
   const Request& request = *live.request;
   live.texts.reserve(static_cast<size_t>(request.params.n));
   live.prompt_logprobs_sent.assign(static_cast<size_t>(request.params.n), 0);
+  live.step_texts.resize(static_cast<size_t>(request.params.n));
   for (int32_t i = 0; i < request.params.n; ++i) {
     live.texts.emplace_back(tokenizer_, request.params.skip_special_tokens, request.params.stop,
                             request.params.include_stop_str_in_output);
@@ -203,7 +195,7 @@ void Engine::execute_step() {
         .seed = seq.seed,
         .prompt_token_ids = seq.prompt_token_ids(),
         .output_token_ids = seq.output_token_ids(),
-        .banned_token_ids = scheduler_.banned_token_ids(seq),
+        .banned_token_ids = s.banned_token_ids,
         .prompt_logprobs = request.params.prompt_logprobs,
         .prompt_logprobs_out = request.prompt_logprobs,
     });
@@ -232,7 +224,7 @@ void Engine::execute_step() {
       mask_worker_.wait();
       for (double us : mask_worker_.row_micros()) counters_.mask_times.add(us);
     }
-    updates = &scheduler_.update_from_output(output, sampled_);
+    updates = &scheduler_.update_from_output(output, sampled_, stop_string_check_);
   } catch (const std::exception& e) {
     if (batch_.token_masks) {
       try {
@@ -247,6 +239,14 @@ void Engine::execute_step() {
   for (const SequenceUpdate& update : *updates) process_update(update);
 }
 
+bool Engine::push_text(const Sequence& seq, const SampledToken& token) {
+  LiveRequest& live = live_.at(seq.request->request_id);
+  const size_t index = static_cast<size_t>(seq.index);
+  CompletionText& text = live.texts[index];
+  live.step_texts[index] += text.push(token.token_id, seq.num_output_tokens() > seq.request->params.min_tokens);
+  return text.stopped();
+}
+
 void Engine::process_update(const SequenceUpdate& update) {
   Sequence& seq = *update.seq;
   Request& request = *seq.request;
@@ -255,7 +255,7 @@ void Engine::process_update(const SequenceUpdate& update) {
   CompletionText& text = live.texts[static_cast<size_t>(seq.index)];
   RequestOutput out;
   out.index = seq.index;
-  std::optional<FinishReason> finish = update.finish;
+  const std::optional<FinishReason> finish = update.finish;
   // The prompt's scores are complete once a completion samples or ends; each completion's
   // first delta carries them.
   if (request.params.prompt_logprobs >= 0 && !live.prompt_logprobs_sent[static_cast<size_t>(seq.index)]) {
@@ -268,20 +268,8 @@ void Engine::process_update(const SequenceUpdate& update) {
     ++counters_.num_generated_tokens;
     out.token_ids.push_back(token.token_id);
     if (request.params.logprobs >= 0) out.logprobs.push_back({token.token_id, token.logprob, token.top_logprobs});
-    // A stop id's text is never emitted; a token that completed the grammar is text.
-    const bool stop_id = finish == FinishReason::kStop &&
-                         std::ranges::find(request.stop_token_ids, token.token_id) != request.stop_token_ids.end();
-    if (!stop_id) {
-      out.text = text.push(token.token_id, seq.num_output_tokens() > request.params.min_tokens);
-      if (text.stopped()) {
-        if (finish) {
-          seq.finish_reason = FinishReason::kStop;  // the same token also reached max_tokens
-        } else {
-          scheduler_.finish_sequence(seq, FinishReason::kStop);
-        }
-        finish = FinishReason::kStop;
-      }
-    }
+    out.text = std::move(live.step_texts[static_cast<size_t>(seq.index)]);
+    live.step_texts[static_cast<size_t>(seq.index)].clear();
   }
   if (finish) {
     out.text += text.flush();

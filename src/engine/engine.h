@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -29,9 +30,8 @@ namespace tern {
 
 class Engine {
  public:
-  // Sizes left at 0 in `config` come from the executor; block_size must equal the
-  // executor's and num_kv_blocks / max_model_len may not exceed its. The tokenizer's eos id
-  // joins config.eos_token_ids. Throws tern::Error on a mismatch.
+  // The scheduler runs with the executor's sizes (ModelExecutor::sizes()) and `config`;
+  // the tokenizer's eos id joins config.eos_token_ids. Throws tern::Error for a bad config.
   Engine(std::unique_ptr<ModelExecutor> executor, std::shared_ptr<const Tokenizer> tokenizer, EngineConfig config);
   // Stops the engine thread; requests still in flight end with "abort".
   ~Engine();
@@ -56,6 +56,7 @@ class Engine {
 
   EngineStats stats() const;
   const EngineConfig& config() const { return scheduler_.config(); }
+  const EngineSizes& sizes() const { return scheduler_.sizes(); }
 
  private:
   struct LiveRequest {
@@ -64,12 +65,16 @@ class Engine {
     std::vector<CompletionText> texts;          // one per completion
     int32_t num_finals_sent = 0;                // completions whose last delta went out
     std::vector<uint8_t> prompt_logprobs_sent;  // per completion
+    std::vector<std::string> step_texts;        // per completion: the text of this step's token
   };
 
   void loop();
   bool run_step();
   void take_inbox();
   void execute_step();
+  // The scheduler's StopStringCheck: detokenizes the sampled token into the completion's
+  // step text and says whether it completed a stop string.
+  bool push_text(const Sequence& seq, const SampledToken& token);
   void process_update(const SequenceUpdate& update);
   // Ends every unfinished completion (kAbort or kError) and erases the request.
   void end_request(LiveRequest& live, FinishReason reason);
@@ -88,6 +93,9 @@ class Engine {
   StepBatch batch_;
   std::vector<SampledToken> sampled_;
   std::vector<TokenMaskWorker::Job> mask_jobs_;
+  const Scheduler::StopStringCheck stop_string_check_ = [this](const Sequence& seq, const SampledToken& token) {
+    return push_text(seq, token);
+  };
   TokenMaskWorker mask_worker_;  // structured output's masks, made while the forward runs
   std::vector<LiveRequest> adds_;
   std::vector<uint64_t> aborts_;

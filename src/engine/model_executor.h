@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/engine_sizes.h"
 #include "engine/sampling_params.h"
 #include "kv/block_copy.h"
 
@@ -106,12 +107,10 @@ class ModelExecutor {
   // token masks (a masked token is never sampled, nor listed in top_logprobs). Throws
   // tern::Error on a backend failure.
   virtual std::vector<SampledToken> execute(const StepBatch& batch) = 0;
-  virtual int32_t block_size() const = 0;
-  virtual int32_t num_kv_blocks() const = 0;
-  virtual int32_t max_model_len() const = 0;
+  // The sizes it was built for, every one resolved (> 0; max_prompt_logprob_tokens 0 when
+  // it cannot score prompt positions). The engine's scheduler runs with exactly these.
+  virtual const EngineSizes& sizes() const = 0;
   virtual ExecutorMemory memory() const { return {}; }
-  // Prompt positions whose logprobs one step can compute (see StepSequence); 0: none.
-  virtual int32_t max_prompt_logprob_tokens() const { return 0; }
 };
 
 }  // namespace tern

@@ -4,21 +4,27 @@
 #include <limits>
 
 #include "base/error.h"
+#include "engine/context_length.h"
 #include "engine/request_rejected.h"
 
 namespace tern {
 namespace {
 
-const EngineConfig& validated(const EngineConfig& c) {
-  const auto require_positive = [](const char* field, int32_t value) {
-    if (value < 1) throw error("engine config: ", field, " must be at least 1, got ", value);
+const EngineSizes& validated(const EngineSizes& s) {
+  const auto require = [](const char* field, int32_t value, int32_t min) {
+    if (value < min) throw error("engine sizes: ", field, " must be at least ", min, ", got ", value);
   };
-  require_positive("block_size", c.block_size);
-  require_positive("num_kv_blocks", c.num_kv_blocks);
-  require_positive("max_model_len", c.max_model_len);
-  require_positive("max_num_batched_tokens", c.max_num_batched_tokens);
-  require_positive("max_num_seqs", c.max_num_seqs);
-  require_positive("max_waiting", c.max_waiting);
+  require("block_size", s.block_size, 1);
+  require("num_kv_blocks", s.num_kv_blocks, 1);
+  require("max_model_len", s.max_model_len, 1);
+  require("max_num_batched_tokens", s.max_num_batched_tokens, 1);
+  require("max_num_seqs", s.max_num_seqs, 1);
+  require("max_prompt_logprob_tokens", s.max_prompt_logprob_tokens, 0);
+  return s;
+}
+
+const EngineConfig& validated(const EngineConfig& c) {
+  if (c.max_waiting < 1) throw error("engine config: max_waiting must be at least 1, got ", c.max_waiting);
   return c;
 }
 
@@ -26,16 +32,17 @@ bool contains(std::span<const int32_t> ids, int32_t id) { return std::ranges::fi
 
 }  // namespace
 
-Scheduler::Scheduler(const EngineConfig& config)
-    : config_(validated(config)),
-      kv_(KvCacheConfig{.block_size = config.block_size,
-                        .num_blocks = config.num_kv_blocks,
+Scheduler::Scheduler(const EngineSizes& sizes, const EngineConfig& config)
+    : sizes_(validated(sizes)),
+      config_(validated(config)),
+      kv_(KvCacheConfig{.block_size = sizes.block_size,
+                        .num_blocks = sizes.num_kv_blocks,
                         .prefix_caching = config.kv_layout == KvLayout::kContiguous ? PrefixCaching::kDisabled
                                                                                     : config.prefix_caching}) {
-  running_.reserve(static_cast<size_t>(config_.max_num_seqs));
-  output_.seqs.reserve(static_cast<size_t>(config_.max_num_seqs));
-  output_.block_copies.reserve(static_cast<size_t>(config_.max_num_seqs));
-  updates_.reserve(static_cast<size_t>(config_.max_num_seqs));
+  running_.reserve(static_cast<size_t>(sizes_.max_num_seqs));
+  output_.seqs.reserve(static_cast<size_t>(sizes_.max_num_seqs));
+  output_.block_copies.reserve(static_cast<size_t>(sizes_.max_num_seqs));
+  updates_.reserve(static_cast<size_t>(sizes_.max_num_seqs));
 }
 
 void Scheduler::check_admissible(int32_t num_prompt_tokens, const SamplingParams& params) const {
@@ -47,26 +54,23 @@ void Scheduler::check_admissible(int32_t num_prompt_tokens, const SamplingParams
   if (params.max_tokens < 1 && !scoring_only)
     reject(RejectReason::kInvalid, "max_tokens must be at least 1 (0 only to score the prompt), got ",
            params.max_tokens);
-  if (params.prompt_logprobs >= 0 && config_.max_prompt_logprob_tokens < 1)
+  if (params.prompt_logprobs >= 0 && sizes_.max_prompt_logprob_tokens < 1)
     reject(RejectReason::kInvalid, "this model executor cannot compute prompt logprobs");
   if (params.min_tokens < 0 || params.min_tokens > params.max_tokens) {
     reject(RejectReason::kInvalid, "min_tokens must be in [0, max_tokens = ", params.max_tokens, "], got ",
            params.min_tokens);
   }
-  if (params.n < 1 || params.n > config_.max_num_seqs) {
-    reject(RejectReason::kInvalid, "n must be in [1, ", config_.max_num_seqs, "], got ", params.n);
+  if (params.n < 1 || params.n > sizes_.max_num_seqs) {
+    reject(RejectReason::kInvalid, "n must be in [1, ", sizes_.max_num_seqs, "], got ", params.n);
   }
+  if (const auto too_long = context_length_error(num_prompt_tokens, params.max_tokens, sizes_.max_model_len))
+    reject(RejectReason::kContextLength, *too_long);
   const int64_t total = int64_t{num_prompt_tokens} + params.max_tokens;
-  if (total > config_.max_model_len) {
-    reject(RejectReason::kContextLength, "This model's maximum context length is ", config_.max_model_len,
-           " tokens. However, you requested ", total, " tokens (", num_prompt_tokens, " in the prompt, ",
-           params.max_tokens, " in the completion). Please reduce the length of the prompt or completion.");
-  }
-  const int64_t num_blocks = (total + config_.block_size - 1) / config_.block_size;
-  if (num_blocks > config_.num_kv_blocks) {
+  const int64_t num_blocks = (total + sizes_.block_size - 1) / sizes_.block_size;
+  if (num_blocks > sizes_.num_kv_blocks) {
     reject(RejectReason::kKvCapacity, "the request needs ", num_blocks, " KV cache blocks (", num_prompt_tokens,
-           " prompt + ", params.max_tokens, " completion tokens) but the KV cache holds only ", config_.num_kv_blocks,
-           " blocks of ", config_.block_size, " tokens");
+           " prompt + ", params.max_tokens, " completion tokens) but the KV cache holds only ", sizes_.num_kv_blocks,
+           " blocks of ", sizes_.block_size, " tokens");
   }
 }
 
@@ -94,11 +98,6 @@ void Scheduler::fail_request(Request& request, const std::string& message) {
   }
 }
 
-void Scheduler::finish_sequence(Sequence& seq, FinishReason reason) {
-  TERN_CHECK(seq.status != SequenceStatus::kFinished, "sequence ", seq.seq_id, " finished twice");
-  finish(seq, reason);
-}
-
 void Scheduler::finish(Sequence& seq, FinishReason reason) {
   if (seq.status == SequenceStatus::kRunning) {
     remove_from_running(seq);
@@ -124,8 +123,8 @@ const SchedulerOutput& Scheduler::schedule() {
   output_.preempted_seq_ids.clear();
   output_.finished_seq_ids.swap(finished_since_schedule_);
   finished_since_schedule_.clear();
-  budget_ = config_.max_num_batched_tokens;
-  prompt_logprob_budget_ = config_.max_prompt_logprob_tokens;
+  budget_ = sizes_.max_num_batched_tokens;
+  prompt_logprob_budget_ = sizes_.max_prompt_logprob_tokens;
   const bool may_admit = config_.scheduler == SchedulerMode::kContinuous || running_.empty();
 
   schedule_running(/*decodes=*/true);
@@ -133,7 +132,7 @@ const SchedulerOutput& Scheduler::schedule() {
   // After a preemption, admitting new work would only take the blocks back.
   if (may_admit && output_.preempted_seq_ids.empty()) schedule_waiting();
 
-  output_.num_batched_tokens = config_.max_num_batched_tokens - budget_;
+  output_.num_batched_tokens = sizes_.max_num_batched_tokens - budget_;
   for (ScheduledSequence& s : output_.seqs) s.block_table = kv_.block_table(s.seq->seq_id);
   kv_.take_block_copies(output_.block_copies);
   return output_;
@@ -157,7 +156,7 @@ void Scheduler::schedule_waiting() {
   while (!waiting_.empty()) {
     Sequence& seq = *waiting_.front();
     const int32_t num_slots = seq.fork_pending ? seq.request->params.n : 1;
-    if (num_running_slots() + num_slots > config_.max_num_seqs) break;
+    if (num_running_slots() + num_slots > sizes_.max_num_seqs) break;
     // A static batch starts whole even when its prompts take several steps.
     if (config_.scheduler == SchedulerMode::kContinuous && budget_ == 0) break;
     // Prompt logprobs need every prompt position computed: no prefix-cache hit.
@@ -210,6 +209,7 @@ void Scheduler::add_to_batch(Sequence& seq, int32_t num_new_tokens) {
       .num_new_tokens = num_new_tokens,
       .sample = seq.num_computed_tokens + num_new_tokens == seq.num_tokens(),
       .block_table = {},  // filled once the step's allocations are final
+      .banned_token_ids = banned_token_ids(seq),
   });
   budget_ -= num_new_tokens;
   seq.scheduled_in_step = step_;
@@ -249,7 +249,7 @@ void Scheduler::maybe_fork(Sequence& leader) {
   leader.fork_pending = false;
   num_reserved_slots_ -= request.params.n - 1;
   const auto prompt = leader.prompt_token_ids();
-  const size_t num_prompt_hashes = std::min(leader.block_hashes.size(), prompt.size() / config_.block_size);
+  const size_t num_prompt_hashes = std::min(leader.block_hashes.size(), prompt.size() / sizes_.block_size);
   for (int32_t index = 1; index < request.params.n; ++index) {
     auto child = std::make_unique<Sequence>();
     child->request = &request;
@@ -275,7 +275,7 @@ std::optional<FinishReason> Scheduler::check_stop(const Sequence& seq) const {
   }
   // A complete grammar with nothing more to add ends the output, before any length limit.
   if (seq.matcher && seq.matcher->is_terminated()) return FinishReason::kStop;
-  if (seq.num_output_tokens() >= request.params.max_tokens || seq.num_tokens() >= config_.max_model_len) {
+  if (seq.num_output_tokens() >= request.params.max_tokens || seq.num_tokens() >= sizes_.max_model_len) {
     return FinishReason::kLength;
   }
   return std::nullopt;
@@ -288,7 +288,8 @@ std::span<const int32_t> Scheduler::banned_token_ids(const Sequence& seq) const 
 }
 
 const std::vector<SequenceUpdate>& Scheduler::update_from_output(const SchedulerOutput& output,
-                                                                 std::span<const SampledToken> sampled) {
+                                                                 std::span<const SampledToken> sampled,
+                                                                 const StopStringCheck& stop_string) {
   updates_.clear();
   size_t next = 0;
   for (const ScheduledSequence& s : output.seqs) {
@@ -336,7 +337,11 @@ const std::vector<SequenceUpdate>& Scheduler::update_from_output(const Scheduler
                                 " that its mask allowed");
       continue;
     }
-    const std::optional<FinishReason> reason = check_stop(seq);
+    std::optional<FinishReason> reason = check_stop(seq);
+    // A stop id ends the output without being text; any other token may complete a stop
+    // string, which wins over a length limit reached by the same token.
+    const bool stop_id = reason == FinishReason::kStop && contains(seq.request->stop_token_ids, token->token_id);
+    if (!stop_id && stop_string && stop_string(seq, *token)) reason = FinishReason::kStop;
     updates_.push_back({&seq, token, reason});
     if (reason) finish(seq, *reason);
   }

@@ -25,11 +25,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "engine/engine_config.h"
+#include "engine/engine_sizes.h"
 #include "engine/request.h"
 #include "engine/scheduler_output.h"
 #include "engine/waiting_queue.h"
@@ -39,9 +41,11 @@ namespace tern {
 
 class Scheduler {
  public:
-  // `config` with every size resolved (> 0). Throws tern::Error naming a bad field.
-  explicit Scheduler(const EngineConfig& config);
+  // `sizes` with every size resolved (> 0; max_prompt_logprob_tokens may be 0). Throws
+  // tern::Error naming a bad field.
+  Scheduler(const EngineSizes& sizes, const EngineConfig& config);
 
+  const EngineSizes& sizes() const { return sizes_; }
   const EngineConfig& config() const { return config_; }
 
   // Throws RequestRejected for a request that could never run: invalid parameters, prompt
@@ -54,20 +58,28 @@ class Scheduler {
   void abort_request(Request& request);
   // Ends every unfinished sequence with kError and the message; blocks are freed unregistered.
   void fail_request(Request& request, const std::string& message);
-  // Ends one unfinished sequence (the engine's stop strings); frees its blocks.
-  void finish_sequence(Sequence& seq, FinishReason reason);
+
+  // What the engine sees in a sampled token that the scheduler cannot: whether it completed
+  // a stop string in the sequence's text. Called once for each sampled token that becomes
+  // output (not for a stop id that ends the sequence), after it joined the sequence's
+  // tokens; true ends the sequence with kStop.
+  using StopStringCheck = std::function<bool(const Sequence&, const SampledToken&)>;
 
   const SchedulerOutput& schedule();
-  // Applies the step: computed tokens, sampled tokens (one per sequence with `sample`, in
-  // batch order), stop conditions on ids (eos, stop_token_ids, max_tokens, max_model_len;
-  // none before min_tokens), structured output (the token goes to the sequence's grammar
-  // matcher; a grammar complete with nothing more to add stops the sequence), forks,
-  // prefix-cache registration. A numerical error fails the whole request. The updates are
-  // valid until the next call.
+  // Applies the step and finishes what it ended; the one place a sequence's finish state
+  // is written besides abort_request() and fail_request(). Computed tokens, sampled tokens
+  // (one per sequence with `sample`, in batch order), stop conditions (eos, stop_token_ids,
+  // a stop string found by `stop_string`, max_tokens, max_model_len; none before
+  // min_tokens), structured output (the token goes to the sequence's grammar matcher; a
+  // grammar complete with nothing more to add stops the sequence), forks, prefix-cache
+  // registration. A numerical error fails the whole request. The updates are valid until
+  // the next call.
   const std::vector<SequenceUpdate>& update_from_output(const SchedulerOutput& output,
-                                                        std::span<const SampledToken> sampled);
+                                                        std::span<const SampledToken> sampled,
+                                                        const StopStringCheck& stop_string = {});
 
-  // Ids that may not be sampled this step for `seq` (stop ids before min_tokens).
+  // Ids that may not be sampled next for `seq` (stop ids before min_tokens); schedule()
+  // hands them out in ScheduledSequence::banned_token_ids.
   std::span<const int32_t> banned_token_ids(const Sequence& seq) const;
 
   bool has_unfinished() const { return !running_.empty() || !waiting_.empty(); }
@@ -100,6 +112,7 @@ class Scheduler {
   std::optional<FinishReason> check_stop(const Sequence& seq) const;
   int32_t num_running_slots() const { return static_cast<int32_t>(running_.size()) + num_reserved_slots_; }
 
+  EngineSizes sizes_;
   EngineConfig config_;
   KvCacheManager kv_;
   std::vector<Sequence*> running_;  // admission order

@@ -16,10 +16,11 @@ namespace tern {
 
 struct ScheduledSequence {
   Sequence* seq = nullptr;
-  int32_t num_computed_tokens = 0;       // before this step; the new tokens start there
-  int32_t num_new_tokens = 0;            // >= 1
-  bool sample = false;                   // the step reaches the end of the sequence's tokens
-  std::span<const int32_t> block_table;  // covers num_computed_tokens + num_new_tokens
+  int32_t num_computed_tokens = 0;            // before this step; the new tokens start there
+  int32_t num_new_tokens = 0;                 // >= 1
+  bool sample = false;                        // the step reaches the end of the sequence's tokens
+  std::span<const int32_t> block_table;       // covers num_computed_tokens + num_new_tokens
+  std::span<const int32_t> banned_token_ids;  // ids its sample may not take (stop ids before min_tokens)
 
   std::span<const int32_t> new_token_ids() const {
     return std::span<const int32_t>(seq->token_ids).subspan(num_computed_tokens, num_new_tokens);
@@ -40,7 +41,7 @@ struct SchedulerOutput {
 struct SequenceUpdate {
   Sequence* seq = nullptr;
   const SampledToken* sampled = nullptr;  // null when the sequence ended without a new token
-  std::optional<FinishReason> finish;     // set when this update ended the sequence
+  std::optional<FinishReason> finish;     // set when this update ended the sequence (it is finished)
 };
 
 }  // namespace tern

@@ -9,12 +9,11 @@
 
 namespace tern {
 
-int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank>& ranks,
-                       const ModelRunnerConfig& config) {
-  const int64_t blocks_per_seq = (config.max_model_len + config.block_size - 1) / config.block_size;
+int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank>& ranks, const EngineSizes& sizes) {
+  const int64_t blocks_per_seq = (sizes.max_model_len + sizes.block_size - 1) / sizes.block_size;
   size_t block_bytes = 0, weight_bytes = 0;  // over all ranks
   for (const ModelRank& r : ranks) {
-    block_bytes += r.model->kv_block_bytes(config.block_size);
+    block_bytes += r.model->kv_block_bytes(sizes.block_size);
     weight_bytes += r.model->weights_device_bytes();
   }
   const bool device = ranks[0].model->backend().memory_info().total_bytes > 0;
@@ -31,10 +30,10 @@ int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank
     for (size_t i = 0; i < ranks.size(); ++i) {
       const LlamaModel& m = *ranks[i].model;
       const MemoryInfo memory = m.backend().memory_info();
-      const size_t rank_block_bytes = m.kv_block_bytes(config.block_size);
+      const size_t rank_block_bytes = m.kv_block_bytes(sizes.block_size);
       const double allowed = budget.gpu_memory_utilization * double(memory.total_bytes);
       const double in_use = double(memory.total_bytes - memory.free_bytes);
-      const double activations = double(m.workspace_bytes(config.max_num_batched_tokens, config.max_num_seqs));
+      const double activations = double(m.workspace_bytes(sizes.max_num_batched_tokens, sizes.max_num_seqs));
       const double margin = 1.0 * double(1ull << 30);
       const double kv_bytes = std::max(0.0, allowed - in_use - activations - margin);
       const std::string gpu = ranks.size() > 1 ? " on GPU " + std::to_string(i) : "";
@@ -53,7 +52,7 @@ int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank
     }
   } else {
     // Never more than every running sequence at full length needs.
-    const int64_t useful = blocks_per_seq * config.max_num_seqs;
+    const int64_t useful = blocks_per_seq * sizes.max_num_seqs;
     const double gib = budget.kv_cache_memory_gib > 0 ? budget.kv_cache_memory_gib : 2.0;
     blocks = int32_t(std::min<int64_t>(useful, int64_t(gib * double(1ull << 30) / double(block_bytes))));
     budget_source = detail::concat("--kv-cache-memory ", gib, " GiB");
@@ -61,9 +60,9 @@ int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank
   if (blocks < blocks_per_seq) {
     // Actionable: what one full-length sequence needs, what there is, and the longest
     // max_model_len that fits.
-    const int64_t fits = int64_t(blocks) * config.block_size;
-    throw error("not enough memory for the KV cache of one ", config.max_model_len, "-token sequence: it needs ",
-                blocks_per_seq, " blocks of ", config.block_size,
+    const int64_t fits = int64_t(blocks) * sizes.block_size;
+    throw error("not enough memory for the KV cache of one ", sizes.max_model_len, "-token sequence: it needs ",
+                blocks_per_seq, " blocks of ", sizes.block_size,
                 " tokens = ", double(block_bytes) * blocks_per_seq / 1e6, " MB, but ", budget_source,
                 " leaves room for ", blocks, " blocks (", double(block_bytes) * blocks / 1e6, " MB). ",
                 fits > 0 ? detail::concat("Use --max-model-len ", fits, " or less, or free memory: ")
@@ -75,8 +74,8 @@ int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank
   }
   if (!budget.quiet)
     log_info("memory plan: weights ", double(weight_bytes) / 1e9, " GB; KV cache ", blocks, " blocks x ",
-             config.block_size, " tokens = ", int64_t(blocks) * config.block_size, " tokens, ",
-             double(block_bytes) * blocks / 1e9, " GB; max_model_len ", config.max_model_len,
+             sizes.block_size, " tokens = ", int64_t(blocks) * sizes.block_size, " tokens, ",
+             double(block_bytes) * blocks / 1e9, " GB; max_model_len ", sizes.max_model_len,
              ranks.size() > 1 ? " (totals over " + std::to_string(ranks.size()) + " ranks)" : std::string());
   return blocks;
 }

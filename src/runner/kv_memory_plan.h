@@ -18,14 +18,13 @@ struct KvMemoryBudget {
 };
 
 // KV blocks for every rank (each holds its KV heads of every block) of a runner sized by
-// `config` (its block_size, max_model_len, max_num_batched_tokens and max_num_seqs):
+// `sizes` (its block_size, max_model_len, max_num_batched_tokens and max_num_seqs):
 // budget.num_kv_blocks when set; else on GPUs what gpu_memory_utilization leaves after
 // what is in use (weights, other processes), the activations and a 1 GiB margin, the
 // tightest GPU deciding; else on the CPU what kv_cache_memory_gib holds, never more than
 // max_num_seqs full-length sequences need. Logs the plan unless quiet. Throws tern::Error,
 // with the longest max_model_len that fits and the flags to change, when one
 // max_model_len sequence does not fit.
-int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank>& ranks,
-                       const ModelRunnerConfig& config);
+int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank>& ranks, const EngineSizes& sizes);
 
 }  // namespace tern

@@ -10,10 +10,6 @@
 namespace tern {
 namespace {
 
-int32_t resolve_max_model_len(const LlamaModel& model, int32_t requested) {
-  return requested > 0 ? requested : int32_t(model.config().max_position_embeddings);
-}
-
 // Decode batch sizes worth a graph: 1, 2, 4, 8, then every 8 up to the limit (vLLM's
 // spacing), so padding wastes at most 7 rows.
 std::vector<int32_t> graph_sizes(int32_t max_seqs) {
@@ -34,6 +30,11 @@ std::vector<ModelRank> single_rank(std::unique_ptr<LlamaModel> model, std::uniqu
 
 }  // namespace
 
+EngineSizes resolve_model_len(EngineSizes sizes, const LlamaModel& model) {
+  if (sizes.max_model_len == 0) sizes.max_model_len = int32_t(model.config().max_position_embeddings);
+  return sizes;
+}
+
 ModelRunner::ModelRunner(std::unique_ptr<LlamaModel> model, ModelRunnerConfig config, std::unique_ptr<Backend> backend)
     : ModelRunner(single_rank(std::move(model), std::move(backend)), config, std::make_unique<RankThreads>(1)) {}
 
@@ -47,9 +48,10 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
     ranks_.push_back(Rank{.owned = std::move(ranks[r])});
   }
   const LlamaModel& model0 = *ranks_[0].owned.model;
-  config_.max_model_len = resolve_max_model_len(model0, config_.max_model_len);
-  TERN_CHECK(config_.block_size > 0 && config_.num_kv_blocks > 0, "runner needs a KV pool");
-  const int64_t s = config_.max_num_seqs, vocab = model0.config().vocab_size;
+  config_.sizes = resolve_model_len(config_.sizes, model0);
+  const EngineSizes& sizes = config_.sizes;
+  TERN_CHECK(sizes.block_size > 0 && sizes.num_kv_blocks > 0, "runner needs a KV pool");
+  const int64_t s = sizes.max_num_seqs, vocab = model0.config().vocab_size;
   top_k_ = int32_t(std::min<int64_t>(kTopCandidates, vocab));
   Backend& be0 = model0.backend();
   top_ids_ = be0.alloc(DType::kI32, {s, top_k_});
@@ -65,23 +67,19 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
   h_masks_ = be0.alloc_staging(DType::kI32, {s, mask_words_});
   on_ranks([&](Rank& rank, int index) {
     const LlamaModel& model = *rank.owned.model;
-    rank.kv_cache = model.make_kv_cache(config_.num_kv_blocks, config_.block_size);
-    rank.workspace = model.make_workspace(config_.max_num_batched_tokens, s + config_.max_prompt_logprob_tokens);
-    rank.inputs = std::make_unique<StepInputs>(
-        model.backend(), StepInputsConfig{.max_tokens = config_.max_num_batched_tokens,
-                                          .max_seqs = config_.max_num_seqs,
-                                          .max_prompt_logprob_rows = config_.max_prompt_logprob_tokens,
-                                          .block_size = config_.block_size,
-                                          .max_model_len = config_.max_model_len});
+    rank.kv_cache = model.make_kv_cache(config_.sizes.num_kv_blocks, config_.sizes.block_size);
+    rank.workspace =
+        model.make_workspace(config_.sizes.max_num_batched_tokens, s + config_.sizes.max_prompt_logprob_tokens);
+    rank.inputs = std::make_unique<StepInputs>(model.backend(), sizes);
     capture_graphs(rank, index);
   });
   if (!ranks_[0].graphs.empty())
-    log_info("captured decode graphs for batch sizes 1..", config_.max_num_seqs, " (", ranks_[0].graphs.size(),
+    log_info("captured decode graphs for batch sizes 1..", config_.sizes.max_num_seqs, " (", ranks_[0].graphs.size(),
              " graphs", ranks_.size() > 1 ? " on each rank)" : ")");
   memory_.weights_bytes = int64_t(model0.weights_device_bytes());
-  memory_.workspace_bytes =
-      int64_t(model0.workspace_bytes(config_.max_num_batched_tokens, s + config_.max_prompt_logprob_tokens));
-  memory_.kv_block_bytes = int64_t(model0.kv_block_bytes(config_.block_size));
+  memory_.workspace_bytes = int64_t(
+      model0.workspace_bytes(config_.sizes.max_num_batched_tokens, s + config_.sizes.max_prompt_logprob_tokens));
+  memory_.kv_block_bytes = int64_t(model0.kv_block_bytes(config_.sizes.block_size));
   if (const MemoryInfo device = be0.memory_info(); device.total_bytes > 0)
     memory_.device_used_bytes = int64_t(device.total_bytes - device.free_bytes);
 }
@@ -114,7 +112,7 @@ void ModelRunner::capture_graphs(Rank& rank, int index) {
   // graph records their address. Eager runners warm up at the largest size too, so that no
   // step allocates (or frees) device memory: with tensor parallelism, a cudaFree that waits
   // for this GPU while its NCCL kernel waits for another rank is a hang risk.
-  std::vector<int32_t> sizes = graph_sizes(std::min(config_.max_num_seqs, config_.max_num_batched_tokens));
+  std::vector<int32_t> sizes = graph_sizes(std::min(config_.sizes.max_num_seqs, config_.sizes.max_num_batched_tokens));
   std::reverse(sizes.begin(), sizes.end());
   const int64_t vocab = rank.owned.model->config().vocab_size;
   if (be.device() != Device::kCpu) {
@@ -122,9 +120,9 @@ void ModelRunner::capture_graphs(Rank& rank, int index) {
     // workspaces (INT4 activation gathers, attention partials) outgrow any decode step's:
     // a workspace that grew after a capture would leave its graph a freed address. Its KV
     // lands in block 0, which holds nothing yet.
-    const int32_t tokens = std::min(config_.max_num_batched_tokens, config_.max_model_len);
+    const int32_t tokens = std::min(config_.sizes.max_num_batched_tokens, config_.sizes.max_model_len);
     const std::vector<int32_t> ids(size_t(tokens), 0);
-    const std::vector<int32_t> blocks(size_t((tokens + config_.block_size - 1) / config_.block_size), 0);
+    const std::vector<int32_t> blocks(size_t((tokens + config_.sizes.block_size - 1) / config_.sizes.block_size), 0);
     StepSequence prefill{.seq_id = 0, .new_token_ids = ids, .block_table = blocks, .sample = true, .params = &kGreedy};
     rank.inputs->build(StepBatch{.seqs = {prefill}}, 0, vocab);
     rank.inputs->upload();

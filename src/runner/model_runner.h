@@ -21,6 +21,7 @@
 
 #include "backend/communicator.h"
 #include "base/rank_threads.h"
+#include "engine/engine_sizes.h"
 #include "engine/model_executor.h"
 #include "model/llama_model.h"
 #include "runner/sampler.h"
@@ -29,16 +30,14 @@
 namespace tern {
 
 struct ModelRunnerConfig {
-  int32_t block_size = 16;
-  int32_t num_kv_blocks = 0;
-  int32_t max_num_batched_tokens = 2048;  // largest step in tokens
-  int32_t max_num_seqs = 256;             // largest step in sequences
-  int32_t max_model_len = 0;              // 0: the model's max_position_embeddings
-  bool enforce_eager = false;             // never capture graphs
-  // Prompt positions scored per step (prompt logprobs): logits rows kept beyond the
-  // sampled ones.
-  int32_t max_prompt_logprob_tokens = 64;
+  // num_kv_blocks must be set (runner/kv_memory_plan.h plans it); max_model_len 0 is the
+  // model's max_position_embeddings. Buffers are sized for the largest step they allow.
+  EngineSizes sizes;
+  bool enforce_eager = false;  // never capture graphs
 };
+
+// `sizes` with max_model_len 0 replaced by the model's max_position_embeddings.
+EngineSizes resolve_model_len(EngineSizes sizes, const LlamaModel& model);
 
 // One rank's model and what it runs on. Members are destroyed model first, backend last.
 struct ModelRank {
@@ -58,11 +57,8 @@ class ModelRunner final : public ModelExecutor {
   ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config, std::unique_ptr<RankThreads> threads);
 
   std::vector<SampledToken> execute(const StepBatch& batch) override;
-  int32_t block_size() const override { return config_.block_size; }
-  int32_t num_kv_blocks() const override { return config_.num_kv_blocks; }
-  int32_t max_model_len() const override { return config_.max_model_len; }
+  const EngineSizes& sizes() const override { return config_.sizes; }
   ExecutorMemory memory() const override { return memory_; }
-  int32_t max_prompt_logprob_tokens() const override { return config_.max_prompt_logprob_tokens; }
 
   // Rank 0's model (the config is the whole model's).
   const LlamaModel& model() const { return *ranks_[0].owned.model; }

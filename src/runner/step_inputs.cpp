@@ -6,16 +6,16 @@
 
 namespace tern {
 
-StepInputs::StepInputs(Backend& be, const StepInputsConfig& c) : backend_(be), config_(c) {
+StepInputs::StepInputs(Backend& be, const EngineSizes& c) : backend_(be), sizes_(c) {
   max_blocks_per_seq_ = (c.max_model_len + c.block_size - 1) / c.block_size;
-  const int64_t t = c.max_tokens, s = c.max_seqs, tables = s * max_blocks_per_seq_;
+  const int64_t t = c.max_num_batched_tokens, s = c.max_num_seqs, tables = s * max_blocks_per_seq_;
   h_token_ids_ = be.alloc_staging(DType::kI32, {t});
   h_positions_ = be.alloc_staging(DType::kI32, {t});
   h_slots_ = be.alloc_staging(DType::kI32, {t});
   h_query_start_ = be.alloc_staging(DType::kI32, {s + 1});
   h_seq_lens_ = be.alloc_staging(DType::kI32, {s});
   h_block_tables_ = be.alloc_staging(DType::kI32, {tables});
-  h_logits_rows_ = be.alloc_staging(DType::kI32, {s + c.max_prompt_logprob_rows});
+  h_logits_rows_ = be.alloc_staging(DType::kI32, {s + c.max_prompt_logprob_tokens});
   h_block_copies_ = be.alloc_staging(DType::kI32, {s, 2});
   d_token_ids_ = be.alloc(DType::kI32, {t});
   d_positions_ = be.alloc(DType::kI32, {t});
@@ -23,7 +23,7 @@ StepInputs::StepInputs(Backend& be, const StepInputsConfig& c) : backend_(be), c
   d_query_start_ = be.alloc(DType::kI32, {s + 1});
   d_seq_lens_ = be.alloc(DType::kI32, {s});
   d_block_tables_ = be.alloc(DType::kI32, {tables});
-  d_logits_rows_ = be.alloc(DType::kI32, {s + c.max_prompt_logprob_rows});
+  d_logits_rows_ = be.alloc(DType::kI32, {s + c.max_prompt_logprob_tokens});
   d_block_copies_ = be.alloc(DType::kI32, {s, 2});
   // Padding rows point at block 0: attention reads it harmlessly, nothing writes it.
   std::fill_n(h_block_tables_.ptr<int32_t>(), tables, 0);
@@ -32,8 +32,8 @@ StepInputs::StepInputs(Backend& be, const StepInputsConfig& c) : backend_(be), c
 void StepInputs::build(const StepBatch& batch, int32_t pad_to, int64_t vocab_size) {
   const int32_t real = int32_t(batch.seqs.size());
   const int32_t seqs = std::max(real, pad_to);
-  TERN_CHECK(real > 0 && seqs <= config_.max_seqs, "step of ", seqs, " sequences, at most ", config_.max_seqs);
-  const int32_t bs = config_.block_size;
+  TERN_CHECK(real > 0 && seqs <= sizes_.max_num_seqs, "step of ", seqs, " sequences, at most ", sizes_.max_num_seqs);
+  const int32_t bs = sizes_.block_size;
   int32_t* ids = h_token_ids_.ptr<int32_t>();
   int32_t* pos = h_positions_.ptr<int32_t>();
   int32_t* slots = h_slots_.ptr<int32_t>();
@@ -50,12 +50,12 @@ void StepInputs::build(const StepBatch& batch, int32_t pad_to, int64_t vocab_siz
     const int32_t n = int32_t(seq.new_token_ids.size());
     const int32_t seq_len = seq.num_computed_tokens + n;
     TERN_CHECK(n > 0, "sequence ", seq.seq_id, " scheduled with no tokens");
-    TERN_CHECK(seq_len <= config_.max_model_len, "sequence ", seq.seq_id, " of ", seq_len, " tokens exceeds ",
-               config_.max_model_len);
+    TERN_CHECK(seq_len <= sizes_.max_model_len, "sequence ", seq.seq_id, " of ", seq_len, " tokens exceeds ",
+               sizes_.max_model_len);
     TERN_CHECK(
         int64_t(seq.block_table.size()) * bs >= seq_len && int64_t(seq.block_table.size()) <= max_blocks_per_seq_,
         "sequence ", seq.seq_id, " has ", seq.block_table.size(), " blocks for ", seq_len, " tokens");
-    TERN_CHECK(t + n <= config_.max_tokens, "step exceeds ", config_.max_tokens, " tokens");
+    TERN_CHECK(t + n <= sizes_.max_num_batched_tokens, "step exceeds ", sizes_.max_num_batched_tokens, " tokens");
     for (int32_t j = 0; j < n; ++j, ++t) {
       const int32_t id = seq.new_token_ids[size_t(j)];
       if (id < 0 || id >= vocab_size) throw error("token id ", id, " is outside the vocabulary of ", vocab_size);
@@ -92,14 +92,14 @@ void StepInputs::build(const StepBatch& batch, int32_t pad_to, int64_t vocab_siz
     // the top-k over them has the captured size.
     for (int32_t i = sampled; i < seqs; ++i) rows[i] = starts[i + 1] - 1;
     max_query_len = 1;
-    max_seq_len = config_.max_model_len;
+    max_seq_len = sizes_.max_model_len;
   }
   num_tokens_ = t;
   num_seqs_ = seqs;
   num_sampled_ = sampled;
 
   const int64_t copies = int64_t(batch.block_copies.size());
-  TERN_CHECK(copies <= config_.max_seqs, "step with ", copies, " block copies, at most ", config_.max_seqs);
+  TERN_CHECK(copies <= sizes_.max_num_seqs, "step with ", copies, " block copies, at most ", sizes_.max_num_seqs);
   int32_t* pairs = h_block_copies_.ptr<int32_t>();
   for (const BlockCopy& c : batch.block_copies) {
     *pairs++ = c.src;
@@ -107,8 +107,8 @@ void StepInputs::build(const StepBatch& batch, int32_t pad_to, int64_t vocab_siz
   }
   block_copies_ = d_block_copies_.slice_rows(0, copies);
 
-  TERN_CHECK(int32_t(prompt_rows_.size()) <= config_.max_prompt_logprob_rows, "step scores ", prompt_rows_.size(),
-             " prompt positions, at most ", config_.max_prompt_logprob_rows);
+  TERN_CHECK(int32_t(prompt_rows_.size()) <= sizes_.max_prompt_logprob_tokens, "step scores ", prompt_rows_.size(),
+             " prompt positions, at most ", sizes_.max_prompt_logprob_tokens);
   num_top_k_rows_ = seqs > real ? seqs : sampled;
   std::copy(prompt_token_rows.begin(), prompt_token_rows.end(), rows + num_top_k_rows_);
   const int32_t logits_rows = num_top_k_rows_ + int32_t(prompt_rows_.size());

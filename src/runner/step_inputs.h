@@ -9,22 +9,18 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "engine/engine_sizes.h"
 #include "engine/model_executor.h"
 #include "model/llama_model.h"
 
 namespace tern {
 
-struct StepInputsConfig {
-  int64_t max_tokens = 0;
-  int32_t max_seqs = 0;
-  int32_t max_prompt_logprob_rows = 0;  // logits rows beyond the sampled ones, for prompt logprobs
-  int32_t block_size = 0;
-  int32_t max_model_len = 0;
-};
-
 class StepInputs {
  public:
-  StepInputs(Backend& backend, const StepInputsConfig& config);
+  // Sized for the largest step `sizes` allows (resolved): max_num_batched_tokens tokens,
+  // max_num_seqs sequences plus max_prompt_logprob_tokens scored rows, block tables of
+  // max_model_len tokens.
+  StepInputs(Backend& backend, const EngineSizes& sizes);
 
   // Fills the staging buffers from `batch`. With pad_to > batch size (decode steps only),
   // appends padding sequences of one token that write no KV and are not sampled, and
@@ -50,7 +46,7 @@ class StepInputs {
 
  private:
   Backend& backend_;
-  StepInputsConfig config_;
+  EngineSizes sizes_;
   int32_t max_blocks_per_seq_ = 0;
   // Host staging and device buffers, one each per input, at their largest size.
   Tensor h_token_ids_, h_positions_, h_slots_, h_query_start_, h_seq_lens_, h_block_tables_, h_logits_rows_,

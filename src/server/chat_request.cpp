@@ -16,9 +16,9 @@ Json read_template_kwargs(const JsonFields& body) {
   Json extra = Json::object();
   const std::optional<JsonFields> kwargs = body.object("chat_template_kwargs");
   if (!kwargs) return extra;
-  for (const auto& [key, value] : kwargs->json().items()) {
+  for (const auto& [key, value] : kwargs->value().items()) {
     if (key != "enable_thinking") {
-      throw invalid_param(kwargs->param(key), "is not an allowed chat_template_kwargs key (allowed: enable_thinking)");
+      throw invalid_param(kwargs->field_path(key), "is not an allowed chat_template_kwargs key (allowed: enable_thinking)");
     }
     extra[key] = kwargs->boolean(key).value_or(false);
   }
@@ -101,7 +101,7 @@ ChatPrompt build_chat_prompt(const JsonFields& body, const ServedModel& model, c
 }
 
 ValidRequest parse_chat_request(const Json& body, const ServedModel& model, const PrepareOptions& prepare) {
-  const JsonFields fields(body, "");
+  const JsonFields fields = request_fields(body, "");
   ValidRequest request;
   request.api = RequestApi::kChat;
   const MaxTokensField max_tokens = read_shared_fields(fields, model, request);

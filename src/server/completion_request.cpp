@@ -11,7 +11,7 @@ std::vector<int32_t> token_ids_of(const Json& ids, const std::string& param, int
   std::vector<int32_t> out;
   out.reserve(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
-    const std::optional<int64_t> id = json_integer(ids[i]);
+    const std::optional<int64_t> id = json_int64(ids[i], /*integral_floats=*/true);
     if (!id || *id < 0 || *id >= vocab_size) {
       throw invalid_param(param + "[" + std::to_string(i) + "]",
                           "token id out of vocabulary: ids must be integers in [0, " + std::to_string(vocab_size) +
@@ -73,7 +73,7 @@ std::vector<PromptInput> read_prompts(const Json* prompt, const Tokenizer& token
 }  // namespace
 
 ValidRequest parse_completion_request(const Json& body, const ServedModel& model, const PrepareOptions& prepare) {
-  const JsonFields fields(body, "");
+  const JsonFields fields = request_fields(body, "");
   ValidRequest request;
   request.api = RequestApi::kCompletions;
   const MaxTokensField max_tokens = read_shared_fields(fields, model, request);

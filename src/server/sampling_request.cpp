@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "base/log.h"
+#include "engine/context_length.h"
 #include "server/api_error.h"
 #include "server/structured_output.h"
 
@@ -54,7 +55,7 @@ void read_stop_token_ids(const JsonFields& body, int32_t vocab_size, SamplingPar
     throw invalid_param("stop_token_ids", "at most " + std::to_string(kMaxStopTokenIds) + " ids are allowed");
   }
   for (size_t i = 0; i < ids->size(); ++i) {
-    const std::optional<int64_t> id = json_integer((*ids)[i]);
+    const std::optional<int64_t> id = json_int64((*ids)[i], /*integral_floats=*/true);
     if (!id || *id < 0 || *id >= vocab_size) {
       throw invalid_param("stop_token_ids[" + std::to_string(i) + "]",
                           "token ids must be integers in [0, " + std::to_string(vocab_size) + ")");
@@ -160,7 +161,7 @@ void reject_unsupported(const JsonFields& body, RequestApi api) {
 // would give every such seed the same samples.
 std::optional<uint64_t> read_seed(const JsonFields& body) {
   const Json* seed = body.find("seed");
-  if (seed && !json_fits_int64(*seed)) {
+  if (seed && !json_int64(*seed, /*integral_floats=*/true)) {
     throw invalid_param("seed", "must be an integer in [-9223372036854775808, 9223372036854775807]");
   }
   const std::optional<int64_t> value = body.integer("seed", std::numeric_limits<int64_t>::min(), kInt64Max);
@@ -232,7 +233,7 @@ void log_unknown_fields(const JsonFields& body, RequestApi api) {
                                                "continue_final_message",
                                                "echo"};
   static constexpr std::string_view kCompletions[] = {"prompt", "echo", "suffix", "add_special_tokens"};
-  for (const auto& item : body.json().items()) {
+  for (const auto& item : body.value().items()) {
     const std::string& key = item.key();
     const auto known = [&](std::span<const std::string_view> keys) {
       return std::ranges::find(keys, key) != keys.end();
@@ -278,7 +279,7 @@ MaxTokensField read_shared_fields(const JsonFields& body, const ServedModel& mod
   p.seed = read_seed(body);
   // Each of the n completions is a sequence of the running batch.
   p.n = static_cast<int32_t>(
-      body.integer("n", 1, std::min<int64_t>(kMaxN, model.engine->config().max_num_seqs)).value_or(1));
+      body.integer("n", 1, std::min<int64_t>(kMaxN, model.engine->sizes().max_num_seqs)).value_or(1));
   p.ignore_eos = body.boolean("ignore_eos").value_or(false);
   p.min_tokens = static_cast<int32_t>(body.integer("min_tokens", 0, kInt32Max).value_or(0));
   p.skip_special_tokens = body.boolean("skip_special_tokens").value_or(true);
@@ -326,25 +327,12 @@ void resolve_max_tokens(ValidRequest& request, const MaxTokensField& max_tokens,
   const char* what = request.api == RequestApi::kChat ? "messages" : "prompt";
   for (ValidPrompt& prompt : request.prompts) {
     const int64_t num_prompt = static_cast<int64_t>(prompt.token_ids.size());
-    if (num_prompt >= max_model_len) {
-      throw ApiError(ApiErrorKind::kInvalidRequest,
-                     "This model's maximum context length is " + std::to_string(max_model_len) +
-                         " tokens. However, your " + what + " resulted in " + std::to_string(num_prompt) +
-                         " tokens. Please reduce the length of the " + what + ".",
-                     prompt_param, "context_length_exceeded");
-    }
+    if (const auto too_long = context_length_error(num_prompt, std::nullopt, max_model_len, what))
+      throw ApiError(ApiErrorKind::kInvalidRequest, *too_long, prompt_param, "context_length_exceeded");
     const int64_t room = max_model_len - num_prompt;
     if (max_tokens.value) {
-      if (*max_tokens.value > room) {
-        // Saturating: max_tokens may be near 2^63.
-        const int64_t total = *max_tokens.value > kInt64Max - num_prompt ? kInt64Max : num_prompt + *max_tokens.value;
-        throw ApiError(ApiErrorKind::kInvalidRequest,
-                       "This model's maximum context length is " + std::to_string(max_model_len) +
-                           " tokens. However, you requested " + std::to_string(total) + " tokens (" +
-                           std::to_string(num_prompt) + " in the " + what + ", " + std::to_string(*max_tokens.value) +
-                           " in the completion). Please reduce the length of the " + what + " or completion.",
-                       max_tokens.param, "context_length_exceeded");
-      }
+      if (const auto too_long = context_length_error(num_prompt, max_tokens.value, max_model_len, what))
+        throw ApiError(ApiErrorKind::kInvalidRequest, *too_long, max_tokens.param, "context_length_exceeded");
       prompt.max_tokens = static_cast<int32_t>(*max_tokens.value);
     } else {
       prompt.max_tokens = static_cast<int32_t>(request.api == RequestApi::kChat ? room : std::min<int64_t>(16, room));

@@ -37,7 +37,7 @@ struct ServedModel {
   ToolCallFormat tool_call_format = ToolCallFormat::kHermes;  // how the model writes tool calls
   SamplingDefaults sampling_defaults;
 
-  int32_t max_model_len() const { return engine->config().max_model_len; }
+  int32_t max_model_len() const { return engine->sizes().max_model_len; }
 };
 
 }  // namespace tern::server

@@ -93,9 +93,9 @@ std::optional<OutputGrammar> from_structured_outputs(const JsonFields& body) {
   const std::optional<JsonFields> so = body.object("structured_outputs");
   if (!so) return std::nullopt;
   std::optional<OutputGrammar> out;
-  for (const auto& [key, value] : so->json().items()) {
+  for (const auto& [key, value] : so->value().items()) {
     if (value.is_null()) continue;
-    const std::string param = so->param(key);
+    const std::string param = so->field_path(key);
     if (key == "json" || key == "regex" || key == "choice" || key == "grammar" || key == "json_object") {
       if (out) throw invalid_param(param, "give one of json, regex, choice, grammar and json_object");
       out = from_kind(key, value, param);

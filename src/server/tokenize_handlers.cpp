@@ -13,7 +13,7 @@ namespace {
 
 HttpResponse tokenize(const std::string& body, const ServedModel& model, const PrepareOptions& prepare) {
   const Json json = parse_json_body(body);
-  const JsonFields fields(json, "");
+  const JsonFields fields = request_fields(json, "");
   check_model_field(fields, model.name);
   std::vector<int32_t> ids;
   if (fields.has("messages")) {
@@ -41,14 +41,14 @@ HttpResponse tokenize(const std::string& body, const ServedModel& model, const P
 
 HttpResponse detokenize(const std::string& body, const ServedModel& model) {
   const Json json = parse_json_body(body);
-  const JsonFields fields(json, "");
+  const JsonFields fields = request_fields(json, "");
   check_model_field(fields, model.name);
   const Json* tokens = fields.find("tokens");
   if (!tokens || !tokens->is_array()) throw invalid_param("tokens", "expected an array of token ids");
   std::vector<int32_t> ids;
   ids.reserve(tokens->size());
   for (size_t i = 0; i < tokens->size(); ++i) {
-    const std::optional<int64_t> id = json_integer((*tokens)[i]);
+    const std::optional<int64_t> id = json_int64((*tokens)[i], /*integral_floats=*/true);
     if (!id || *id < 0 || *id >= model.tokenizer->vocab_size()) {
       throw invalid_param("tokens[" + std::to_string(i) + "]",
                           "token ids must be integers in [0, " + std::to_string(model.tokenizer->vocab_size()) + ")");

@@ -10,7 +10,7 @@ namespace tern {
 namespace {
 
 void reject_option(const JsonNode& model, std::string_view key, bool set) {
-  if (set) model.field(key).fail("not supported for byte-level BPE");
+  if (set) model.required(key).fail("not supported for byte-level BPE");
 }
 
 std::pair<std::string, std::string> parse_merge(const JsonNode& merge) {
@@ -31,18 +31,18 @@ std::pair<std::string, std::string> parse_merge(const JsonNode& merge) {
 }  // namespace
 
 std::unique_ptr<BpeModel> BpeModel::from_json(const JsonNode& model) {
-  if (model.has("type") && model.field("type").as_string() != "BPE") {
-    model.field("type").fail("unsupported model type \"", model.field("type").as_string(), "\" (supported: BPE)");
+  if (model.has("type") && model.required("type").as_string() != "BPE") {
+    model.required("type").fail("unsupported model type \"", model.required("type").as_string(), "\" (supported: BPE)");
   }
   auto bpe = std::make_unique<BpeModel>();
-  reject_option(model, "dropout", model.has("dropout") && model.field("dropout").value() != 0.0);
-  reject_option(model, "byte_fallback", model.bool_or("byte_fallback", false));
-  reject_option(model, "continuing_subword_prefix", !model.string_or("continuing_subword_prefix", "").empty());
-  reject_option(model, "end_of_word_suffix", !model.string_or("end_of_word_suffix", "").empty());
-  bpe->ignore_merges_ = model.bool_or("ignore_merges", false);
-  bpe->fuse_unk_ = model.bool_or("fuse_unk", false);
+  reject_option(model, "dropout", model.has("dropout") && model.required("dropout").value() != 0.0);
+  reject_option(model, "byte_fallback", model.boolean("byte_fallback").value_or(false));
+  reject_option(model, "continuing_subword_prefix", !model.string("continuing_subword_prefix").value_or("").empty());
+  reject_option(model, "end_of_word_suffix", !model.string("end_of_word_suffix").value_or("").empty());
+  bpe->ignore_merges_ = model.boolean("ignore_merges").value_or(false);
+  bpe->fuse_unk_ = model.boolean("fuse_unk").value_or(false);
 
-  const JsonNode vocab = model.field("vocab");
+  const JsonNode vocab = model.required("vocab");
   if (!vocab.value().is_object()) vocab.fail("expected an object of token -> id");
   const auto count = static_cast<int64_t>(vocab.value().size());
   bpe->tokens_.resize(count);
@@ -50,10 +50,11 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const JsonNode& model) {
   bpe->ids_.reserve(count);
   for (const auto& [token, id_value] : vocab.value().items()) {
     // Nodes with a path are built only for errors: the vocabulary has ~10^5 entries.
-    if (!id_value.is_number_integer()) vocab.field(token).as_int();
+    if (!id_value.is_number_integer()) vocab.required(token).as_integer();
     const auto id = id_value.get<int64_t>();
-    if (id < 0 || id >= count) vocab.field(token).fail("id ", id, " is outside 0..", count - 1, " (ids must be dense)");
-    if (seen[id]) vocab.field(token).fail("duplicate id ", id, " (also used by \"", bpe->tokens_[id], "\")");
+    if (id < 0 || id >= count)
+      vocab.required(token).fail("id ", id, " is outside 0..", count - 1, " (ids must be dense)");
+    if (seen[id]) vocab.required(token).fail("duplicate id ", id, " (also used by \"", bpe->tokens_[id], "\")");
     seen[id] = true;
     bpe->tokens_[id] = token;
     bpe->ids_.emplace(token, static_cast<int32_t>(id));
@@ -69,12 +70,12 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const JsonNode& model) {
     if (auto id = bpe->token_to_id(symbol)) bpe->byte_ids_[b] = *id;
   }
   if (model.has("unk_token")) {
-    const JsonNode unk = model.field("unk_token");
+    const JsonNode unk = model.required("unk_token");
     bpe->unk_id_ = bpe->token_to_id(unk.as_string());
     if (!bpe->unk_id_) unk.fail("\"", unk.as_string(), "\" is not in model.vocab");
   }
 
-  const JsonNode merges = model.field("merges");
+  const JsonNode merges = model.required("merges");
   bpe->merges_.reserve(merges.size());
   int32_t rank = 0;
   for (size_t i = 0; i < merges.size(); ++i) {

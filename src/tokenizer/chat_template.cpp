@@ -5,6 +5,7 @@
 #include "base/error.h"
 #include "base/regular_file.h"
 #include "jinja/jinja_template.h"
+#include "tokenizer/json_node.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tern {
@@ -20,8 +21,7 @@ jinja::Limits to_jinja(const ChatTemplateLimits& limits) {
 }
 
 // A special token in tokenizer_config.json: "<s>", {"content": "<s>", ...} or null.
-std::optional<std::string> special_token(const nlohmann::ordered_json& config, const char* field,
-                                         const std::string& file) {
+std::optional<std::string> special_token(const nlohmann::json& config, const char* field, const std::string& file) {
   auto it = config.find(field);
   if (it == config.end() || it->is_null()) return std::nullopt;
   if (it->is_string()) return it->get<std::string>();
@@ -32,7 +32,7 @@ std::optional<std::string> special_token(const nlohmann::ordered_json& config, c
   throw tern::error(file, ": field '", field, "' must be a string or an object with a string \"content\"");
 }
 
-std::string template_from_config(const nlohmann::ordered_json& config, const std::string& file) {
+std::string template_from_config(const nlohmann::json& config, const std::string& file) {
   auto it = config.find("chat_template");
   if (it == config.end() || it->is_null()) throw tern::error(file, ": no chat_template (and no chat_template.jinja)");
   if (it->is_string()) return it->get<std::string>();
@@ -90,13 +90,9 @@ ModelChatTemplate read_model_chat_template(const std::string& model_dir) {
   ModelChatTemplate result;
   fs::path config_path = fs::path(model_dir) / "tokenizer_config.json";
   fs::path jinja_path = fs::path(model_dir) / "chat_template.jinja";
-  nlohmann::ordered_json config = nlohmann::ordered_json::object();
+  nlohmann::json config = nlohmann::json::object();
   if (fs::exists(config_path)) {
-    try {
-      config = nlohmann::ordered_json::parse(read_regular_file(config_path.string(), kMaxTokenizerConfigBytes));
-    } catch (const nlohmann::json::exception& e) {
-      throw tern::error(config_path.string(), ": invalid JSON: ", e.what());
-    }
+    config = load_json_node(config_path.string(), kMaxTokenizerConfigBytes).value();
     if (!config.is_object()) throw tern::error(config_path.string(), ": expected a JSON object");
     result.special_tokens.bos_token = special_token(config, "bos_token", config_path.string());
     result.special_tokens.eos_token = special_token(config, "eos_token", config_path.string());

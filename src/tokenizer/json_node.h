@@ -1,62 +1,27 @@
-// Reading tokenizer.json / tokenizer_config.json: a JSON value that knows where it sits
-// ("DIR/tokenizer.json: model.merges[3]") so every error names the file and field.
+// Reading a model folder's tokenizer.json, tokenizer_config.json and generation_config.json:
+// parsed by the strict parser (base/strict_json_parse.h: a repeated key is an error, not
+// last-wins) and read by the shared typed reader (base/json_reader.h), so every wrong type
+// is a tern::Error naming the file and field: "DIR/tokenizer.json: model.merges[3]:
+// expected a string, found number".
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 #include <string_view>
 
-#include "base/error.h"
+#include "base/json_reader.h"
 
 namespace tern {
 
-class JsonNode {
- public:
-  // Reads and parses `path`, a regular file of at most max_bytes (base/regular_file.h).
-  // Nesting deeper than `max_depth` is rejected before parsing, so a hostile file cannot
-  // exhaust the stack. Throws tern::Error naming the file.
-  static JsonNode parse_file(const std::string& path, uint64_t max_bytes, int max_depth = 64);
-  // The same for JSON text already in memory; `label` stands for the file in messages.
-  static JsonNode parse(std::string_view text, const std::string& label, int max_depth = 64);
+using JsonNode = JsonReader<nlohmann::json>;
 
-  const nlohmann::json& value() const { return *value_; }
-  const std::string& path() const { return path_; }
-  // "FILE: path" for messages.
-  std::string where() const;
-
-  bool has(std::string_view key) const;        // present and not null
-  JsonNode field(std::string_view key) const;  // throws when missing or null
-  std::optional<JsonNode> optional_field(std::string_view key) const;
-  JsonNode element(size_t index) const;
-  size_t size() const;  // elements of an array (throws for other types)
-
-  std::string as_string() const;
-  bool as_bool() const;
-  int64_t as_int() const;
-  // A field that may be absent: its value or `fallback`.
-  bool bool_or(std::string_view key, bool fallback) const;
-  std::string string_or(std::string_view key, std::string_view fallback) const;
-
-  template <typename... Args>
-  [[noreturn]] void fail(Args&&... args) const {
-    throw error(where(), ": ", std::forward<Args>(args)...);
-  }
-
- private:
-  JsonNode(std::shared_ptr<const nlohmann::json> root, const nlohmann::json* value,
-           std::shared_ptr<const std::string> file, std::string path)
-      : root_(std::move(root)), value_(value), file_(std::move(file)), path_(std::move(path)) {}
-  JsonNode child(const nlohmann::json* value, std::string path) const {
-    return JsonNode(root_, value, file_, std::move(path));
-  }
-
-  std::shared_ptr<const nlohmann::json> root_;  // keeps value_ alive
-  const nlohmann::json* value_;
-  std::shared_ptr<const std::string> file_;
-  std::string path_;
-};
+// Reads and parses `path`, a regular file of at most max_bytes (base/regular_file.h).
+// Nesting deeper than `max_depth` is rejected before parsing, so a hostile file cannot
+// exhaust the stack; so is a key repeated within one object. Throws tern::Error naming
+// the file. The node owns the document.
+JsonNode load_json_node(const std::string& path, uint64_t max_bytes, int max_depth = 64);
+// The same for JSON text already in memory; `label` stands for the file in messages.
+JsonNode parse_json_node(std::string_view text, const std::string& label, int max_depth = 64);
 
 }  // namespace tern

@@ -82,9 +82,9 @@ Normalizer Normalizer::from_json(const std::optional<JsonNode>& node) {
 }
 
 void Normalizer::append_forms(const JsonNode& node, std::vector<int>& forms) {
-  const std::string type = node.field("type").as_string();
+  const std::string type = node.required("type").as_string();
   if (type == "Sequence") {
-    const JsonNode steps = node.field("normalizers");
+    const JsonNode steps = node.required("normalizers");
     for (size_t i = 0; i < steps.size(); ++i) append_forms(steps.element(i), forms);
   } else if (type == "NFC") {
     forms.push_back(kNfc);
@@ -95,7 +95,7 @@ void Normalizer::append_forms(const JsonNode& node, std::vector<int>& forms) {
   } else if (type == "NFKD") {
     forms.push_back(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT);
   } else {
-    node.field("type").fail("unsupported normalizer \"", type, "\" (supported: NFC, NFD, NFKC, NFKD, Sequence)");
+    node.required("type").fail("unsupported normalizer \"", type, "\" (supported: NFC, NFD, NFKC, NFKD, Sequence)");
   }
 }
 

@@ -18,16 +18,16 @@ std::string escape_literal(std::string_view literal) {
 }
 
 std::shared_ptr<const Regex> split_regex(const JsonNode& split) {
-  const std::string behavior = split.field("behavior").as_string();
+  const std::string behavior = split.required("behavior").as_string();
   if (behavior != "Isolated") {
-    split.field("behavior").fail("unsupported Split behavior \"", behavior, "\" (supported: Isolated)");
+    split.required("behavior").fail("unsupported Split behavior \"", behavior, "\" (supported: Isolated)");
   }
-  if (split.bool_or("invert", false)) split.field("invert").fail("inverted Split is not supported");
-  const JsonNode pattern = split.field("pattern");
+  if (split.boolean("invert").value_or(false)) split.required("invert").fail("inverted Split is not supported");
+  const JsonNode pattern = split.required("pattern");
   try {
-    if (pattern.has("Regex")) return std::make_shared<const Regex>(pattern.field("Regex").as_string());
+    if (pattern.has("Regex")) return std::make_shared<const Regex>(pattern.required("Regex").as_string());
     if (pattern.has("String"))
-      return std::make_shared<const Regex>(escape_literal(pattern.field("String").as_string()));
+      return std::make_shared<const Regex>(escape_literal(pattern.required("String").as_string()));
   } catch (const Error& e) {
     pattern.fail(e.what());
   }
@@ -38,8 +38,8 @@ std::shared_ptr<const Regex> split_regex(const JsonNode& split) {
 
 PreTokenizer PreTokenizer::from_json(const JsonNode& node) {
   std::vector<JsonNode> stages;
-  if (node.field("type").as_string() == "Sequence") {
-    const JsonNode list = node.field("pretokenizers");
+  if (node.required("type").as_string() == "Sequence") {
+    const JsonNode list = node.required("pretokenizers");
     for (size_t i = 0; i < list.size(); ++i) stages.push_back(list.element(i));
   } else {
     stages.push_back(node);
@@ -48,16 +48,17 @@ PreTokenizer PreTokenizer::from_json(const JsonNode& node) {
   PreTokenizer pre_tokenizer;
   for (size_t i = 0; i < stages.size(); ++i) {
     const JsonNode& stage = stages[i];
-    const std::string type = stage.field("type").as_string();
+    const std::string type = stage.required("type").as_string();
     const bool last = i + 1 == stages.size();
     if (type == "Split" && !last) {
       pre_tokenizer.splits_.push_back(split_regex(stage));
     } else if (type == "ByteLevel" && last) {
-      pre_tokenizer.add_prefix_space_ = stage.bool_or("add_prefix_space", true);
-      if (stage.bool_or("use_regex", true)) pre_tokenizer.gpt2_regex_ = std::make_shared<const Regex>(kGpt2Pattern);
+      pre_tokenizer.add_prefix_space_ = stage.boolean("add_prefix_space").value_or(true);
+      if (stage.boolean("use_regex").value_or(true))
+        pre_tokenizer.gpt2_regex_ = std::make_shared<const Regex>(kGpt2Pattern);
     } else {
-      stage.field("type").fail("unsupported pre-tokenizer \"", type,
-                               "\": only byte-level BPE is supported (Split stages followed by ByteLevel)");
+      stage.required("type").fail("unsupported pre-tokenizer \"", type,
+                                  "\": only byte-level BPE is supported (Split stages followed by ByteLevel)");
     }
   }
   return pre_tokenizer;

@@ -41,14 +41,13 @@ std::vector<int32_t> random_prompt(std::mt19937& rng, int len) {
 std::unique_ptr<Engine> make_engine(int32_t num_kv_blocks, int32_t token_budget) {
   auto backend = make_backend("cpu");
   auto model = load_model(kModel, *backend);
-  ModelRunnerConfig rc{.block_size = 4,
-                       .num_kv_blocks = num_kv_blocks,
-                       .max_num_batched_tokens = token_budget,
-                       .max_num_seqs = 64,
-                       .max_model_len = 256};
+  ModelRunnerConfig rc{.sizes = {.block_size = 4,
+                                 .num_kv_blocks = num_kv_blocks,
+                                 .max_model_len = 256,
+                                 .max_num_batched_tokens = token_budget,
+                                 .max_num_seqs = 64}};
   auto runner = std::make_unique<ModelRunner>(std::move(model), rc, std::move(backend));
-  EngineConfig ec{.block_size = 4, .max_num_batched_tokens = token_budget, .max_num_seqs = 64};
-  return std::make_unique<Engine>(std::move(runner), Tokenizer::load(kModel), ec);
+  return std::make_unique<Engine>(std::move(runner), Tokenizer::load(kModel), EngineConfig{});
 }
 
 // Runs the jobs through one engine, all added before the first step; returns each job's

@@ -107,7 +107,8 @@ TEST_P(ForwardGolden, LogitsMatchTransformersAtEveryPosition) {
 
 TEST_P(ForwardGolden, GreedyContinuationsMatchTransformers) {
   ModelRunner runner(
-      load(), ModelRunnerConfig{.block_size = 4, .num_kv_blocks = 64, .max_num_batched_tokens = 64, .max_num_seqs = 8});
+      load(), ModelRunnerConfig{
+                  .sizes = {.block_size = 4, .num_kv_blocks = 64, .max_num_batched_tokens = 64, .max_num_seqs = 8}});
   for (const GoldenCase& c : load_cases(GetParam())) {
     for (int chunk : {64, 5}) {
       EXPECT_EQ(greedy(runner, c.prompt_ids, int(c.greedy_ids.size()), chunk, 17), c.greedy_ids)

@@ -80,10 +80,11 @@ std::vector<float> last_logits(Group& g, const std::vector<std::vector<int32_t>>
     Backend& be = model.backend();
     auto cache = model.make_kv_cache(blocks, kBlockSize);
     Workspace ws = model.make_workspace(tokens, int64_t(prompts.size()));
-    StepInputs inputs(be, {.max_tokens = tokens,
-                           .max_seqs = int32_t(prompts.size()),
-                           .block_size = kBlockSize,
-                           .max_model_len = longest});
+    StepInputs inputs(be, {.block_size = kBlockSize,
+                           .max_model_len = longest,
+                           .max_num_batched_tokens = tokens,
+                           .max_num_seqs = int32_t(prompts.size()),
+                           .max_prompt_logprob_tokens = 0});
     inputs.build(batch, 0, vocab);
     inputs.upload();
     const Tensor logits = model.forward(inputs.forward_inputs(), cache, ws);

@@ -100,5 +100,21 @@ TEST(CliGenerate, MalformedModelFolderIsAOneLineErrorNotACrash) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
+// generation_config.json is read strictly, like the model's other JSON files: a field of the
+// wrong type stops the load with one line naming the file and the field.
+TEST(CliGenerate, AWrongTypeInGenerationConfigNamesTheFileAndField) {
+  TempDir dir;
+  for (const auto& f : fs::directory_iterator(kData / "models/tiny-qwen2")) fs::copy(f.path(), dir.path());
+  for (const auto& [config, field] : {std::pair{R"({"eos_token_id": "1002"})", "eos_token_id"},
+                                      std::pair{R"({"eos_token_id": [1002, null]})", "eos_token_id[1]"}}) {
+    dir.write("generation_config.json", config);
+    const auto r = run_tern("generate --quiet --model " + quote(dir.path()) + " --prompt Hello");
+    EXPECT_EQ(r.exit_code, 1) << config;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find("generation_config.json: " + std::string(field) + ": expected an integer"), std::string::npos)
+        << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace tern

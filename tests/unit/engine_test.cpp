@@ -88,9 +88,9 @@ struct TestEngine {
   }
 };
 
-TestEngine make_engine(EngineConfig config, FakeModelOptions options = {},
+TestEngine make_engine(EngineSizes sizes, EngineConfig config = {},
                        FakeExecutor::NextToken next = testing::fake_next_token) {
-  auto executor = std::make_unique<FakeExecutor>(options, std::move(next));
+  auto executor = std::make_unique<FakeExecutor>(sizes, std::move(next));
   FakeExecutor* raw = executor.get();
   return {raw, std::make_unique<Engine>(std::move(executor), std::make_shared<FakeTokenizer>(), std::move(config))};
 }
@@ -152,21 +152,21 @@ std::vector<Result> run_together(TestEngine& t, const std::vector<Job>& jobs) {
   return results;
 }
 
-Result run_alone(const EngineConfig& config, const Job& job) {
-  TestEngine t = make_engine(config);
+Result run_alone(const EngineSizes& sizes, const Job& job) {
+  TestEngine t = make_engine(sizes);
   RequestHandle h = t.engine->add_request(job.prompt, job.params, job.priority);
   t.run();
   return take(h);
 }
 
-EngineConfig pressure_config() {
+EngineSizes pressure_sizes() {
   // 48 blocks of 16 (768 tokens) for 64 requests of up to 210 tokens; 64 tokens per step.
-  return EngineConfig{.num_kv_blocks = 48, .max_num_batched_tokens = 64, .max_num_seqs = 32};
+  return EngineSizes{.num_kv_blocks = 48, .max_num_batched_tokens = 64, .max_num_seqs = 32};
 }
 
 TEST(Engine, ConcurrentRequestsUnderKvPressureEqualEachRequestAlone) {
   const std::vector<Job> jobs = mixed_jobs(64, 7);
-  TestEngine t = make_engine(pressure_config());
+  TestEngine t = make_engine(pressure_sizes());
   const std::vector<Result> together = run_together(t, jobs);
   const EngineStats stats = t.engine->stats();
   EXPECT_GT(stats.num_preemptions, 0) << "the KV budget is meant to force preemption";
@@ -175,21 +175,19 @@ TEST(Engine, ConcurrentRequestsUnderKvPressureEqualEachRequestAlone) {
   EXPECT_EQ(stats.num_requests, 0);
   for (size_t i = 0; i < jobs.size(); ++i) {
     ASSERT_TRUE(together[i].finished) << "request " << i;
-    EXPECT_EQ(together[i], run_alone(pressure_config(), jobs[i])) << "request " << i;
+    EXPECT_EQ(together[i], run_alone(pressure_sizes(), jobs[i])) << "request " << i;
   }
 }
 
 TEST(Engine, StaticAndContiguousBaselinesGiveTheSameOutputs) {
   const std::vector<Job> jobs = mixed_jobs(24, 11);
-  TestEngine reference = make_engine(pressure_config());
+  TestEngine reference = make_engine(pressure_sizes());
   const std::vector<Result> expected = run_together(reference, jobs);
   for (SchedulerMode mode : {SchedulerMode::kContinuous, SchedulerMode::kStatic}) {
     for (KvLayout layout : {KvLayout::kPaged, KvLayout::kContiguous}) {
-      EngineConfig config = pressure_config();
-      config.num_kv_blocks = 256;
-      config.scheduler = mode;
-      config.kv_layout = layout;
-      TestEngine t = make_engine(config);
+      EngineSizes sizes = pressure_sizes();
+      sizes.num_kv_blocks = 256;
+      TestEngine t = make_engine(sizes, EngineConfig{.scheduler = mode, .kv_layout = layout});
       EXPECT_EQ(run_together(t, jobs), expected)
           << "static " << (mode == SchedulerMode::kStatic) << ", contiguous " << (layout == KvLayout::kContiguous);
     }
@@ -417,7 +415,7 @@ TEST(Engine, NumericalErrorFailsOnlyThatRequestAndCachesNothing) {
   std::mt19937 rng(13);
   const std::vector<int32_t> bad = random_tokens(rng, 64);
   const std::vector<Job> others = {{random_tokens(rng, 30), greedy(10)}, {random_tokens(rng, 50), seeded(10, 3)}};
-  TestEngine t = make_engine(EngineConfig{.max_num_batched_tokens = 32});
+  TestEngine t = make_engine({.max_num_batched_tokens = 32});
   t.executor->nan_when = [&](const StepSequence& seq) { return seq.prompt_token_ids[0] == bad[0]; };
   RequestHandle hb = t.engine->add_request(bad, greedy(10));
   std::vector<RequestHandle> ho;
@@ -437,7 +435,7 @@ TEST(Engine, NumericalErrorFailsOnlyThatRequestAndCachesNothing) {
 }
 
 TEST(Engine, RejectsWhatCanNeverRunAndWhenTheQueueIsFull) {
-  TestEngine t = make_engine(EngineConfig{.num_kv_blocks = 8, .max_model_len = 200, .max_waiting = 2});
+  TestEngine t = make_engine({.num_kv_blocks = 8, .max_model_len = 200}, {.max_waiting = 2});
   const auto reason = [&](std::vector<int32_t> prompt, int32_t max_tokens) -> std::optional<RejectReason> {
     try {
       t.engine->add_request(std::move(prompt), greedy(max_tokens));
@@ -477,14 +475,13 @@ TEST(Engine, AFailedModelStepFailsEveryRequestAndTheEngine) {
   EXPECT_THROW(t.engine->add_request({1}, greedy(1)), RequestRejected);
 }
 
-TEST(Engine, RejectsAConfigTheExecutorCannotServe) {
-  const auto build = [](EngineConfig config) {
-    return std::make_unique<Engine>(std::make_unique<FakeExecutor>(FakeModelOptions{.num_kv_blocks = 64}),
-                                    std::make_shared<FakeTokenizer>(), std::move(config));
-  };
-  EXPECT_THROW(build({.block_size = 8}), Error);
-  EXPECT_THROW(build({.num_kv_blocks = 65}), Error);
-  EXPECT_EQ(build({}).get()->stats().num_kv_blocks, 64);
+TEST(Engine, RunsWithTheExecutorsSizes) {
+  TestEngine t = make_engine({.block_size = 8, .num_kv_blocks = 64, .max_model_len = 100, .max_num_seqs = 3});
+  EXPECT_EQ(t.engine->sizes().block_size, 8);
+  EXPECT_EQ(t.engine->stats().num_kv_blocks, 64);
+  EXPECT_EQ(t.engine->sizes().max_model_len, 100);
+  EXPECT_THROW(t.engine->add_request({1}, seeded(4, 1, 4)), RequestRejected) << "n = 4 > max_num_seqs = 3";
+  EXPECT_THROW(make_engine({}, {.max_waiting = 0}), Error);
 }
 
 TEST(Engine, StatsKeepThePeakOfRunningSequencesAndHeldBlocks) {
@@ -507,10 +504,10 @@ TEST(EngineThread, ManyThreadsAddStreamAndAbortAtOnce) {
   constexpr int kPerThread = 12;
   std::vector<Job> jobs = mixed_jobs(kThreads * kPerThread, 21);
   for (Job& job : jobs) job.params.max_tokens = std::min(job.params.max_tokens, 24);
-  TestEngine reference = make_engine(pressure_config());
+  TestEngine reference = make_engine(pressure_sizes());
   const std::vector<Result> expected = run_together(reference, jobs);
 
-  TestEngine t = make_engine(pressure_config());
+  TestEngine t = make_engine(pressure_sizes());
   t.engine->start();
   std::atomic<int> mismatches{0}, unfinished{0}, aborted{0};
   std::vector<std::thread> threads;
@@ -609,11 +606,11 @@ TEST(EngineStructuredOutput, MaxTokensFirstEndsWithLengthAndAPrefixOfAMatch) {
 TEST(EngineStructuredOutput, ConstrainedRequestsUnderKvPressureEqualEachRequestAlone) {
   std::vector<Job> jobs = mixed_jobs(32, 17);
   for (size_t i = 0; i < jobs.size(); i += 2) jobs[i].params.grammar = fake_grammar("(w3[0-9][0-9] |[0-9]+,)+");
-  TestEngine t = make_engine(pressure_config());
+  TestEngine t = make_engine(pressure_sizes());
   const std::vector<Result> together = run_together(t, jobs);
   EXPECT_GT(t.engine->stats().num_preemptions, 0);
   for (size_t i = 0; i < jobs.size(); ++i) {
-    EXPECT_EQ(together[i], run_alone(pressure_config(), jobs[i])) << "request " << i;
+    EXPECT_EQ(together[i], run_alone(pressure_sizes(), jobs[i])) << "request " << i;
     if (jobs[i].params.grammar) {
       for (const std::string& text : together[i].text)
         EXPECT_TRUE(grammar::testing::is_prefix(grammar::regex_grammar("(w3[0-9][0-9] |[0-9]+,)+"), text))

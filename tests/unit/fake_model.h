@@ -80,11 +80,16 @@ inline int32_t fake_next_token(const StepSequence& seq, std::span<const int32_t>
   return static_cast<int32_t>(h % FakeTokenizer::kVocabSize);
 }
 
-struct FakeModelOptions {
-  int32_t block_size = 16;
-  int32_t num_kv_blocks = 256;
-  int32_t max_model_len = 4096;
-};
+// The fake model's sizes: EngineSizes, with a pool of 256 blocks and 4096 positions where
+// they are left at 0. It scores no prompt positions (max_prompt_logprob_tokens is 0).
+using FakeModelOptions = EngineSizes;
+
+inline EngineSizes fake_model_sizes(EngineSizes sizes) {
+  if (sizes.num_kv_blocks == 0) sizes.num_kv_blocks = 256;
+  if (sizes.max_model_len == 0) sizes.max_model_len = 4096;
+  sizes.max_prompt_logprob_tokens = 0;
+  return sizes;
+}
 
 class FakeExecutor : public ModelExecutor {
  public:
@@ -97,9 +102,9 @@ class FakeExecutor : public ModelExecutor {
   };
 
   explicit FakeExecutor(FakeModelOptions options = {}, NextToken next = fake_next_token)
-      : options_(options),
+      : options_(fake_model_sizes(options)),
         next_(std::move(next)),
-        slots_(static_cast<size_t>(options.num_kv_blocks) * options.block_size) {}
+        slots_(static_cast<size_t>(options_.num_kv_blocks) * options_.block_size) {}
 
   // Every execute() call, in order. Read it only while no engine thread runs.
   std::vector<std::vector<Record>> steps;
@@ -108,9 +113,7 @@ class FakeExecutor : public ModelExecutor {
   // execute() throws tern::Error on this call (0-based), to test engine failure.
   std::optional<size_t> throw_on_step;
 
-  int32_t block_size() const override { return options_.block_size; }
-  int32_t num_kv_blocks() const override { return options_.num_kv_blocks; }
-  int32_t max_model_len() const override { return options_.max_model_len; }
+  const EngineSizes& sizes() const override { return options_; }
 
   std::vector<SampledToken> execute(const StepBatch& batch) override {
     if (throw_on_step && *throw_on_step == steps.size()) throw error("fake executor: injected failure");

@@ -73,9 +73,9 @@ inline std::vector<float> prompt_logits(const LlamaModel& model, const std::vect
 inline std::vector<int32_t> greedy(ModelRunner& runner, const std::vector<int32_t>& prompt, int steps, int chunk,
                                    uint32_t seed) {
   static const SamplingParams kGreedy{.temperature = 0.0f};
-  const int bs = runner.block_size();
+  const int bs = runner.sizes().block_size;
   std::vector<int32_t> table =
-      scattered_blocks((int(prompt.size()) + steps + bs - 1) / bs, runner.num_kv_blocks(), seed);
+      scattered_blocks((int(prompt.size()) + steps + bs - 1) / bs, runner.sizes().num_kv_blocks, seed);
   std::vector<int32_t> out;
   int32_t computed = 0;
   std::vector<int32_t> all = prompt;

@@ -44,7 +44,7 @@ std::vector<int32_t> runner_greedy(const std::string& dir, int size, const std::
                                    int chunk) {
   CpuGroup g = load_cpu_group(dir, size);
   auto runner =
-      g.into_runner({.block_size = 4, .num_kv_blocks = 64, .max_num_batched_tokens = 64, .max_num_seqs = 8});
+      g.into_runner({.sizes = {.block_size = 4, .num_kv_blocks = 64, .max_num_batched_tokens = 64, .max_num_seqs = 8}});
   EXPECT_EQ(runner->tensor_parallel_size(), size);
   return testing::greedy(*runner, prompt, steps, chunk, 17);
 }
@@ -90,16 +90,20 @@ TEST_P(RandomModelSplit, TwoAndFourRanksGiveTheWholeModelsLogitsAndGreedyTokens)
   EXPECT_EQ(runner_greedy(dir_.path(), 4, prompt, 10, 7), whole);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, RandomModelSplit,
-    ::testing::Values(RandomCase{"qwen2_qkv_bias_odd_vocab", {}},
-                      RandomCase{"llama_mlp_bias_tied", {.model_type = "llama", .vocab_size = 999, .hidden_size = 24,
-                                                         .intermediate_size = 36, .tie_word_embeddings = true}},
-                      RandomCase{"int4_plain_groups", {.int4_group_size = 32}},
-                      RandomCase{"int4_act_order", {.vocab_size = 1003, .int4_group_size = 32, .act_order = true}},
-                      RandomCase{"int4_whole_row_groups", {.int4_group_size = -1}},
-                      RandomCase{"awq", {.int4_group_size = 32, .awq = true}}),
-    [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Shapes, RandomModelSplit,
+                         ::testing::Values(RandomCase{"qwen2_qkv_bias_odd_vocab", {}},
+                                           RandomCase{"llama_mlp_bias_tied",
+                                                      {.model_type = "llama",
+                                                       .vocab_size = 999,
+                                                       .hidden_size = 24,
+                                                       .intermediate_size = 36,
+                                                       .tie_word_embeddings = true}},
+                                           RandomCase{"int4_plain_groups", {.int4_group_size = 32}},
+                                           RandomCase{"int4_act_order",
+                                                      {.vocab_size = 1003, .int4_group_size = 32, .act_order = true}},
+                                           RandomCase{"int4_whole_row_groups", {.int4_group_size = -1}},
+                                           RandomCase{"awq", {.int4_group_size = 32, .awq = true}}),
+                         [](const auto& info) { return info.param.name; });
 
 TEST(TensorParallelInt4, GptqCheckpointsSplitOverTwoRanks) {
   const std::vector<int32_t> prompt = prompt_of(1024, 17, 5);
@@ -123,12 +127,16 @@ TEST(TensorParallelEngine, ConcurrentRequestsGiveTheTokensOfOneRank) {
   auto run = [&](int size) {
     CpuGroup g = load_cpu_group(dir, size);
     // 40 blocks of 4 tokens cannot hold 16 requests of up to ~60 tokens: some are preempted.
-    Engine engine(g.into_runner({.block_size = 4, .num_kv_blocks = 40, .max_num_batched_tokens = 24,
-                                 .max_num_seqs = 16, .max_model_len = 128}),
-                  Tokenizer::load(dir), EngineConfig{.block_size = 4, .max_num_batched_tokens = 24, .max_num_seqs = 16});
+    Engine engine(g.into_runner({.sizes = {.block_size = 4,
+                                           .num_kv_blocks = 40,
+                                           .max_model_len = 128,
+                                           .max_num_batched_tokens = 24,
+                                           .max_num_seqs = 16}}),
+                  Tokenizer::load(dir), EngineConfig{});
     std::vector<RequestHandle> handles;
     for (const auto& p : prompts)
-      handles.push_back(engine.add_request(p, SamplingParams{.temperature = 0.0f, .max_tokens = 12, .ignore_eos = true}));
+      handles.push_back(
+          engine.add_request(p, SamplingParams{.temperature = 0.0f, .max_tokens = 12, .ignore_eos = true}));
     while (engine.step()) {
     }
     std::vector<std::vector<int32_t>> outputs;

@@ -17,16 +17,19 @@
 
 #include "engine/request_rejected.h"
 #include "engine/scheduler.h"
+#include "scheduler_setup.h"
 
 namespace tern {
 namespace {
+
+using testing::SchedulerSetup;
 
 constexpr int32_t kEos = 0;
 
 class StressRun {
  public:
-  StressRun(const EngineConfig& config, uint32_t seed)
-      : scheduler_(config), rng_(seed), slots_(static_cast<size_t>(config.num_kv_blocks) * config.block_size) {
+  StressRun(const SchedulerSetup& config, uint32_t seed)
+      : scheduler_(config, config), rng_(seed), slots_(static_cast<size_t>(config.num_kv_blocks) * config.block_size) {
     for (int i = 0; i < 4; ++i) prefixes_.push_back(random_tokens(static_cast<int32_t>(rng_() % 40)));
   }
 
@@ -103,18 +106,13 @@ class StressRun {
       }
       sampled.push_back(t);
     }
-    const std::vector<SequenceUpdate>& updates = scheduler_.update_from_output(out, sampled);
-    // The engine ends some sequences on stop strings right after the update.
-    for (const SequenceUpdate& u : updates) {
-      if (u.seq->status != SequenceStatus::kFinished && rng_() % 50 == 0) {
-        scheduler_.finish_sequence(*u.seq, FinishReason::kStop);
-      }
-    }
+    // The engine finds a stop string in some sequences' text.
+    scheduler_.update_from_output(out, sampled, [&](const Sequence&, const SampledToken&) { return rng_() % 50 == 0; });
     check_state();
   }
 
   void check_output(const SchedulerOutput& out) {
-    const EngineConfig& c = scheduler_.config();
+    const EngineSizes& c = scheduler_.sizes();
     int32_t total = 0;
     std::set<const Sequence*> seen;
     for (const ScheduledSequence& s : out.seqs) {
@@ -164,7 +162,7 @@ class StressRun {
   // copies first, then the new tokens' KV; then every scheduled sequence reads its whole
   // context back through its block table.
   void run_on_simulated_cache(const SchedulerOutput& out) {
-    const int32_t bs = scheduler_.config().block_size;
+    const int32_t bs = scheduler_.sizes().block_size;
     for (const BlockCopy& copy : out.block_copies) {
       std::copy_n(slots_.begin() + static_cast<ptrdiff_t>(copy.src) * bs, bs,
                   slots_.begin() + static_cast<ptrdiff_t>(copy.dst) * bs);
@@ -190,7 +188,7 @@ class StressRun {
   void check_state() {
     const KvCacheManager& kv = scheduler_.kv();
     const BlockPool& pool = kv.pool();
-    const int32_t bs = scheduler_.config().block_size;
+    const int32_t bs = scheduler_.sizes().block_size;
     std::map<int32_t, int32_t> holders;
     int32_t num_running = 0, num_waiting = 0;
     for (const auto& r : requests_) {
@@ -266,17 +264,15 @@ TEST(SchedulerStress, InvariantsHoldAfterEveryStepInEveryMode) {
   int64_t preemptions = 0, copies = 0;
   for (uint32_t seed = 1; seed <= 24; ++seed) {
     std::mt19937 pick(seed);
-    EngineConfig config{
-        .block_size = pick() % 2 ? 4 : 16,
-        .num_kv_blocks = 0,
-        .max_model_len = 256,
-        .max_num_batched_tokens = static_cast<int32_t>(8 + pick() % 64),
-        .max_num_seqs = static_cast<int32_t>(4 + pick() % 12),
-        .prefix_caching = pick() % 4 == 0 ? PrefixCaching::kDisabled : PrefixCaching::kEnabled,
-        .scheduler = seed % 3 == 0 ? SchedulerMode::kStatic : SchedulerMode::kContinuous,
-        .kv_layout = seed % 4 == 0 ? KvLayout::kContiguous : KvLayout::kPaged,
-        .eos_token_ids = {kEos},
-    };
+    SchedulerSetup config;
+    config.block_size = pick() % 2 ? 4 : 16;
+    config.max_model_len = 256;
+    config.max_num_batched_tokens = static_cast<int32_t>(8 + pick() % 64);
+    config.max_num_seqs = static_cast<int32_t>(4 + pick() % 12);
+    config.prefix_caching = pick() % 4 == 0 ? PrefixCaching::kDisabled : PrefixCaching::kEnabled;
+    config.scheduler = seed % 3 == 0 ? SchedulerMode::kStatic : SchedulerMode::kContinuous;
+    config.kv_layout = seed % 4 == 0 ? KvLayout::kContiguous : KvLayout::kPaged;
+    config.eos_token_ids = {kEos};
     // Room for about two of the longest requests (40 + 60 prompt + 30 output tokens).
     config.num_kv_blocks = 2 * ((130 + config.block_size - 1) / config.block_size);
     SCOPED_TRACE(::testing::Message() << "seed " << seed << ", block_size " << config.block_size << ", budget "
@@ -292,7 +288,7 @@ TEST(SchedulerStress, InvariantsHoldAfterEveryStepInEveryMode) {
 }
 
 TEST(SchedulerStress, SchedulingAFullBatchOfDecodesTakesWellUnderAMillisecond) {
-  Scheduler scheduler(EngineConfig{.num_kv_blocks = 8192, .max_model_len = 4096, .max_num_seqs = 256});
+  Scheduler scheduler(EngineSizes{.num_kv_blocks = 8192, .max_model_len = 4096, .max_num_seqs = 256}, EngineConfig{});
   std::vector<std::unique_ptr<Request>> requests;
   for (uint64_t i = 0; i < 256; ++i) {
     SamplingParams p;

@@ -13,19 +13,24 @@
 #include <vector>
 
 #include "engine/request_rejected.h"
+#include "scheduler_setup.h"
 
 namespace tern {
 namespace {
 
+using testing::SchedulerSetup;
+
 constexpr int32_t kEos = 2;
 
-EngineConfig small_config() {
-  return EngineConfig{.block_size = 4,
-                      .num_kv_blocks = 64,
-                      .max_model_len = 256,
-                      .max_num_batched_tokens = 64,
-                      .max_num_seqs = 8,
-                      .eos_token_ids = {kEos}};
+SchedulerSetup small_config() {
+  SchedulerSetup setup;
+  setup.block_size = 4;
+  setup.num_kv_blocks = 64;
+  setup.max_model_len = 256;
+  setup.max_num_batched_tokens = 64;
+  setup.max_num_seqs = 8;
+  setup.eos_token_ids = {kEos};
+  return setup;
 }
 
 SamplingParams params(int32_t max_tokens, int32_t n = 1) {
@@ -59,7 +64,7 @@ SampledToken nan_token(uint64_t seq_id) {
 // Drives a Scheduler the way the engine does, with named requests and a fake model.
 class Harness {
  public:
-  explicit Harness(const EngineConfig& config) : scheduler(config) {}
+  explicit Harness(const SchedulerSetup& setup) : scheduler(setup, setup) {}
 
   Request& add(const std::string& name, std::vector<int32_t> prompt, SamplingParams p, int32_t priority = 0) {
     auto request =
@@ -85,13 +90,13 @@ class Harness {
     std::vector<SampledToken> sampled;
     for (const ScheduledSequence& s : out.seqs) {
       text += (text.empty() ? "" : " ") + label(*s.seq) + ":" + std::to_string(s.num_new_tokens);
-      EXPECT_GE(static_cast<int32_t>(s.block_table.size()) * scheduler.config().block_size,
+      EXPECT_GE(static_cast<int32_t>(s.block_table.size()) * scheduler.sizes().block_size,
                 s.num_computed_tokens + s.num_new_tokens);
       if (s.sample) sampled.push_back(token(s.seq->seq_id, next_token(*s.seq)));
     }
     for (uint64_t id : out.preempted_seq_ids) text += (text.empty() ? "-" : " -") + label(find(id));
     for (const BlockCopy& c : out.block_copies) text += (text.empty() ? "cow:" : " cow:") + label(holder(out, c.dst));
-    scheduler.update_from_output(out, sampled);
+    scheduler.update_from_output(out, sampled, stop_string);
     return text;
   }
 
@@ -99,6 +104,8 @@ class Harness {
   std::function<int32_t(const Sequence&)> next_token = [](const Sequence& seq) {
     return 10 + std::accumulate(seq.token_ids.begin(), seq.token_ids.end(), 0) % 89;
   };
+  // The engine's stop strings: none unless a test sets it.
+  Scheduler::StopStringCheck stop_string;
   Scheduler scheduler;
 
  private:
@@ -139,12 +146,12 @@ struct Arrival {
 
 struct StepScript {
   std::string name;
-  EngineConfig config;
+  SchedulerSetup config;
   std::vector<Arrival> arrivals;
   std::vector<std::string> expected;  // per step
 };
 
-EngineConfig with(EngineConfig c, auto&& change) {
+SchedulerSetup with(SchedulerSetup c, auto&& change) {
   change(c);
   return c;
 }
@@ -152,23 +159,23 @@ EngineConfig with(EngineConfig c, auto&& change) {
 const std::vector<StepScript>& scripts() {
   static const std::vector<StepScript> all = {
       {"a long prompt is split into chunks of the token budget",
-       with(small_config(), [](EngineConfig& c) { c.max_num_batched_tokens = 8; }),
+       with(small_config(), [](SchedulerSetup& c) { c.max_num_batched_tokens = 8; }),
        {{0, "A", 20, 2}},
        {"A:8", "A:8", "A:4", "A:1", ""}},
       {"running decodes go first, a new prompt fills the rest of the budget",
-       with(small_config(), [](EngineConfig& c) { c.max_num_batched_tokens = 8; }),
+       with(small_config(), [](SchedulerSetup& c) { c.max_num_batched_tokens = 8; }),
        {{0, "A", 4, 5}, {1, "B", 20, 1}},
        {"A:4", "A:1 B:7", "A:1 B:7", "A:1 B:6", "A:1", ""}},
       {"first come first served within max_num_seqs",
-       with(small_config(), [](EngineConfig& c) { c.max_num_seqs = 2; }),
+       with(small_config(), [](SchedulerSetup& c) { c.max_num_seqs = 2; }),
        {{0, "A", 4, 2}, {0, "B", 4, 2}, {0, "C", 4, 2}},
        {"A:4 B:4", "A:1 B:1", "C:4", "C:1", ""}},
       {"a lower priority value is served first",
-       with(small_config(), [](EngineConfig& c) { c.max_num_seqs = 1; }),
+       with(small_config(), [](SchedulerSetup& c) { c.max_num_seqs = 1; }),
        {{0, "A", 4, 1, /*priority=*/5}, {0, "B", 4, 1, /*priority=*/0}},
        {"B:4", "A:4", ""}},
       {"out of blocks, the latest arrival is preempted and later recomputes prompt and output",
-       with(small_config(), [](EngineConfig& c) { c.num_kv_blocks = 4; }),
+       with(small_config(), [](SchedulerSetup& c) { c.num_kv_blocks = 4; }),
        {{0, "A", 6, 6}, {0, "B", 6, 6}},
        // A's 9th token needs a third block. B's freed first block stays cached (A reused
        // the second), so B recomputes 5 of its 9 tokens once A is done.
@@ -191,11 +198,11 @@ const std::vector<StepScript>& scripts() {
        {{0, "A", 8, 2, 0, /*n=*/2}},
        {"A:8", "A:1 A.1:1 cow:A.1", "A.1:1", ""}},
       {"n = 2: a chunk that ends before the last prompt token forks at once; all compute the last one together",
-       with(small_config(), [](EngineConfig& c) { c.max_num_batched_tokens = 9; }),
+       with(small_config(), [](SchedulerSetup& c) { c.max_num_batched_tokens = 9; }),
        {{0, "A", 10, 2, 0, /*n=*/2}},
        {"A:9", "A:1 A.1:1 cow:A", "A:1 A.1:1", ""}},
       {"no free block for a copy: the least important sequence is preempted, as for any allocation",
-       with(small_config(), [](EngineConfig& c) { c.num_kv_blocks = 4; }),
+       with(small_config(), [](SchedulerSetup& c) { c.num_kv_blocks = 4; }),
        {{0, "A", 10, 3, 0, /*n=*/2}, {0, "B", 3, 5}},
        // A's 3 blocks (shared with its fork) and B's 1 fill the pool; A's copy takes B's.
        {"A:10 B:3", "A:1 A.1:1 -B cow:A", "A:1 A.1:1", "A.1:1 B:4", "B:1", "B:1", "B:1", ""}},
@@ -215,14 +222,14 @@ const std::vector<StepScript>& scripts() {
        {"A:12", "B:4"}},
       {"a static batch admits nobody until it has finished",
        with(small_config(),
-            [](EngineConfig& c) {
+            [](SchedulerSetup& c) {
               c.max_num_seqs = 2;
               c.scheduler = SchedulerMode::kStatic;
             }),
        {{0, "A", 4, 1}, {0, "B", 4, 3}, {1, "C", 4, 1}},
        {"A:4 B:4", "B:1", "B:1", "C:4", ""}},
       {"the same arrivals in continuous mode",
-       with(small_config(), [](EngineConfig& c) { c.max_num_seqs = 2; }),
+       with(small_config(), [](SchedulerSetup& c) { c.max_num_seqs = 2; }),
        {{0, "A", 4, 1}, {0, "B", 4, 3}, {1, "C", 4, 1}},
        {"A:4 B:4", "B:1 C:4", "B:1", ""}},
   };
@@ -251,7 +258,7 @@ TEST(SchedulerScript, EachStepSchedulesTheExpectedTokens) {
 }
 
 TEST(Scheduler, PreemptionKeepsTheOutputAndCountsIt) {
-  Harness h(with(small_config(), [](EngineConfig& c) { c.num_kv_blocks = 4; }));
+  Harness h(with(small_config(), [](SchedulerSetup& c) { c.num_kv_blocks = 4; }));
   h.add("A", 6, params(6));
   Request& b = h.add("B", 6, params(6));
   for (int i = 0; i < 3; ++i) h.step();
@@ -265,10 +272,11 @@ TEST(Scheduler, PreemptionKeepsTheOutputAndCountsIt) {
 }
 
 TEST(Scheduler, AdmissionRejectsWhatCanNeverRun) {
-  Scheduler s(with(small_config(), [](EngineConfig& c) {
+  const SchedulerSetup setup = with(small_config(), [](SchedulerSetup& c) {
     c.max_model_len = 100;
     c.num_kv_blocks = 10;  // 40 tokens
-  }));
+  });
+  Scheduler s(setup, setup);
   const auto reason = [&](int32_t prompt_len, const SamplingParams& p) {
     try {
       s.check_admissible(prompt_len, p);
@@ -313,7 +321,7 @@ TEST(Scheduler, AbortFreesBlocksAtOnce) {
 }
 
 TEST(Scheduler, AbortOfAWaitingRequestRemovesIt) {
-  Harness h(with(small_config(), [](EngineConfig& c) { c.max_num_seqs = 1; }));
+  Harness h(with(small_config(), [](SchedulerSetup& c) { c.max_num_seqs = 1; }));
   h.add("A", 4, params(5));
   Request& b = h.add("B", 4, params(5));
   h.step();
@@ -359,6 +367,37 @@ TEST(Scheduler, StopIdsAreBannedUntilMinTokens) {
   EXPECT_EQ(seq.num_output_tokens(), 2);
 }
 
+TEST(Scheduler, FinishesASequenceOnAStopStringTheEngineFound) {
+  Harness h(small_config());
+  SamplingParams p = params(3);
+  p.stop_token_ids = {42};
+  Request& a = h.add("A", 4, p);
+  Request& b = h.add("B", 4, params(3));
+  std::vector<int32_t> checked;  // the tokens the engine saw, A's and B's
+  h.stop_string = [&](const Sequence& seq, const SampledToken& t) {
+    EXPECT_EQ(seq.token_ids.back(), t.token_id) << "the token is the sequence's when the engine sees it";
+    checked.push_back(t.token_id);
+    return seq.request == &b && seq.num_output_tokens() == 1;
+  };
+  h.step();
+  EXPECT_EQ(b.seqs[0]->finish_reason, FinishReason::kStop);
+  EXPECT_TRUE(b.finished());
+  EXPECT_EQ(h.scheduler.kv().block_table(b.seqs[0]->seq_id).size(), 0u) << "its blocks are freed at once";
+  EXPECT_FALSE(a.finished());
+  h.next_token = [](const Sequence&) { return 42; };
+  h.step();
+  EXPECT_EQ(a.seqs[0]->finish_reason, FinishReason::kStop);
+  EXPECT_EQ(checked.size(), 2u) << "a stop id ends the output without being text";
+}
+
+TEST(Scheduler, AStopStringWinsOverTheLengthLimitTheSameTokenReached) {
+  Harness h(small_config());
+  Request& a = h.add("A", 4, params(1));
+  h.stop_string = [](const Sequence&, const SampledToken&) { return true; };
+  h.step();
+  EXPECT_EQ(a.seqs[0]->finish_reason, FinishReason::kStop);
+}
+
 TEST(Scheduler, ANumericalErrorFailsTheWholeRequestAndCachesNothing) {
   Harness h(small_config());
   Request& a = h.add("A", tokens_from(0, 12), params(3, /*n=*/2));
@@ -383,7 +422,7 @@ TEST(Scheduler, ANumericalErrorFailsTheWholeRequestAndCachesNothing) {
 }
 
 TEST(Scheduler, NForksCountAgainstMaxNumSeqsBeforeTheyExist) {
-  Harness h(with(small_config(), [](EngineConfig& c) {
+  Harness h(with(small_config(), [](SchedulerSetup& c) {
     c.max_num_seqs = 3;
     c.max_num_batched_tokens = 8;
   }));
@@ -418,7 +457,7 @@ TEST(Scheduler, ForkedCompletionsShareEveryPromptBlockThePartialLastOneToo) {
 }
 
 TEST(Scheduler, ContiguousLayoutReservesPromptPlusMaxTokensAndSharesNothing) {
-  Harness h(with(small_config(), [](EngineConfig& c) { c.kv_layout = KvLayout::kContiguous; }));
+  Harness h(with(small_config(), [](SchedulerSetup& c) { c.kv_layout = KvLayout::kContiguous; }));
   Request& a = h.add("A", tokens_from(0, 12), params(9, /*n=*/2));
   EXPECT_EQ(h.step(), "A:12");
   // 12 + 9 = 21 tokens: 6 blocks, reserved at admission; the fork shares nothing.
@@ -430,7 +469,7 @@ TEST(Scheduler, ContiguousLayoutReservesPromptPlusMaxTokensAndSharesNothing) {
 }
 
 TEST(Scheduler, MaxModelLenEndsASequence) {
-  Harness h(with(small_config(), [](EngineConfig& c) { c.max_model_len = 10; }));
+  Harness h(with(small_config(), [](SchedulerSetup& c) { c.max_model_len = 10; }));
   Request& a = h.add("A", 6, params(4));
   for (int i = 0; i < 5; ++i) h.step();
   EXPECT_EQ(a.seqs[0]->finish_reason, FinishReason::kLength);

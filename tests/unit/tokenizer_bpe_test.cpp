@@ -149,8 +149,9 @@ TEST(TokenizerBpe, LongRunsOfOneByteEqualTheHeapMergeOnRandomTables) {
       merges.emplace_back(left, right);
       if (!exists) tokens.push_back(left + right);
     }
-    const JsonNode json = JsonNode::parse(testing::tiny_bpe_json(merges).dump(), "table");
-    expect_runs_match_the_heap_merge(*BpeModel::from_json(json.field("model")), 'a', "table " + std::to_string(table));
+    const JsonNode json = parse_json_node(testing::tiny_bpe_json(merges).dump(), "table");
+    expect_runs_match_the_heap_merge(*BpeModel::from_json(json.required("model")), 'a',
+                                     "table " + std::to_string(table));
   }
 }
 
@@ -158,8 +159,8 @@ TEST(TokenizerBpe, LongRunsOfOneByteEqualTheHeapMergeOnRealVocabularies) {
   for (const char* dir : {"tokenizers/qwen2.5", "tokenizers/tiny-llama3", "tokenizers/tiny-gpt2",
                           "tokenizers/tiny-qwen", "../../models/tern-demo"}) {
     const JsonNode json =
-        JsonNode::parse_file(std::string(TERN_TEST_DATA) + "/" + dir + "/tokenizer.json", kMaxTokenizerJsonBytes);
-    const std::unique_ptr<BpeModel> model = BpeModel::from_json(json.field("model"));
+        load_json_node(std::string(TERN_TEST_DATA) + "/" + dir + "/tokenizer.json", kMaxTokenizerJsonBytes);
+    const std::unique_ptr<BpeModel> model = BpeModel::from_json(json.required("model"));
     for (char c : {' ', '\n', '\t', 'a', '-', '0'}) expect_runs_match_the_heap_merge(*model, c, dir);
   }
 }

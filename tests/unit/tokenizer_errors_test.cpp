@@ -156,6 +156,16 @@ TEST(TokenizerErrors, ConfigProblemsNameTheConfigFile) {
   EXPECT_TRUE(HasSubstr(load_error(tokenizer, "[[["), "tokenizer_config.json: invalid JSON"));
 }
 
+// Both files are parsed strictly: a repeated key could hide a field from whoever read the
+// first, so it is an error naming the file and the object, never last-wins.
+TEST(TokenizerErrors, ARepeatedKeyIsAnErrorInEitherFile) {
+  std::string tokenizer = testing::tiny_bpe_json({}).dump();
+  EXPECT_TRUE(HasSubstr(load_error(tokenizer, R"({"eos_token": "a", "eos_token": "b"})"),
+                        "tokenizer_config.json: key 'eos_token' appears twice in one object"));
+  tokenizer.insert(tokenizer.rfind('}'), R"(,"model":{})");
+  EXPECT_TRUE(HasSubstr(load_error(tokenizer), "tokenizer.json: key 'model' appears twice in one object"));
+}
+
 // Truncated or corrupted files must fail with tern::Error (or load), nothing else.
 TEST(TokenizerErrors, CorruptedFilesNeverEscapeAsOtherExceptions) {
   nlohmann::json base = testing::tiny_bpe_json({{"a", "b"}, {"ab", "c"}});

@@ -12,7 +12,7 @@ namespace tern {
 namespace {
 
 Normalizer nfc_normalizer() {
-  return Normalizer::from_json(JsonNode::parse(R"({"type": "Sequence", "normalizers": [{"type": "NFC"}]})", "test"));
+  return Normalizer::from_json(parse_json_node(R"({"type": "Sequence", "normalizers": [{"type": "NFC"}]})", "test"));
 }
 
 std::string reference_nfc(const std::string& text) {

@@ -19,7 +19,7 @@ PreTokenizer split_then_byte_level(const std::string& pattern) {
       {"pretokenizers",
        {{{"type", "Split"}, {"pattern", {{"Regex", pattern}}}, {"behavior", "Isolated"}, {"invert", false}},
         {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}}}};
-  return PreTokenizer::from_json(JsonNode::parse(json.dump(), "test"));
+  return PreTokenizer::from_json(parse_json_node(json.dump(), "test"));
 }
 
 std::vector<std::string> words(const PreTokenizer& pre_tokenizer, std::string_view text) {
@@ -51,7 +51,7 @@ TEST(TokenizerPreTokenizer, Llama3GroupsDigitsByThree) {
 
 TEST(TokenizerPreTokenizer, ByteLevelWithGpt2RegexAndPrefixSpace) {
   const nlohmann::json json = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}};
-  const PreTokenizer gpt2 = PreTokenizer::from_json(JsonNode::parse(json.dump(), "test"));
+  const PreTokenizer gpt2 = PreTokenizer::from_json(parse_json_node(json.dump(), "test"));
   EXPECT_EQ(words(gpt2, "Hello world"), (Words{" Hello", " world"}));
   EXPECT_EQ(words(gpt2, " it's 42!"), (Words{" it", "'s", " 42", "!"}));
   EXPECT_EQ(words(gpt2, "a   b"), (Words{" a", "  ", " b"}));
@@ -63,7 +63,7 @@ TEST(TokenizerPreTokenizer, LiteralStringSplit) {
       {"pretokenizers",
        {{{"type", "Split"}, {"pattern", {{"String", "a.b"}}}, {"behavior", "Isolated"}, {"invert", false}},
         {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
-  const PreTokenizer pre = PreTokenizer::from_json(JsonNode::parse(json.dump(), "test"));
+  const PreTokenizer pre = PreTokenizer::from_json(parse_json_node(json.dump(), "test"));
   EXPECT_EQ(words(pre, "xa.byaxb"), (Words{"x", "a.b", "yaxb"}));
 }
 
