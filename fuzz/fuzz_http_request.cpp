@@ -42,9 +42,15 @@ class CollectingChannel : public ResponseChannel {
 class IdleExecutor : public ModelExecutor {
  public:
   std::vector<SampledToken> execute(const StepBatch&) override { __builtin_trap(); }
-  int32_t block_size() const override { return 16; }
-  int32_t num_kv_blocks() const override { return 64; }
-  int32_t max_model_len() const override { return 512; }
+  const EngineSizes& sizes() const override { return sizes_; }
+
+ private:
+  EngineSizes sizes_{.block_size = 16,
+                     .num_kv_blocks = 64,
+                     .max_model_len = 512,
+                     .max_num_batched_tokens = 512,
+                     .max_num_seqs = 32,
+                     .max_prompt_logprob_tokens = 0};
 };
 
 const ServedModel& tiny_model() {
@@ -52,9 +58,7 @@ const ServedModel& tiny_model() {
     auto m = new ServedModel();
     m->name = "tiny-qwen2";
     m->tokenizer = fuzz::tiny_tokenizer();
-    m->engine =
-        std::make_unique<Engine>(std::make_unique<IdleExecutor>(), m->tokenizer,
-                                 EngineConfig{.block_size = 16, .max_num_batched_tokens = 512, .max_num_seqs = 32});
+    m->engine = std::make_unique<Engine>(std::make_unique<IdleExecutor>(), m->tokenizer, EngineConfig{});
     std::ifstream f(TERN_TEST_DATA "/tokenizers/tiny-qwen/chat_template.jinja");
     const std::string source((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     m->chat_template = std::make_unique<const ChatTemplate>(source, ChatSpecialTokens{.eos_token = "<|im_end|>"});
