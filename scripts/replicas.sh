@@ -164,16 +164,16 @@ for ((i = 0; i < replicas; ++i)); do
   echo "replicas.sh: replica r$((i + 1)) on 127.0.0.1:$port${devices:+ (CUDA_VISIBLE_DEVICES=$devices)}, log $log_dir/replica-$((i + 1)).log" >&2
 done
 
-# /health over bash's /dev/tcp: 0 when it answers 200.
+# /health at HOST PORT over bash's /dev/tcp: 0 when it answers 200.
 healthy() (
-  exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+  exec 3<>"/dev/tcp/$1/$2" || exit 1
   printf 'GET /health HTTP/1.0\r\n\r\n' >&3
   read -r -t 2 _ status _ <&3 || exit 1
   [ "$status" = 200 ]
 ) 2>/dev/null
 for ((i = 0; i < replicas; ++i)); do
   port=$((replica_port + i))
-  until healthy "$port"; do
+  until healthy 127.0.0.1 "$port"; do
     kill -0 "${pids[i]}" 2>/dev/null || { echo "replicas.sh: replica r$((i + 1)) exited; its log:" >&2; tail -n 20 "$log_dir/replica-$((i + 1)).log" >&2; exit 1; }
     sleep 0.2
   done
@@ -183,6 +183,12 @@ render_config "$(bind_address)" "${addresses[@]}" >"$log_dir/haproxy.cfg"
 "$haproxy" -c -q -f "$log_dir/haproxy.cfg" || die "HAProxy refused $log_dir/haproxy.cfg"
 setsid "$haproxy" -db -f "$log_dir/haproxy.cfg" >"$log_dir/haproxy.log" 2>&1 &
 haproxy_pid=$!
+probe_host=$lb_host
+case "$lb_host" in 0.0.0.0) probe_host=127.0.0.1 ;; ::|\[::\]) probe_host=::1 ;; esac
+until healthy "${probe_host//[\[\]]/}" "$lb_port"; do
+  kill -0 "$haproxy_pid" 2>/dev/null || { echo "replicas.sh: HAProxy exited; its log:" >&2; tail -n 20 "$log_dir/haproxy.log" >&2; exit 1; }
+  sleep 0.2
+done
 echo "replicas.sh: $replicas replicas behind HAProxy on http://$(bind_address) (config and logs in $log_dir); Ctrl-C stops" >&2
 
 # Runs until HAProxy exits or every replica has; a replica that dies alone leaves the
