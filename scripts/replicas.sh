@@ -14,8 +14,8 @@ Starts N `tern serve` replicas on 127.0.0.1 (ports PORT+1 ... PORT+N) and HAProx
 HOST:PORT in front of them, with prefix affinity, health checks and retries
 (docs/deploy.md). Arguments after `--` go to every `tern serve` (e.g. --model DIR).
 With GPUs, each replica gets its own: CUDA_VISIBLE_DEVICES round-robin over the GPUs
-(those of CUDA_VISIBLE_DEVICES when set, else all that nvidia-smi lists), as many per
-replica as a passed --tensor-parallel-size asks. Ctrl-C (or SIGTERM) drains the replicas
+(those of CUDA_VISIBLE_DEVICES when set, none when it is empty, else all that nvidia-smi
+lists), as many per replica as a passed --tensor-parallel-size asks. Ctrl-C (or SIGTERM) drains the replicas
 (`tern serve` finishes its requests, up to its --shutdown-timeout), then stops HAProxy.
 
 Options:
@@ -101,10 +101,10 @@ fi
 [ -x "$tern" ] || die "no tern binary at $tern (scripts/build.sh, or --tern PATH)"
 command -v "$haproxy" >/dev/null || die "haproxy not found (apt-get install haproxy, or --haproxy PATH)"
 
-# GPUs: those CUDA_VISIBLE_DEVICES names, else every one nvidia-smi lists; a replica with
-# --tensor-parallel-size K takes K of them.
+# GPUs: those CUDA_VISIBLE_DEVICES names when it is set (empty: none, as for CUDA), else
+# every one nvidia-smi lists; a replica with --tensor-parallel-size K takes K of them.
 gpus=()
-if [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then
+if [ -n "${CUDA_VISIBLE_DEVICES+set}" ]; then
   IFS=, read -r -a gpus <<<"$CUDA_VISIBLE_DEVICES"
 elif command -v nvidia-smi >/dev/null; then
   count=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ' || true)
