@@ -6,6 +6,7 @@ packages=(build-essential cmake ninja-build pkg-config git ca-certificates
   nlohmann-json3-dev libcli11-dev libboost-dev libpcre2-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev python3
   nodejs chromium node-ajv  # the server's end-to-end tests (tests/server), its chat page test, JSON-schema checks
+  prometheus  # promtool checks deploy/prometheus/ and tests/deploy runs Prometheus against two replicas
   clang libclang-rt-dev llvm)  # the sanitizer build and libFuzzer (scripts/check-sanitized.sh); llvm: llvm-symbolizer
 # Debian's nodejs comes without npm; a nodejs from elsewhere (NodeSource) brings its own
 # and conflicts with Debian's npm package.
