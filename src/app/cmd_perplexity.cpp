@@ -140,7 +140,8 @@ void add_perplexity_command(CLI::App& app) {
   auto o = std::make_shared<PerplexityOptions>();
   CLI::App* cmd = app.add_subcommand(
       "perplexity", "Perplexity of a model on a text: mean negative log-likelihood of each token given its prefix");
-  add_model_options(*cmd, o->model, o->revision, "a Hugging Face model folder; default: the built-in demo model models/tern-demo");
+  add_model_options(*cmd, o->model, o->revision,
+                    "a Hugging Face model folder; default: the built-in demo model models/tern-demo");
   cmd->add_option("--text", o->text_file, "a text file, scored as one document");
   cmd->add_option("--jsonl", o->jsonl_file,
                   "one JSON object per line, each its own document: {\"text\": ...} scores every token, "

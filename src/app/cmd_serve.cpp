@@ -77,8 +77,8 @@ server::ToolCallFormat tool_call_format(const ServeOptions& o, const std::string
 std::unique_ptr<server::ServedModel> load_model(const ServeOptions& o) {
   LoadedEngine loaded = open_engine(o.engine);
   auto model = std::make_unique<server::ServedModel>();
-  model->names = o.server.served_model_names.empty() ? std::vector<std::string>{loaded.model_name}
-                                                     : o.server.served_model_names;
+  model->names =
+      o.server.served_model_names.empty() ? std::vector<std::string>{loaded.model_name} : o.server.served_model_names;
   LoadedTemplate chat_template = load_chat_template(o, loaded.model_dir, *loaded.tokenizer);
   model->chat_template = std::move(chat_template.compiled);
   model->tool_call_format = tool_call_format(o, chat_template.source);

@@ -100,8 +100,9 @@ std::vector<std::string> engine_option_flags(const EngineOptions& o) {
 CLI::Option* add_model_options(CLI::App& cmd, std::string& model, std::string& revision, const std::string& what) {
   CLI::Option* option =
       cmd.add_option("--model", model,
-                     what + ", or a Hugging Face repo id (Qwen/Qwen2.5-7B-Instruct) found offline in the hub cache "
-                            "(HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub); an existing folder wins");
+                     what +
+                         ", or a Hugging Face repo id (Qwen/Qwen2.5-7B-Instruct) found offline in the hub cache "
+                         "(HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub); an existing folder wins");
   cmd.add_option("--revision", revision,
                  "with a repo id: the branch, tag or commit hash of the cached snapshot to load")
       ->capture_default_str();

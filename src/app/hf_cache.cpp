@@ -24,8 +24,7 @@ bool is_commit_hash(const std::string& s) {
 }
 
 bool is_id_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-         c == '.';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
 }
 
 bool is_id_part(const std::string& part) {
@@ -104,7 +103,8 @@ ResolvedModel resolve_model(const std::string& model, const std::string& revisio
   std::error_code ec;
   if (fs::exists(model, ec) || !is_hub_repo_id(model)) return {model, folder_name(model)};
   if (!is_safe_revision(revision))
-    throw error("--revision \"", revision, "\": not a branch, tag or commit hash (empty, or with an empty, '.' or '..' ",
+    throw error("--revision \"", revision,
+                "\": not a branch, tag or commit hash (empty, or with an empty, '.' or '..' ",
                 "part, a backslash or a control character)");
 
   const HubCacheDir cache = hub_cache_dir(env);
@@ -113,11 +113,12 @@ ResolvedModel resolve_model(const std::string& model, const std::string& revisio
   const fs::path repo = fs::path(cache.path) / repo_folder;
   const std::string fetch = download_command(model, revision);
   if (!fs::is_directory(repo, ec)) {
-    throw error("model \"", model, "\" is neither a local folder nor in the Hugging Face cache; searched ",
-                fs::absolute(model, ec).string(), " (no such folder) and ", repo.string(),
-                " (no such folder; the hub cache is ", cache.path, ", from ", cache.source,
-                ": HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub). tern does not download models: run `",
-                fetch, "` first");
+    throw error(
+        "model \"", model, "\" is neither a local folder nor in the Hugging Face cache; searched ",
+        fs::absolute(model, ec).string(), " (no such folder) and ", repo.string(),
+        " (no such folder; the hub cache is ", cache.path, ", from ", cache.source,
+        ": HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub). tern does not download models: run `", fetch,
+        "` first");
   }
 
   std::string hash = revision;
@@ -135,8 +136,9 @@ ResolvedModel resolve_model(const std::string& model, const std::string& revisio
   }
   const fs::path snapshot = repo / "snapshots" / hash;
   if (!fs::is_directory(snapshot, ec)) {
-    throw error("model \"", model, "\": revision \"", revision, "\" has no snapshot in the Hugging Face cache (no folder ",
-                snapshot.string(), "). Run `", fetch, "` first");
+    throw error("model \"", model, "\": revision \"", revision,
+                "\" has no snapshot in the Hugging Face cache (no folder ", snapshot.string(), "). Run `", fetch,
+                "` first");
   }
   if (!fs::exists(snapshot / "config.json", ec)) {
     throw error("model \"", model, "\": the cached snapshot ", snapshot.string(),

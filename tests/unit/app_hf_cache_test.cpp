@@ -37,7 +37,7 @@ fs::path add_snapshot(const fs::path& hub, const std::string& repo_folder, const
 }
 
 TEST(HubCacheDir, HfHubCacheWinsOverHfHomeWhichWinsOverXdgAndHome) {
-  HubCacheEnv env{.hf_hub_cache = "/c/hub", .hf_home = "/h", .xdg_cache_home = "/x", .home = "/home/u"};
+  HubCacheEnv env{.hf_hub_cache = "/c/hub", .hf_home = "/h", .xdg_cache_home = "/x", .home = "/var/lib/tern"};
   EXPECT_EQ(hub_cache_dir(env).path, "/c/hub");
   EXPECT_EQ(hub_cache_dir(env).source, "HF_HUB_CACHE");
   env.hf_hub_cache.clear();
@@ -45,7 +45,7 @@ TEST(HubCacheDir, HfHubCacheWinsOverHfHomeWhichWinsOverXdgAndHome) {
   env.hf_home.clear();
   EXPECT_EQ(hub_cache_dir(env).path, "/x/huggingface/hub");
   env.xdg_cache_home.clear();
-  EXPECT_EQ(hub_cache_dir(env).path, "/home/u/.cache/huggingface/hub");
+  EXPECT_EQ(hub_cache_dir(env).path, "/var/lib/tern/.cache/huggingface/hub");
   EXPECT_EQ(hub_cache_dir(env).source, "HOME");
 }
 
@@ -76,9 +76,9 @@ TEST(ResolveModel, HfHubCacheIsSearchedBeforeHfHome) {
   TempDir hub, home;
   add_snapshot(hub.path(), "models--Qwen--Tiny", kMain, "main");
   add_snapshot(fs::path(home.path()) / "hub", "models--Qwen--Tiny", kOther, "main");
-  EXPECT_EQ(fs::path(resolve_model("Qwen/Tiny", "main", {.hf_hub_cache = hub.path(), .hf_home = home.path()}).dir)
-                .filename(),
-            kMain);
+  EXPECT_EQ(
+      fs::path(resolve_model("Qwen/Tiny", "main", {.hf_hub_cache = hub.path(), .hf_home = home.path()}).dir).filename(),
+      kMain);
   EXPECT_EQ(fs::path(resolve_model("Qwen/Tiny", "main", {.hf_home = home.path()}).dir).filename(), kOther);
 }
 
