@@ -261,7 +261,6 @@ void check_model_field(const JsonFields& body, const ServedModel& served) {
     throw invalid_param("model", std::string("expected a string, got ") + json_type_name(*model));
   if (!served.serves(model->get_ref<const std::string&>())) throw model_not_found(served);
 }
-}
 
 MaxTokensField read_shared_fields(const JsonFields& body, const ServedModel& model, ValidRequest& request) {
   check_model_field(body, model);
