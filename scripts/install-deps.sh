@@ -7,6 +7,7 @@ packages=(build-essential cmake ninja-build pkg-config git ca-certificates
   libgtest-dev libgmock-dev libbenchmark-dev python3
   nodejs chromium node-ajv  # the server's end-to-end tests (tests/server), its chat page test, JSON-schema checks
   haproxy yamllint  # scale-out tests (tests/deploy): replicas behind HAProxy, the Kubernetes manifests
+  prometheus  # promtool checks deploy/prometheus/ and tests/deploy runs Prometheus against two replicas
   clang libclang-rt-dev llvm)  # the sanitizer build and libFuzzer (scripts/check-sanitized.sh); llvm: llvm-symbolizer
 # Debian's nodejs comes without npm; a nodejs from elsewhere (NodeSource) brings its own
 # and conflicts with Debian's npm package.

@@ -261,7 +261,7 @@ std::string markdown_table(const nlohmann::json& result) {
 }
 
 void run_ablation(AblationOptions& o) {
-  const std::string model_dir = o.engine.model.empty() ? default_model_dir() : o.engine.model;
+  const std::string model_dir = resolve_model_option(o.engine.model, o.engine.revision).dir;
   if (is_int4_checkpoint(model_dir)) {
     throw error(model_dir,
                 " is already quantised: --model takes the BF16 (or FP16) checkpoint, --int4-model the "

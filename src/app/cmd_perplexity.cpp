@@ -24,6 +24,7 @@ namespace {
 
 struct PerplexityOptions {
   std::string model;
+  std::string revision = "main";
   std::string text_file;
   std::string jsonl_file;
   int64_t context = 0;  // 0: min(1024, max_position_embeddings)
@@ -88,7 +89,7 @@ std::vector<Document> read_documents(const PerplexityOptions& o, const Tokenizer
 void run_perplexity(const PerplexityOptions& o) {
   if (o.text_file.empty() == o.jsonl_file.empty()) throw error("give exactly one of --text FILE and --jsonl FILE");
   const auto start = std::chrono::steady_clock::now();
-  const std::string model_dir = o.model.empty() ? default_model_dir() : o.model;
+  const std::string model_dir = resolve_model_option(o.model, o.revision).dir;
   const auto tokenizer = Tokenizer::load(model_dir);
   const std::vector<Document> docs = read_documents(o, *tokenizer);
 
@@ -139,7 +140,8 @@ void add_perplexity_command(CLI::App& app) {
   auto o = std::make_shared<PerplexityOptions>();
   CLI::App* cmd = app.add_subcommand(
       "perplexity", "Perplexity of a model on a text: mean negative log-likelihood of each token given its prefix");
-  cmd->add_option("--model", o->model, "Hugging Face model folder; default: the built-in demo model models/tern-demo");
+  add_model_options(*cmd, o->model, o->revision,
+                    "a Hugging Face model folder; default: the built-in demo model models/tern-demo");
   cmd->add_option("--text", o->text_file, "a text file, scored as one document");
   cmd->add_option("--jsonl", o->jsonl_file,
                   "one JSON object per line, each its own document: {\"text\": ...} scores every token, "

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "app/commands.h"
+#include "app/engine_options.h"
 #include "base/error.h"
 #include "tokenizer/chat_template.h"
 
@@ -14,7 +15,8 @@ namespace tern::app {
 namespace {
 
 struct RenderChatOptions {
-  std::string model_dir;
+  std::string model;
+  std::string revision = "main";
   bool no_generation_prompt = false;
 };
 
@@ -44,7 +46,7 @@ void run_render_chat(const RenderChatOptions& options) {
   if (request.contains("chat_template_kwargs")) render.extra_variables = request["chat_template_kwargs"];
   render.add_generation_prompt = !options.no_generation_prompt;
 
-  ModelChatTemplate model = read_model_chat_template(options.model_dir);
+  ModelChatTemplate model = read_model_chat_template(resolve_model_option(options.model, options.revision).dir);
   const std::string prompt = ChatTemplate(model.source, model.special_tokens).render(render);
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);
   std::fflush(stdout);
@@ -58,7 +60,8 @@ void add_render_chat_command(CLI::App& app) {
       app.add_subcommand("render-chat",
                          "Print the prompt a model's chat template makes of an OpenAI chat request on stdin "
                          "({\"messages\": [...], \"tools\": [...], \"chat_template_kwargs\": {...}})");
-  cmd->add_option("--model", options->model_dir, "Folder with tokenizer_config.json or chat_template.jinja")
+  add_model_options(*cmd, options->model, options->revision,
+                    "a folder with tokenizer_config.json or chat_template.jinja")
       ->required();
   cmd->add_flag("--no-generation-prompt", options->no_generation_prompt,
                 "Render with add_generation_prompt=false (default: true)");

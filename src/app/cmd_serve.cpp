@@ -77,7 +77,8 @@ server::ToolCallFormat tool_call_format(const ServeOptions& o, const std::string
 std::unique_ptr<server::ServedModel> load_model(const ServeOptions& o) {
   LoadedEngine loaded = open_engine(o.engine);
   auto model = std::make_unique<server::ServedModel>();
-  model->name = o.server.served_model_name.empty() ? loaded.model_name : o.server.served_model_name;
+  model->names =
+      o.server.served_model_names.empty() ? std::vector<std::string>{loaded.model_name} : o.server.served_model_names;
   LoadedTemplate chat_template = load_chat_template(o, loaded.model_dir, *loaded.tokenizer);
   model->chat_template = std::move(chat_template.compiled);
   model->tool_call_format = tool_call_format(o, chat_template.source);
@@ -141,6 +142,9 @@ void add_serve_command(CLI::App& app) {
   CLI::App* cmd =
       app.add_subcommand("serve", "Serve the model over an OpenAI-compatible HTTP API (and a chat page at /)");
   add_engine_options(*cmd, o->engine);
+  cmd->add_option("model", o->engine.model,
+                  "the model: a folder, or a Hugging Face repo id found in the local hub cache (as --model)")
+      ->excludes("--model");
   server::ServerConfig& s = o->server;
   cmd->add_option("--host", s.host, "address to listen on (0.0.0.0 exposes the server to the network)")
       ->capture_default_str();
@@ -155,7 +159,10 @@ void add_serve_command(CLI::App& app) {
                   "browser origins allowed to call the API (CORS), comma-separated, e.g. https://app.example; "
                   "\"*\" allows any; default: none")
       ->delimiter(',');
-  cmd->add_option("--served-model-name", s.served_model_name, "the model id clients send; default: the folder name");
+  cmd->add_option("--served-model-name", s.served_model_names,
+                  "the model names clients may send (--served-model-name a b, or the flag repeated); the first is "
+                  "the id responses carry; /v1/models lists each; default: the folder name, or the repo id")
+      ->check([](const std::string& name) { return name.empty() ? "a served model name may not be empty" : ""; });
   cmd->add_option("--chat-template", o->chat_template_file, "a Jinja chat template file to use instead of the model's");
   cmd->add_option("--tool-call-parser", o->tool_call_parser,
                   "how the model writes tool calls: hermes (<tool_call> blocks: Qwen2.5, Hermes), llama3_json "

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/engine_options.h"
 #include "base/error.h"
 #include "base/regular_file.h"
 #include "tokenizer/json_node.h"
@@ -18,14 +19,16 @@ namespace tern::app {
 namespace {
 
 struct TokenizeOptions {
-  std::string model_dir;
+  std::string model;
+  std::string revision = "main";
   std::optional<std::string> text;  // set by --text (which may be empty)
   std::string input_json;
   bool no_special = false;
 };
 
 struct DetokenizeOptions {
-  std::string model_dir;
+  std::string model;
+  std::string revision = "main";
   std::string input_json;
   bool skip_special_tokens = false;
 };
@@ -34,7 +37,7 @@ void print_json(const nlohmann::json& value) { std::cout << value.dump(-1, ' ', 
 
 void run_tokenize(const TokenizeOptions& options) {
   if (!options.text && options.input_json.empty()) throw error("tokenize: give --text or --input-json");
-  const auto tokenizer = Tokenizer::load(options.model_dir);
+  const auto tokenizer = Tokenizer::load(resolve_model_option(options.model, options.revision).dir);
   const bool add_special_tokens = !options.no_special;
   if (options.text) {
     print_json(tokenizer->encode(*options.text, add_special_tokens));
@@ -49,7 +52,7 @@ void run_tokenize(const TokenizeOptions& options) {
 }
 
 void run_detokenize(const DetokenizeOptions& options) {
-  const auto tokenizer = Tokenizer::load(options.model_dir);
+  const auto tokenizer = Tokenizer::load(resolve_model_option(options.model, options.revision).dir);
   const JsonNode input = load_json_node(options.input_json, kNoSizeLimit);
   nlohmann::json output = nlohmann::json::array();
   for (size_t i = 0; i < input.size(); ++i) {
@@ -71,7 +74,7 @@ void add_tokenize_commands(CLI::App& app) {
   auto tokenize = std::make_shared<TokenizeOptions>();
   CLI::App* tokenize_cmd = app.add_subcommand(
       "tokenize", "Print token ids as JSON: one array for --text, an array of arrays for --input-json");
-  tokenize_cmd->add_option("--model", tokenize->model_dir, "Folder with tokenizer.json")->required();
+  add_model_options(*tokenize_cmd, tokenize->model, tokenize->revision, "a folder with tokenizer.json")->required();
   CLI::Option* text = tokenize_cmd->add_option("--text", tokenize->text, "Text to tokenize");
   tokenize_cmd->add_option("--input-json", tokenize->input_json, "File with a JSON array of strings")->excludes(text);
   tokenize_cmd->add_flag("--no-special", tokenize->no_special, "Do not add the post-processor's special tokens (BOS)");
@@ -80,7 +83,8 @@ void add_tokenize_commands(CLI::App& app) {
   auto detokenize = std::make_shared<DetokenizeOptions>();
   CLI::App* detokenize_cmd =
       app.add_subcommand("detokenize", "Print the texts of a JSON array of id arrays as a JSON array of strings");
-  detokenize_cmd->add_option("--model", detokenize->model_dir, "Folder with tokenizer.json")->required();
+  add_model_options(*detokenize_cmd, detokenize->model, detokenize->revision, "a folder with tokenizer.json")
+      ->required();
   detokenize_cmd->add_option("--input-json", detokenize->input_json, "File with a JSON array of id arrays")->required();
   detokenize_cmd->add_flag("--skip-special-tokens", detokenize->skip_special_tokens, "Leave special tokens out");
   detokenize_cmd->callback([detokenize] { run_detokenize(*detokenize); });

@@ -20,9 +20,8 @@ namespace tern::app {
 namespace fs = std::filesystem;
 
 void add_engine_options(CLI::App& cmd, EngineOptions& o) {
-  cmd.add_option("--model", o.model,
-                 "Hugging Face model folder (config.json, *.safetensors, tokenizer.json); "
-                 "default: the built-in demo model models/tern-demo");
+  add_model_options(cmd, o.model, o.revision,
+                    "a Hugging Face model folder (config.json, *.safetensors, tokenizer.json)");
   cmd.add_option("--backend", o.backend, "cpu, cuda, or auto (cuda when a GPU is usable)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
@@ -79,6 +78,7 @@ std::vector<std::string> engine_option_flags(const EngineOptions& o) {
     }
   };
   add("--model", o.model, defaults.model);
+  add("--revision", o.revision, defaults.revision);
   add("--backend", o.backend, defaults.backend);
   add("--block-size", o.sizes.block_size, defaults.sizes.block_size);
   add("--num-kv-blocks", o.sizes.num_kv_blocks, defaults.sizes.num_kv_blocks);
@@ -95,6 +95,26 @@ std::vector<std::string> engine_option_flags(const EngineOptions& o) {
   if (o.enforce_eager) flags.push_back("--enforce-eager");
   if (o.quiet) flags.push_back("--quiet");
   return flags;
+}
+
+CLI::Option* add_model_options(CLI::App& cmd, std::string& model, std::string& revision, const std::string& what) {
+  CLI::Option* option =
+      cmd.add_option("--model", model,
+                     what +
+                         ", or a Hugging Face repo id (Qwen/Qwen2.5-7B-Instruct) found offline in the hub cache "
+                         "(HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub); an existing folder wins");
+  cmd.add_option("--revision", revision,
+                 "with a repo id: the branch, tag or commit hash of the cached snapshot to load")
+      ->capture_default_str();
+  return option;
+}
+
+ResolvedModel resolve_model_option(const std::string& model, const std::string& revision) {
+  if (model.empty()) {
+    const std::string dir = default_model_dir();
+    return {dir, fs::path(dir).filename().string()};
+  }
+  return resolve_model(model, revision, HubCacheEnv::from_environment());
 }
 
 std::string default_model_dir() {
@@ -172,9 +192,9 @@ std::unique_ptr<LlamaModel> load_model_with_progress(const std::string& model_di
 
 LoadedEngine open_engine(const EngineOptions& o) {
   LoadedEngine out;
-  out.model_dir = o.model.empty() ? default_model_dir() : o.model;
-  out.model_name = fs::path(out.model_dir).lexically_normal().filename().string();
-  if (out.model_name.empty()) out.model_name = fs::path(out.model_dir).parent_path().filename().string();
+  ResolvedModel resolved = resolve_model_option(o.model, o.revision);
+  out.model_dir = std::move(resolved.dir);
+  out.model_name = std::move(resolved.name);
   out.tokenizer = Tokenizer::load(out.model_dir);
   ProgressPrinter progress(o.quiet);
   ModelRanks model = open_model_ranks(out.model_dir, o, std::ref(progress));

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "app/hf_cache.h"
 #include "engine/engine.h"
 #include "model/llama_model.h"
 #include "tokenizer/tokenizer.h"
@@ -16,9 +17,10 @@
 namespace tern::app {
 
 struct EngineOptions {
-  std::string model;             // model folder; empty: the built-in demo model
-  std::string backend = "auto";  // auto | cpu | cuda
-  int tensor_parallel_size = 1;  // ranks the model is split over (GPUs on CUDA)
+  std::string model;              // model folder or Hugging Face repo id; empty: the built-in demo model
+  std::string revision = "main";  // of a repo id in the Hugging Face cache
+  std::string backend = "auto";   // auto | cpu | cuda
+  int tensor_parallel_size = 1;   // ranks the model is split over (GPUs on CUDA)
   // The flags' sizes; max_num_batched_tokens and max_num_seqs stay 0 unless given, for
   // the backend's defaults (EngineSizes, or EngineSizes::cpu_defaults() on the CPU).
   EngineSizes sizes{.max_num_batched_tokens = 0, .max_num_seqs = 0};
@@ -35,6 +37,15 @@ struct EngineOptions {
 
 void add_engine_options(CLI::App& cmd, EngineOptions& options);
 
+// Registers --model (a folder, or a Hugging Face repo id found in the local hub cache) and
+// --revision on a command; `what` says what the folder must hold. Every command that takes
+// a model uses it, and resolve_model_option() to find the folder.
+CLI::Option* add_model_options(CLI::App& cmd, std::string& model, std::string& revision, const std::string& what);
+
+// The folder and default served name for --model / --revision (app/hf_cache.h), with the
+// process's environment; an empty model is the built-in demo model. Throws tern::Error.
+ResolvedModel resolve_model_option(const std::string& model, const std::string& revision);
+
 // The command-line flags that give a child `tern serve` these options (the benchmarks
 // start servers); options left at their defaults are left out.
 std::vector<std::string> engine_option_flags(const EngineOptions& options);
@@ -43,7 +54,7 @@ struct LoadedEngine {
   std::shared_ptr<const Tokenizer> tokenizer;
   std::unique_ptr<Engine> engine;
   std::string model_dir;
-  std::string model_name;     // the folder's name
+  std::string model_name;     // the folder's name, or the repo id it was found by
   std::string weight_format;  // "bf16" (dense; F32 on the CPU backend) or "gptq-int4" / "awq-int4"
   size_t weights_device_bytes = 0;
 };

@@ -20,7 +20,7 @@ void start_generation(ValidRequest request, std::shared_ptr<const ServedModel> m
       .id = (api == RequestApi::kChat ? "chatcmpl-" : "cmpl-") + request_id,
       .created =
           std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(),
-      .model = model->name,
+      .model = model->id(),
       .usage_field = request.stream && request.include_usage};
   std::unique_ptr<ChunkBuilder> builder = make_chunk_builder(request, std::move(header), model->tokenizer);
   std::unique_ptr<GenerationSink> sink;

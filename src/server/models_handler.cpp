@@ -1,6 +1,7 @@
 // GET /v1/models and GET /v1/models/{id}: the one served model.
 #include "server/api_error.h"
 #include "server/handlers.h"
+#include "server/sampling_request.h"
 
 namespace tern::server {
 
@@ -16,23 +17,26 @@ nlohmann::ordered_json SamplingDefaults::to_json() const {
 
 void handle_models(HttpRequest& http, ServerState& state, const std::shared_ptr<ResponseChannel>& channel) {
   const std::shared_ptr<const ServedModel> model = require_model(state);
-  const nlohmann::ordered_json card = {{"id", model->name},
-                                       {"object", "model"},
-                                       {"created", model->created},
-                                       {"owned_by", "tern"},
-                                       {"root", model->name},
-                                       {"max_model_len", model->max_model_len()},
-                                       {"sampling_defaults", model->sampling_defaults.to_json()}};
+  // One card per served name, as vLLM lists them; `root` is the model's id.
+  const auto card = [&model](const std::string& name) {
+    return nlohmann::ordered_json{{"id", name},
+                                  {"object", "model"},
+                                  {"created", model->created},
+                                  {"owned_by", "tern"},
+                                  {"root", model->id()},
+                                  {"max_model_len", model->max_model_len()},
+                                  {"sampling_defaults", model->sampling_defaults.to_json()}};
+  };
   constexpr std::string_view kPrefix = "/v1/models/";
   if (http.path.starts_with(kPrefix)) {
-    if (http.path.substr(kPrefix.size()) != model->name) {
-      throw ApiError(ApiErrorKind::kNotFound, "The model does not exist; this server serves \"" + model->name + "\".",
-                     "model", "model_not_found");
-    }
-    channel->send(json_response(card));
+    const std::string name(http.path.substr(kPrefix.size()));
+    if (!model->serves(name)) throw model_not_found(*model);
+    channel->send(json_response(card(name)));
     return;
   }
-  channel->send(json_response({{"object", "list"}, {"data", nlohmann::ordered_json::array({card})}}));
+  nlohmann::ordered_json cards = nlohmann::ordered_json::array();
+  for (const std::string& name : model->names) cards.push_back(card(name));
+  channel->send(json_response({{"object", "list"}, {"data", std::move(cards)}}));
 }
 
 }  // namespace tern::server

@@ -247,19 +247,23 @@ void log_unknown_fields(const JsonFields& body, RequestApi api) {
 
 }  // namespace
 
-void check_model_field(const JsonFields& body, const std::string& served_name) {
+ApiError model_not_found(const ServedModel& model) {
+  std::string served;
+  for (const std::string& name : model.names) served += (served.empty() ? "\"" : ", \"") + name + "\"";
+  return ApiError(ApiErrorKind::kNotFound, "The model does not exist; this server serves " + served + ".", "model",
+                  "model_not_found");
+}
+
+void check_model_field(const JsonFields& body, const ServedModel& served) {
   const Json* model = body.find("model");
   if (!model) return;
   if (!model->is_string())
     throw invalid_param("model", std::string("expected a string, got ") + json_type_name(*model));
-  if (model->get_ref<const std::string&>() != served_name) {
-    throw ApiError(ApiErrorKind::kNotFound, "The model does not exist; this server serves \"" + served_name + "\".",
-                   "model", "model_not_found");
-  }
+  if (!served.serves(model->get_ref<const std::string&>())) throw model_not_found(served);
 }
 
 MaxTokensField read_shared_fields(const JsonFields& body, const ServedModel& model, ValidRequest& request) {
-  check_model_field(body, model.name);
+  check_model_field(body, model);
   reject_unsupported(body, request.api);
   log_unknown_fields(body, request.api);
   SamplingParams& p = request.params;

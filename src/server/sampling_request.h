@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "server/api_error.h"
 #include "server/json_fields.h"
 #include "server/served_model.h"
 #include "server/valid_request.h"
@@ -17,8 +18,11 @@ struct MaxTokensField {
   std::string param = "max_tokens";
 };
 
-// 404 model_not_found unless "model" is absent or names the served model.
-void check_model_field(const JsonFields& body, const std::string& served_name);
+// 404 model_not_found unless "model" is absent or one of the served model's names.
+void check_model_field(const JsonFields& body, const ServedModel& model);
+
+// The 404 model_not_found for a model name the server does not serve, listing its names.
+ApiError model_not_found(const ServedModel& model);
 
 // Reads every shared field into `request` (not the prompt) and returns max_tokens as
 // given. Throws ApiError 400 naming the field; unsupported features (response_format

@@ -3,11 +3,13 @@
 // flight, so the engine outlives the last one that uses it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 #include "server/grammar_cache.h"
@@ -28,7 +30,9 @@ struct SamplingDefaults {
 };
 
 struct ServedModel {
-  std::string name;  // the id in /v1/models; requests naming another model get 404
+  // The names requests may give in `model` (others get 404), at least one; the first is
+  // the id responses carry. /v1/models lists each.
+  std::vector<std::string> names;
   std::shared_ptr<const Tokenizer> tokenizer;
   std::unique_ptr<Engine> engine;                             // started by the server
   std::unique_ptr<const ChatTemplate> chat_template;          // null: no template, chat requests get 400
@@ -38,6 +42,8 @@ struct ServedModel {
   SamplingDefaults sampling_defaults;
 
   int32_t max_model_len() const { return engine->sizes().max_model_len; }
+  const std::string& id() const { return names.front(); }
+  bool serves(const std::string& name) const { return std::find(names.begin(), names.end(), name) != names.end(); }
 };
 
 }  // namespace tern::server

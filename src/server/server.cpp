@@ -124,7 +124,7 @@ void Server::Impl::on_loaded(std::shared_ptr<ServedModel> loaded, const std::str
   model->engine->start();
   state->set_model(model);
   state->set_phase(ServerPhase::kReady);
-  log_info("model \"", model->name, "\" ready (max_model_len ", model->max_model_len(), ")");
+  log_info("model \"", model->id(), "\" ready (max_model_len ", model->max_model_len(), ")");
 }
 
 void Server::Impl::begin_shutdown() {

@@ -17,11 +17,11 @@ struct ServerConfig {
   // Origins allowed to call the API from a browser (CORS); empty: no CORS headers at all.
   // "*" allows any origin (no credentials are ever allowed).
   std::vector<std::string> allowed_origins;
-  std::string served_model_name;               // empty: the model folder's name
-  int io_threads = 2;                          // event loop threads for all connections
-  int preprocess_threads = 2;                  // JSON parsing, chat templates, tokenization
-  size_t max_preprocess_queue = 256;           // requests waiting for those threads (503 beyond)
-  size_t max_request_bytes = size_t{8} << 20;  // body limit (413 beyond)
+  std::vector<std::string> served_model_names;  // empty: the model folder's name (or repo id)
+  int io_threads = 2;                           // event loop threads for all connections
+  int preprocess_threads = 2;                   // JSON parsing, chat templates, tokenization
+  size_t max_preprocess_queue = 256;            // requests waiting for those threads (503 beyond)
+  size_t max_request_bytes = size_t{8} << 20;   // body limit (413 beyond)
   // Request bodies held at once, all connections together: being received, or waiting
   // for or in preprocessing (503 beyond). At least max_request_bytes.
   size_t max_pending_body_bytes = size_t{64} << 20;

@@ -14,7 +14,7 @@ namespace {
 HttpResponse tokenize(const std::string& body, const ServedModel& model, const PrepareOptions& prepare) {
   const Json json = parse_json_body(body);
   const JsonFields fields = request_fields(json, "");
-  check_model_field(fields, model.name);
+  check_model_field(fields, model);
   std::vector<int32_t> ids;
   if (fields.has("messages")) {
     if (fields.has("prompt")) throw invalid_param("prompt", "give either prompt or messages, not both");
@@ -42,7 +42,7 @@ HttpResponse tokenize(const std::string& body, const ServedModel& model, const P
 HttpResponse detokenize(const std::string& body, const ServedModel& model) {
   const Json json = parse_json_body(body);
   const JsonFields fields = request_fields(json, "");
-  check_model_field(fields, model.name);
+  check_model_field(fields, model);
   const Json* tokens = fields.find("tokens");
   if (!tokens || !tokens->is_array()) throw invalid_param("tokens", "expected an array of token ids");
   std::vector<int32_t> ids;

@@ -15,11 +15,12 @@ export const qwenTemplate = path.join(repoRoot, "tests/data/chat_templates/qwen2
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Starts the server and resolves once /health answers 200. `args` are appended to
-// serve --port 0 --threads 1, --model <model> unless `args` name one, and --chat-template
-// <chatTemplate> unless `args` name a template or a model, or chatTemplate is null.
+// serve --port 0 --threads 1, --model <model> unless `args` name one or model is null (a
+// positional model in `args`), and --chat-template <chatTemplate> unless `args` name a
+// template or a model, or chatTemplate is null.
 export async function startServer(args = [], { env = {}, waitReady = true, model = tinyModel,
                                               chatTemplate = chatml } = {}) {
-  const modelArgs = args.includes("--model") ? [] : ["--model", model];
+  const modelArgs = args.includes("--model") || model === null ? [] : ["--model", model];
   const template = args.includes("--chat-template") || args.includes("--model") || !chatTemplate
     ? [] : ["--chat-template", chatTemplate];
   const proc = spawn(binary, ["serve", ...modelArgs, "--port", "0", "--threads", "1", ...template, ...args], {
