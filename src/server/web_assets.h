@@ -1,4 +1,4 @@
-// The chat page's files, compiled into the binary from web/ (embed_web.cmake).
+// The chat page's and the dashboard's files, compiled into the binary from web/ (embed_web.cmake).
 #pragma once
 
 #include <span>

@@ -1,12 +1,25 @@
-// GET / and the chat page's files, from the copies compiled into the binary.
+// GET / (the chat page), /dashboard and their files, from the copies compiled into the binary.
+#include <string_view>
+
 #include "server/api_error.h"
 #include "server/handlers.h"
 #include "server/web_assets.h"
 
 namespace tern::server {
 
+namespace {
+
+// The pages' short addresses.
+std::string_view asset_path(std::string_view path) {
+  if (path == "/") return "/index.html";
+  if (path == "/dashboard") return "/dashboard.html";
+  return path;
+}
+
+}  // namespace
+
 void handle_web(HttpRequest& http, ServerState&, const std::shared_ptr<ResponseChannel>& channel) {
-  const std::string_view path = http.path == "/" ? std::string_view("/index.html") : std::string_view(http.path);
+  const std::string_view path = asset_path(http.path);
   for (const WebAsset& asset : web_asset_table()) {
     if (asset.path != path) continue;
     HttpResponse response;
