@@ -1,7 +1,7 @@
 // tern serve: the OpenAI-compatible HTTP server (docs/server.md). Listens at once, loads
 // the model on a background thread (/health says 503 until it is ready), then serves
 // /v1/completions, /v1/chat/completions, /v1/models, /tokenize, /detokenize, /health,
-// /metrics and the chat page at /.
+// /metrics, the chat page at / and the dashboard at /dashboard.
 #include <cctype>
 #include <ctime>
 #include <memory>
@@ -139,8 +139,8 @@ void run_serve(ServeOptions& o) {
 
 void add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
-  CLI::App* cmd =
-      app.add_subcommand("serve", "Serve the model over an OpenAI-compatible HTTP API (and a chat page at /)");
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "Serve the model over an OpenAI-compatible HTTP API (and a chat page at /, a dashboard at /dashboard)");
   add_engine_options(*cmd, o->engine);
   cmd->add_option("model", o->engine.model,
                   "the model: a folder, or a Hugging Face repo id found in the local hub cache (as --model)")
@@ -151,7 +151,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--port", s.port, "port to listen on (0: any free port; the log says which)")->capture_default_str();
   cmd->add_option(
          "--api-key", s.api_key,
-         "require \"Authorization: Bearer KEY\" on every route but /health and the chat page "
+         "require \"Authorization: Bearer KEY\" on every route but /health and the chat and dashboard pages "
          "(also read from TERN_API_KEY, which keeps it out of the process list); a key that starts or ends with "
          "whitespace is refused")
       ->envname("TERN_API_KEY");
