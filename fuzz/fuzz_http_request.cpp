@@ -56,7 +56,7 @@ class IdleExecutor : public ModelExecutor {
 const ServedModel& tiny_model() {
   static const ServedModel* model = [] {
     auto m = new ServedModel();
-    m->name = "tiny-qwen2";
+    m->names = {"tiny-qwen2"};
     m->tokenizer = fuzz::tiny_tokenizer();
     m->engine = std::make_unique<Engine>(std::make_unique<IdleExecutor>(), m->tokenizer, EngineConfig{});
     std::ifstream f(TERN_TEST_DATA "/tokenizers/tiny-qwen/chat_template.jinja");
