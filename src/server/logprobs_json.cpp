@@ -19,6 +19,44 @@ Json token_entry(int32_t id, float logprob, const Tokenizer& tokenizer) {
   return {{"token", token_text(id, tokenizer)}, {"logprob", finite_logprob(logprob)}, {"bytes", std::move(bytes)}};
 }
 
+// The four parallel arrays of /v1/completions logprobs, one entry per token.
+class CompletionLogprobArrays {
+ public:
+  CompletionLogprobArrays(const Tokenizer& tokenizer, int64_t& text_offset)
+      : tokenizer_(tokenizer), text_offset_(text_offset) {}
+
+  // `scored`: the token's logprob and alternatives; null (both written as null) when
+  // nothing was computed for it.
+  void add(int32_t token_id, const TokenLogprob* scored) {
+    const std::string text = token_text(token_id, tokenizer_);
+    tokens_.push_back(text);
+    if (scored) {
+      token_logprobs_.push_back(finite_logprob(scored->logprob));
+      Json top = Json::object();
+      for (const auto& [id, value] : scored->top_logprobs) top[token_text(id, tokenizer_)] = finite_logprob(value);
+      top_logprobs_.push_back(std::move(top));
+    } else {
+      token_logprobs_.push_back(nullptr);
+      top_logprobs_.push_back(nullptr);
+    }
+    offsets_.push_back(text_offset_);
+    text_offset_ += static_cast<int64_t>(text.size());
+  }
+
+  Json take() {
+    return {{"tokens", std::move(tokens_)},
+            {"token_logprobs", std::move(token_logprobs_)},
+            {"top_logprobs", std::move(top_logprobs_)},
+            {"text_offset", std::move(offsets_)}};
+  }
+
+ private:
+  const Tokenizer& tokenizer_;
+  int64_t& text_offset_;
+  Json tokens_ = Json::array(), token_logprobs_ = Json::array(), top_logprobs_ = Json::array(),
+       offsets_ = Json::array();
+};
+
 }  // namespace
 
 Json chat_logprobs(const std::vector<TokenLogprob>& logprobs, const Tokenizer& tokenizer) {
@@ -34,46 +72,18 @@ Json chat_logprobs(const std::vector<TokenLogprob>& logprobs, const Tokenizer& t
 }
 
 Json completion_logprobs(const std::vector<TokenLogprob>& logprobs, const Tokenizer& tokenizer, int64_t& text_offset) {
-  Json tokens = Json::array(), token_logprobs = Json::array(), top_logprobs = Json::array(), offsets = Json::array();
-  for (const TokenLogprob& lp : logprobs) {
-    const std::string text = token_text(lp.token_id, tokenizer);
-    tokens.push_back(text);
-    token_logprobs.push_back(finite_logprob(lp.logprob));
-    Json top = Json::object();
-    for (const auto& [id, value] : lp.top_logprobs) top[token_text(id, tokenizer)] = finite_logprob(value);
-    top_logprobs.push_back(std::move(top));
-    offsets.push_back(text_offset);
-    text_offset += static_cast<int64_t>(text.size());
-  }
-  return {{"tokens", std::move(tokens)},
-          {"token_logprobs", std::move(token_logprobs)},
-          {"top_logprobs", std::move(top_logprobs)},
-          {"text_offset", std::move(offsets)}};
+  CompletionLogprobArrays arrays(tokenizer, text_offset);
+  for (const TokenLogprob& lp : logprobs) arrays.add(lp.token_id, &lp);
+  return arrays.take();
 }
 
 Json echo_logprobs(std::span<const int32_t> prompt, const std::vector<TokenLogprob>& scores, const Tokenizer& tokenizer,
                    int64_t& text_offset) {
-  Json tokens = Json::array(), token_logprobs = Json::array(), top_logprobs = Json::array(), offsets = Json::array();
-  for (size_t i = 0; i < prompt.size(); ++i) {
-    const std::string text = token_text(prompt[i], tokenizer);
-    tokens.push_back(text);
-    if (i == 0 || i > scores.size()) {
-      token_logprobs.push_back(nullptr);
-      top_logprobs.push_back(nullptr);
-    } else {
-      const TokenLogprob& lp = scores[i - 1];
-      token_logprobs.push_back(finite_logprob(lp.logprob));
-      Json top = Json::object();
-      for (const auto& [id, value] : lp.top_logprobs) top[token_text(id, tokenizer)] = finite_logprob(value);
-      top_logprobs.push_back(std::move(top));
-    }
-    offsets.push_back(text_offset);
-    text_offset += static_cast<int64_t>(text.size());
-  }
-  return {{"tokens", std::move(tokens)},
-          {"token_logprobs", std::move(token_logprobs)},
-          {"top_logprobs", std::move(top_logprobs)},
-          {"text_offset", std::move(offsets)}};
+  CompletionLogprobArrays arrays(tokenizer, text_offset);
+  // scores[i - 1] scores prompt[i]; the first token has nothing before it.
+  for (size_t i = 0; i < prompt.size(); ++i)
+    arrays.add(prompt[i], i == 0 || i > scores.size() ? nullptr : &scores[i - 1]);
+  return arrays.take();
 }
 
 Json vllm_prompt_logprobs(std::span<const int32_t> prompt, const std::vector<TokenLogprob>& scores,

@@ -238,41 +238,37 @@ void ToolCallParser::call_char(char c, ToolCallDelta& out) {
       return;
     case 11:  // the arguments object, streamed
       piece(out).arguments += c;
-      if (s.escape) {
-        s.escape = false;
-      } else if (s.in_string) {
-        if (c == '\\')
-          s.escape = true;
-        else if (c == '"')
-          s.in_string = false;
-      } else if (c == '"') {
-        s.in_string = true;
-      } else if (c == '{' || c == '[') {
-        ++s.depth;
-      } else if ((c == '}' || c == ']') && --s.depth == 0) {
+      if (s.closes(c)) {
         s.stage = 12;
         s.depth = 1;  // now: the call object's own remaining nesting
       }
       return;
     default:  // what follows the arguments, up to the call object's '}'
-      if (s.escape) {
-        s.escape = false;
-      } else if (s.in_string) {
-        if (c == '\\')
-          s.escape = true;
-        else if (c == '"')
-          s.in_string = false;
-      } else if (c == '"') {
-        s.in_string = true;
-      } else if (c == '{' || c == '[') {
-        ++s.depth;
-      } else if ((c == '}' || c == ']') && --s.depth == 0) {
+      if (s.closes(c)) {
         state_ = State::kAfterCall;
         held_.clear();
         s.stage = 0;
       }
       return;
   }
+}
+
+bool ToolCallParser::Scanner::closes(char c) {
+  if (escape) {
+    escape = false;
+  } else if (in_string) {
+    if (c == '\\')
+      escape = true;
+    else if (c == '"')
+      in_string = false;
+  } else if (c == '"') {
+    in_string = true;
+  } else if (c == '{' || c == '[') {
+    ++depth;
+  } else if (c == '}' || c == ']') {
+    return --depth == 0;
+  }
+  return false;
 }
 
 void ToolCallParser::give_up_streaming(ToolCallDelta& out) {

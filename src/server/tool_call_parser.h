@@ -91,6 +91,9 @@ class ToolCallParser {
     int depth = 0;  // inside the arguments object
     bool in_string = false;
     bool escape = false;
+    // Follows one character of JSON text (strings, escapes, nesting); true when it closes
+    // the level `depth` counted from.
+    bool closes(char c);
   } scan_;
 };
 
