@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "base/thread_pool.h"
 #include "runner/test_hooks.h"
 
 namespace tern {
@@ -247,24 +248,32 @@ void ModelRunner::score_prompt_rows(Rank& rank, const StepBatch& batch) {
 
 std::vector<SampledToken> ModelRunner::sample(const StepBatch& batch, bool from_top) {
   const size_t vocab = size_t(model().config().vocab_size), k = size_t(top_k_);
-  std::vector<SampledToken> out;
-  size_t row = 0;
-  for (const StepSequence& seq : batch.seqs) {
-    if (!seq.sample) continue;
-    if (test_hooks::poison_logits(seq)) {
-      float* logits = from_top ? h_top_values_.ptr<float>() + row * k : host_logits_.data() + row * vocab;
-      logits[0] = std::numeric_limits<float>::quiet_NaN();
-    }
-    if (from_top) {
+  std::vector<const StepSequence*> sampled;
+  for (const StepSequence& seq : batch.seqs)
+    if (seq.sample) sampled.push_back(&seq);
+  for (size_t row = 0; row < sampled.size(); ++row) {
+    if (!test_hooks::poison_logits(*sampled[row])) continue;
+    float* logits = from_top ? h_top_values_.ptr<float>() + row * k : host_logits_.data() + row * vocab;
+    logits[0] = std::numeric_limits<float>::quiet_NaN();
+  }
+  std::vector<SampledToken> out(sampled.size());
+  if (from_top) {
+    for (size_t row = 0; row < sampled.size(); ++row) {
       TopCandidates top{{h_top_ids_.ptr<const int32_t>() + row * k, k},
                         {h_top_values_.ptr<const float>() + row * k, k},
                         h_top_lse_.ptr<const float>()[row]};
-      out.push_back(sample_from_top(top, seq));
-    } else {
-      out.push_back(sample_token({host_logits_.data() + row * vocab, vocab}, seq, scratch_));
+      out[row] = sample_from_top(top, *sampled[row]);
     }
-    ++row;
+    return out;
   }
+  // A full row costs milliseconds on the host (152K logits), so rows are spread over the
+  // host's cores; each draw depends only on its row and sequence, never on the thread.
+  ThreadPool::global().parallel_for(int64_t(sampled.size()), 1, [&](int64_t begin, int64_t end) {
+    thread_local SamplerScratch scratch;
+    for (int64_t row = begin; row < end; ++row)
+      out[size_t(row)] =
+          sample_token({host_logits_.data() + size_t(row) * vocab, vocab}, *sampled[size_t(row)], scratch);
+  });
   return out;
 }
 

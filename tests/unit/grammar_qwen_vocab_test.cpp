@@ -3,6 +3,9 @@
 // token, the output's own tokens are always allowed, and the special tokens never are.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <random>
+
 #include "grammar/json_schema.h"
 #include "grammar/regex.h"
 #include "grammar_support.h"
@@ -39,7 +42,9 @@ TEST_F(QwenVocab, TheMaskEqualsTryingEveryTokenAlongARealOutput) {
   const std::vector<int32_t> tokens = tokenizer_->encode(output, false);
   for (size_t i = 0; i < tokens.size(); ++i) {
     const std::vector<int32_t> mask = testing::allowed(m);
-    if (i % 4 == 0) ASSERT_EQ(mask, testing::truly_allowed(m)) << "before token " << i;
+    if (i % 4 == 0) {
+      ASSERT_EQ(mask, testing::truly_allowed(m)) << "before token " << i;
+    }
     ASSERT_TRUE(std::binary_search(mask.begin(), mask.end(), tokens[i])) << "token " << i;
     ASSERT_TRUE(m.accept_token(tokens[i]));
   }
@@ -73,6 +78,27 @@ TEST_F(QwenVocab, SpecialTokensAreNeverAllowedAsText) {
   EXPECT_FALSE(allowed("<|im_end|>"));  // special: never text
   EXPECT_TRUE(allowed("<tool_call>"));  // an added token that is not special is text
   EXPECT_TRUE(allowed("<"));            // the special token's text can still be written in pieces
+}
+
+// A random-weight model samples nearly uniformly among the allowed tokens, so it walks
+// into corners a trained one never does: whichever allowed token is taken, the grammar
+// must still allow something next (or be complete), or the sequence could not go on.
+TEST_F(QwenVocab, EveryAllowedTokenLeavesSomethingToSample) {
+  std::ifstream file(std::string(TERN_SOURCE_DIR) + "/bench/schemas/nested-10-fields.json");
+  const Json schema = Json::parse(file);
+  const auto compiled = CompiledGrammar::compile(json_schema_grammar(schema), vocab_);
+  std::mt19937 rng(5);
+  for (int walk = 0; walk < 40; ++walk) {
+    Matcher m(compiled);
+    for (int step = 0; step < 300 && !m.is_terminated(); ++step) {
+      const std::vector<int32_t> mask = testing::allowed(m);
+      ASSERT_TRUE(!mask.empty() || m.can_end()) << "walk " << walk << " step " << step << ": nothing allowed";
+      if (mask.empty()) break;
+      const int32_t token = mask[rng() % mask.size()];
+      ASSERT_TRUE(m.accept_token(token)) << "walk " << walk << " step " << step << ": allowed token " << token << " ("
+                                         << ::testing::PrintToString(vocab_->bytes(token)) << ") refused";
+    }
+  }
 }
 
 }  // namespace

@@ -222,6 +222,45 @@ TEST(SamplerTopCandidates, SkipMaskedCandidatesLikeTheFullRow) {
   }
 }
 
+// With no top-k the host draws from the whole row without sorting it (bench/sampler_bench);
+// the sorted draw over every token (top_k = vocabulary) must pick the same tokens, through
+// top-p, min-p, ties (which go by id), masked tokens, and rows flat or peaked.
+TEST(SamplerFullRow, DrawsTheSameTokensAsTheSortedVocabulary) {
+  constexpr float kMasked = -std::numeric_limits<float>::infinity();
+  std::mt19937 rng(11);
+  SamplerScratch scratch;
+  for (int row = 0; row < 12; ++row) {
+    std::vector<float> logits(3000 + 997 * row);
+    std::normal_distribution<float> normal(0.0f, row % 3 == 0 ? 0.01f : 2.0f);
+    for (float& v : logits) v = normal(rng);
+    if (row % 4 == 1)  // ties: a few hundred tokens share a handful of values
+      for (size_t i = 0; i < logits.size(); i += 7) logits[i] = float(i % 5);
+    const bool masked = row % 2 == 0;
+    if (masked)
+      for (size_t i = 0; i < logits.size(); ++i)
+        if (i % 3 != 0) logits[i] = kMasked;
+    const int32_t vocab = int32_t(logits.size());
+    const Top all = top_of(logits, logits.size());
+    for (SamplingParams p : {SamplingParams{.temperature = 1.0f}, SamplingParams{.temperature = 0.7f, .top_p = 0.8f},
+                             SamplingParams{.temperature = 1.3f, .min_p = 0.02f},
+                             SamplingParams{.temperature = 0.6f, .top_p = 0.95f, .min_p = 0.1f}}) {
+      SamplingParams sorted = p;
+      sorted.top_k = vocab;
+      for (uint64_t seed = 0; seed < 25; ++seed) {
+        StepSequence seq{.seq_id = 1, .sample = true, .params = &p, .seed = seed, .mask_row = masked ? 0 : -1};
+        StepSequence by_sort = seq;
+        by_sort.params = &sorted;
+        const SampledToken full = sample_token(logits, seq, scratch);
+        ASSERT_FALSE(full.numerical_error);
+        ASSERT_NE(logits[size_t(full.token_id)], kMasked);
+        EXPECT_EQ(full.token_id, sample_from_top({all.ids, all.logits, all.lse}, by_sort).token_id)
+            << "row " << row << " seed " << seed << " temperature " << p.temperature << " top_p " << p.top_p
+            << " min_p " << p.min_p;
+      }
+    }
+  }
+}
+
 TEST(SamplerTopCandidates, AreNotEnoughForPenaltiesUnboundedTopKOrManyLogprobs) {
   SamplingParams penalised{.temperature = 0.0f, .repetition_penalty = 1.1f};
   SamplingParams unbounded{.temperature = 1.0f};
