@@ -107,6 +107,7 @@ function derive(now) {
     kv: [total !== null && free !== null ? total - free : null],
     kvTotal: total,
     memory: [g("tern_device_memory_used_bytes"), g("tern_memory_peak_bytes")],
+    memoryTotal: g("tern_device_memory_total_bytes"),
     loaded: g("tern_model_loaded"),
     healthy: g("tern_engine_healthy"),
   };
@@ -148,7 +149,10 @@ function draw(canvas, field, format) {
   const start = end - historyMs;
   let max = 0;
   for (const p of points) for (const v of p[field]) if (v !== null && v > max) max = v;
-  if (field === "kv" && points.length && points[points.length - 1].kvTotal) max = points[points.length - 1].kvTotal;
+  // KV and memory are drawn against their capacity, so a full pool reaches the top.
+  const last = points.length ? points[points.length - 1] : null;
+  if (field === "kv" && last && last.kvTotal) max = last.kvTotal;
+  if (field === "memory" && last && last.memoryTotal) max = last.memoryTotal;
   if (max <= 0) max = 1;
   const top = 14;
   const bottom = height - 14;
@@ -198,6 +202,7 @@ function show(p) {
   $("kv-total").textContent = fmt.count(p.kvTotal);
   $("device-memory").textContent = fmt.bytes(p.memory[0]);
   $("memory-peak").textContent = fmt.bytes(p.memory[1]);
+  $("memory-total").textContent = fmt.bytes(p.memoryTotal);
   $("status").textContent = p.loaded !== 1 ? "loading the model…" : p.healthy !== 1 ? "engine failed" : "live";
   drawAll();
 }

@@ -264,7 +264,8 @@ void Engine::process_update(const SequenceUpdate& update) {
   }
   if (update.sampled != nullptr) {
     const SampledToken& token = *update.sampled;
-    if (request.times.first_token == Clock::time_point{}) request.times.first_token = Clock::now();
+    out.sampled_at = Clock::now();
+    if (request.times.first_token == Clock::time_point{}) request.times.first_token = out.sampled_at;
     ++counters_.num_generated_tokens;
     out.token_ids.push_back(token.token_id);
     if (request.params.logprobs >= 0) out.logprobs.push_back({token.token_id, token.logprob, token.top_logprobs});

@@ -97,6 +97,7 @@ struct ExecutorMemory {
   // Device memory in use once set up (KV pool and graphs included), as the device reports
   // it for all its processes; 0 on the CPU.
   int64_t device_used_bytes = 0;
+  int64_t device_total_bytes = 0;
 };
 
 class ModelExecutor {

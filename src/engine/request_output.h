@@ -32,6 +32,9 @@ struct RequestOutput {
   bool finished = false;                      // the request's last delta; usage and times are set
   Usage usage;
   RequestTimes times;
+  // When the engine sampled this delta's tokens: the gaps between a completion's deltas
+  // are its inter-token latencies.
+  RequestTimes::Clock::time_point sampled_at;
 };
 
 }  // namespace tern

@@ -81,8 +81,10 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
   memory_.workspace_bytes = int64_t(
       model0.workspace_bytes(config_.sizes.max_num_batched_tokens, s + config_.sizes.max_prompt_logprob_tokens));
   memory_.kv_block_bytes = int64_t(model0.kv_block_bytes(config_.sizes.block_size));
-  if (const MemoryInfo device = be0.memory_info(); device.total_bytes > 0)
+  if (const MemoryInfo device = be0.memory_info(); device.total_bytes > 0) {
     memory_.device_used_bytes = int64_t(device.total_bytes - device.free_bytes);
+    memory_.device_total_bytes = int64_t(device.total_bytes);
+  }
 }
 
 void ModelRunner::on_ranks(const std::function<void(Rank&, int)>& job) {

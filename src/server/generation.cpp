@@ -33,7 +33,7 @@ void Generation::start() {
       metrics_.count_prompt_tokens(num_prompt_tokens);
       parts_.push_back(Part{.request_id = handle.request_id(),
                             .handle = std::make_unique<RequestHandle>(std::move(handle)),
-                            .tokens_per_completion = std::vector<int64_t>(n, 0)});
+                            .last_sampled_at = std::vector<RequestTimes::Clock::time_point>(n)});
     }
   } catch (...) {
     abort_unfinished();
@@ -118,14 +118,19 @@ void Generation::take(size_t part_index, const RequestOutput& out) {
   builder_->add(static_cast<int32_t>(part_index) * request_.params.n + out.index, out, chunks_);
   for (const Json& chunk : chunks_) sink_->chunk(chunk);
   if (!chunks_.empty()) sent_since_keep_alive_ = true;
-  part.tokens_per_completion[static_cast<size_t>(out.index)] += static_cast<int64_t>(out.token_ids.size());
+  if (!out.token_ids.empty()) {
+    RequestTimes::Clock::time_point& last = part.last_sampled_at[static_cast<size_t>(out.index)];
+    if (last != RequestTimes::Clock::time_point{})
+      metrics_.observe_token_gap(std::chrono::duration<double>(out.sampled_at - last).count(), out.token_ids.size());
+    last = out.sampled_at;
+  }
   if (!out.finished) return;
   part.finished = true;
   --num_unfinished_;
   usage_.prompt_tokens += out.usage.prompt_tokens;
   usage_.cached_prompt_tokens += out.usage.cached_prompt_tokens;
   usage_.completion_tokens += out.usage.generated_tokens;
-  if (out.finish_reason != FinishReason::kAbort) metrics_.observe_request(out.times, part.tokens_per_completion);
+  if (out.finish_reason != FinishReason::kAbort) metrics_.observe_request(out.times);
 }
 
 void Generation::abort_unfinished() {

@@ -53,7 +53,7 @@ class Generation : public std::enable_shared_from_this<Generation> {
   struct Part {
     uint64_t request_id = 0;
     std::unique_ptr<RequestHandle> handle;
-    std::vector<int64_t> tokens_per_completion;
+    std::vector<RequestTimes::Clock::time_point> last_sampled_at;  // per completion: its previous delta's
     bool finished = false;
   };
 

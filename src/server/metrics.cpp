@@ -62,7 +62,7 @@ ServerMetrics::ServerMetrics()
       e2e_request_latency_(slow_buckets()),
       request_queue_time_(slow_buckets()) {}
 
-void ServerMetrics::observe_request(const RequestTimes& times, std::span<const int64_t> tokens_per_completion) {
+void ServerMetrics::observe_request(const RequestTimes& times) {
   std::lock_guard lock(mutex_);
   const bool got_token = times.first_token != RequestTimes::Clock::time_point{};
   if (times.first_scheduled != RequestTimes::Clock::time_point{}) {
@@ -71,14 +71,12 @@ void ServerMetrics::observe_request(const RequestTimes& times, std::span<const i
   e2e_request_latency_.observe(seconds_between(times.arrival, times.finished));
   if (!got_token) return;
   time_to_first_token_.observe(seconds_between(times.arrival, times.first_token));
-  // The engine stamps the first and the last token; each completion's gaps between them
-  // are observed as their mean.
-  const double decode_seconds = seconds_between(times.first_token, times.finished);
-  for (int64_t tokens : tokens_per_completion) {
-    if (tokens > 1) {
-      inter_token_latency_.observe(decode_seconds / static_cast<double>(tokens - 1), static_cast<uint64_t>(tokens - 1));
-    }
-  }
+}
+
+void ServerMetrics::observe_token_gap(double seconds, uint64_t tokens) {
+  if (tokens == 0) return;
+  std::lock_guard lock(mutex_);
+  inter_token_latency_.observe(seconds / static_cast<double>(tokens), tokens);
 }
 
 void ServerMetrics::count_prompt_tokens(int64_t n) {
@@ -102,7 +100,7 @@ std::string ServerMetrics::render(const EngineStats* stats, const IntakeStats& i
     std::lock_guard lock(mutex_);
     time_to_first_token_.render("tern_time_to_first_token_seconds", "Time from arrival to the first token.", out);
     inter_token_latency_.render("tern_inter_token_latency_seconds",
-                                "Time between output tokens (each completion's mean gap, once per gap).", out);
+                                "Time between a completion's consecutive output tokens, as the engine sampled them.", out);
     e2e_request_latency_.render("tern_e2e_request_latency_seconds", "Time from arrival to the last token.", out);
     request_queue_time_.render("tern_request_queue_time_seconds", "Time from arrival to the first scheduled step.",
                                out);
@@ -141,6 +139,8 @@ std::string ServerMetrics::render(const EngineStats* stats, const IntakeStats& i
   scalar(out, "gauge", "tern_device_memory_used_bytes",
          "Device memory in use once the model was set up (whole KV pool included; 0 on the CPU).",
          static_cast<double>(m.device_used_bytes));
+  scalar(out, "gauge", "tern_device_memory_total_bytes", "The device's memory (0 on the CPU).",
+         static_cast<double>(m.device_total_bytes));
   scalar(out, "counter", "tern_generation_tokens_total", "Output tokens sampled.",
          static_cast<double>(s.num_generated_tokens));
   scalar(out, "counter", "tern_prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.",

@@ -41,9 +41,11 @@ struct IntakeStats {
 class ServerMetrics {
  public:
   ServerMetrics();
-  // One engine request that ended normally (stop or length): its timestamps and the
-  // number of tokens each of its completions produced.
-  void observe_request(const RequestTimes& times, std::span<const int64_t> tokens_per_completion);
+  // One engine request that ended normally (stop or length): its timestamps.
+  void observe_request(const RequestTimes& times);
+  // The time between one completion's consecutive deltas, which brought `tokens` tokens:
+  // that many inter-token latencies of seconds / tokens.
+  void observe_token_gap(double seconds, uint64_t tokens);
   void count_prompt_tokens(int64_t n);
   void count_client_disconnect();
   void count_shed(ShedReason reason);

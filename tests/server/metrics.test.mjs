@@ -26,7 +26,8 @@ test("every documented metric, with consistent histograms and counters", async (
     assert.ok(m[`${h}_sum`] >= 0);
   }
   for (const g of ["tern_requests_running", "tern_requests_waiting", "tern_kv_cache_usage_ratio",
-                   "tern_kv_cache_blocks_total", "tern_kv_cache_blocks_free", "tern_model_loaded", "tern_engine_healthy"]) {
+                   "tern_kv_cache_blocks_total", "tern_kv_cache_blocks_free", "tern_model_loaded", "tern_engine_healthy",
+                   "tern_device_memory_used_bytes", "tern_device_memory_total_bytes"]) {
     assert.match(text, new RegExp(`# TYPE ${g} gauge`));
   }
   assert.equal(m.tern_kv_cache_blocks_free, m.tern_kv_cache_blocks_total, "nothing held when idle");
@@ -37,6 +38,7 @@ test("every documented metric, with consistent histograms and counters", async (
     assert.ok(m[c] >= 0);
   }
   assert.ok(m.tern_generation_tokens_total >= 4 * 16);
+  assert.equal(m.tern_inter_token_latency_seconds_count, 4 * 15, "one inter-token gap per token after the first");
   assert.ok(m.tern_prefix_cache_hits_total > 0, "repeated prompts hit the prefix cache");
   assert.equal(m['tern_requests_total{finish_reason="length"}'], 4 + 0);
   for (const reason of ["stop", "length", "abort", "error"]) assert.ok(`tern_requests_total{finish_reason="${reason}"}` in m);

@@ -28,14 +28,16 @@ TEST(ServerMetrics, RendersEveryDocumentedSeries) {
   t.first_scheduled = t.arrival + std::chrono::milliseconds(1);
   t.first_token = t.arrival + std::chrono::milliseconds(10);
   t.finished = t.arrival + std::chrono::milliseconds(100);
-  const int64_t tokens[] = {10, 1};
-  m.observe_request(t, tokens);
+  m.observe_request(t);
+  m.observe_token_gap(0.02, 1);
+  m.observe_token_gap(0.09, 8);  // a delta of 8 tokens: 8 gaps of 11.25 ms
   EngineStats stats;
   stats.num_finished_seqs[static_cast<size_t>(FinishReason::kLength)] = 2;
   stats.num_kv_block_copies = 3;
   stats.max_running_seqs = 3;
   stats.max_used_kv_blocks = 5;
-  stats.memory = {.weights_bytes = 1000, .workspace_bytes = 200, .kv_block_bytes = 10, .device_used_bytes = 4096};
+  stats.memory = {.weights_bytes = 1000, .workspace_bytes = 200, .kv_block_bytes = 10, .device_used_bytes = 4096,
+                  .device_total_bytes = 8192};
   const std::string out = m.render(&stats);
   for (const char* name : {"tern_time_to_first_token_seconds_count 1", "tern_inter_token_latency_seconds_count 9",
                            "tern_e2e_request_latency_seconds_count 1", "tern_request_queue_time_seconds_count 1",
@@ -45,7 +47,8 @@ TEST(ServerMetrics, RendersEveryDocumentedSeries) {
                            "tern_preemptions_total 0", "tern_kv_block_copies_total 3",
                            "tern_requests_total{finish_reason=\"length\"} 2",
                            "tern_requests_running_max 3", "tern_kv_cache_blocks_used_max 5",
-                           "tern_memory_peak_bytes 1250", "tern_device_memory_used_bytes 4096"}) {
+                           "tern_memory_peak_bytes 1250", "tern_device_memory_used_bytes 4096",
+                           "tern_device_memory_total_bytes 8192", "tern_inter_token_latency_seconds_sum 0.11"}) {
     EXPECT_NE(out.find(std::string(name) + "\n"), std::string::npos) << name;
   }
 }
