@@ -4,8 +4,9 @@
 # unconstrained, then with the 10-field nested JSON schema of
 # bench/schemas/nested-10-fields.json sent as response_format, both sampled as
 # Qwen2.5-7B-Instruct is by default (its generation_config.json, written into MODEL:
-# temperature 0.7, top_p 0.8, top_k 20, repetition_penalty 1.05); then unconstrained and
-# greedy, for the cost of sampling on the host (penalties need the full logits row there).
+# temperature 0.7, top_p 0.8, top_k 20, repetition_penalty 1.05: penalties applied on the
+# device, then the top-20); then unconstrained and greedy with no penalties, the cheapest
+# sampling there is.
 # The mask time per sequence per step comes from the server's
 # tern_structured_output_mask_seconds histogram (a bucket's upper bound) and, exactly,
 # from grammar_mask_bench on this machine's CPU with the Qwen2.5 vocabulary. Writes

@@ -196,6 +196,14 @@ class Backend {
   // any op, between the forward and the top_k / copy of the logits.
   virtual void mask_logits(const Tensor& logits, const Tensor& rows, const Tensor& masks) = 0;
 
+  // Sampling penalties, logit_bias and banned tokens, applied where the logits are (so the
+  // top_k op sees the penalised rows). For each i, with (r, t) = targets[i] and (bias,
+  // repetition, subtract) = amounts[i], logits[r, t] becomes
+  //   x = logits[r, t] + bias;  x = x > 0 ? x / repetition : x * repetition;  x - subtract
+  // in F32, the order of runner/logit_adjustments.h. logits [S, V] F32; targets [N, 2] I32,
+  // each (r, t) at most once, r in [0, S), t in [0, V); amounts [N, 3] F32.
+  virtual void adjust_logits(const Tensor& logits, const Tensor& targets, const Tensor& amounts) = 0;
+
   // The k largest logits of each row, sorted highest first (ties: lower id first), and
   // log(sum(exp(row))) over the whole row. logits [S, V] F32; ids [S, k] I32;
   // values [S, k] F32; log_sum_exp [S] F32. NaN in a row gives NaN in its log_sum_exp.

@@ -66,6 +66,13 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
   masks_ = be0.alloc(DType::kI32, {s, mask_words_});
   h_mask_rows_ = be0.alloc_staging(DType::kI32, {s, 1});
   h_masks_ = be0.alloc_staging(DType::kI32, {s, mask_words_});
+  // Room for every sampled sequence to penalise about a thousand distinct tokens; a step
+  // that needs more is adjusted on the host instead.
+  max_adjustments_ = std::clamp<int64_t>(s * 1024, int64_t(1) << 16, int64_t(1) << 20);
+  adjust_targets_ = be0.alloc(DType::kI32, {max_adjustments_, 2});
+  adjust_amounts_ = be0.alloc(DType::kF32, {max_adjustments_, 3});
+  h_adjust_targets_ = be0.alloc_staging(DType::kI32, {max_adjustments_, 2});
+  h_adjust_amounts_ = be0.alloc_staging(DType::kF32, {max_adjustments_, 3});
   on_ranks([&](Rank& rank, int index) {
     const LlamaModel& model = *rank.owned.model;
     rank.kv_cache = model.make_kv_cache(config_.sizes.num_kv_blocks, config_.sizes.block_size);
@@ -164,7 +171,7 @@ std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
   test_hooks::before_step(batch);
   const int32_t graph_size = graph_size_for(batch);
   const int64_t vocab = model().config().vocab_size;
-  bool from_top = true;
+  bool from_top = true, rows_adjusted = true;
   for (const StepSequence& seq : batch.seqs)
     if (seq.sample && !samples_from_top(seq, top_k_)) from_top = false;
   on_ranks([&](Rank& rank, int index) {
@@ -178,7 +185,10 @@ std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
     else
       forward_and_top_k(rank, index);
     const int32_t sampled = rank.inputs->num_sampled();
-    if (index == 0 && batch.token_masks != nullptr) apply_token_masks(rank, batch, sampled, from_top);
+    if (index == 0 && sampled > 0) {
+      rows_adjusted = prepare_sampled_rows(rank, batch, sampled, from_top);
+      if (!rows_adjusted) from_top = false;
+    }
     if (index == 0 && !rank.inputs->prompt_rows().empty()) score_prompt_rows(rank, batch);
     if (index != 0 || sampled == 0) {
       be.synchronize();  // the staged inputs may be rewritten next step
@@ -197,10 +207,47 @@ std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
     }
   });
   if (ranks_[0].inputs->num_sampled() == 0) return {};
-  return sample(batch, from_top);
+  return sample(batch, from_top, rows_adjusted);
 }
 
-void ModelRunner::apply_token_masks(Rank& rank, const StepBatch& batch, int32_t sampled, bool from_top) {
+bool ModelRunner::prepare_sampled_rows(Rank& rank, const StepBatch& batch, int32_t sampled, bool from_top) {
+  Backend& be = rank.owned.model->backend();
+  const Tensor logits = rank.workspace.logits.slice_rows(0, sampled);
+  const int32_t vocab = int32_t(logits.cols());
+  // Collected while the forward runs.
+  int32_t* targets = h_adjust_targets_.ptr<int32_t>();
+  float* amounts = h_adjust_amounts_.ptr<float>();
+  int64_t n = 0;
+  bool fits = true;
+  int32_t row = 0;
+  for (const StepSequence& seq : batch.seqs) {
+    if (!seq.sample) continue;
+    if (fits && has_logit_adjustments(seq)) {
+      adjustments_.clear();
+      adjuster_.collect(seq, vocab, adjustments_);
+      fits = n + int64_t(adjustments_.size()) <= max_adjustments_;
+      for (size_t i = 0; fits && i < adjustments_.size(); ++i, ++n) {
+        const LogitAdjustment& a = adjustments_[i];
+        targets[2 * n] = row, targets[2 * n + 1] = a.token;
+        amounts[3 * n] = a.bias, amounts[3 * n + 1] = a.repetition, amounts[3 * n + 2] = a.subtract;
+      }
+    }
+    ++row;
+  }
+  const bool masked = batch.token_masks != nullptr && apply_token_masks(rank, batch, logits);
+  if (fits && n > 0) {
+    const Tensor d_targets = adjust_targets_.slice_rows(0, n), d_amounts = adjust_amounts_.slice_rows(0, n);
+    be.copy_from_host_async(d_targets, h_adjust_targets_.data);
+    be.copy_from_host_async(d_amounts, h_adjust_amounts_.data);
+    be.adjust_logits(logits, d_targets, d_amounts);
+  }
+  if (fits && from_top && (masked || n > 0))
+    be.top_k(logits, top_k_, top_ids_.slice_rows(0, sampled), top_values_.slice_rows(0, sampled),
+             top_lse_.slice_rows(0, sampled));
+  return fits;
+}
+
+bool ModelRunner::apply_token_masks(Rank& rank, const StepBatch& batch, const Tensor& logits) {
   const TokenMaskRows masks = batch.token_masks->wait();
   const size_t copy_words = size_t(std::min(mask_words_, masks.words_per_row));
   int32_t* rows = h_mask_rows_.ptr<int32_t>();
@@ -219,16 +266,13 @@ void ModelRunner::apply_token_masks(Rank& rank, const StepBatch& batch, int32_t 
     }
     ++row;
   }
-  if (n == 0) return;
+  if (n == 0) return false;
   Backend& be = rank.owned.model->backend();
   const Tensor d_rows = mask_rows_.slice_rows(0, n), d_masks = masks_.slice_rows(0, n);
   be.copy_from_host_async(d_rows, h_mask_rows_.data);
   be.copy_from_host_async(d_masks, h_masks_.data);
-  const Tensor logits = rank.workspace.logits.slice_rows(0, sampled);
   be.mask_logits(logits, d_rows, d_masks);
-  if (from_top)
-    be.top_k(logits, top_k_, top_ids_.slice_rows(0, sampled), top_values_.slice_rows(0, sampled),
-             top_lse_.slice_rows(0, sampled));
+  return true;
 }
 
 void ModelRunner::score_prompt_rows(Rank& rank, const StepBatch& batch) {
@@ -248,7 +292,7 @@ void ModelRunner::score_prompt_rows(Rank& rank, const StepBatch& batch) {
   }
 }
 
-std::vector<SampledToken> ModelRunner::sample(const StepBatch& batch, bool from_top) {
+std::vector<SampledToken> ModelRunner::sample(const StepBatch& batch, bool from_top, bool rows_adjusted) {
   const size_t vocab = size_t(model().config().vocab_size), k = size_t(top_k_);
   std::vector<const StepSequence*> sampled;
   for (const StepSequence& seq : batch.seqs)
@@ -272,9 +316,11 @@ std::vector<SampledToken> ModelRunner::sample(const StepBatch& batch, bool from_
   // host's cores; each draw depends only on its row and sequence, never on the thread.
   ThreadPool::global().parallel_for(int64_t(sampled.size()), 1, [&](int64_t begin, int64_t end) {
     thread_local SamplerScratch scratch;
-    for (int64_t row = begin; row < end; ++row)
-      out[size_t(row)] =
-          sample_token({host_logits_.data() + size_t(row) * vocab, vocab}, *sampled[size_t(row)], scratch);
+    for (int64_t row = begin; row < end; ++row) {
+      const std::span<const float> logits{host_logits_.data() + size_t(row) * vocab, vocab};
+      const StepSequence& seq = *sampled[size_t(row)];
+      out[size_t(row)] = rows_adjusted ? sample_adjusted_row(logits, seq, scratch) : sample_token(logits, seq, scratch);
+    }
   });
   return out;
 }

@@ -3,10 +3,11 @@
 // block copies (copy-on-write), run the forward
 // (eagerly, or by replaying a CUDA graph captured for decode batches of that size), then
 // sample (sampler.h) from the backend's top-k candidates, or from full logit rows when a
-// request's sampling needs the whole vocabulary. A step with structured output waits for
-// its token masks once the forward is enqueued (they are made on another thread
-// meanwhile), uploads them and masks the logits on the device before the top-k. Buffers are sized once for the largest
-// step; nothing is allocated per step.
+// request's sampling needs the whole vocabulary. Before the top-k, the logits get the
+// step's token masks (structured output: made on another thread meanwhile, waited for
+// once the forward is enqueued) and its sequences' penalties, logit_bias and banned tokens
+// (logit_adjustments.h), both applied where the logits are. Buffers are sized once for the
+// largest step; nothing is allocated per step.
 //
 // Tensor parallelism: one engine, one scheduler, one runner; each rank has its own model
 // shard, KV cache slice, inputs and graphs, and runs every step on its own thread in
@@ -90,10 +91,15 @@ class ModelRunner final : public ModelExecutor {
   void capture_graphs(Rank& rank, int index);
   // The smallest captured batch size holding `num_seqs` decode sequences, or 0.
   int32_t graph_size_for(const StepBatch& batch) const;
-  std::vector<SampledToken> sample(const StepBatch& batch, bool from_top);
-  // Rank 0, after the forward: the step's token masks onto the sampled rows' logits, then
-  // the top-k again over the masked rows (a replayed graph already ran it on the unmasked).
-  void apply_token_masks(Rank& rank, const StepBatch& batch, int32_t sampled, bool from_top);
+  // rows_adjusted: the host rows carry the sequences' logit adjustments already.
+  std::vector<SampledToken> sample(const StepBatch& batch, bool from_top, bool rows_adjusted);
+  // Rank 0, after the forward: the step's token masks, then its logit adjustments
+  // (penalties, logit_bias, bans) onto the sampled rows' logits, then the top-k again over
+  // the changed rows (a replayed graph already ran it on the unchanged). False when the
+  // adjustments do not fit their buffers: the rows stay unadjusted, for the host to adjust.
+  bool prepare_sampled_rows(Rank& rank, const StepBatch& batch, int32_t sampled, bool from_top);
+  // The token masks onto `logits` (the sampled rows); false when no row has one.
+  bool apply_token_masks(Rank& rank, const StepBatch& batch, const Tensor& logits);
   // Rank 0, after the forward: the prompt positions' logprobs from their logits rows, into
   // each sequence's prompt_logprobs_out.
   void score_prompt_rows(Rank& rank, const StepBatch& batch);
@@ -109,6 +115,12 @@ class ModelRunner final : public ModelExecutor {
   Tensor mask_rows_, masks_;      // device [max_seqs, 1] I32, [max_seqs, mask_words] I32
   Tensor h_mask_rows_, h_masks_;  // staging copies
   int32_t mask_words_ = 0;        // ceil(vocab / 32)
+  // Logit adjustments: (sampled row, token) and (bias, repetition, subtract) of each.
+  Tensor adjust_targets_, adjust_amounts_;      // device [max_adjustments, 2] I32, [max_adjustments, 3] F32
+  Tensor h_adjust_targets_, h_adjust_amounts_;  // staging copies
+  int64_t max_adjustments_ = 0;
+  LogitAdjuster adjuster_;
+  std::vector<LogitAdjustment> adjustments_;
   std::vector<float> host_logits_;
   std::vector<float> prompt_logits_;  // the step's prompt-logprob rows
   SamplerScratch scratch_;

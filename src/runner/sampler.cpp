@@ -5,6 +5,7 @@
 #include <limits>
 #include <numeric>
 
+#include "backend/logit_adjustment.h"
 #include "base/error.h"
 
 namespace tern {
@@ -13,44 +14,16 @@ namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // NaN and +inf are numerical errors; -inf is one too unless the sequence's token mask
-// (structured output) put it there.
-bool usable_logit(float v, const StepSequence& seq) { return std::isfinite(v) || (v == kNegInf && seq.mask_row >= 0); }
+// (structured output) or its banned tokens put it there.
+bool usable_logit(float v, const StepSequence& seq) {
+  return std::isfinite(v) || (v == kNegInf && (seq.mask_row >= 0 || !seq.banned_token_ids.empty()));
+}
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
-}
-
-void apply_penalties(std::vector<float>& logits, const StepSequence& seq, SamplerScratch& s) {
-  const SamplingParams& p = *seq.params;
-  const int32_t vocab = int32_t(logits.size());
-  for (const auto& [id, bias] : p.logit_bias)
-    if (id >= 0 && id < vocab) logits[size_t(id)] += bias;
-  for (int32_t id : seq.banned_token_ids)
-    if (id >= 0 && id < vocab) logits[id] = kNegInf;
-  if (p.repetition_penalty != 1.0f) {
-    auto penalise = [&](int32_t id) {
-      if (id < 0 || id >= vocab || s.counts[id] == -1) return;
-      s.counts[id] = -1;  // each distinct token once
-      float& l = logits[id];
-      l = l > 0 ? l / p.repetition_penalty : l * p.repetition_penalty;
-    };
-    s.counts.assign(size_t(vocab), 0);
-    for (int32_t id : seq.prompt_token_ids) penalise(id);
-    for (int32_t id : seq.output_token_ids) penalise(id);
-  }
-  if (p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f) {
-    s.counts.assign(size_t(vocab), 0);
-    for (int32_t id : seq.output_token_ids)
-      if (id >= 0 && id < vocab) ++s.counts[id];
-    for (int32_t id : seq.output_token_ids) {
-      if (id < 0 || id >= vocab || s.counts[id] == 0) continue;
-      logits[id] -= float(s.counts[id]) * p.frequency_penalty + p.presence_penalty;
-      s.counts[id] = 0;
-    }
-  }
 }
 
 // log(sum(exp(x))) with the max subtracted first.
@@ -217,29 +190,35 @@ double uniform_draw(uint64_t seed, uint64_t index) {
   return double(bits >> 11) * 0x1.0p-53;
 }
 
-SampledToken sample_token(std::span<const float> logits, const StepSequence& seq, SamplerScratch& s) {
+namespace {
+
+// Checks the row (a numerical error in `out` when it holds NaN, +inf or nothing that can
+// be sampled) and copies it into s.logits.
+bool take_row(std::span<const float> logits, const StepSequence& seq, SamplerScratch& s, SampledToken& out) {
   TERN_CHECK(seq.params != nullptr, "sequence ", seq.seq_id, " has no sampling params");
-  const SamplingParams& p = *seq.params;
-  SampledToken out;
   out.seq_id = seq.seq_id;
   bool any_allowed = false;
   for (float v : logits) {
     if (!usable_logit(v, seq)) {
       out.numerical_error = true;
-      return out;
+      return false;
     }
     any_allowed = any_allowed || v != kNegInf;
   }
   if (!any_allowed) {  // a mask that allows nothing: nothing can be sampled
     out.numerical_error = true;
-    return out;
+    return false;
   }
   s.logits.assign(logits.begin(), logits.end());
-  apply_penalties(s.logits, seq, s);
+  return true;
+}
+
+// Samples from s.logits, which carry the sequence's adjustments.
+SampledToken sample_taken(const StepSequence& seq, SamplerScratch& s, SampledToken out) {
+  const SamplingParams& p = *seq.params;
   const int32_t vocab = int32_t(s.logits.size());
   const int32_t max_id = argmax(s.logits);
   const double lse = log_sum_exp(s.logits, s.logits[size_t(max_id)]);
-
   if (p.greedy()) {
     out.token_id = max_id;
   } else {
@@ -258,6 +237,24 @@ SampledToken sample_token(std::span<const float> logits, const StepSequence& seq
       if (s.sorted[i] != kNegInf) out.top_logprobs.emplace_back(s.order[i], float(double(s.sorted[i]) - lse));
   }
   return out;
+}
+
+}  // namespace
+
+SampledToken sample_token(std::span<const float> logits, const StepSequence& seq, SamplerScratch& s) {
+  SampledToken out;
+  if (!take_row(logits, seq, s, out)) return out;
+  s.adjustments.clear();
+  s.adjuster.collect(seq, int32_t(s.logits.size()), s.adjustments);
+  for (const LogitAdjustment& a : s.adjustments)
+    s.logits[size_t(a.token)] = adjust_logit(s.logits[size_t(a.token)], a.bias, a.repetition, a.subtract);
+  return sample_taken(seq, s, out);
+}
+
+SampledToken sample_adjusted_row(std::span<const float> logits, const StepSequence& seq, SamplerScratch& s) {
+  SampledToken out;
+  if (!take_row(logits, seq, s, out)) return out;
+  return sample_taken(seq, s, out);
 }
 
 TokenLogprob score_position(const float* logits, size_t vocab, int32_t target, int32_t alternatives,
@@ -279,9 +276,7 @@ TokenLogprob score_position(const float* logits, size_t vocab, int32_t target, i
 
 bool samples_from_top(const StepSequence& seq, int32_t k) {
   const SamplingParams& p = *seq.params;
-  const bool penalties = p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f ||
-                         !p.logit_bias.empty();
-  return !penalties && seq.banned_token_ids.empty() && p.logprobs <= k && (p.greedy() || (p.top_k > 0 && p.top_k <= k));
+  return p.logprobs <= k && (p.greedy() || (p.top_k > 0 && p.top_k <= k));
 }
 
 SampledToken sample_from_top(const TopCandidates& top, const StepSequence& seq) {

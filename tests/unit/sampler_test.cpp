@@ -12,6 +12,8 @@
 #include <random>
 #include <set>
 
+#include "backend/logit_adjustment.h"
+
 namespace tern {
 namespace {
 
@@ -261,14 +263,95 @@ TEST(SamplerFullRow, DrawsTheSameTokensAsTheSortedVocabulary) {
   }
 }
 
-TEST(SamplerTopCandidates, AreNotEnoughForPenaltiesUnboundedTopKOrManyLogprobs) {
-  SamplingParams penalised{.temperature = 0.0f, .repetition_penalty = 1.1f};
+TEST(SamplerTopCandidates, AreNotEnoughForUnboundedTopKOrManyLogprobs) {
   SamplingParams unbounded{.temperature = 1.0f};
   SamplingParams many{.temperature = 0.0f, .logprobs = 100};
-  for (const SamplingParams* p : {&penalised, &unbounded, &many}) {
+  for (const SamplingParams* p : {&unbounded, &many}) {
     StepSequence seq{.seq_id = 1, .sample = true, .params = p};
     EXPECT_FALSE(samples_from_top(seq, 64));
   }
+  SamplingParams penalised{.temperature = 0.7f, .top_k = 20, .repetition_penalty = 1.05f, .logit_bias = {{3, 2.0f}}};
+  StepSequence seq{.seq_id = 1, .sample = true, .params = &penalised};
+  EXPECT_TRUE(samples_from_top(seq, 64)) << "penalties are applied to the row before its top-k";
+}
+
+// The runner applies a sequence's adjustments where the logits are (Backend::adjust_logits)
+// and samples from the adjusted row or its top-k: the same tokens and logprobs as the host
+// reference, which adjusts the raw row itself.
+TEST(SamplerAdjustedRows, GiveTheSameTokensAsAdjustingOnTheHost) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> logits(4000);
+  for (float& v : logits) v = normal(rng);
+  const std::vector<int32_t> prompt = {5, 9, 9, 1200, 3999}, output = {9, 42, 42, 42, 7, 3999};
+  const std::vector<int32_t> banned = {0, 42};
+  SamplerScratch scratch;
+  for (SamplingParams p : {SamplingParams{.temperature = 0.0f, .repetition_penalty = 1.3f, .logprobs = 3},
+                           SamplingParams{.temperature = 0.7f, .top_p = 0.8f, .top_k = 20, .repetition_penalty = 1.05f},
+                           SamplingParams{.temperature = 1.0f,
+                           .top_k = 40,
+                           .presence_penalty = 0.5f,
+                           .frequency_penalty = 0.7f,
+                           .logit_bias = {{7, 5.0f}, {100, -100.0f}}}}) {
+    for (uint64_t seed = 0; seed < 20; ++seed) {
+      StepSequence seq{.seq_id = 1,
+                       .sample = true,
+                       .params = &p,
+                       .seed = seed,
+                       .prompt_token_ids = prompt,
+                       .output_token_ids = output,
+                       .banned_token_ids = banned};
+      LogitAdjuster adjuster;
+      std::vector<LogitAdjustment> adjustments;
+      adjuster.collect(seq, int32_t(logits.size()), adjustments);
+      std::vector<float> adjusted = logits;
+      for (const LogitAdjustment& a : adjustments)
+        adjusted[size_t(a.token)] = adjust_logit(adjusted[size_t(a.token)], a.bias, a.repetition, a.subtract);
+      const SampledToken host = sample_token(logits, seq, scratch);
+      const SampledToken row = sample_adjusted_row(adjusted, seq, scratch);
+      const Top top = top_of(adjusted, 64);
+      const SampledToken fast = sample_from_top({top.ids, top.logits, top.lse}, seq);
+      ASSERT_FALSE(host.numerical_error);
+      EXPECT_EQ(row.token_id, host.token_id);
+      EXPECT_EQ(row.logprob, host.logprob);
+      EXPECT_EQ(fast.token_id, host.token_id);
+      EXPECT_NEAR(fast.logprob, host.logprob, 1e-4);
+      EXPECT_NE(host.token_id, 0) << "banned";
+      EXPECT_NE(host.token_id, 42) << "banned";
+    }
+  }
+}
+
+TEST(LogitAdjuster, OneEntryPerTokenWithEachPenaltyAsDefined) {
+  SamplingParams p{.repetition_penalty = 1.2f,
+                   .presence_penalty = 0.5f,
+                   .frequency_penalty = 0.25f,
+                   .logit_bias = {{4, 1.5f}, {900, 3.0f}}};
+  const std::vector<int32_t> prompt = {1, 2, 2}, output = {2, 3, 3, 3, -1}, banned = {4};
+  StepSequence seq{.seq_id = 1,
+                   .sample = true,
+                   .params = &p,
+                   .prompt_token_ids = prompt,
+                   .output_token_ids = output,
+                   .banned_token_ids = banned};
+  LogitAdjuster adjuster;
+  std::vector<LogitAdjustment> out;
+  adjuster.collect(seq, 100, out);  // 900 and -1 lie outside the vocabulary
+  std::map<int32_t, LogitAdjustment> by_token;
+  for (const LogitAdjustment& a : out) EXPECT_TRUE(by_token.emplace(a.token, a).second) << "token " << a.token;
+  ASSERT_EQ(by_token.size(), 4u);
+  EXPECT_EQ(by_token[1].repetition, 1.2f);
+  EXPECT_EQ(by_token[1].subtract, 0.0f) << "prompt tokens get no presence or frequency penalty";
+  EXPECT_EQ(by_token[2].subtract, 1 * 0.25f + 0.5f);
+  EXPECT_EQ(by_token[3].subtract, 3 * 0.25f + 0.5f);
+  EXPECT_EQ(by_token[3].repetition, 1.2f);
+  EXPECT_EQ(by_token[4].bias, -std::numeric_limits<float>::infinity()) << "a ban outweighs logit_bias";
+  // Collecting again gives the same list: the scratch was left clean.
+  std::vector<LogitAdjustment> again;
+  adjuster.collect(seq, 100, again);
+  EXPECT_EQ(again.size(), out.size());
+  EXPECT_EQ(adjust_logit(2.4f, 0.0f, 1.2f, 0.0f), 2.0f);
+  EXPECT_EQ(adjust_logit(-2.0f, 0.0f, 1.5f, 0.5f), -3.5f);
 }
 
 }  // namespace

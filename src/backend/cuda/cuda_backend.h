@@ -67,6 +67,7 @@ class CudaBackend final : public Backend {
   void gather_rows(const Tensor& x, const Tensor& indices, const Tensor& out) override;
   void copy_blocks(std::span<const KvCacheLayer> layers, const Tensor& block_copies) override;
   void mask_logits(const Tensor& logits, const Tensor& rows, const Tensor& masks) override;
+  void adjust_logits(const Tensor& logits, const Tensor& targets, const Tensor& amounts) override;
   void top_k(const Tensor& logits, int k, const Tensor& ids, const Tensor& values, const Tensor& log_sum_exp) override;
 
  private:
