@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -86,6 +87,7 @@ struct SampledToken {
   float logprob = 0.0f;                                 // log-softmax of the chosen token
   std::vector<std::pair<int32_t, float>> top_logprobs;  // when params->logprobs > 0
   bool numerical_error = false;                         // the logits had NaN/Inf; token_id is then -1
+  std::string error;  // with numerical_error: what the row held, for the log
 };
 
 // Memory the executor holds, for metrics and the ablation benchmark. Bytes; 0 where

@@ -311,7 +311,7 @@ const std::vector<SequenceUpdate>& Scheduler::update_from_output(const Scheduler
       }
       // Its blocks are freed without entering the prefix cache.
       request.numerical_error = true;
-      fail_request(request, "numerical error: the model produced NaN or Inf logits");
+      fail_request(request, "numerical error: the model produced NaN or Inf logits (" + token->error + ")");
       continue;
     }
     maybe_fork(seq);

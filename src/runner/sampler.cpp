@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <string>
 
 #include "backend/logit_adjustment.h"
 #include "base/error.h"
@@ -194,19 +195,37 @@ namespace {
 
 // Checks the row (a numerical error in `out` when it holds NaN, +inf or nothing that can
 // be sampled) and copies it into s.logits.
+// What a row that cannot be sampled held, for the log: where a NaN / +inf / unexplained
+// -inf first is, and how many of each.
+std::string describe_bad_row(std::span<const float> logits, const StepSequence& seq) {
+  size_t nan = 0, pos_inf = 0, neg_inf = 0, first_bad = logits.size();
+  for (size_t i = 0; i < logits.size(); ++i) {
+    const float v = logits[i];
+    nan += std::isnan(v);
+    pos_inf += v == -kNegInf;
+    neg_inf += v == kNegInf;
+    if (first_bad == logits.size() && !usable_logit(v, seq)) first_bad = i;
+  }
+  std::string text = std::to_string(nan) + " NaN, " + std::to_string(pos_inf) + " +inf, " + std::to_string(neg_inf) +
+                     " -inf of " + std::to_string(logits.size()) + " logits";
+  if (first_bad < logits.size())
+    text += "; first at token " + std::to_string(first_bad) + ": " + std::to_string(logits[first_bad]);
+  if (seq.mask_row >= 0) text += "; the row has a token mask";
+  if (!seq.banned_token_ids.empty()) text += "; " + std::to_string(seq.banned_token_ids.size()) + " banned tokens";
+  return text;
+}
+
 bool take_row(std::span<const float> logits, const StepSequence& seq, SamplerScratch& s, SampledToken& out) {
   TERN_CHECK(seq.params != nullptr, "sequence ", seq.seq_id, " has no sampling params");
   out.seq_id = seq.seq_id;
-  bool any_allowed = false;
+  bool usable = true, any_allowed = false;
   for (float v : logits) {
-    if (!usable_logit(v, seq)) {
-      out.numerical_error = true;
-      return false;
-    }
+    usable = usable && usable_logit(v, seq);
     any_allowed = any_allowed || v != kNegInf;
   }
-  if (!any_allowed) {  // a mask that allows nothing: nothing can be sampled
+  if (!usable || !any_allowed) {  // NaN / +inf, or a mask that allows nothing
     out.numerical_error = true;
+    out.error = describe_bad_row(logits, seq);
     return false;
   }
   s.logits.assign(logits.begin(), logits.end());
@@ -287,6 +306,8 @@ SampledToken sample_from_top(const TopCandidates& top, const StepSequence& seq) 
   for (float v : top.logits) finite = finite && usable_logit(v, seq);
   if (!finite) {
     out.numerical_error = true;
+    out.error = "top-" + std::to_string(top.logits.size()) + " candidates: log-sum-exp " +
+                std::to_string(top.log_sum_exp) + "; " + describe_bad_row(top.logits, seq);
     return out;
   }
   size_t chosen = 0;

@@ -102,7 +102,7 @@ void Generation::take(size_t part_index, const RequestOutput& out) {
     ended_ = true;
     abort_unfinished();
     if (out.numerical_error) {
-      log_warn("request ", request_id_, ": NaN or Inf logits; the request failed");
+      log_warn("request ", request_id_, ": NaN or Inf logits; the request failed: ", out.error);
       sink_->fail(ApiError(ApiErrorKind::kInternal,
                            "The model produced NaN or Inf logits for request " + request_id_ +
                                "; it was stopped rather than sampled from. Other requests are unaffected.",

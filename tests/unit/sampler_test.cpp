@@ -129,6 +129,7 @@ TEST(Sampler, NanOrInfLogitsAreANumericalErrorNotAToken) {
   SampledToken t = sample({1.0f, std::numeric_limits<float>::quiet_NaN()}, p);
   EXPECT_TRUE(t.numerical_error);
   EXPECT_EQ(t.token_id, -1);
+  EXPECT_EQ(t.error, "1 NaN, 0 +inf, 0 -inf of 2 logits; first at token 1: nan") << "what the log says";
   EXPECT_TRUE(sample({1.0f, std::numeric_limits<float>::infinity()}, p).numerical_error);
   EXPECT_TRUE(sample({1.0f, -std::numeric_limits<float>::infinity()}, p).numerical_error);
 }
