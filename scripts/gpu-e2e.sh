@@ -98,7 +98,7 @@ runs = {}
 for mode in ("eager", "graphs"):
     cmd = [tern, "generate", "--quiet", "--backend", "cuda", "--model", model, "--prompts-file", "/tmp/prompts.json",
            "--max-tokens", "32", "--ignore-eos", "--json", "--logprobs", "5", "--max-num-seqs", "8",
-           "--max-model-len", "4096"] + (["--enforce-eager"] if mode == "eager" else [])
+           "--max-model-len", "4096"] + (["--enforce-eager"] if mode == "eager" else ["--cuda-graphs"])
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=200)
     if p.returncode != 0:
         print(mode, "failed:", p.stderr[-3000:]); continue

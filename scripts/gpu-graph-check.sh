@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Do CUDA graph replays give the eager forward's tokens? On the GPU machine, for each tern
 # binary given: 24 greedy tokens of tests/data/models/tiny-qwen2 from `tern generate` with
-# graphs and with --enforce-eager, then tools/sampling_setups_check.py against `tern serve`
+# graphs (--cuda-graphs where the binary has it) and with --enforce-eager, then tools/sampling_setups_check.py against `tern serve`
 # both ways (free and JSON-schema requests, several sampling setups). Prints each output and
 # SAME or DIFFER per pair. Exits 1 if any pair differs.
 #
@@ -33,15 +33,17 @@ serve_check() {  # BINARY LOG [serve options]
   kill $pid; wait $pid 2>/dev/null
 }
 for bin in "$@"; do
+  # Binaries from 2026-12-07 on capture graphs only when asked; older ones always did.
+  graphs_flag=$("$bin" serve --help 2>&1 | grep -q -- --cuda-graphs && echo --cuda-graphs)
   gen() {
     timeout 60 "$bin" generate --backend cuda --model $MODEL --prompt "$PROMPT" --max-tokens 24 --temperature 0 \
       --ignore-eos "$@" 2>/dev/null
   }
-  graphs=$(gen) eager=$(gen --enforce-eager)
+  graphs=$(gen $graphs_flag) eager=$(gen --enforce-eager)
   echo "== $bin generate, graphs: $graphs"
   echo "== $bin generate, eager:  $eager"
   same "$bin generate" "$graphs" "$eager"
-  graphs=$(serve_check "$bin" /tmp/graph-check-graphs.log) eager=$(serve_check "$bin" /tmp/graph-check-eager.log --enforce-eager)
+  graphs=$(serve_check "$bin" /tmp/graph-check-graphs.log $graphs_flag) eager=$(serve_check "$bin" /tmp/graph-check-eager.log --enforce-eager)
   echo "== $bin serve, graphs:"; echo "$graphs" | cut -c1-200
   echo "== $bin serve, eager:";  echo "$eager" | cut -c1-200
   same "$bin serve greedy" "$(echo "$graphs" | grep '^greedy')" "$(echo "$eager" | grep '^greedy')"

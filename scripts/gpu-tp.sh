@@ -64,7 +64,7 @@ json.dump(prompts, open("/tmp/tp_prompts.json", "w"), ensure_ascii=False)
 def generate(tp, eager):
     cmd = [tern, "generate", "--quiet", "--backend", "cuda", "--model", model, "--prompts-file", "/tmp/tp_prompts.json",
            "--max-tokens", "32", "--ignore-eos", "--json", "--logprobs", "5", "--max-num-seqs", "8",
-           "--max-model-len", "4096", "--tensor-parallel-size", str(tp)] + (["--enforce-eager"] if eager else [])
+           "--max-model-len", "4096", "--tensor-parallel-size", str(tp)] + (["--enforce-eager"] if eager else ["--cuda-graphs"])
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     if p.returncode != 0:
         print(f"TP={tp} eager={eager} failed:", p.stderr[-3000:]); return None

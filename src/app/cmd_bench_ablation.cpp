@@ -353,7 +353,7 @@ void add_bench_ablation_command(CLI::App& bench) {
       "workload: BF16 + static batches + contiguous KV + eager, + INT4, + paged KV, + continuous batching, + CUDA "
       "graphs. Prints TTFT, throughput, peak memory and concurrency per stage");
   add_engine_options(*cmd, o->engine);
-  for (const char* set_by_stage : {"--scheduler", "--kv-layout", "--enforce-eager"}) {
+  for (const char* set_by_stage : {"--scheduler", "--kv-layout", "--enforce-eager", "--cuda-graphs"}) {
     cmd->remove_option(cmd->get_option(set_by_stage));
   }
   cmd->add_option("--int4-model", o->int4_model,

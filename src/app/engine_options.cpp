@@ -60,7 +60,15 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
       ->check(CLI::IsMember({"continuous", "static"}));
   cmd.add_option("--kv-layout", o.kv_layout, "paged (default) or contiguous (baseline: max length reserved up front)")
       ->check(CLI::IsMember({"paged", "contiguous"}));
-  cmd.add_flag("--enforce-eager", o.enforce_eager, "CUDA backend: do not capture CUDA graphs");
+  CLI::Option* eager =
+      cmd.add_flag("--enforce-eager", o.enforce_eager,
+                   "CUDA backend: do not capture CUDA graphs (the default for now, see --cuda-graphs)");
+  cmd.add_flag_callback(
+         "--cuda-graphs", [&o] { o.enforce_eager = false; },
+         "CUDA backend: capture CUDA graphs for decode steps. Off by default since 2026-12-07: on an H100 their "
+         "replays gave stale outputs (greedy tokens repeating, structured requests failing; docs/performance.md, "
+         "\"CUDA graph replays\"), so use it to measure kernel speed or to fix that, not to serve")
+      ->excludes(eager);
   add_threads_option(cmd, o.threads);
   cmd.add_flag("--quiet", o.quiet, "no progress output while loading");
 }
@@ -92,7 +100,7 @@ std::vector<std::string> engine_option_flags(const EngineOptions& o) {
   add("--kv-layout", o.kv_layout, defaults.kv_layout);
   add("--threads", o.threads, defaults.threads);
   if (o.no_prefix_caching) flags.push_back("--no-prefix-caching");
-  if (o.enforce_eager) flags.push_back("--enforce-eager");
+  flags.push_back(o.enforce_eager ? "--enforce-eager" : "--cuda-graphs");
   if (o.quiet) flags.push_back("--quiet");
   return flags;
 }

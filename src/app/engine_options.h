@@ -30,7 +30,9 @@ struct EngineOptions {
   bool no_prefix_caching = false;
   std::string scheduler = "continuous";  // continuous | static
   std::string kv_layout = "paged";       // paged | contiguous
-  bool enforce_eager = false;
+  // CUDA graphs are opt-in (--cuda-graphs) until their replays give the eager forward's
+  // outputs again: docs/performance.md, "CUDA graph replays".
+  bool enforce_eager = true;
   int threads = 0;     // CPU worker threads; 0: TERN_NUM_THREADS, else all cores
   bool quiet = false;  // no progress output
 };

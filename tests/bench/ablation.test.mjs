@@ -62,6 +62,7 @@ test("five stages of tern on the demo model, with the article's columns", async 
   assert.match(flags[2], /--scheduler static/);
   assert.doesNotMatch(flags[2], /contiguous/);
   assert.doesNotMatch(flags[4], /--scheduler|--kv-layout|--enforce-eager/);
+  assert.match(flags[4], /--cuda-graphs/, "the last stage turns the graphs on (off by default for now)");
   assert.ok(j.stages[1].peak_gpu_memory_gib < j.stages[0].peak_gpu_memory_gib, "INT4 weights take less memory");
   assert.match(r.stdout, /\| stage \| TTFT \(ms\) \|.*\| peak GPU memory \(GiB\) \| concurrency \|/);
 });
