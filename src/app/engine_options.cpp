@@ -234,6 +234,10 @@ LoadedEngine open_engine(const EngineOptions& o) {
                                         .gpu_memory_utilization = o.gpu_memory_utilization,
                                         .quiet = o.quiet},
                                        model.ranks, sizes);
+  if (!cpu && o.enforce_eager && !o.quiet)
+    log_info(
+        "decode steps run eagerly: CUDA graphs are off by default until their replays give the eager "
+        "forward's outputs again (docs/performance.md, \"CUDA graph replays\"); --cuda-graphs turns them on");
   auto runner = std::make_unique<ModelRunner>(std::move(model.ranks), rc, std::move(model.threads));
   EngineConfig ec{.max_waiting = o.max_waiting,
                   .prefix_caching = o.no_prefix_caching ? PrefixCaching::kDisabled : PrefixCaching::kEnabled,
