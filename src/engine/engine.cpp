@@ -216,8 +216,10 @@ void Engine::execute_step() {
     batch_.token_masks = &mask_worker_;
   }
   const std::vector<SequenceUpdate>* updates = nullptr;
+  Clock::time_point sampled_at;  // one stamp for the step: its tokens were sampled together
   try {
     sampled_ = executor_->execute(batch_);  // the updates point into it
+    sampled_at = Clock::now();
     // The matchers are the worker's until its job is done (the executor waited already,
     // unless it failed first).
     if (batch_.token_masks) {
@@ -236,7 +238,7 @@ void Engine::execute_step() {
     fail_all(e.what());
     return;
   }
-  for (const SequenceUpdate& update : *updates) process_update(update);
+  for (const SequenceUpdate& update : *updates) process_update(update, sampled_at);
 }
 
 bool Engine::push_text(const Sequence& seq, const SampledToken& token) {
@@ -247,7 +249,7 @@ bool Engine::push_text(const Sequence& seq, const SampledToken& token) {
   return text.stopped();
 }
 
-void Engine::process_update(const SequenceUpdate& update) {
+void Engine::process_update(const SequenceUpdate& update, Clock::time_point sampled_at) {
   Sequence& seq = *update.seq;
   Request& request = *seq.request;
   const uint64_t request_id = request.request_id;
@@ -264,8 +266,8 @@ void Engine::process_update(const SequenceUpdate& update) {
   }
   if (update.sampled != nullptr) {
     const SampledToken& token = *update.sampled;
-    out.sampled_at = Clock::now();
-    if (request.times.first_token == Clock::time_point{}) request.times.first_token = out.sampled_at;
+    out.sampled_at = sampled_at;
+    if (request.times.first_token == Clock::time_point{}) request.times.first_token = sampled_at;
     ++counters_.num_generated_tokens;
     out.token_ids.push_back(token.token_id);
     if (request.params.logprobs >= 0) out.logprobs.push_back({token.token_id, token.logprob, token.top_logprobs});

@@ -75,7 +75,7 @@ class Engine {
   // The scheduler's StopStringCheck: detokenizes the sampled token into the completion's
   // step text and says whether it completed a stop string.
   bool push_text(const Sequence& seq, const SampledToken& token);
-  void process_update(const SequenceUpdate& update);
+  void process_update(const SequenceUpdate& update, RequestTimes::Clock::time_point sampled_at);
   // Ends every unfinished completion (kAbort or kError) and erases the request.
   void end_request(LiveRequest& live, FinishReason reason);
   void fail_all(const std::string& message);

@@ -101,12 +101,12 @@ void sort_top(const std::vector<float>& logits, int32_t keep, SamplerScratch& s)
 // takes 25 ms; this buckets the logits instead (a few linear passes) and sorts only the
 // bucket where the sum crosses the target.
 size_t first_reaching(std::span<int32_t> ids, const std::vector<float>& logits, const std::vector<float>& weight,
-                      double target, bool inclusive) {
+                      double target, bool inclusive, std::vector<double>& mass) {
   constexpr int kBuckets = 1024;
   auto reached = [&](double sum) { return inclusive ? sum >= target : sum > target; };
   size_t lo = 0, hi = ids.size();  // the crossing lies in ids[lo, hi); everything before precedes it
   double base = 0.0;               // the weight of ids[0, lo)
-  std::vector<double> mass(kBuckets + 1);
+  mass.resize(kBuckets + 1);
   while (hi - lo > 64) {
     float top = kNegInf, bottom = std::numeric_limits<float>::infinity();
     for (size_t i = lo; i < hi; ++i) {
@@ -172,7 +172,8 @@ int32_t draw_full_row(const std::vector<float>& logits, float max_logit, const S
   s.order.resize(logits.size());
   std::iota(s.order.begin(), s.order.end(), 0);
   std::span<int32_t> kept(s.order);
-  if (p.top_p < 1.0f) kept = kept.first(first_reaching(kept, logits, s.probs, double(p.top_p) * total, true) + 1);
+  if (p.top_p < 1.0f)
+    kept = kept.first(first_reaching(kept, logits, s.probs, double(p.top_p) * total, true, s.bucket_mass) + 1);
   if (p.min_p > 0.0f) {
     // The most likely token has probability exp(0) = 1, so the threshold is min_p itself;
     // probabilities fall along the order, so the tokens above it are a prefix of it.
@@ -181,20 +182,9 @@ int32_t draw_full_row(const std::vector<float>& logits, float max_logit, const S
   }
   double mass = 0.0;
   for (int32_t id : kept) mass += s.probs[size_t(id)];
-  return kept[first_reaching(kept, logits, s.probs, u * mass, false)];
+  return kept[first_reaching(kept, logits, s.probs, u * mass, false, s.bucket_mass)];
 }
 
-}  // namespace
-
-double uniform_draw(uint64_t seed, uint64_t index) {
-  uint64_t bits = splitmix64(splitmix64(seed) ^ (index * 0xd1b54a32d192ed03ull));
-  return double(bits >> 11) * 0x1.0p-53;
-}
-
-namespace {
-
-// Checks the row (a numerical error in `out` when it holds NaN, +inf or nothing that can
-// be sampled) and copies it into s.logits.
 // What a row that cannot be sampled held, for the log: where a NaN / +inf / unexplained
 // -inf first is, and how many of each.
 std::string describe_bad_row(std::span<const float> logits, const StepSequence& seq) {
@@ -215,6 +205,8 @@ std::string describe_bad_row(std::span<const float> logits, const StepSequence& 
   return text;
 }
 
+// Checks the row (a numerical error in `out` when it holds NaN, +inf or nothing that can
+// be sampled) and copies it into s.logits.
 bool take_row(std::span<const float> logits, const StepSequence& seq, SamplerScratch& s, SampledToken& out) {
   TERN_CHECK(seq.params != nullptr, "sequence ", seq.seq_id, " has no sampling params");
   out.seq_id = seq.seq_id;
@@ -259,6 +251,11 @@ SampledToken sample_taken(const StepSequence& seq, SamplerScratch& s, SampledTok
 }
 
 }  // namespace
+
+double uniform_draw(uint64_t seed, uint64_t index) {
+  uint64_t bits = splitmix64(splitmix64(seed) ^ (index * 0xd1b54a32d192ed03ull));
+  return double(bits >> 11) * 0x1.0p-53;
+}
 
 SampledToken sample_token(std::span<const float> logits, const StepSequence& seq, SamplerScratch& s) {
   SampledToken out;

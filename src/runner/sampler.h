@@ -18,6 +18,7 @@ struct SamplerScratch {
   std::vector<int32_t> order;
   std::vector<float> sorted;  // logits of `order`
   std::vector<float> probs;
+  std::vector<double> bucket_mass;  // the full-row draw's per-bucket probability
   LogitAdjuster adjuster;
   std::vector<LogitAdjustment> adjustments;
 };

@@ -121,7 +121,7 @@ void Generation::take(size_t part_index, const RequestOutput& out) {
   if (!out.token_ids.empty()) {
     RequestTimes::Clock::time_point& last = part.last_sampled_at[static_cast<size_t>(out.index)];
     if (last != RequestTimes::Clock::time_point{})
-      metrics_.observe_token_gap(std::chrono::duration<double>(out.sampled_at - last).count(), out.token_ids.size());
+      metrics_.observe_token_gap(last, out.sampled_at, out.token_ids.size());
     last = out.sampled_at;
   }
   if (!out.finished) return;

@@ -73,10 +73,11 @@ void ServerMetrics::observe_request(const RequestTimes& times) {
   time_to_first_token_.observe(seconds_between(times.arrival, times.first_token));
 }
 
-void ServerMetrics::observe_token_gap(double seconds, uint64_t tokens) {
+void ServerMetrics::observe_token_gap(RequestTimes::Clock::time_point previous, RequestTimes::Clock::time_point now,
+                                      uint64_t tokens) {
   if (tokens == 0) return;
   std::lock_guard lock(mutex_);
-  inter_token_latency_.observe(seconds / static_cast<double>(tokens), tokens);
+  inter_token_latency_.observe(seconds_between(previous, now) / static_cast<double>(tokens), tokens);
 }
 
 void ServerMetrics::count_prompt_tokens(int64_t n) {
@@ -100,7 +101,8 @@ std::string ServerMetrics::render(const EngineStats* stats, const IntakeStats& i
     std::lock_guard lock(mutex_);
     time_to_first_token_.render("tern_time_to_first_token_seconds", "Time from arrival to the first token.", out);
     inter_token_latency_.render("tern_inter_token_latency_seconds",
-                                "Time between a completion's consecutive output tokens, as the engine sampled them.", out);
+                                "Time between a completion's consecutive output tokens, as the engine sampled them.",
+                                out);
     e2e_request_latency_.render("tern_e2e_request_latency_seconds", "Time from arrival to the last token.", out);
     request_queue_time_.render("tern_request_queue_time_seconds", "Time from arrival to the first scheduled step.",
                                out);

@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <mutex>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -43,9 +42,10 @@ class ServerMetrics {
   ServerMetrics();
   // One engine request that ended normally (stop or length): its timestamps.
   void observe_request(const RequestTimes& times);
-  // The time between one completion's consecutive deltas, which brought `tokens` tokens:
-  // that many inter-token latencies of seconds / tokens.
-  void observe_token_gap(double seconds, uint64_t tokens);
+  // One completion's delta of `tokens` tokens sampled at `now`, its previous one at
+  // `previous`: that many inter-token latencies of a tokens-th of the gap.
+  void observe_token_gap(RequestTimes::Clock::time_point previous, RequestTimes::Clock::time_point now,
+                         uint64_t tokens);
   void count_prompt_tokens(int64_t n);
   void count_client_disconnect();
   void count_shed(ShedReason reason);

@@ -29,26 +29,39 @@ TEST(ServerMetrics, RendersEveryDocumentedSeries) {
   t.first_token = t.arrival + std::chrono::milliseconds(10);
   t.finished = t.arrival + std::chrono::milliseconds(100);
   m.observe_request(t);
-  m.observe_token_gap(0.02, 1);
-  m.observe_token_gap(0.09, 8);  // a delta of 8 tokens: 8 gaps of 11.25 ms
+  m.observe_token_gap(t.first_token, t.first_token + std::chrono::milliseconds(20), 1);
+  m.observe_token_gap(t.first_token, t.first_token + std::chrono::milliseconds(90), 8);  // 8 gaps of 11.25 ms
   EngineStats stats;
   stats.num_finished_seqs[static_cast<size_t>(FinishReason::kLength)] = 2;
   stats.num_kv_block_copies = 3;
   stats.max_running_seqs = 3;
   stats.max_used_kv_blocks = 5;
-  stats.memory = {.weights_bytes = 1000, .workspace_bytes = 200, .kv_block_bytes = 10, .device_used_bytes = 4096,
+  stats.memory = {.weights_bytes = 1000,
+                  .workspace_bytes = 200,
+                  .kv_block_bytes = 10,
+                  .device_used_bytes = 4096,
                   .device_total_bytes = 8192};
   const std::string out = m.render(&stats);
-  for (const char* name : {"tern_time_to_first_token_seconds_count 1", "tern_inter_token_latency_seconds_count 9",
-                           "tern_e2e_request_latency_seconds_count 1", "tern_request_queue_time_seconds_count 1",
-                           "tern_requests_running 0", "tern_requests_waiting 0", "tern_kv_cache_usage_ratio 0",
-                           "tern_prompt_tokens_total 0", "tern_generation_tokens_total 0",
-                           "tern_prefix_cache_queries_total 0", "tern_prefix_cache_hits_total 0",
-                           "tern_preemptions_total 0", "tern_kv_block_copies_total 3",
+  for (const char* name : {"tern_time_to_first_token_seconds_count 1",
+                           "tern_inter_token_latency_seconds_count 9",
+                           "tern_e2e_request_latency_seconds_count 1",
+                           "tern_request_queue_time_seconds_count 1",
+                           "tern_requests_running 0",
+                           "tern_requests_waiting 0",
+                           "tern_kv_cache_usage_ratio 0",
+                           "tern_prompt_tokens_total 0",
+                           "tern_generation_tokens_total 0",
+                           "tern_prefix_cache_queries_total 0",
+                           "tern_prefix_cache_hits_total 0",
+                           "tern_preemptions_total 0",
+                           "tern_kv_block_copies_total 3",
                            "tern_requests_total{finish_reason=\"length\"} 2",
-                           "tern_requests_running_max 3", "tern_kv_cache_blocks_used_max 5",
-                           "tern_memory_peak_bytes 1250", "tern_device_memory_used_bytes 4096",
-                           "tern_device_memory_total_bytes 8192", "tern_inter_token_latency_seconds_sum 0.11"}) {
+                           "tern_requests_running_max 3",
+                           "tern_kv_cache_blocks_used_max 5",
+                           "tern_memory_peak_bytes 1250",
+                           "tern_device_memory_used_bytes 4096",
+                           "tern_device_memory_total_bytes 8192",
+                           "tern_inter_token_latency_seconds_sum 0.11"}) {
     EXPECT_NE(out.find(std::string(name) + "\n"), std::string::npos) << name;
   }
 }
