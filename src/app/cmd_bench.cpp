@@ -93,6 +93,20 @@ void run_bench(const BenchOptions& b) {
   const EngineStats stats = engine.stats();
   engine.stop();
   out["kv_tokens_resident"] = int64_t(stats.num_kv_blocks) * engine.sizes().block_size;
+  if (b.engine.speculative_method != "none") {
+    const SpeculationStats& spec = stats.speculation;
+    int64_t verify_steps = 0;
+    for (int64_t n : spec.accepted_per_step) verify_steps += n;
+    out["speculative"] = {
+        {"method", b.engine.speculative_method},
+        {"num_speculative_tokens", b.engine.speculative.num_tokens},
+        {"draft_tokens", spec.num_draft_tokens},
+        {"accepted_tokens", spec.num_accepted_tokens},
+        {"acceptance_rate", spec.num_draft_tokens > 0 ? double(spec.num_accepted_tokens) / spec.num_draft_tokens : 0.0},
+        // Tokens a verifying step gave a sequence: its accepted drafts and one more.
+        {"tokens_per_verify_step",
+         verify_steps > 0 ? double(spec.num_accepted_tokens + verify_steps) / double(verify_steps) : 0.0}};
+  }
   out["weights"] = b.weights.empty() ? loaded.weight_format : b.weights;
   out["weights_gib"] = double(loaded.weights_device_bytes) / double(1ull << 30);
   out["model"] = loaded.model_name;

@@ -69,6 +69,28 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
          "replays gave stale outputs (greedy tokens repeating, structured requests failing; docs/performance.md, "
          "\"CUDA graph replays\"), so use it to measure kernel speed or to fix that, not to serve")
       ->excludes(eager);
+  cmd.add_option("--speculative-method", o.speculative_method,
+                 "speculative decoding: none, or ngram (prompt lookup: draft what followed the latest earlier "
+                 "occurrence of the last tokens in the prompt and output; the output does not change, greedy or "
+                 "seeded)")
+      ->check(CLI::IsMember({"none", "ngram"}))
+      ->capture_default_str();
+  cmd.add_option("--num-speculative-tokens", o.speculative.num_tokens,
+                 "most draft tokens a sequence verifies per step")
+      ->check(CLI::Range(1, SpeculationStats::kMaxDrafts))
+      ->capture_default_str();
+  cmd.add_option("--speculative-disable-by-batch-size", o.speculative.disable_by_batch_size,
+                 "no drafts in a step where more sequences than this decode (large batches are compute-bound: "
+                 "verifying drafts would cost more than it saves)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  cmd.add_option("--speculative-ngram-min", o.speculative.ngram.min_n,
+                 "ngram: shortest suffix of the sequence matched against its earlier tokens")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd.add_option("--speculative-ngram-max", o.speculative.ngram.max_n, "ngram: longest suffix matched (tried first)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   add_threads_option(cmd, o.threads);
   cmd.add_flag("--quiet", o.quiet, "no progress output while loading");
 }
@@ -99,6 +121,12 @@ std::vector<std::string> engine_option_flags(const EngineOptions& o) {
   add("--scheduler", o.scheduler, defaults.scheduler);
   add("--kv-layout", o.kv_layout, defaults.kv_layout);
   add("--threads", o.threads, defaults.threads);
+  add("--speculative-method", o.speculative_method, defaults.speculative_method);
+  add("--num-speculative-tokens", o.speculative.num_tokens, defaults.speculative.num_tokens);
+  add("--speculative-disable-by-batch-size", o.speculative.disable_by_batch_size,
+      defaults.speculative.disable_by_batch_size);
+  add("--speculative-ngram-min", o.speculative.ngram.min_n, defaults.speculative.ngram.min_n);
+  add("--speculative-ngram-max", o.speculative.ngram.max_n, defaults.speculative.ngram.max_n);
   if (o.no_prefix_caching) flags.push_back("--no-prefix-caching");
   flags.push_back(o.enforce_eager ? "--enforce-eager" : "--cuda-graphs");
   if (o.quiet) flags.push_back("--quiet");
@@ -229,6 +257,20 @@ LoadedEngine open_engine(const EngineOptions& o) {
   EngineSizes& sizes = rc.sizes;
   if (sizes.max_num_batched_tokens == 0) sizes.max_num_batched_tokens = defaults.max_num_batched_tokens;
   if (sizes.max_num_seqs == 0) sizes.max_num_seqs = defaults.max_num_seqs;
+  SpeculativeConfig speculative = o.speculative;
+  speculative.method = o.speculative_method == "ngram" ? SpeculativeMethod::kNgram : SpeculativeMethod::kNone;
+  if (speculative.method != SpeculativeMethod::kNone) {
+    if (speculative.ngram.max_n < speculative.ngram.min_n)
+      throw error("--speculative-ngram-max ", speculative.ngram.max_n, " is below --speculative-ngram-min ",
+                  speculative.ngram.min_n);
+    // Logits rows for every draft of the largest batch that drafts.
+    sizes.max_draft_tokens =
+        speculative.num_tokens * std::min(sizes.max_num_seqs, speculative.disable_by_batch_size);
+    if (!o.quiet)
+      log_info("speculative decoding: ", o.speculative_method, " (n-grams of ", speculative.ngram.min_n, " to ",
+               speculative.ngram.max_n, " tokens), up to ", speculative.num_tokens,
+               " drafts per sequence while at most ", speculative.disable_by_batch_size, " sequences decode");
+  }
   sizes.num_kv_blocks = plan_kv_blocks({.num_kv_blocks = o.sizes.num_kv_blocks,
                                         .kv_cache_memory_gib = o.kv_cache_memory_gib,
                                         .gpu_memory_utilization = o.gpu_memory_utilization,
@@ -242,7 +284,8 @@ LoadedEngine open_engine(const EngineOptions& o) {
   EngineConfig ec{.max_waiting = o.max_waiting,
                   .prefix_caching = o.no_prefix_caching ? PrefixCaching::kDisabled : PrefixCaching::kEnabled,
                   .scheduler = o.scheduler == "static" ? SchedulerMode::kStatic : SchedulerMode::kContinuous,
-                  .kv_layout = o.kv_layout == "contiguous" ? KvLayout::kContiguous : KvLayout::kPaged};
+                  .kv_layout = o.kv_layout == "contiguous" ? KvLayout::kContiguous : KvLayout::kPaged,
+                  .speculative = speculative};
   for (int64_t id : mc.eos_token_ids) ec.eos_token_ids.push_back(int32_t(id));
   for (int32_t id : read_generation_eos_ids(out.model_dir)) ec.eos_token_ids.push_back(id);
   out.engine = std::make_unique<Engine>(std::move(runner), out.tokenizer, ec);

@@ -189,6 +189,7 @@ void Engine::execute_step() {
         .seq_id = seq.seq_id,
         .num_computed_tokens = s.num_computed_tokens,
         .new_token_ids = s.new_token_ids(),
+        .num_draft_tokens = s.num_draft_tokens,
         .block_table = s.block_table,
         .sample = s.sample,
         .params = &request.params,
@@ -264,13 +265,14 @@ void Engine::process_update(const SequenceUpdate& update, Clock::time_point samp
     live.prompt_logprobs_sent[static_cast<size_t>(seq.index)] = true;
     out.prompt_logprobs = request.prompt_logprobs;
   }
-  if (update.sampled != nullptr) {
-    const SampledToken& token = *update.sampled;
+  if (!update.sampled.empty()) {
     out.sampled_at = sampled_at;
     if (request.times.first_token == Clock::time_point{}) request.times.first_token = sampled_at;
-    ++counters_.num_generated_tokens;
-    out.token_ids.push_back(token.token_id);
-    if (request.params.logprobs >= 0) out.logprobs.push_back({token.token_id, token.logprob, token.top_logprobs});
+    for (const SampledToken& token : update.sampled) {
+      ++counters_.num_generated_tokens;
+      out.token_ids.push_back(token.token_id);
+      if (request.params.logprobs >= 0) out.logprobs.push_back({token.token_id, token.logprob, token.top_logprobs});
+    }
     out.text = std::move(live.step_texts[static_cast<size_t>(seq.index)]);
     live.step_texts[static_cast<size_t>(seq.index)].clear();
   }
@@ -353,6 +355,7 @@ void Engine::publish_stats() {
   s.prefix_cache_hit_tokens = scheduler_.kv().prefix_cache_hit_tokens();
   s.num_preemptions = scheduler_.num_preemptions();
   s.num_numerical_errors = scheduler_.num_numerical_errors();
+  s.speculation = scheduler_.speculation();
   std::lock_guard lock(stats_mutex_);
   stats_ = std::move(s);
 }

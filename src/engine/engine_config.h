@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/ngram_proposer.h"
 #include "kv/kv_cache_manager.h"
 
 namespace tern {
@@ -20,6 +21,24 @@ enum class KvLayout {
   kContiguous,  // baseline: prompt + max_tokens reserved at admission; nothing shared
 };
 
+enum class SpeculativeMethod {
+  kNone,
+  kNgram,  // prompt lookup (engine/ngram_proposer.h)
+};
+
+// Speculative decoding (docs/engine.md, "Speculative decoding"): a decoding sequence
+// proposes up to num_tokens draft tokens, and one forward verifies them all; the output is
+// the one non-speculative decoding gives, token for token (greedy and seeded sampling).
+struct SpeculativeConfig {
+  SpeculativeMethod method = SpeculativeMethod::kNone;
+  int32_t num_tokens = 4;  // most drafts per sequence per step (K)
+  // No drafts in a step where more sequences than this decode: at large batches the
+  // forward is no longer bound by reading the weights, and verifying drafts costs more
+  // than their accepted tokens save (vLLM's disable_by_batch_size).
+  int32_t disable_by_batch_size = 16;
+  NgramConfig ngram;
+};
+
 struct EngineConfig {
   int32_t max_waiting = 1024;                              // requests added but not yet started; beyond: "server busy"
   PrefixCaching prefix_caching = PrefixCaching::kEnabled;  // off in KvLayout::kContiguous
@@ -27,6 +46,7 @@ struct EngineConfig {
   KvLayout kv_layout = KvLayout::kPaged;
   // End-of-sequence ids: the tokenizer's eos and the model's (generation_config) together.
   std::vector<int32_t> eos_token_ids = {};
+  SpeculativeConfig speculative = {};
 };
 
 }  // namespace tern

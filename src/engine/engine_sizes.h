@@ -17,6 +17,14 @@ struct EngineSizes {
   // Prompt positions scored per step (prompt logprobs): logits rows kept beyond the
   // sampled ones; 0: the executor cannot score prompts.
   int32_t max_prompt_logprob_tokens = 64;
+  // Speculative draft tokens verified per step, all sequences together: logits rows kept
+  // beyond the sampled ones; 0: no speculation.
+  int32_t max_draft_tokens = 0;
+
+  // Logits rows a step samples (a sequence's, and one per draft) and all the rows its
+  // forward keeps (prompt-logprob rows too).
+  int32_t max_sampled_rows() const { return max_num_seqs + max_draft_tokens; }
+  int32_t max_logits_rows() const { return max_sampled_rows() + max_prompt_logprob_tokens; }
 
   // The defaults on the CPU backend, where a step of 2048 tokens would stall every stream
   // for seconds: 512 tokens and 32 sequences a step.

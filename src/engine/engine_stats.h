@@ -30,6 +30,21 @@ struct MaskTimes {
   }
 };
 
+// Speculative decoding: drafted and accepted tokens, and per verifying sequence-step how
+// many of its drafts were accepted (index 0..kMaxDrafts).
+struct SpeculationStats {
+  static constexpr int32_t kMaxDrafts = 16;  // --num-speculative-tokens at most
+  int64_t num_draft_tokens = 0;
+  int64_t num_accepted_tokens = 0;
+  std::array<int64_t, kMaxDrafts + 1> accepted_per_step{};
+
+  void add(int32_t drafted, int32_t accepted) {
+    num_draft_tokens += drafted;
+    num_accepted_tokens += accepted;
+    ++accepted_per_step[static_cast<size_t>(accepted)];
+  }
+};
+
 struct EngineStats {
   // Gauges.
   int32_t num_requests = 0;  // added and not yet finished
@@ -52,6 +67,7 @@ struct EngineStats {
   int64_t num_kv_block_copies = 0;  // copy-on-write copies of shared blocks (n > 1)
   int64_t num_numerical_errors = 0;
   MaskTimes mask_times;                        // structured output, per sequence per step
+  SpeculationStats speculation;
   std::array<int64_t, 4> num_finished_seqs{};  // indexed by FinishReason
   std::array<int64_t, 5> num_rejected{};       // indexed by RejectReason
   // False once a model step has failed; `error` says why. The engine then refuses requests.

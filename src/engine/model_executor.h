@@ -30,8 +30,11 @@ struct StepSequence {
   // Tokens already in the KV cache; the new tokens take positions from here on.
   int32_t num_computed_tokens = 0;
   // The tokens to compute this step: a whole prompt, a chunk of it, or the last
-  // sampled token when decoding.
+  // sampled token when decoding (then speculative drafts, if any).
   std::span<const int32_t> new_token_ids;
+  // Speculative decoding: the last num_draft_tokens of new_token_ids are drafts to verify
+  // (with `sample`). See ModelExecutor::execute.
+  int32_t num_draft_tokens = 0;
   // The sequence's KV blocks in order; covers num_computed_tokens + new tokens.
   std::span<const int32_t> block_table;
   // True when this step reaches the end of the sequence's known tokens, so a next
@@ -109,6 +112,13 @@ class ModelExecutor {
   // samples for those with `sample` set, in batch order, from logits masked by their
   // token masks (a masked token is never sampled, nor listed in top_logprobs). Throws
   // tern::Error on a backend failure.
+  // A sequence with drafts d1..dk gets consecutive tokens x0..xj: x0 sampled after its
+  // known tokens, each x(i) after the known tokens and d1..di, as if those were its output
+  // (penalties, and the draw index of its seed), until the first x(i) != d(i+1) or x(k).
+  // The output is then exactly what k + 1 steps without drafts would sample (drafts are
+  // proposals, not samples, so accepting d when x == d is the rejection rule of
+  // speculative sampling for a proposal that is certain). A numerical error in a row ends
+  // the sequence's tokens with that row's error token.
   virtual std::vector<SampledToken> execute(const StepBatch& batch) = 0;
   // The sizes it was built for, every one resolved (> 0; max_prompt_logprob_tokens 0 when
   // it cannot score prompt positions). The engine's scheduler runs with exactly these.

@@ -42,6 +42,9 @@ struct Sequence {
   uint64_t scheduled_in_step = 0;  // the scheduler's step counter when last scheduled
   // Structured output: where the output stands in the request's grammar (null without one).
   std::unique_ptr<grammar::Matcher> matcher;
+  // Speculative decoding, in a step where the sequence drafts: its last token, then the
+  // drafts; the step computes all of them and verifies the drafts.
+  std::vector<int32_t> verify_token_ids;
 
   int32_t num_tokens() const { return static_cast<int32_t>(token_ids.size()); }
   int32_t num_prompt_tokens() const;

@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "engine/context_length.h"
+#include "engine/ngram_proposer.h"
 #include "engine/request_rejected.h"
 
 namespace tern {
@@ -25,6 +26,16 @@ const EngineSizes& validated(const EngineSizes& s) {
 
 const EngineConfig& validated(const EngineConfig& c) {
   if (c.max_waiting < 1) throw error("engine config: max_waiting must be at least 1, got ", c.max_waiting);
+  const SpeculativeConfig& spec = c.speculative;
+  if (spec.num_tokens < 1 || spec.num_tokens > SpeculationStats::kMaxDrafts)
+    throw error("engine config: speculative num_tokens must be in [1, ", SpeculationStats::kMaxDrafts, "], got ",
+                spec.num_tokens);
+  if (spec.disable_by_batch_size < 1)
+    throw error("engine config: speculative disable_by_batch_size must be at least 1, got ",
+                spec.disable_by_batch_size);
+  if (spec.ngram.min_n < 1 || spec.ngram.max_n < spec.ngram.min_n)
+    throw error("engine config: n-gram sizes must satisfy 1 <= min_n <= max_n, got ", spec.ngram.min_n, " and ",
+                spec.ngram.max_n);
   return c;
 }
 
@@ -125,6 +136,12 @@ const SchedulerOutput& Scheduler::schedule() {
   finished_since_schedule_.clear();
   budget_ = sizes_.max_num_batched_tokens;
   prompt_logprob_budget_ = sizes_.max_prompt_logprob_tokens;
+  draft_budget_ = 0;
+  if (config_.speculative.method != SpeculativeMethod::kNone) {
+    const auto decoding = std::ranges::count_if(
+        running_, [](const Sequence* seq) { return seq->num_tokens() - seq->num_computed_tokens == 1; });
+    if (decoding <= config_.speculative.disable_by_batch_size) draft_budget_ = sizes_.max_draft_tokens;
+  }
   const bool may_admit = config_.scheduler == SchedulerMode::kContinuous || running_.empty();
 
   schedule_running(/*decodes=*/true);
@@ -145,8 +162,14 @@ void Scheduler::schedule_running(bool decodes) {
     if (seq.scheduled_in_step == step_ || (num_left == 1) != decodes) continue;
     const int32_t num_new = std::min({num_left, budget_, prompt_logprob_cap(seq)});
     if (num_new == 0) continue;
+    // Drafts take only free blocks: they never preempt another sequence.
+    int32_t num_drafts = decodes ? propose_drafts(seq) : 0;
+    if (num_drafts > 0 &&
+        !kv_.allocate_slots(seq.seq_id, seq.num_computed_tokens,
+                            tokens_to_cover(seq, seq.num_computed_tokens + num_new + num_drafts)))
+      num_drafts = 0;
     const size_t num_preempted = output_.preempted_seq_ids.size();
-    if (allocate_or_preempt(seq, num_new)) add_to_batch(seq, num_new);
+    if (num_drafts > 0 || allocate_or_preempt(seq, num_new)) add_to_batch(seq, num_new, num_drafts);
     // A preemption reorders running_: scan again from the start; scheduled ones are skipped.
     if (output_.preempted_seq_ids.size() != num_preempted) i = static_cast<size_t>(-1);
   }
@@ -201,17 +224,32 @@ int32_t Scheduler::prompt_logprob_cap(const Sequence& seq) const {
   return prompt_logprob_budget_;
 }
 
-void Scheduler::add_to_batch(Sequence& seq, int32_t num_new_tokens) {
+int32_t Scheduler::propose_drafts(Sequence& seq) {
+  // A grammar's mask and banned ids hold for the next token only, so such a sequence
+  // does not draft; neither does one whose next token may be its last.
+  if (draft_budget_ == 0 || seq.matcher || !banned_token_ids(seq).empty()) return 0;
+  const int32_t most = std::min({config_.speculative.num_tokens, draft_budget_, budget_ - 1,
+                                 seq.request->params.max_tokens - seq.num_output_tokens() - 1,
+                                 sizes_.max_model_len - seq.num_tokens() - 1});
+  if (most <= 0) return 0;
+  seq.verify_token_ids.assign(1, seq.token_ids.back());
+  propose_ngram(seq.token_ids, config_.speculative.ngram, most, seq.verify_token_ids);
+  return static_cast<int32_t>(seq.verify_token_ids.size()) - 1;
+}
+
+void Scheduler::add_to_batch(Sequence& seq, int32_t num_new_tokens, int32_t num_draft_tokens) {
   if (prompt_logprob_cap(seq) != std::numeric_limits<int32_t>::max()) prompt_logprob_budget_ -= num_new_tokens;
   output_.seqs.push_back(ScheduledSequence{
       .seq = &seq,
       .num_computed_tokens = seq.num_computed_tokens,
-      .num_new_tokens = num_new_tokens,
+      .num_new_tokens = num_new_tokens + num_draft_tokens,
+      .num_draft_tokens = num_draft_tokens,
       .sample = seq.num_computed_tokens + num_new_tokens == seq.num_tokens(),
       .block_table = {},  // filled once the step's allocations are final
       .banned_token_ids = banned_token_ids(seq),
   });
-  budget_ -= num_new_tokens;
+  budget_ -= num_new_tokens + num_draft_tokens;
+  draft_budget_ -= num_draft_tokens;
   seq.scheduled_in_step = step_;
 }
 
@@ -224,6 +262,7 @@ void Scheduler::preempt(Sequence& victim) {
   if (victim.scheduled_in_step == step_) {
     const auto it = std::ranges::find(output_.seqs, &victim, &ScheduledSequence::seq);
     budget_ += it->num_new_tokens;
+    draft_budget_ += it->num_draft_tokens;
     output_.seqs.erase(it);
     victim.scheduled_in_step = 0;
   }
@@ -294,60 +333,96 @@ const std::vector<SequenceUpdate>& Scheduler::update_from_output(const Scheduler
   size_t next = 0;
   for (const ScheduledSequence& s : output.seqs) {
     Sequence& seq = *s.seq;
-    const SampledToken* token = nullptr;
+    // The executor's tokens for this sequence: one, or with drafts up to num_draft_tokens + 1.
+    std::span<const SampledToken> tokens;
     if (s.sample) {
-      TERN_CHECK(next < sampled.size(), "the executor returned ", sampled.size(), " tokens for more sampled sequences");
-      token = &sampled[next++];
-      TERN_CHECK(token->seq_id == seq.seq_id, "sampled token for sequence ", token->seq_id, ", expected ", seq.seq_id);
+      size_t count = 0;
+      while (next + count < sampled.size() && sampled[next + count].seq_id == seq.seq_id) ++count;
+      TERN_CHECK(count >= 1 && count <= size_t(s.num_draft_tokens) + 1, "the executor returned ", count,
+                 " tokens for sequence ", seq.seq_id, " with ", s.num_draft_tokens, " drafts");
+      tokens = sampled.subspan(next, count);
+      next += count;
     }
     if (seq.status != SequenceStatus::kRunning) continue;  // its request failed earlier in this batch
-    seq.num_computed_tokens += s.num_new_tokens;
-    if (token != nullptr && token->numerical_error) {
-      ++num_numerical_errors_;
-      Request& request = *seq.request;
-      for (auto& member : request.seqs) {
-        if (member->status != SequenceStatus::kFinished)
-          updates_.push_back({member.get(), nullptr, FinishReason::kError});
-      }
-      // Its blocks are freed without entering the prefix cache.
-      request.numerical_error = true;
-      fail_request(request, "numerical error: the model produced NaN or Inf logits (" + token->error + ")");
+    // The drafts' KV counts once they are accepted, below.
+    seq.num_computed_tokens += s.num_new_tokens - s.num_draft_tokens;
+    if (!tokens.empty() && tokens.front().numerical_error) {
+      fail_numerical(seq, tokens.front());
       continue;
     }
     maybe_fork(seq);
-    if (token == nullptr) continue;
-    // A clean sample vouches for the KV of every computed token.
-    kv_.cache_blocks(seq.seq_id, seq.block_hashes, seq.token_ids, seq.num_computed_tokens);
+    if (tokens.empty()) continue;
     if (seq.request->params.max_tokens == 0) {  // scoring only: the prompt is done
-      updates_.push_back({&seq, nullptr, FinishReason::kLength});
+      kv_.cache_blocks(seq.seq_id, seq.block_hashes, seq.token_ids, seq.num_computed_tokens);
+      updates_.push_back({&seq, {}, FinishReason::kLength});
       finish(seq, FinishReason::kLength);
       continue;
     }
-    seq.token_ids.push_back(token->token_id);
-    kv_.extend_block_hashes(seq.block_hashes, seq.token_ids);
-    // Structured output: the sampled token was allowed by the step's mask, so the grammar
-    // takes it (a stop id ends the output instead of being text).
-    if (seq.matcher && !contains(seq.request->stop_token_ids, token->token_id) &&
-        !seq.matcher->accept_token(token->token_id)) {
-      Request& request = *seq.request;
-      for (auto& member : request.seqs)
-        if (member->status != SequenceStatus::kFinished)
-          updates_.push_back({member.get(), nullptr, FinishReason::kError});
-      fail_request(request, "internal error: the grammar refused token " + std::to_string(token->token_id) +
-                                " that its mask allowed");
+    const size_t first_update = updates_.size();
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      const SampledToken& token = tokens[i];
+      if (i > 0) {
+        // Token i - 1 was the draft verified here, so its KV is right.
+        if (token.numerical_error) break;  // the row after an accepted draft: handled below
+        ++seq.num_computed_tokens;
+      }
+      // A clean sample vouches for the KV of every computed token.
+      kv_.cache_blocks(seq.seq_id, seq.block_hashes, seq.token_ids, seq.num_computed_tokens);
+      seq.token_ids.push_back(token.token_id);
+      kv_.extend_block_hashes(seq.block_hashes, seq.token_ids);
+      // Structured output: the sampled token was allowed by the step's mask, so the grammar
+      // takes it (a stop id ends the output instead of being text).
+      if (seq.matcher && !contains(seq.request->stop_token_ids, token.token_id) &&
+          !seq.matcher->accept_token(token.token_id)) {
+        fail_request_with_updates(*seq.request, "internal error: the grammar refused token " +
+                                                    std::to_string(token.token_id) + " that its mask allowed");
+        break;
+      }
+      std::optional<FinishReason> reason = check_stop(seq);
+      // A stop id ends the output without being text; any other token may complete a stop
+      // string, which wins over a length limit reached by the same token.
+      const bool stop_id = reason == FinishReason::kStop && contains(seq.request->stop_token_ids, token.token_id);
+      if (!stop_id && stop_string && stop_string(seq, token)) reason = FinishReason::kStop;
+      if (i == 0) {
+        updates_.push_back({&seq, tokens.first(1), reason});
+      } else {
+        updates_[first_update].sampled = tokens.first(i + 1);
+        updates_[first_update].finish = reason;
+      }
+      if (reason) {
+        finish(seq, *reason);
+        break;
+      }
+    }
+    // Each row after the first exists because the token before it equalled its draft; the
+    // count stands even when a stop condition then dropped some of them.
+    if (s.num_draft_tokens > 0) speculation_.add(s.num_draft_tokens, static_cast<int32_t>(tokens.size()) - 1);
+    if (seq.status != SequenceStatus::kRunning) continue;
+    const SampledToken& last = updates_[first_update].sampled.back();
+    if (&last != &tokens.back() && tokens[updates_[first_update].sampled.size()].numerical_error) {
+      fail_numerical(seq, tokens[updates_[first_update].sampled.size()]);
       continue;
     }
-    std::optional<FinishReason> reason = check_stop(seq);
-    // A stop id ends the output without being text; any other token may complete a stop
-    // string, which wins over a length limit reached by the same token.
-    const bool stop_id = reason == FinishReason::kStop && contains(seq.request->stop_token_ids, token->token_id);
-    if (!stop_id && stop_string && stop_string(seq, *token)) reason = FinishReason::kStop;
-    updates_.push_back({&seq, token, reason});
-    if (reason) finish(seq, *reason);
+    // Rejected drafts leave KV nothing will read; their blocks go back to the pool.
+    if (s.num_draft_tokens > 0 && config_.kv_layout == KvLayout::kPaged) kv_.shrink(seq.seq_id, seq.num_tokens());
   }
-  TERN_CHECK(next == sampled.size(), "the executor returned ", sampled.size(), " tokens for ", next,
-             " sampled sequences");
+  TERN_CHECK(next == sampled.size(), "the executor returned ", sampled.size(), " tokens, ", next,
+             " for the sampled sequences");
   return updates_;
+}
+
+void Scheduler::fail_numerical(Sequence& seq, const SampledToken& token) {
+  ++num_numerical_errors_;
+  // Its blocks are freed without entering the prefix cache.
+  seq.request->numerical_error = true;
+  fail_request_with_updates(*seq.request,
+                            "numerical error: the model produced NaN or Inf logits (" + token.error + ")");
+}
+
+void Scheduler::fail_request_with_updates(Request& request, const std::string& message) {
+  for (auto& member : request.seqs)
+    if (member->status != SequenceStatus::kFinished) updates_.push_back({member.get(), {}, FinishReason::kError});
+  fail_request(request, message);
 }
 
 }  // namespace tern

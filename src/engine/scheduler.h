@@ -32,6 +32,7 @@
 
 #include "engine/engine_config.h"
 #include "engine/engine_sizes.h"
+#include "engine/engine_stats.h"
 #include "engine/request.h"
 #include "engine/scheduler_output.h"
 #include "engine/waiting_queue.h"
@@ -90,12 +91,17 @@ class Scheduler {
   const KvCacheManager& kv() const { return kv_; }
   int64_t num_preemptions() const { return num_preemptions_; }
   int64_t num_numerical_errors() const { return num_numerical_errors_; }
+  const SpeculationStats& speculation() const { return speculation_; }
 
  private:
   void schedule_running(bool decodes);
   void schedule_waiting();
   bool allocate_or_preempt(Sequence& seq, int32_t num_new_tokens);
-  void add_to_batch(Sequence& seq, int32_t num_new_tokens);
+  // Speculative decoding: fills seq.verify_token_ids with its last token and its drafts
+  // for this step, within the step's budgets, max_tokens and max_model_len; returns how
+  // many drafts (0: it decodes one token).
+  int32_t propose_drafts(Sequence& seq);
+  void add_to_batch(Sequence& seq, int32_t num_new_tokens, int32_t num_draft_tokens = 0);
   // Tokens `seq` may compute this step as far as prompt logprobs go: the step's remaining
   // scored-position budget while it computes a prompt it scores, else no limit.
   int32_t prompt_logprob_cap(const Sequence& seq) const;
@@ -109,6 +115,9 @@ class Scheduler {
   int32_t fork_point(const Sequence& leader) const;
   void maybe_fork(Sequence& leader);
   void finish(Sequence& seq, FinishReason reason);
+  // Ends every sequence of the request with kError (an update each) for a NaN/Inf row.
+  void fail_numerical(Sequence& seq, const SampledToken& token);
+  void fail_request_with_updates(Request& request, const std::string& message);
   std::optional<FinishReason> check_stop(const Sequence& seq) const;
   int32_t num_running_slots() const { return static_cast<int32_t>(running_.size()) + num_reserved_slots_; }
 
@@ -124,11 +133,13 @@ class Scheduler {
   uint64_t next_arrival_ = 0;
   int32_t budget_ = 0;
   int32_t prompt_logprob_budget_ = 0;  // scored prompt positions left this step
+  int32_t draft_budget_ = 0;           // speculative drafts left this step
   SchedulerOutput output_;
   std::vector<uint64_t> finished_since_schedule_;
   std::vector<SequenceUpdate> updates_;
   int64_t num_preemptions_ = 0;
   int64_t num_numerical_errors_ = 0;
+  SpeculationStats speculation_;
 };
 
 }  // namespace tern

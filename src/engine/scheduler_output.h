@@ -17,12 +17,14 @@ namespace tern {
 struct ScheduledSequence {
   Sequence* seq = nullptr;
   int32_t num_computed_tokens = 0;            // before this step; the new tokens start there
-  int32_t num_new_tokens = 0;                 // >= 1
+  int32_t num_new_tokens = 0;                 // >= 1, drafts included
+  int32_t num_draft_tokens = 0;               // speculative drafts, the last of the new tokens
   bool sample = false;                        // the step reaches the end of the sequence's tokens
   std::span<const int32_t> block_table;       // covers num_computed_tokens + num_new_tokens
   std::span<const int32_t> banned_token_ids;  // ids its sample may not take (stop ids before min_tokens)
 
   std::span<const int32_t> new_token_ids() const {
+    if (num_draft_tokens > 0) return seq->verify_token_ids;
     return std::span<const int32_t>(seq->token_ids).subspan(num_computed_tokens, num_new_tokens);
   }
 };
@@ -40,8 +42,10 @@ struct SchedulerOutput {
 // One sequence's result of a step, from update_from_output().
 struct SequenceUpdate {
   Sequence* seq = nullptr;
-  const SampledToken* sampled = nullptr;  // null when the sequence ended without a new token
-  std::optional<FinishReason> finish;     // set when this update ended the sequence (it is finished)
+  // The tokens that joined its output, in order: one, several when speculative drafts
+  // were accepted, none when the sequence ended without a new token.
+  std::span<const SampledToken> sampled;
+  std::optional<FinishReason> finish;  // set when this update ended the sequence (it is finished)
 };
 
 }  // namespace tern

@@ -142,6 +142,17 @@ void KvCacheManager::free(uint64_t seq_id) {
   tables_.erase(it);
 }
 
+void KvCacheManager::shrink(uint64_t seq_id, int32_t num_tokens) {
+  Table& t = table(seq_id);
+  const size_t keep = static_cast<size_t>(num_blocks_for(num_tokens));
+  if (keep >= t.block_ids.size()) return;
+  TERN_CHECK(static_cast<int32_t>(keep) >= t.num_cached_blocks, "sequence ", seq_id, " shrinks to ", num_tokens,
+             " tokens below its ", t.num_cached_blocks, " cached blocks");
+  std::vector<int32_t> released(t.block_ids.rbegin(), t.block_ids.rend() - static_cast<ptrdiff_t>(keep));
+  t.block_ids.resize(keep);
+  pool_.release(released);
+}
+
 std::span<const int32_t> KvCacheManager::block_table(uint64_t seq_id) const {
   const auto it = tables_.find(seq_id);
   return it == tables_.end() ? std::span<const int32_t>{} : std::span<const int32_t>{it->second.block_ids};

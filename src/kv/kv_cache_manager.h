@@ -81,6 +81,10 @@ class KvCacheManager {
   // good: the engine calls it after a sample came back without a numerical error.
   void cache_blocks(uint64_t seq_id, std::span<const uint64_t> block_hashes, std::span<const int32_t> token_ids,
                     int32_t num_computed_tokens);
+  // Releases the blocks of the sequence's table past the first `num_tokens` tokens, last
+  // first: speculative drafts that were rejected leave blocks nothing will read. They are
+  // never cached (they hold no computed token).
+  void shrink(uint64_t seq_id, int32_t num_tokens);
   // Releases the sequence's blocks, last block first (a sequence's tail is evicted before
   // its head) and drops its table. Blocks not cached before stay uncached. Pending copies
   // into its blocks are dropped with it.

@@ -33,7 +33,7 @@ int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank
       const size_t rank_block_bytes = m.kv_block_bytes(sizes.block_size);
       const double allowed = budget.gpu_memory_utilization * double(memory.total_bytes);
       const double in_use = double(memory.total_bytes - memory.free_bytes);
-      const double activations = double(m.workspace_bytes(sizes.max_num_batched_tokens, sizes.max_num_seqs));
+      const double activations = double(m.workspace_bytes(sizes.max_num_batched_tokens, sizes.max_logits_rows()));
       const double margin = 1.0 * double(1ull << 30);
       const double kv_bytes = std::max(0.0, allowed - in_use - activations - margin);
       const std::string gpu = ranks.size() > 1 ? " on GPU " + std::to_string(i) : "";

@@ -52,7 +52,7 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
   config_.sizes = resolve_model_len(config_.sizes, model0);
   const EngineSizes& sizes = config_.sizes;
   TERN_CHECK(sizes.block_size > 0 && sizes.num_kv_blocks > 0, "runner needs a KV pool");
-  const int64_t s = sizes.max_num_seqs, vocab = model0.config().vocab_size;
+  const int64_t s = sizes.max_sampled_rows(), vocab = model0.config().vocab_size;
   top_k_ = int32_t(std::min<int64_t>(kTopCandidates, vocab));
   Backend& be0 = model0.backend();
   top_ids_ = be0.alloc(DType::kI32, {s, top_k_});
@@ -77,7 +77,7 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
     const LlamaModel& model = *rank.owned.model;
     rank.kv_cache = model.make_kv_cache(config_.sizes.num_kv_blocks, config_.sizes.block_size);
     rank.workspace =
-        model.make_workspace(config_.sizes.max_num_batched_tokens, s + config_.sizes.max_prompt_logprob_tokens);
+        model.make_workspace(config_.sizes.max_num_batched_tokens, config_.sizes.max_logits_rows());
     rank.inputs = std::make_unique<StepInputs>(model.backend(), sizes);
     capture_graphs(rank, index);
   });
@@ -86,7 +86,7 @@ ModelRunner::ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config,
              " graphs", ranks_.size() > 1 ? " on each rank)" : ")");
   memory_.weights_bytes = int64_t(model0.weights_device_bytes());
   memory_.workspace_bytes = int64_t(
-      model0.workspace_bytes(config_.sizes.max_num_batched_tokens, s + config_.sizes.max_prompt_logprob_tokens));
+      model0.workspace_bytes(config_.sizes.max_num_batched_tokens, config_.sizes.max_logits_rows()));
   memory_.kv_block_bytes = int64_t(model0.kv_block_bytes(config_.sizes.block_size));
   if (const MemoryInfo device = be0.memory_info(); device.total_bytes > 0) {
     memory_.device_used_bytes = int64_t(device.total_bytes - device.free_bytes);
@@ -171,9 +171,10 @@ std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
   test_hooks::before_step(batch);
   const int32_t graph_size = graph_size_for(batch);
   const int64_t vocab = model().config().vocab_size;
+  expand_sampled_rows(batch);
   bool from_top = true, rows_adjusted = true;
-  for (const StepSequence& seq : batch.seqs)
-    if (seq.sample && !samples_from_top(seq, top_k_)) from_top = false;
+  for (const StepSequence& row : sampled_rows_)
+    if (!samples_from_top(row, top_k_)) from_top = false;
   on_ranks([&](Rank& rank, int index) {
     Backend& be = rank.owned.model->backend();
     rank.inputs->build(batch, graph_size, vocab);
@@ -186,7 +187,7 @@ std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
       forward_and_top_k(rank, index);
     const int32_t sampled = rank.inputs->num_sampled();
     if (index == 0 && sampled > 0) {
-      rows_adjusted = prepare_sampled_rows(rank, batch, sampled, from_top);
+      rows_adjusted = prepare_sampled_rows(rank, batch, from_top);
       if (!rows_adjusted) from_top = false;
     }
     if (index == 0 && !rank.inputs->prompt_rows().empty()) score_prompt_rows(rank, batch);
@@ -206,12 +207,59 @@ std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
       be.copy_to_host(rows, host_logits_.data());
     }
   });
-  if (ranks_[0].inputs->num_sampled() == 0) return {};
-  return sample(batch, from_top, rows_adjusted);
+  if (sampled_rows_.empty()) return {};
+  return verify_drafts(batch, sample(from_top, rows_adjusted));
 }
 
-bool ModelRunner::prepare_sampled_rows(Rank& rank, const StepBatch& batch, int32_t sampled, bool from_top) {
+void ModelRunner::expand_sampled_rows(const StepBatch& batch) {
+  sampled_rows_.clear();
+  draft_outputs_.clear();
+  for (const StepSequence& seq : batch.seqs) {
+    if (!seq.sample || seq.num_draft_tokens == 0) continue;
+    draft_outputs_.insert(draft_outputs_.end(), seq.output_token_ids.begin(), seq.output_token_ids.end());
+    const auto drafts = seq.new_token_ids.last(size_t(seq.num_draft_tokens));
+    draft_outputs_.insert(draft_outputs_.end(), drafts.begin(), drafts.end());
+  }
+  size_t offset = 0;  // spans into draft_outputs_ once it is complete
+  for (const StepSequence& seq : batch.seqs) {
+    if (!seq.sample) continue;
+    if (seq.num_draft_tokens == 0) {
+      sampled_rows_.push_back(seq);
+      continue;
+    }
+    const size_t known = seq.output_token_ids.size(), drafts = size_t(seq.num_draft_tokens);
+    const std::span<const int32_t> output(draft_outputs_.data() + offset, known + drafts);
+    for (size_t r = 0; r <= drafts; ++r) {
+      StepSequence row = seq;
+      row.output_token_ids = output.first(known + r);
+      row.num_draft_tokens = 0;
+      sampled_rows_.push_back(row);
+    }
+    offset += known + drafts;
+  }
+}
+
+std::vector<SampledToken> ModelRunner::verify_drafts(const StepBatch& batch, std::vector<SampledToken> rows) {
+  if (rows.size() == size_t(std::ranges::count_if(batch.seqs, &StepSequence::sample))) return rows;
+  std::vector<SampledToken> out;
+  size_t row = 0;
+  for (const StepSequence& seq : batch.seqs) {
+    if (!seq.sample) continue;
+    const auto drafts = seq.new_token_ids.last(size_t(seq.num_draft_tokens));
+    for (size_t r = 0; r <= drafts.size(); ++r) {
+      SampledToken& token = rows[row + r];
+      const bool accepted = !token.numerical_error && r < drafts.size() && token.token_id == drafts[r];
+      out.push_back(std::move(token));
+      if (!accepted) break;
+    }
+    row += drafts.size() + 1;
+  }
+  return out;
+}
+
+bool ModelRunner::prepare_sampled_rows(Rank& rank, const StepBatch& batch, bool from_top) {
   Backend& be = rank.owned.model->backend();
+  const int64_t sampled = int64_t(sampled_rows_.size());
   const Tensor logits = rank.workspace.logits.slice_rows(0, sampled);
   const int32_t vocab = int32_t(logits.cols());
   // Collected while the forward runs.
@@ -220,8 +268,7 @@ bool ModelRunner::prepare_sampled_rows(Rank& rank, const StepBatch& batch, int32
   int64_t n = 0;
   bool fits = true;
   int32_t row = 0;
-  for (const StepSequence& seq : batch.seqs) {
-    if (!seq.sample) continue;
+  for (const StepSequence& seq : sampled_rows_) {
     if (fits && has_logit_adjustments(seq)) {
       adjustments_.clear();
       adjuster_.collect(seq, vocab, adjustments_);
@@ -253,8 +300,7 @@ bool ModelRunner::apply_token_masks(Rank& rank, const StepBatch& batch, const Te
   int32_t* rows = h_mask_rows_.ptr<int32_t>();
   uint32_t* words = reinterpret_cast<uint32_t*>(h_masks_.ptr<int32_t>());
   int32_t n = 0, row = 0;
-  for (const StepSequence& seq : batch.seqs) {
-    if (!seq.sample) continue;
+  for (const StepSequence& seq : sampled_rows_) {
     if (seq.mask_row >= 0) {
       TERN_CHECK(size_t(seq.mask_row + 1) * size_t(masks.words_per_row) <= masks.words.size(), "sequence ", seq.seq_id,
                  " has mask row ", seq.mask_row, " of ", masks.words.size() / std::max(1, masks.words_per_row));
@@ -292,13 +338,11 @@ void ModelRunner::score_prompt_rows(Rank& rank, const StepBatch& batch) {
   }
 }
 
-std::vector<SampledToken> ModelRunner::sample(const StepBatch& batch, bool from_top, bool rows_adjusted) {
+std::vector<SampledToken> ModelRunner::sample(bool from_top, bool rows_adjusted) {
   const size_t vocab = size_t(model().config().vocab_size), k = size_t(top_k_);
-  std::vector<const StepSequence*> sampled;
-  for (const StepSequence& seq : batch.seqs)
-    if (seq.sample) sampled.push_back(&seq);
+  const std::vector<StepSequence>& sampled = sampled_rows_;
   for (size_t row = 0; row < sampled.size(); ++row) {
-    if (!test_hooks::poison_logits(*sampled[row])) continue;
+    if (!test_hooks::poison_logits(sampled[row])) continue;
     float* logits = from_top ? h_top_values_.ptr<float>() + row * k : host_logits_.data() + row * vocab;
     logits[0] = std::numeric_limits<float>::quiet_NaN();
   }
@@ -308,7 +352,7 @@ std::vector<SampledToken> ModelRunner::sample(const StepBatch& batch, bool from_
       TopCandidates top{{h_top_ids_.ptr<const int32_t>() + row * k, k},
                         {h_top_values_.ptr<const float>() + row * k, k},
                         h_top_lse_.ptr<const float>()[row]};
-      out[row] = sample_from_top(top, *sampled[row]);
+      out[row] = sample_from_top(top, sampled[row]);
     }
     return out;
   }
@@ -318,7 +362,7 @@ std::vector<SampledToken> ModelRunner::sample(const StepBatch& batch, bool from_
     thread_local SamplerScratch scratch;
     for (int64_t row = begin; row < end; ++row) {
       const std::span<const float> logits{host_logits_.data() + size_t(row) * vocab, vocab};
-      const StepSequence& seq = *sampled[size_t(row)];
+      const StepSequence& seq = sampled[size_t(row)];
       out[size_t(row)] = rows_adjusted ? sample_adjusted_row(logits, seq, scratch) : sample_token(logits, seq, scratch);
     }
   });

@@ -91,13 +91,19 @@ class ModelRunner final : public ModelExecutor {
   void capture_graphs(Rank& rank, int index);
   // The smallest captured batch size holding `num_seqs` decode sequences, or 0.
   int32_t graph_size_for(const StepBatch& batch) const;
-  // rows_adjusted: the host rows carry the sequences' logit adjustments already.
-  std::vector<SampledToken> sample(const StepBatch& batch, bool from_top, bool rows_adjusted);
+  // Fills sampled_rows_: the batch's sampled sequences, a sequence with k drafts as k + 1
+  // rows, row r seeing drafts 1..r as output (penalties, the seed's draw index).
+  void expand_sampled_rows(const StepBatch& batch);
+  // One token per sampled row; rows_adjusted: the host rows carry the logit adjustments.
+  std::vector<SampledToken> sample(bool from_top, bool rows_adjusted);
+  // The executor's tokens from the rows' tokens: a drafting sequence's rows up to the first
+  // whose token differs from the draft after it (ModelExecutor::execute).
+  static std::vector<SampledToken> verify_drafts(const StepBatch& batch, std::vector<SampledToken> rows);
   // Rank 0, after the forward: the step's token masks, then its logit adjustments
   // (penalties, logit_bias, bans) onto the sampled rows' logits, then the top-k again over
   // the changed rows (a replayed graph already ran it on the unchanged). False when the
   // adjustments do not fit their buffers: the rows stay unadjusted, for the host to adjust.
-  bool prepare_sampled_rows(Rank& rank, const StepBatch& batch, int32_t sampled, bool from_top);
+  bool prepare_sampled_rows(Rank& rank, const StepBatch& batch, bool from_top);
   // The token masks onto `logits` (the sampled rows); false when no row has one.
   bool apply_token_masks(Rank& rank, const StepBatch& batch, const Tensor& logits);
   // Rank 0, after the forward: the prompt positions' logprobs from their logits rows, into
@@ -109,10 +115,10 @@ class ModelRunner final : public ModelExecutor {
   ModelRunnerConfig config_;
   int32_t top_k_ = 0;
   // Rank 0's sampling buffers.
-  Tensor top_ids_, top_values_, top_lse_;        // device [max_seqs, k], [max_seqs, k], [max_seqs]
+  Tensor top_ids_, top_values_, top_lse_;        // device [rows, k], [rows, k], [rows]: max_sampled_rows()
   Tensor h_top_ids_, h_top_values_, h_top_lse_;  // staging copies
   // Structured output: which sampled row each mask is for, and the masks.
-  Tensor mask_rows_, masks_;      // device [max_seqs, 1] I32, [max_seqs, mask_words] I32
+  Tensor mask_rows_, masks_;      // device [rows, 1] I32, [rows, mask_words] I32
   Tensor h_mask_rows_, h_masks_;  // staging copies
   int32_t mask_words_ = 0;        // ceil(vocab / 32)
   // Logit adjustments: (sampled row, token) and (bias, repetition, subtract) of each.
@@ -121,6 +127,9 @@ class ModelRunner final : public ModelExecutor {
   int64_t max_adjustments_ = 0;
   LogitAdjuster adjuster_;
   std::vector<LogitAdjustment> adjustments_;
+  // The step's sampled rows (expand_sampled_rows) and the outputs their spans point into.
+  std::vector<StepSequence> sampled_rows_;
+  std::vector<int32_t> draft_outputs_;
   std::vector<float> host_logits_;
   std::vector<float> prompt_logits_;  // the step's prompt-logprob rows
   SamplerScratch scratch_;

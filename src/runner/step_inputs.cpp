@@ -15,7 +15,7 @@ StepInputs::StepInputs(Backend& be, const EngineSizes& c) : backend_(be), sizes_
   h_query_start_ = be.alloc_staging(DType::kI32, {s + 1});
   h_seq_lens_ = be.alloc_staging(DType::kI32, {s});
   h_block_tables_ = be.alloc_staging(DType::kI32, {tables});
-  h_logits_rows_ = be.alloc_staging(DType::kI32, {s + c.max_prompt_logprob_tokens});
+  h_logits_rows_ = be.alloc_staging(DType::kI32, {c.max_logits_rows()});
   h_block_copies_ = be.alloc_staging(DType::kI32, {s, 2});
   d_token_ids_ = be.alloc(DType::kI32, {t});
   d_positions_ = be.alloc(DType::kI32, {t});
@@ -23,7 +23,7 @@ StepInputs::StepInputs(Backend& be, const EngineSizes& c) : backend_(be), sizes_
   d_query_start_ = be.alloc(DType::kI32, {s + 1});
   d_seq_lens_ = be.alloc(DType::kI32, {s});
   d_block_tables_ = be.alloc(DType::kI32, {tables});
-  d_logits_rows_ = be.alloc(DType::kI32, {s + c.max_prompt_logprob_tokens});
+  d_logits_rows_ = be.alloc(DType::kI32, {c.max_logits_rows()});
   d_block_copies_ = be.alloc(DType::kI32, {s, 2});
   // Padding rows point at block 0: attention reads it harmlessly, nothing writes it.
   std::fill_n(h_block_tables_.ptr<int32_t>(), tables, 0);
@@ -68,7 +68,11 @@ void StepInputs::build(const StepBatch& batch, int32_t pad_to, int64_t vocab_siz
     lens[i] = seq_len;
     std::copy(seq.block_table.begin(), seq.block_table.end(),
               h_block_tables_.ptr<int32_t>() + int64_t(i) * max_blocks_per_seq_);
-    if (seq.sample) rows[sampled++] = int32_t(t) - 1;
+    // A sequence with drafts samples after its last known token and after each draft.
+    TERN_CHECK(seq.num_draft_tokens >= 0 && seq.num_draft_tokens < n && (seq.sample || seq.num_draft_tokens == 0),
+               "sequence ", seq.seq_id, " has ", seq.num_draft_tokens, " drafts among ", n, " new tokens");
+    if (seq.sample)
+      for (int32_t r = seq.num_draft_tokens; r >= 0; --r) rows[sampled++] = int32_t(t) - 1 - r;
     if (seq.prompt_logprobs >= 0) {
       const int32_t last_scored = int32_t(seq.prompt_token_ids.size()) - 2;  // position before the last prompt token
       for (int32_t p = seq.num_computed_tokens; p < seq_len && p <= last_scored; ++p) {
@@ -107,6 +111,8 @@ void StepInputs::build(const StepBatch& batch, int32_t pad_to, int64_t vocab_siz
   }
   block_copies_ = d_block_copies_.slice_rows(0, copies);
 
+  TERN_CHECK(sampled <= sizes_.max_sampled_rows(), "step samples ", sampled, " rows, at most ",
+             sizes_.max_sampled_rows());
   TERN_CHECK(int32_t(prompt_rows_.size()) <= sizes_.max_prompt_logprob_tokens, "step scores ", prompt_rows_.size(),
              " prompt positions, at most ", sizes_.max_prompt_logprob_tokens);
   num_top_k_rows_ = seqs > real ? seqs : sampled;

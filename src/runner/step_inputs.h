@@ -36,7 +36,8 @@ class StepInputs {
   const Tensor& block_copies() const { return block_copies_; }
   int32_t num_block_copies() const { return int32_t(block_copies_.rows()); }
   int32_t num_seqs() const { return num_seqs_; }        // including padding
-  int32_t num_sampled() const { return num_sampled_; }  // sequences of the batch with sample set
+  // Logits rows sampled: one per sequence with sample set, plus one per draft.
+  int32_t num_sampled() const { return num_sampled_; }
   // Logits rows the top-k runs over: the sampled ones (all rows of a padded graph batch).
   int32_t num_top_k_rows() const { return num_top_k_rows_; }
   // Prompt logprobs: the logits rows after the top-k rows, in order, as (index of the

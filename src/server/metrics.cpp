@@ -155,6 +155,26 @@ std::string ServerMetrics::render(const EngineStats* stats, const IntakeStats& i
          static_cast<double>(s.num_kv_block_copies));
   scalar(out, "counter", "tern_numerical_errors_total", "Sequences ended by NaN or Inf logits.",
          static_cast<double>(s.num_numerical_errors));
+  scalar(out, "counter", "tern_spec_draft_tokens_total", "Speculative draft tokens verified.",
+         static_cast<double>(s.speculation.num_draft_tokens));
+  scalar(out, "counter", "tern_spec_accepted_tokens_total", "Speculative draft tokens accepted.",
+         static_cast<double>(s.speculation.num_accepted_tokens));
+  {
+    // Per verifying sequence-step, how many drafts were accepted: le="a" counts steps that
+    // accepted at most a (each such step gave a + 1 tokens).
+    const SpeculationStats& spec = s.speculation;
+    const std::string name = "tern_spec_accepted_per_step";
+    out += "# HELP " + name +
+           " Draft tokens accepted in one sequence's verification step (it gave one token more).\n# TYPE " + name +
+           " histogram\n";
+    int64_t cumulative = 0;
+    for (size_t a = 0; a < spec.accepted_per_step.size(); ++a) {
+      cumulative += spec.accepted_per_step[a];
+      out += name + "_bucket{le=\"" + std::to_string(a) + "\"} " + std::to_string(cumulative) + "\n";
+    }
+    out += name + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n" + name + "_sum " +
+           std::to_string(spec.num_accepted_tokens) + "\n" + name + "_count " + std::to_string(cumulative) + "\n";
+  }
   {
     // Structured output's per-sequence, per-step mask time, as a histogram in seconds.
     const MaskTimes& t = s.mask_times;

@@ -64,6 +64,25 @@ TEST(DemoModel, AnswersHeldOutArithmeticThroughTheDefaultModel) {
   EXPECT_EQ(correct_answers(""), ci_questions().size());
 }
 
+// `tern generate --json` on every CI question: one JSON line each (text, token ids, logprobs).
+std::string generate_all(const std::string& args) {
+  nlohmann::json prompts = nlohmann::json::array();
+  for (const auto& q : ci_questions()) prompts.push_back(q["question"]);
+  testing::TempDir dir;
+  const std::string file = dir.write("prompts.json", prompts.dump());
+  auto r = testing::run_tern("generate --quiet --chat --prompts-file '" + file + "' --max-tokens 32 --json " + args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out;
+}
+
+TEST(DemoModel, NgramSpeculationAnswersEveryQuestionTokenForTokenAsWithout) {
+  for (const std::string sampling : {"--temperature 0", "--temperature 1 --seed 11"}) {
+    const std::string plain = generate_all(sampling);
+    EXPECT_EQ(generate_all(sampling + " --speculative-method ngram"), plain) << sampling;
+    EXPECT_EQ(generate_all(sampling + " --speculative-method ngram --num-speculative-tokens 1"), plain) << sampling;
+  }
+}
+
 TEST(DemoModel, AddsWhatIs123Plus456) {
   auto r = testing::run_tern("generate --quiet --chat --prompt 'What is 123 + 456?' --max-tokens 32");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -99,6 +99,7 @@ class FakeExecutor : public ModelExecutor {
     int32_t num_computed_tokens;
     int32_t num_new_tokens;
     bool sample;
+    int32_t num_draft_tokens;
   };
 
   explicit FakeExecutor(FakeModelOptions options = {}, NextToken next = fake_next_token)
@@ -131,8 +132,8 @@ class FakeExecutor : public ModelExecutor {
     };
     std::vector<SampledToken> sampled;
     for (const StepSequence& seq : batch.seqs) {
-      records.push_back(
-          {seq.seq_id, seq.num_computed_tokens, static_cast<int32_t>(seq.new_token_ids.size()), seq.sample});
+      records.push_back({seq.seq_id, seq.num_computed_tokens, static_cast<int32_t>(seq.new_token_ids.size()),
+                         seq.sample, seq.num_draft_tokens});
       const int32_t end = seq.num_computed_tokens + static_cast<int32_t>(seq.new_token_ids.size());
       EXPECT_GE(static_cast<int32_t>(seq.block_table.size()) * options_.block_size, end)
           << "sequence " << seq.seq_id << ": block table too short";
@@ -140,35 +141,35 @@ class FakeExecutor : public ModelExecutor {
         slots_[slot(seq, pos)] = {seq.new_token_ids[pos - seq.num_computed_tokens], pos};
       }
       if (!seq.sample) continue;
-      std::vector<int32_t> tokens;
-      for (int32_t pos = 0; pos < end; ++pos) {
-        const Slot& s = slots_[slot(seq, pos)];
-        EXPECT_EQ(s.position, pos) << "sequence " << seq.seq_id << " reads a slot written for another position";
-        tokens.push_back(s.token);
-      }
+      // Speculative drafts: row r reads the known tokens and drafts 1..r, and the tokens
+      // stop at the first row whose token is not the next draft (ModelExecutor::execute).
+      const auto drafts = seq.new_token_ids.last(static_cast<size_t>(seq.num_draft_tokens));
       std::vector<int32_t> known(seq.prompt_token_ids.begin(), seq.prompt_token_ids.end());
       known.insert(known.end(), seq.output_token_ids.begin(), seq.output_token_ids.end());
-      EXPECT_EQ(tokens, known) << "sequence " << seq.seq_id << ": the KV cache holds other tokens";
-
-      SampledToken token;
-      token.seq_id = seq.seq_id;
-      if (nan_when && nan_when(seq)) {
-        token.numerical_error = true;
-      } else {
-        int32_t id = next_(seq, tokens);
-        for (int32_t tries = 0;
-             std::ranges::find(seq.banned_token_ids, id) != seq.banned_token_ids.end() || masked_out(seq, id);
-             ++tries) {
-          if (tries == FakeTokenizer::kVocabSize) throw error("fake executor: every token is masked or banned");
-          id = (id + 1) % FakeTokenizer::kVocabSize;
+      for (size_t r = 0; r <= drafts.size(); ++r) {
+        std::vector<int32_t> tokens;
+        for (int32_t pos = 0; pos < static_cast<int32_t>(known.size()); ++pos) {
+          const Slot& s = slots_[slot(seq, pos)];
+          EXPECT_EQ(s.position, pos) << "sequence " << seq.seq_id << " reads a slot written for another position";
+          tokens.push_back(s.token);
         }
-        token.token_id = id;
-        token.logprob = -0.25f;
-        for (int32_t k = 0; k < seq.params->logprobs; ++k) token.top_logprobs.emplace_back(id + k, -0.25f - k);
+        EXPECT_EQ(tokens, known) << "sequence " << seq.seq_id << ": the KV cache holds other tokens";
+        SampledToken token = sample(seq, tokens, masked_out);
+        const bool accepted = !token.numerical_error && r < drafts.size() && token.token_id == drafts[r];
+        sampled.push_back(std::move(token));
+        if (!accepted) break;
+        known.push_back(drafts[r]);
       }
-      sampled.push_back(std::move(token));
     }
     return sampled;
+  }
+
+  // Draft tokens seen over all steps.
+  int64_t num_draft_tokens() const {
+    int64_t total = 0;
+    for (const auto& step : steps)
+      for (const Record& r : step) total += r.num_draft_tokens;
+    return total;
   }
 
   // Block copies run over all steps.
@@ -188,6 +189,26 @@ class FakeExecutor : public ModelExecutor {
     int32_t token = -1;
     int32_t position = -1;
   };
+
+  template <typename MaskedOut>
+  SampledToken sample(const StepSequence& seq, const std::vector<int32_t>& tokens, const MaskedOut& masked_out) {
+    SampledToken token;
+    token.seq_id = seq.seq_id;
+    if (nan_when && nan_when(seq)) {
+      token.numerical_error = true;
+      return token;
+    }
+    int32_t id = next_(seq, tokens);
+    for (int32_t tries = 0;
+         std::ranges::find(seq.banned_token_ids, id) != seq.banned_token_ids.end() || masked_out(seq, id); ++tries) {
+      if (tries == FakeTokenizer::kVocabSize) throw error("fake executor: every token is masked or banned");
+      id = (id + 1) % FakeTokenizer::kVocabSize;
+    }
+    token.token_id = id;
+    token.logprob = -0.25f;
+    for (int32_t k = 0; k < seq.params->logprobs; ++k) token.top_logprobs.emplace_back(id + k, -0.25f - k);
+    return token;
+  }
 
   void copy_blocks(std::span<const BlockCopy> copies) {
     std::vector<int32_t> sources, destinations;

@@ -1,0 +1,287 @@
+// Speculative decoding with n-gram (prompt lookup) drafts: the proposer, the scheduler's
+// accounting of drafted, accepted and rejected tokens, and the engine's promise that the
+// output is the one decoding without drafts gives, token for token, greedy and seeded.
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "engine/ngram_proposer.h"
+#include "engine/scheduler.h"
+#include "engine_support.h"
+#include "scheduler_setup.h"
+
+namespace tern {
+namespace {
+
+using namespace tern::testing;
+
+std::vector<int32_t> propose(const std::vector<int32_t>& tokens, int32_t max_tokens, NgramConfig config = {}) {
+  std::vector<int32_t> draft;
+  propose_ngram(tokens, config, max_tokens, draft);
+  return draft;
+}
+
+TEST(NgramProposer, ProposesWhatFollowedTheLatestEarlierOccurrenceOfTheSuffix) {
+  //                        0  1  2  3  4  5  6  7  8  9 10
+  const std::vector<int32_t> t = {5, 6, 7, 1, 5, 6, 8, 2, 9, 5, 6};
+  EXPECT_EQ(propose(t, 3), (std::vector<int32_t>{8, 2, 9})) << "the match at 4 is later than the one at 0";
+}
+
+TEST(NgramProposer, TheLongestMatchingSuffixWins) {
+  const std::vector<int32_t> t = {1, 2, 3, 40, 9, 2, 3, 50, 1, 2, 3};
+  // The suffix (2, 3) last occurred before 50, but (1, 2, 3) occurred before 40.
+  EXPECT_EQ(propose(t, 2), (std::vector<int32_t>{40, 9}));
+}
+
+TEST(NgramProposer, StopsAtTheEndOfTheTokensAndRespectsTheLimit) {
+  const std::vector<int32_t> t = {3, 4, 5, 3, 4};
+  EXPECT_EQ(propose(t, 8), (std::vector<int32_t>{5, 3, 4}));
+  EXPECT_EQ(propose(t, 1), (std::vector<int32_t>{5}));
+  EXPECT_TRUE(propose(t, 0).empty());
+}
+
+TEST(NgramProposer, NothingWithoutAMatchOfAtLeastMinN) {
+  const std::vector<int32_t> t = {1, 2, 3, 4, 9, 4};
+  EXPECT_TRUE(propose(t, 4).empty()) << "only a 1-gram matches; min_n is 2";
+  EXPECT_EQ(propose(t, 1, NgramConfig{.min_n = 1, .max_n = 4}), (std::vector<int32_t>{9}));
+  EXPECT_TRUE(propose({7}, 4).empty());
+  EXPECT_TRUE(propose({}, 4).empty());
+}
+
+TEST(NgramProposer, ARunOfOneTokenProposesMoreOfIt) {
+  EXPECT_EQ(propose({8, 8, 8, 8}, 3), (std::vector<int32_t>{8}))
+      << "the latest match (8, 8) at 1 is followed by the last token only";
+}
+
+// A fake model whose outputs mostly repeat: the next token is the one 7 positions back,
+// except where a hash of the last tokens (and the seed, when sampling) says otherwise, so
+// prompt lookup drafts are often but not always right.
+int32_t echo_next(const StepSequence& seq, std::span<const int32_t> tokens) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ tokens.size();
+  for (size_t i = tokens.size() >= 3 ? tokens.size() - 3 : 0; i < tokens.size(); ++i)
+    h = fake_mix(h ^ static_cast<uint32_t>(tokens[i]));
+  if (!seq.params->greedy()) h = fake_mix(h ^ seq.seed);
+  if (tokens.size() < 7 || h % 5 == 0) return static_cast<int32_t>(h % 256);
+  return tokens[tokens.size() - 7];
+}
+
+EngineConfig speculative_config(int32_t num_tokens = 4) {
+  return EngineConfig{.speculative = {.method = SpeculativeMethod::kNgram,
+                                      .num_tokens = num_tokens,
+                                      .disable_by_batch_size = 64,
+                                      .ngram = {.min_n = 2, .max_n = 4}}};
+}
+
+EngineSizes with_drafts(EngineSizes sizes, int32_t max_draft_tokens) {
+  sizes.max_draft_tokens = max_draft_tokens;
+  return sizes;
+}
+
+TEST(SpeculativeDecoding, OutputsEqualDecodingWithoutDraftsUnderKvPressure) {
+  const std::vector<Job> jobs = mixed_jobs(48, 21);
+  TestEngine plain = make_engine(pressure_sizes(), {}, echo_next);
+  const std::vector<Result> expected = run_together(plain, jobs);
+  for (int32_t k : {1, 3, 8}) {
+    TestEngine spec = make_engine(with_drafts(pressure_sizes(), 32), speculative_config(k), echo_next);
+    const std::vector<Result> results = run_together(spec, jobs);
+    for (size_t i = 0; i < jobs.size(); ++i) EXPECT_EQ(results[i], expected[i]) << "K " << k << ", request " << i;
+    const EngineStats stats = spec.engine->stats();
+    EXPECT_GT(stats.num_preemptions, 0) << "the KV budget is meant to force preemption";
+    EXPECT_GT(stats.speculation.num_accepted_tokens, 0);
+    EXPECT_LT(stats.speculation.num_accepted_tokens, stats.speculation.num_draft_tokens) << "some drafts are wrong";
+    EXPECT_EQ(stats.speculation.num_draft_tokens, spec.executor->num_draft_tokens());
+    EXPECT_LT(spec.executor->steps.size(), plain.executor->steps.size()) << "accepted drafts save steps";
+    EXPECT_EQ(stats.num_used_kv_blocks, 0) << "blocks of rejected drafts are all returned";
+    int64_t verify_steps = 0, accepted = 0;
+    for (size_t a = 0; a < stats.speculation.accepted_per_step.size(); ++a) {
+      verify_steps += stats.speculation.accepted_per_step[a];
+      accepted += int64_t(a) * stats.speculation.accepted_per_step[a];
+      if (int32_t(a) > k) EXPECT_EQ(stats.speculation.accepted_per_step[a], 0);
+    }
+    EXPECT_EQ(accepted, stats.speculation.num_accepted_tokens);
+    EXPECT_GT(verify_steps, 0);
+  }
+}
+
+TEST(SpeculativeDecoding, StopStringsLogprobsNAndMaxTokensBehaveAsWithoutDrafts) {
+  std::mt19937 rng(4);
+  std::vector<Job> jobs;
+  for (int i = 0; i < 12; ++i) {
+    Job job{random_tokens(rng, 30), i % 2 ? greedy(40) : seeded(40, 1000 + i, i % 3 == 0 ? 3 : 1)};
+    job.params.logprobs = 2;
+    job.params.ignore_eos = i % 4 == 0;
+    job.params.max_tokens = 5 + i * 3;
+    // Byte tokens: the stop string is two bytes the echo often produces together.
+    if (i % 3 == 1) job.params.stop = {std::string{char(job.prompt[20]), char(job.prompt[21])}};
+    jobs.push_back(job);
+  }
+  TestEngine plain = make_engine({}, {}, echo_next);
+  TestEngine spec = make_engine(with_drafts({}, 64), speculative_config(), echo_next);
+  const std::vector<Result> expected = run_together(plain, jobs), results = run_together(spec, jobs);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    EXPECT_EQ(results[i], expected[i]) << "request " << i;
+    for (size_t c = 0; c < results[i].token_ids.size(); ++c)
+      EXPECT_LE(results[i].token_ids[c].size(), size_t(jobs[i].params.max_tokens));
+  }
+  EXPECT_GT(spec.engine->stats().speculation.num_accepted_tokens, 0);
+}
+
+TEST(SpeculativeDecoding, NoDraftsWhenMoreSequencesDecodeThanTheBatchLimit) {
+  EngineConfig config = speculative_config();
+  config.speculative.disable_by_batch_size = 3;
+  std::mt19937 rng(8);
+  std::vector<Job> jobs;
+  for (int i = 0; i < 4; ++i) jobs.push_back({random_tokens(rng, 20), greedy(i == 0 ? 5 : 30)});
+  for (Job& job : jobs) job.params.ignore_eos = true;
+  TestEngine t = make_engine(with_drafts({}, 64), config, echo_next);
+  run_together(t, jobs);
+  for (const auto& step : t.executor->steps) {
+    int32_t decoding = 0, drafts = 0;
+    for (const FakeExecutor::Record& r : step) {
+      decoding += r.num_new_tokens - r.num_draft_tokens == 1 && r.sample;
+      drafts += r.num_draft_tokens;
+    }
+    if (decoding > 3) EXPECT_EQ(drafts, 0) << decoding << " sequences decode";
+  }
+  EXPECT_GT(t.engine->stats().speculation.num_draft_tokens, 0) << "the last three draft once the first ends";
+}
+
+TEST(SpeculativeDecoding, StructuredOutputAndMinTokensDecodeWithoutDrafts) {
+  TestEngine t = make_engine(with_drafts({}, 64), speculative_config(), echo_next);
+  std::mt19937 rng(2);
+  SamplingParams p = greedy(20);
+  p.min_tokens = 20;  // the stop ids are banned for every token: no drafts
+  RequestHandle h = t.engine->add_request(random_tokens(rng, 20), p);
+  t.run();
+  EXPECT_EQ(take(h).token_ids[0].size(), 20u);
+  EXPECT_EQ(t.executor->num_draft_tokens(), 0);
+}
+
+// The scheduler alone: a drafting sequence's table, computed tokens and counters when the
+// executor rejects every draft, accepts some, and accepts all.
+class SpeculativeScheduler : public ::testing::Test {
+ protected:
+  SpeculativeScheduler() {
+    setup_.block_size = 4;
+    setup_.num_kv_blocks = 32;
+    setup_.max_model_len = 128;
+    setup_.max_num_batched_tokens = 64;
+    setup_.max_num_seqs = 4;
+    setup_.max_draft_tokens = 16;
+    static_cast<EngineConfig&>(setup_) = speculative_config(4);
+    scheduler_ = std::make_unique<Scheduler>(setup_, setup_);
+    SamplingParams params = greedy(50);
+    params.seed = 1;
+    // 1 2 3 4 5 1 2 3: the suffix (1 2 3) proposes 4 5 1 2.
+    request_ = Request::create(1, {1, 2, 3, 4, 5, 1, 2, 3}, params, 0, {});
+    scheduler_->add_request(*request_);
+    const SchedulerOutput& prefill = scheduler_->schedule();
+    seq_ = prefill.seqs.at(0).seq;
+    sampled_ = {sampled(4)};  // the prompt's next token: now 1 2 3 4 5 1 2 3 4
+    scheduler_->update_from_output(prefill, sampled_);
+  }
+
+  SampledToken sampled(int32_t id) const {
+    SampledToken t;
+    t.seq_id = seq_->seq_id;
+    t.token_id = id;
+    return t;
+  }
+
+  SchedulerSetup setup_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<Request> request_;
+  Sequence* seq_ = nullptr;
+  std::vector<SampledToken> sampled_;
+};
+
+TEST_F(SpeculativeScheduler, ADecodeStepCarriesTheLastTokenAndItsDrafts) {
+  const SchedulerOutput& out = scheduler_->schedule();
+  ASSERT_EQ(out.seqs.size(), 1u);
+  const ScheduledSequence& s = out.seqs[0];
+  EXPECT_EQ(s.num_computed_tokens, 8);
+  EXPECT_EQ(s.num_draft_tokens, 4);
+  EXPECT_EQ(s.num_new_tokens, 5);
+  EXPECT_TRUE(s.sample);
+  EXPECT_EQ(std::vector<int32_t>(s.new_token_ids().begin(), s.new_token_ids().end()),
+            (std::vector<int32_t>{4, 5, 1, 2, 3}));
+  EXPECT_EQ(s.block_table.size(), 4u) << "13 tokens of KV in blocks of 4";
+}
+
+TEST_F(SpeculativeScheduler, RejectedDraftsReturnTheirBlocks) {
+  const SchedulerOutput& out = scheduler_->schedule();
+  const int32_t used = scheduler_->kv().pool().num_used_blocks();
+  EXPECT_EQ(used, 4);
+  sampled_ = {sampled(9)};  // the first draft (5) is wrong
+  const auto& updates = scheduler_->update_from_output(out, sampled_);
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].sampled.size(), 1u);
+  EXPECT_EQ(seq_->num_computed_tokens, 9);
+  EXPECT_EQ(seq_->num_tokens(), 10);
+  EXPECT_EQ(scheduler_->kv().block_table(seq_->seq_id).size(), 3u) << "10 tokens need 3 blocks of 4";
+  EXPECT_EQ(scheduler_->kv().pool().num_used_blocks(), 3);
+  EXPECT_EQ(scheduler_->speculation().num_draft_tokens, 4);
+  EXPECT_EQ(scheduler_->speculation().num_accepted_tokens, 0);
+  EXPECT_EQ(scheduler_->speculation().accepted_per_step[0], 1);
+}
+
+TEST_F(SpeculativeScheduler, AcceptedDraftsCountAsComputedAndTheNextTokenFollows) {
+  const SchedulerOutput& out = scheduler_->schedule();
+  sampled_ = {sampled(5), sampled(1), sampled(7)};  // drafts 5 and 1 accepted, then 7 instead of 2
+  const auto& updates = scheduler_->update_from_output(out, sampled_);
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].sampled.size(), 3u);
+  EXPECT_FALSE(updates[0].finish);
+  EXPECT_EQ(seq_->num_computed_tokens, 11) << "the last token and the two accepted drafts";
+  EXPECT_EQ(std::vector<int32_t>(seq_->token_ids.begin() + 8, seq_->token_ids.end()),
+            (std::vector<int32_t>{4, 5, 1, 7}));
+  EXPECT_EQ(scheduler_->speculation().num_accepted_tokens, 2);
+  EXPECT_EQ(scheduler_->speculation().accepted_per_step[2], 1);
+  const SchedulerOutput& next = scheduler_->schedule();
+  ASSERT_EQ(next.seqs.size(), 1u);
+  EXPECT_EQ(next.seqs[0].num_computed_tokens, 11);
+  EXPECT_EQ(next.seqs[0].new_token_ids()[0], 7);
+}
+
+TEST_F(SpeculativeScheduler, AllDraftsAcceptedGiveKPlusOneTokens) {
+  const SchedulerOutput& out = scheduler_->schedule();
+  sampled_ = {sampled(5), sampled(1), sampled(2), sampled(3), sampled(6)};
+  const auto& updates = scheduler_->update_from_output(out, sampled_);
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].sampled.size(), 5u);
+  EXPECT_EQ(seq_->num_computed_tokens, 13);
+  EXPECT_EQ(seq_->num_tokens(), 14);
+  EXPECT_EQ(scheduler_->speculation().accepted_per_step[4], 1);
+}
+
+TEST_F(SpeculativeScheduler, TheExecutorMayNotReturnMoreThanKPlusOneTokens) {
+  const SchedulerOutput& out = scheduler_->schedule();
+  sampled_ = {sampled(5), sampled(1), sampled(2), sampled(3), sampled(4), sampled(5)};
+  EXPECT_THROW(scheduler_->update_from_output(out, sampled_), Error);
+}
+
+TEST_F(SpeculativeScheduler, ANumericalErrorAfterAcceptedDraftsFailsTheRequestAfterThem) {
+  const SchedulerOutput& out = scheduler_->schedule();
+  SampledToken bad = sampled(-1);
+  bad.numerical_error = true;
+  bad.error = "row 2";
+  sampled_ = {sampled(5), bad};
+  const auto& updates = scheduler_->update_from_output(out, sampled_);
+  ASSERT_EQ(updates.size(), 2u);
+  EXPECT_EQ(updates[0].sampled.size(), 1u) << "the token before the bad row is output";
+  EXPECT_EQ(updates[1].finish, FinishReason::kError);
+  EXPECT_EQ(seq_->status, SequenceStatus::kFinished);
+  EXPECT_NE(request_->error_message.find("row 2"), std::string::npos);
+  EXPECT_EQ(scheduler_->kv().pool().num_used_blocks(), 0);
+}
+
+TEST_F(SpeculativeScheduler, DraftsStayWithinMaxTokens) {
+  request_->params.max_tokens = 3;  // one output token so far: at most one draft
+  const SchedulerOutput& out = scheduler_->schedule();
+  EXPECT_EQ(out.seqs.at(0).num_draft_tokens, 1);
+}
+
+}  // namespace
+}  // namespace tern
