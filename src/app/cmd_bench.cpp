@@ -147,6 +147,10 @@ void add_bench_engine_command(CLI::App& bench) {
   cmd->add_flag("--suite", b->suite, "run the standard set (decode at batch 1 and 1..256, TTFT, 64 x 1024/1024 load)");
   cmd->add_option("--num-requests", b->load.num_requests, "requests in the load")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--input-len", b->load.input_len, "prompt tokens (random ids)")->check(CLI::Range(1, 1 << 24));
+  cmd->add_option("--prompt-period", b->load.prompt_period,
+                  "each prompt repeats this many random ids (0: no repetition); text prompt lookup "
+                  "(--speculative-method ngram) drafts from")
+      ->check(CLI::Range(0, 1 << 24));
   cmd->add_option("--output-len", b->load.output_len, "generated tokens (eos ignored)")->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--concurrency", b->load.max_concurrency, "most requests in flight (0: all at once)");
   cmd->add_option("--json", b->json_path, "also write the results to this file");

@@ -37,7 +37,8 @@ LoadResult run_load(Engine& engine, const LoadSpec& spec) {
       ++running;
     }
     std::vector<int32_t> prompt(static_cast<size_t>(spec.input_len));
-    for (int32_t& t : prompt) t = token(rng);
+    const size_t period = spec.prompt_period > 0 ? size_t(spec.prompt_period) : prompt.size();
+    for (size_t k = 0; k < prompt.size(); ++k) prompt[k] = k < period ? token(rng) : prompt[k - period];
     SamplingParams params{.temperature = 0.0f, .max_tokens = spec.output_len, .ignore_eos = true};
     const Clock::time_point added = Clock::now();
     RequestHandle handle = engine.add_request(std::move(prompt), params);

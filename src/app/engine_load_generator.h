@@ -17,6 +17,9 @@ struct LoadSpec {
   int32_t max_concurrency = 0;  // 0: all at once
   uint64_t seed = 1;            // random prompt tokens; distinct per request (no prefix hits)
   int32_t vocab_size = 0;       // prompt ids are drawn from [0, vocab_size)
+  // > 0: each prompt is this many random ids repeated to input_len, text that prompt
+  // lookup (speculative ngram) can draft from.
+  int32_t prompt_period = 0;
 };
 
 struct LoadResult {

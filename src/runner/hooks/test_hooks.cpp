@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -28,6 +29,7 @@ struct Config {
   std::optional<SeedTrigger> nan;
   std::optional<SeedTrigger> fail;
   int64_t fail_step = 0;  // 0: never
+  double spec_accept = -1;  // < 0: off
 };
 
 // "S@K" or "S" (K = 0).
@@ -64,8 +66,13 @@ Config parse(const char* text) {
         c.nan = parse_trigger(value, item);
       } else if (key == "fail") {
         c.fail = parse_trigger(value, item);
+      } else if (key == "spec_accept") {
+        c.spec_accept = std::stod(std::string(value));
+        if (!(c.spec_accept >= 0 && c.spec_accept <= 1))
+          throw error("TERN_TEST_HOOKS: spec_accept must be in [0, 1], got \"", value, "\"");
       } else {
-        throw error("TERN_TEST_HOOKS: unknown hook \"", key, "\" (known: step_delay_ms, nan, fail, fail_step)");
+        throw error("TERN_TEST_HOOKS: unknown hook \"", key,
+                    "\" (known: step_delay_ms, nan, fail, fail_step, spec_accept)");
       }
     } catch (const std::invalid_argument&) {
       throw error("TERN_TEST_HOOKS: cannot read \"", item, "\"");
@@ -105,6 +112,36 @@ void before_step(const StepBatch& batch) {
 bool poison_logits(const StepSequence& seq) {
   const Config& c = config();
   return c.nan && c.nan->matches(seq);
+}
+
+bool force_acceptance(const StepSequence& seq, std::span<SampledToken> rows, std::vector<SampledToken>& out) {
+  const Config& c = config();
+  if (c.spec_accept < 0) return false;
+  const auto drafts = seq.new_token_ids.last(size_t(seq.num_draft_tokens));
+  // The draws depend only on (seed, output length), like sampling's.
+  std::mt19937_64 rng(seq.seed ^ (uint64_t(seq.output_token_ids.size()) * 0x9e3779b97f4a7c15ull));
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  size_t accepted = 0;
+  while (accepted < drafts.size() && uniform(rng) < c.spec_accept) ++accepted;
+  for (size_t r = 0; r <= accepted; ++r) {
+    SampledToken token = std::move(rows[r]);
+    if (r < drafts.size()) {
+      token.token_id = drafts[r];
+    } else {
+      // Every draft accepted: the token that followed the latest earlier occurrence of the
+      // last draft in the prompt and output, so the text keeps repeating.
+      const int32_t last = drafts.back();
+      const auto find_after = [&](std::span<const int32_t> tokens) -> std::optional<int32_t> {
+        for (size_t i = tokens.size(); i-- > 1;)
+          if (tokens[i - 1] == last) return tokens[i];
+        return std::nullopt;
+      };
+      token.token_id = find_after(seq.output_token_ids).value_or(find_after(seq.prompt_token_ids).value_or(last));
+    }
+    token.numerical_error = false;
+    out.push_back(std::move(token));
+  }
+  return true;
 }
 
 }  // namespace tern::test_hooks
