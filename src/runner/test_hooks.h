@@ -11,11 +11,12 @@
 //   fail_step=N      the N-th model step since start throws
 //   spec_accept=P    speculative decoding: each draft is taken as accepted with probability
 //                    P (in order, up to the first refused), whatever the model sampled, and
-//                    the tokens follow the drafts (then what followed the last token's
-//                    latest earlier occurrence): a verify step then costs and yields what it
-//                    would with a drafter of acceptance P on text that repeats itself. For
-//                    measuring speed only (bench/results/*-speculative.json); outputs are
-//                    not the model's.
+//                    every sampled token continues the text's repetition (a draft, else what
+//                    followed the last token's latest earlier occurrence): with prompts that
+//                    repeat (bench engine --prompt-period), a verify step then costs and
+//                    yields what it would with a drafter of acceptance P. For measuring
+//                    speed only (bench/results/*-speculative.json); outputs are not the
+//                    model's.
 // A hooks build logs the active hooks once, as a warning, at the first model step.
 #pragma once
 
@@ -31,8 +32,9 @@ namespace tern::test_hooks {
 void before_step(const StepBatch& batch);
 // Whether the logits sampled for `seq` this step are to be replaced by NaN.
 bool poison_logits(const StepSequence& seq);
-// spec_accept: replaces the tokens of a drafting sequence's rows (`rows`, one per row,
-// sampled) with the accepted drafts and the token after them; false when the hook is off.
+// spec_accept: appends to `out` the tokens for a sampled sequence's rows (`rows`: one per
+// row, as sampled): its accepted drafts and the token after them; false when the hook is
+// off.
 bool force_acceptance(const StepSequence& seq, std::span<SampledToken> rows, std::vector<SampledToken>& out);
 #else
 inline void before_step(const StepBatch&) {}

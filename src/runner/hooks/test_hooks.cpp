@@ -125,20 +125,24 @@ bool force_acceptance(const StepSequence& seq, std::span<SampledToken> rows, std
   while (accepted < drafts.size() && uniform(rng) < c.spec_accept) ++accepted;
   for (size_t r = 0; r <= accepted; ++r) {
     SampledToken token = std::move(rows[r]);
-    if (r < drafts.size()) {
-      token.token_id = drafts[r];
-    } else {
-      // Every draft accepted: the token that followed the latest earlier occurrence of the
-      // last draft in the prompt and output, so the text keeps repeating.
-      const int32_t last = drafts.back();
-      const auto find_after = [&](std::span<const int32_t> tokens) -> std::optional<int32_t> {
-        for (size_t i = tokens.size(); i-- > 1;)
-          if (tokens[i - 1] == last) return tokens[i];
-        return std::nullopt;
-      };
-      token.token_id = find_after(seq.output_token_ids).value_or(find_after(seq.prompt_token_ids).value_or(last));
-    }
     token.numerical_error = false;
+    if (r < drafts.size()) {
+      token.token_id = drafts[r];  // a refused draft's position still continues the text
+    } else {
+      // What followed the latest earlier occurrence of the last token (the last draft, or
+      // the last known token), so the text keeps repeating.
+      const std::span<const int32_t> prompt = seq.prompt_token_ids, output = seq.output_token_ids;
+      const int32_t last = !drafts.empty() ? drafts.back() : !output.empty() ? output.back() : prompt.back();
+      const size_t known = prompt.size() + output.size() - (drafts.empty() ? 1 : 0);
+      const auto at = [&](size_t i) { return i < prompt.size() ? prompt[i] : output[i - prompt.size()]; };
+      token.token_id = last;
+      for (size_t i = known; i-- > 0;) {
+        if (i + 1 < prompt.size() + output.size() && at(i) == last) {
+          token.token_id = at(i + 1);
+          break;
+        }
+      }
+    }
     out.push_back(std::move(token));
   }
   return true;
