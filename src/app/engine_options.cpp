@@ -70,11 +70,14 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
          "\"CUDA graph replays\"), so use it to measure kernel speed or to fix that, not to serve")
       ->excludes(eager);
   cmd.add_option("--speculative-method", o.speculative_method,
-                 "speculative decoding: none, or ngram (prompt lookup: draft what followed the latest earlier "
-                 "occurrence of the last tokens in the prompt and output; the output does not change, greedy or "
-                 "seeded)")
-      ->check(CLI::IsMember({"none", "ngram"}))
+                 "speculative decoding: none; ngram (prompt lookup: draft what followed the latest earlier "
+                 "occurrence of the last tokens in the prompt and output); or draft (a small model with the same "
+                 "tokenizer drafts, --speculative-model). The output does not change, greedy or seeded")
+      ->check(CLI::IsMember({"none", "ngram", "draft"}))
       ->capture_default_str();
+  cmd.add_option("--speculative-model", o.speculative_model,
+                 "with --speculative-method draft: the draft model's folder or Hugging Face repo id (e.g. "
+                 "models/tern-demo-draft for the demo model, Qwen/Qwen2.5-0.5B-Instruct for Qwen2.5-7B-Instruct)");
   cmd.add_option("--num-speculative-tokens", o.speculative.num_tokens,
                  "most draft tokens a sequence verifies per step")
       ->check(CLI::Range(1, SpeculationStats::kMaxDrafts))
@@ -122,6 +125,7 @@ std::vector<std::string> engine_option_flags(const EngineOptions& o) {
   add("--kv-layout", o.kv_layout, defaults.kv_layout);
   add("--threads", o.threads, defaults.threads);
   add("--speculative-method", o.speculative_method, defaults.speculative_method);
+  add("--speculative-model", o.speculative_model, defaults.speculative_model);
   add("--num-speculative-tokens", o.speculative.num_tokens, defaults.speculative.num_tokens);
   add("--speculative-disable-by-batch-size", o.speculative.disable_by_batch_size,
       defaults.speculative.disable_by_batch_size);
@@ -227,6 +231,10 @@ std::unique_ptr<LlamaModel> load_model_with_progress(const std::string& model_di
 }
 
 LoadedEngine open_engine(const EngineOptions& o) {
+  if (o.speculative_method == "draft" && o.speculative_model.empty())
+    throw error("--speculative-method draft needs --speculative-model DIR (a small model with the target's tokenizer)");
+  if (o.speculative_method != "draft" && !o.speculative_model.empty())
+    throw error("--speculative-model is for --speculative-method draft (the method is ", o.speculative_method, ")");
   LoadedEngine out;
   ResolvedModel resolved = resolve_model_option(o.model, o.revision);
   out.model_dir = std::move(resolved.dir);
@@ -258,7 +266,18 @@ LoadedEngine open_engine(const EngineOptions& o) {
   if (sizes.max_num_batched_tokens == 0) sizes.max_num_batched_tokens = defaults.max_num_batched_tokens;
   if (sizes.max_num_seqs == 0) sizes.max_num_seqs = defaults.max_num_seqs;
   SpeculativeConfig speculative = o.speculative;
-  speculative.method = o.speculative_method == "ngram" ? SpeculativeMethod::kNgram : SpeculativeMethod::kNone;
+  speculative.method = o.speculative_method == "ngram"   ? SpeculativeMethod::kNgram
+                       : o.speculative_method == "draft" ? SpeculativeMethod::kDraftModel
+                                                         : SpeculativeMethod::kNone;
+  if (speculative.method == SpeculativeMethod::kDraftModel && num_ranks > 1)
+    throw error("--speculative-method draft runs on one GPU; it cannot be used with --tensor-parallel-size ",
+                num_ranks);
+  std::unique_ptr<LlamaModel> draft;
+  if (speculative.method == SpeculativeMethod::kDraftModel) {
+    const ResolvedModel draft_dir = resolve_model_option(o.speculative_model, o.revision);
+    if (!o.quiet) log_info("draft model ", draft_dir.dir);
+    draft = load_model_with_progress(draft_dir.dir, model.ranks[0].model->backend(), o.quiet);
+  }
   if (speculative.method != SpeculativeMethod::kNone) {
     if (speculative.ngram.max_n < speculative.ngram.min_n)
       throw error("--speculative-ngram-max ", speculative.ngram.max_n, " is below --speculative-ngram-min ",
@@ -267,20 +286,25 @@ LoadedEngine open_engine(const EngineOptions& o) {
     sizes.max_draft_tokens =
         speculative.num_tokens * std::min(sizes.max_num_seqs, speculative.disable_by_batch_size);
     if (!o.quiet)
-      log_info("speculative decoding: ", o.speculative_method, " (n-grams of ", speculative.ngram.min_n, " to ",
-               speculative.ngram.max_n, " tokens), up to ", speculative.num_tokens,
-               " drafts per sequence while at most ", speculative.disable_by_batch_size, " sequences decode");
+      log_info("speculative decoding: ", o.speculative_method,
+               speculative.method == SpeculativeMethod::kNgram
+                   ? detail::concat(" (n-grams of ", speculative.ngram.min_n, " to ", speculative.ngram.max_n,
+                                    " tokens)")
+                   : " (" + o.speculative_model + ")",
+               ", up to ", speculative.num_tokens, " drafts per sequence while at most ",
+               speculative.disable_by_batch_size, " sequences decode");
   }
   sizes.num_kv_blocks = plan_kv_blocks({.num_kv_blocks = o.sizes.num_kv_blocks,
                                         .kv_cache_memory_gib = o.kv_cache_memory_gib,
                                         .gpu_memory_utilization = o.gpu_memory_utilization,
                                         .quiet = o.quiet},
-                                       model.ranks, sizes);
+                                       model.ranks, sizes, draft.get());
   if (!cpu && o.enforce_eager && !o.quiet)
     log_info(
         "decode steps run eagerly: CUDA graphs are off by default until their replays give the eager "
         "forward's outputs again (docs/performance.md, \"CUDA graph replays\"); --cuda-graphs turns them on");
   auto runner = std::make_unique<ModelRunner>(std::move(model.ranks), rc, std::move(model.threads));
+  if (draft) runner->set_draft_model(std::move(draft));
   EngineConfig ec{.max_waiting = o.max_waiting,
                   .prefix_caching = o.no_prefix_caching ? PrefixCaching::kDisabled : PrefixCaching::kEnabled,
                   .scheduler = o.scheduler == "static" ? SchedulerMode::kStatic : SchedulerMode::kContinuous,

@@ -33,8 +33,10 @@ struct EngineOptions {
   // CUDA graphs are opt-in (--cuda-graphs) until their replays give the eager forward's
   // outputs again: docs/performance.md, "CUDA graph replays".
   bool enforce_eager = true;
-  // Speculative decoding: "none" or "ngram"; the engine's SpeculativeConfig otherwise.
+  // Speculative decoding: "none", "ngram" or "draft" (with speculative_model, a folder or
+  // repo id like --model); the engine's SpeculativeConfig otherwise.
   std::string speculative_method = "none";
+  std::string speculative_model;
   SpeculativeConfig speculative;
   int threads = 0;     // CPU worker threads; 0: TERN_NUM_THREADS, else all cores
   bool quiet = false;  // no progress output

@@ -23,12 +23,15 @@ enum class KvLayout {
 
 enum class SpeculativeMethod {
   kNone,
-  kNgram,  // prompt lookup (engine/ngram_proposer.h)
+  kNgram,       // prompt lookup (engine/ngram_proposer.h)
+  kDraftModel,  // a small model run by the executor (runner/draft_model.h)
 };
 
 // Speculative decoding (docs/engine.md, "Speculative decoding"): a decoding sequence
 // proposes up to num_tokens draft tokens, and one forward verifies them all; the output is
 // the one non-speculative decoding gives, token for token (greedy and seeded sampling).
+// With kDraftModel the scheduler reserves the drafts' positions and the executor fills
+// them in.
 struct SpeculativeConfig {
   SpeculativeMethod method = SpeculativeMethod::kNone;
   int32_t num_tokens = 4;  // most drafts per sequence per step (K)

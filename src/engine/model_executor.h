@@ -33,7 +33,8 @@ struct StepSequence {
   // sampled token when decoding (then speculative drafts, if any).
   std::span<const int32_t> new_token_ids;
   // Speculative decoding: the last num_draft_tokens of new_token_ids are drafts to verify
-  // (with `sample`). See ModelExecutor::execute.
+  // (with `sample`), or placeholders for an executor that drafts itself (a draft model).
+  // See ModelExecutor::execute.
   int32_t num_draft_tokens = 0;
   // The sequence's KV blocks in order; covers num_computed_tokens + new tokens.
   std::span<const int32_t> block_table;

@@ -233,7 +233,10 @@ int32_t Scheduler::propose_drafts(Sequence& seq) {
                                  sizes_.max_model_len - seq.num_tokens() - 1});
   if (most <= 0) return 0;
   seq.verify_token_ids.assign(1, seq.token_ids.back());
-  propose_ngram(seq.token_ids, config_.speculative.ngram, most, seq.verify_token_ids);
+  if (config_.speculative.method == SpeculativeMethod::kDraftModel)
+    seq.verify_token_ids.resize(size_t(most) + 1, 0);  // placeholders: the executor's draft model fills them
+  else
+    propose_ngram(seq.token_ids, config_.speculative.ngram, most, seq.verify_token_ids);
   return static_cast<int32_t>(seq.verify_token_ids.size()) - 1;
 }
 

@@ -9,9 +9,11 @@
 
 namespace tern {
 
-int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank>& ranks, const EngineSizes& sizes) {
+int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank>& ranks, const EngineSizes& sizes,
+                       const LlamaModel* draft) {
   const int64_t blocks_per_seq = (sizes.max_model_len + sizes.block_size - 1) / sizes.block_size;
-  size_t block_bytes = 0, weight_bytes = 0;  // over all ranks
+  const size_t draft_block_bytes = draft ? draft->kv_block_bytes(sizes.block_size) : 0;
+  size_t block_bytes = draft_block_bytes, weight_bytes = draft ? draft->weights_device_bytes() : 0;  // over all ranks
   for (const ModelRank& r : ranks) {
     block_bytes += r.model->kv_block_bytes(sizes.block_size);
     weight_bytes += r.model->weights_device_bytes();
@@ -30,10 +32,12 @@ int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank
     for (size_t i = 0; i < ranks.size(); ++i) {
       const LlamaModel& m = *ranks[i].model;
       const MemoryInfo memory = m.backend().memory_info();
-      const size_t rank_block_bytes = m.kv_block_bytes(sizes.block_size);
+      const size_t rank_block_bytes = m.kv_block_bytes(sizes.block_size) + (i == 0 ? draft_block_bytes : 0);
       const double allowed = budget.gpu_memory_utilization * double(memory.total_bytes);
       const double in_use = double(memory.total_bytes - memory.free_bytes);
-      const double activations = double(m.workspace_bytes(sizes.max_num_batched_tokens, sizes.max_logits_rows()));
+      double activations = double(m.workspace_bytes(sizes.max_num_batched_tokens, sizes.max_logits_rows()));
+      if (i == 0 && draft)
+        activations += double(draft->workspace_bytes(sizes.max_num_batched_tokens + sizes.max_num_seqs, sizes.max_num_seqs));
       const double margin = 1.0 * double(1ull << 30);
       const double kv_bytes = std::max(0.0, allowed - in_use - activations - margin);
       const std::string gpu = ranks.size() > 1 ? " on GPU " + std::to_string(i) : "";

@@ -25,6 +25,9 @@ struct KvMemoryBudget {
 // max_num_seqs full-length sequences need. Logs the plan unless quiet. Throws tern::Error,
 // with the longest max_model_len that fits and the flags to change, when one
 // max_model_len sequence does not fit.
-int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank>& ranks, const EngineSizes& sizes);
+// A draft model (speculative decoding, on rank 0) keeps its own KV for every block and
+// its activations: `draft` adds them to rank 0's share.
+int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank>& ranks, const EngineSizes& sizes,
+                       const LlamaModel* draft = nullptr);
 
 }  // namespace tern

@@ -167,8 +167,19 @@ int32_t ModelRunner::graph_size_for(const StepBatch& batch) const {
   return it == graphs.end() ? 0 : it->first;
 }
 
-std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
-  test_hooks::before_step(batch);
+void ModelRunner::set_draft_model(std::unique_ptr<LlamaModel> draft) {
+  TERN_CHECK(ranks_.size() == 1, "a draft model needs a single rank, not ", ranks_.size());
+  TERN_CHECK(config_.sizes.max_draft_tokens > 0, "a draft model needs sizes with max_draft_tokens > 0");
+  TERN_CHECK(&draft->backend() == &model().backend(), "the draft model must be on the target's backend");
+  memory_.weights_bytes += int64_t(draft->weights_device_bytes());
+  memory_.kv_block_bytes += int64_t(draft->kv_block_bytes(config_.sizes.block_size));
+  draft_ = std::make_unique<DraftModel>(std::move(draft), config_.sizes, model().config().vocab_size);
+}
+
+std::vector<SampledToken> ModelRunner::execute(const StepBatch& scheduled) {
+  test_hooks::before_step(scheduled);
+  // With a draft model its drafts replace the scheduler's placeholders.
+  const StepBatch& batch = draft_ ? draft_->propose(scheduled) : scheduled;
   const int32_t graph_size = graph_size_for(batch);
   const int64_t vocab = model().config().vocab_size;
   expand_sampled_rows(batch);
@@ -208,7 +219,9 @@ std::vector<SampledToken> ModelRunner::execute(const StepBatch& batch) {
     }
   });
   if (sampled_rows_.empty()) return {};
-  return verify_drafts(batch, sample(from_top, rows_adjusted));
+  std::vector<SampledToken> tokens = verify_drafts(batch, sample(from_top, rows_adjusted));
+  if (draft_) draft_->after_verify(batch, tokens);
+  return tokens;
 }
 
 void ModelRunner::expand_sampled_rows(const StepBatch& batch) {

@@ -26,6 +26,7 @@
 #include "engine/model_executor.h"
 #include "model/llama_model.h"
 #include "runner/sampler.h"
+#include "runner/draft_model.h"
 #include "runner/step_inputs.h"
 
 namespace tern {
@@ -56,6 +57,10 @@ class ModelRunner final : public ModelExecutor {
   // one thread per rank (the threads the shards were loaded on may be reused). Each rank
   // gets num_kv_blocks blocks of its KV heads.
   ModelRunner(std::vector<ModelRank> ranks, ModelRunnerConfig config, std::unique_ptr<RankThreads> threads);
+
+  // Speculative decoding with a draft model (runner/draft_model.h): its drafts replace
+  // the scheduler's placeholders. One rank only; the model is on rank 0's backend.
+  void set_draft_model(std::unique_ptr<LlamaModel> draft);
 
   std::vector<SampledToken> execute(const StepBatch& batch) override;
   const EngineSizes& sizes() const override { return config_.sizes; }
@@ -111,6 +116,7 @@ class ModelRunner final : public ModelExecutor {
   void score_prompt_rows(Rank& rank, const StepBatch& batch);
 
   std::vector<Rank> ranks_;  // declared first: destroyed after the buffers below
+  std::unique_ptr<DraftModel> draft_;
   std::unique_ptr<RankThreads> threads_;
   ModelRunnerConfig config_;
   int32_t top_k_ = 0;

@@ -75,11 +75,15 @@ std::string generate_all(const std::string& args) {
   return r.out;
 }
 
-TEST(DemoModel, NgramSpeculationAnswersEveryQuestionTokenForTokenAsWithout) {
+TEST(DemoModel, SpeculationAnswersEveryQuestionTokenForTokenAsWithout) {
+  const std::string draft = " --speculative-method draft --speculative-model '" +
+                            (kSource / "models/tern-demo-draft").string() + "'";
   for (const std::string sampling : {"--temperature 0", "--temperature 1 --seed 11"}) {
     const std::string plain = generate_all(sampling);
     EXPECT_EQ(generate_all(sampling + " --speculative-method ngram"), plain) << sampling;
     EXPECT_EQ(generate_all(sampling + " --speculative-method ngram --num-speculative-tokens 1"), plain) << sampling;
+    EXPECT_EQ(generate_all(sampling + draft), plain) << sampling;
+    EXPECT_EQ(generate_all(sampling + draft + " --num-speculative-tokens 7"), plain) << sampling;
   }
 }
 
