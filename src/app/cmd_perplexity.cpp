@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/hf_cache.h"
 #include "app/engine_options.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -24,7 +25,7 @@ namespace {
 
 struct PerplexityOptions {
   std::string model;
-  std::string revision = "main";
+  std::string revision = kDefaultRevision;
   std::string text_file;
   std::string jsonl_file;
   int64_t context = 0;  // 0: min(1024, max_position_embeddings)

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "app/commands.h"
+#include "app/hf_cache.h"
 #include "app/engine_options.h"
 #include "base/error.h"
 #include "tokenizer/chat_template.h"
@@ -16,7 +17,7 @@ namespace {
 
 struct RenderChatOptions {
   std::string model;
-  std::string revision = "main";
+  std::string revision = kDefaultRevision;
   bool no_generation_prompt = false;
 };
 

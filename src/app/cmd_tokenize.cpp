@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/hf_cache.h"
 #include "app/engine_options.h"
 #include "base/error.h"
 #include "base/regular_file.h"
@@ -20,7 +21,7 @@ namespace {
 
 struct TokenizeOptions {
   std::string model;
-  std::string revision = "main";
+  std::string revision = kDefaultRevision;
   std::optional<std::string> text;  // set by --text (which may be empty)
   std::string input_json;
   bool no_special = false;
@@ -28,7 +29,7 @@ struct TokenizeOptions {
 
 struct DetokenizeOptions {
   std::string model;
-  std::string revision = "main";
+  std::string revision = kDefaultRevision;
   std::string input_json;
   bool skip_special_tokens = false;
 };

@@ -18,7 +18,7 @@ namespace tern::app {
 
 struct EngineOptions {
   std::string model;              // model folder or Hugging Face repo id; empty: the built-in demo model
-  std::string revision = "main";  // of a repo id in the Hugging Face cache
+  std::string revision = kDefaultRevision;  // of a repo id in the Hugging Face cache
   std::string backend = "auto";   // auto | cpu | cuda
   int tensor_parallel_size = 1;   // ranks the model is split over (GPUs on CUDA)
   // The flags' sizes; max_num_batched_tokens and max_num_seqs stay 0 unless given, for

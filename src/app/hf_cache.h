@@ -10,6 +10,9 @@
 
 namespace tern::app {
 
+// The revision of a repo id when none is given, as huggingface_hub's default.
+inline const std::string kDefaultRevision = "main";
+
 // The environment variables that place the hub cache, as huggingface_hub reads them.
 struct HubCacheEnv {
   std::string hf_hub_cache;    // HF_HUB_CACHE: the hub cache itself
