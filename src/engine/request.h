@@ -45,6 +45,9 @@ struct Sequence {
   // Speculative decoding, in a step where the sequence drafts: its last token, then the
   // drafts; the step computes all of them and verifies the drafts.
   std::vector<int32_t> verify_token_ids;
+  // Moving average of the fraction of its drafts accepted per verifying step: sets how many
+  // it drafts (Scheduler::propose_drafts).
+  float draft_acceptance = 1.0f;
 
   int32_t num_tokens() const { return static_cast<int32_t>(token_ids.size()); }
   int32_t num_prompt_tokens() const;

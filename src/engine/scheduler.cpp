@@ -1,6 +1,7 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "base/error.h"
@@ -224,11 +225,19 @@ int32_t Scheduler::prompt_logprob_cap(const Sequence& seq) const {
   return prompt_logprob_budget_;
 }
 
+int32_t Scheduler::drafts_for(float acceptance) const {
+  // With acceptance a per draft, a run of accepted drafts is a / (1 - a) long on average;
+  // drafting past twice that mostly buys rejected positions. At least one draft, so the
+  // estimate can recover.
+  const float run = acceptance / std::max(1.0f - acceptance, 1e-3f);
+  return std::clamp(static_cast<int32_t>(std::ceil(2.0f * run)), 1, config_.speculative.num_tokens);
+}
+
 int32_t Scheduler::propose_drafts(Sequence& seq) {
   // A grammar's mask and banned ids hold for the next token only, so such a sequence
   // does not draft; neither does one whose next token may be its last.
   if (draft_budget_ == 0 || seq.matcher || !banned_token_ids(seq).empty()) return 0;
-  const int32_t most = std::min({config_.speculative.num_tokens, draft_budget_, budget_ - 1,
+  const int32_t most = std::min({drafts_for(seq.draft_acceptance), draft_budget_, budget_ - 1,
                                  seq.request->params.max_tokens - seq.num_output_tokens() - 1,
                                  sizes_.max_model_len - seq.num_tokens() - 1});
   if (most <= 0) return 0;
@@ -399,7 +408,11 @@ const std::vector<SequenceUpdate>& Scheduler::update_from_output(const Scheduler
     }
     // Each row after the first exists because the token before it equalled its draft; the
     // count stands even when a stop condition then dropped some of them.
-    if (s.num_draft_tokens > 0) speculation_.add(s.num_draft_tokens, static_cast<int32_t>(tokens.size()) - 1);
+    if (s.num_draft_tokens > 0) {
+      const int32_t accepted = static_cast<int32_t>(tokens.size()) - 1;
+      speculation_.add(s.num_draft_tokens, accepted);
+      seq.draft_acceptance = 0.7f * seq.draft_acceptance + 0.3f * float(accepted) / float(s.num_draft_tokens);
+    }
     if (seq.status != SequenceStatus::kRunning) continue;
     const SampledToken& last = updates_[first_update].sampled.back();
     if (&last != &tokens.back() && tokens[updates_[first_update].sampled.size()].numerical_error) {

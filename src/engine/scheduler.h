@@ -101,6 +101,9 @@ class Scheduler {
   // for this step, within the step's budgets, max_tokens and max_model_len; returns how
   // many drafts (0: it decodes one token).
   int32_t propose_drafts(Sequence& seq);
+  // Drafts worth proposing for a sequence whose drafts were accepted at `acceptance`
+  // (1..num_tokens).
+  int32_t drafts_for(float acceptance) const;
   void add_to_batch(Sequence& seq, int32_t num_new_tokens, int32_t num_draft_tokens = 0);
   // Tokens `seq` may compute this step as far as prompt logprobs go: the step's remaining
   // scored-position budget while it computes a prompt it scores, else no limit.

@@ -148,6 +148,31 @@ TEST(SpeculativeDecoding, NoDraftsWhenMoreSequencesDecodeThanTheBatchLimit) {
   EXPECT_GT(t.engine->stats().speculation.num_draft_tokens, 0) << "the last three draft once the first ends";
 }
 
+// 1 1 X 1 1 Y 1 1 Z ...: after each "1 1" comes a new token, so prompt lookup always
+// drafts what followed the previous "1 1", and is always wrong.
+int32_t counting_next(const StepSequence&, std::span<const int32_t> tokens) {
+  const size_t n = tokens.size();
+  if (n >= 2 && tokens[n - 1] == 1 && tokens[n - 2] == 1) return 100 + static_cast<int32_t>(n);
+  return 1;
+}
+
+TEST(SpeculativeDecoding, ASequenceWhoseDraftsAreRejectedDraftsFewer) {
+  TestEngine t = make_engine(with_drafts({}, 64), speculative_config(4), counting_next);
+  SamplingParams p = greedy(60);
+  p.ignore_eos = true;
+  RequestHandle h = t.engine->add_request({1, 1, 7, 1, 1, 8, 1, 1}, p);
+  t.run();
+  EXPECT_EQ(take(h).token_ids[0].size(), 60u);
+  std::vector<int32_t> drafts;
+  for (const auto& step : t.executor->steps)
+    for (const FakeExecutor::Record& r : step)
+      if (r.num_draft_tokens > 0) drafts.push_back(r.num_draft_tokens);
+  ASSERT_GE(drafts.size(), 10u);
+  EXPECT_GE(drafts.front(), 3) << "a new sequence drafts all the text offers";
+  EXPECT_EQ(drafts.back(), 1) << "after its drafts keep failing, one";
+  EXPECT_EQ(t.engine->stats().speculation.num_accepted_tokens, 0);
+}
+
 TEST(SpeculativeDecoding, StructuredOutputAndMinTokensDecodeWithoutDrafts) {
   TestEngine t = make_engine(with_drafts({}, 64), speculative_config(), echo_next);
   std::mt19937 rng(2);
