@@ -4,10 +4,13 @@
 // cache in the target's block numbering: a sequence's block table indexes both pools, so
 // the scheduler's allocation, prefix cache and copy-on-write cover the draft too.
 //
-// Per step, for every sequence of the batch the draft first computes what the target has
-// and it has not (its "catch-up": the step's new tokens, plus a token the target accepted
-// without the draft having computed it); a drafting sequence's catch-up ends with its last
-// token, whose row gives draft 1; then K - 1 one-token forwards give drafts 2..K.
+// In a step where some sequence drafts, the draft first computes, for every sequence of
+// the batch, what the target has and it has not (its "catch-up": the step's new tokens, a
+// token the target accepted without the draft having computed it, and whatever the target
+// computed while the draft was idle), drafting sequences first, within its step budget; a
+// drafting sequence whose catch-up reaches its last token gets draft 1 from that row, then
+// K - 1 one-token forwards give drafts 2..K. In a step where sequences decode and none
+// drafts (a batch above the disable-by-batch-size limit) the draft does not run at all.
 // Drafts are the draft model's argmax: a proposal with probability 1, which the runner's
 // verification accepts exactly when the target samples it.
 #pragma once
@@ -23,6 +26,11 @@
 #include "runner/step_inputs.h"
 
 namespace tern {
+
+// The draft's sizes for a target's: room for the target's step, a token per sequence, and
+// as much again to catch up on what the target computed while the draft was idle; no
+// drafts or scored prompt rows of its own.
+EngineSizes draft_model_sizes(const EngineSizes& target);
 
 class DraftModel {
  public:
@@ -55,10 +63,19 @@ class DraftModel {
   std::unique_ptr<StepInputs> inputs_;
   Tensor top_ids_, top_values_, top_lse_;  // device [max_num_seqs, 1]
   std::vector<int32_t> host_ids_;
-  // Tokens of each sequence whose draft KV is computed (by seq_id); a sequence the runner
-  // has not seen starts where the target stands (a prefix-cache hit's blocks hold the
-  // draft's KV too: the draft computed every token the target did).
-  std::unordered_map<uint64_t, int32_t> computed_;
+  // Drops the progress of sequences absent from many steps (finished ones).
+  void forget_unseen();
+
+  // Per sequence (by seq_id): tokens whose draft KV is computed, and the last step it was
+  // in. A sequence first seen starts where the target stands: a prefix-cache hit's blocks
+  // hold the draft's KV too when the draft computed them (else drafts are poorer, never
+  // wrong).
+  struct Progress {
+    int32_t computed = 0;
+    uint64_t seen = 0;
+  };
+  std::unordered_map<uint64_t, Progress> progress_;
+  uint64_t step_ = 0;
   StepBatch drafted_;
   std::vector<std::vector<int32_t>> token_buffers_;  // catch-up tokens, then each step's drafts
 };

@@ -36,8 +36,10 @@ int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank
       const double allowed = budget.gpu_memory_utilization * double(memory.total_bytes);
       const double in_use = double(memory.total_bytes - memory.free_bytes);
       double activations = double(m.workspace_bytes(sizes.max_num_batched_tokens, sizes.max_logits_rows()));
-      if (i == 0 && draft)
-        activations += double(draft->workspace_bytes(sizes.max_num_batched_tokens + sizes.max_num_seqs, sizes.max_num_seqs));
+      if (i == 0 && draft) {
+        const EngineSizes d = draft_model_sizes(sizes);
+        activations += double(draft->workspace_bytes(d.max_num_batched_tokens, d.max_logits_rows()));
+      }
       const double margin = 1.0 * double(1ull << 30);
       const double kv_bytes = std::max(0.0, allowed - in_use - activations - margin);
       const std::string gpu = ranks.size() > 1 ? " on GPU " + std::to_string(i) : "";

@@ -84,6 +84,8 @@ TEST(DemoModel, SpeculationAnswersEveryQuestionTokenForTokenAsWithout) {
     EXPECT_EQ(generate_all(sampling + " --speculative-method ngram --num-speculative-tokens 1"), plain) << sampling;
     EXPECT_EQ(generate_all(sampling + draft), plain) << sampling;
     EXPECT_EQ(generate_all(sampling + draft + " --num-speculative-tokens 7"), plain) << sampling;
+    // The draft idle while more than 4 of the 40 decode, catching up afterwards.
+    EXPECT_EQ(generate_all(sampling + draft + " --speculative-disable-by-batch-size 4"), plain) << sampling;
   }
 }
 

@@ -34,6 +34,19 @@ TEST(CliSpeculative, ADraftModelThatIsTheTargetHasEveryDraftAccepted) {
   }
 }
 
+TEST(CliSpeculative, ADraftIdleWhileTheBatchIsLargeCatchesUpWhenDraftingResumes) {
+  // Eight requests, drafts only once at most three decode: the draft skips the steps
+  // before, then computes what it missed (within its step budget; a sequence not caught
+  // up yet drafts its last token repeated, which is mostly rejected).
+  const nlohmann::json r = bench("--speculative-method draft --speculative-model '" + kTiny +
+                                 "' --speculative-disable-by-batch-size 3 --input-len 200 --output-len 60 "
+                                 "--num-requests 8 --max-num-batched-tokens 256");
+  const nlohmann::json& spec = r["speculative"];
+  EXPECT_GT(spec["draft_tokens"].get<int64_t>(), 0);
+  EXPECT_GT(spec["acceptance_rate"].get<double>(), 0.8) << spec;
+  EXPECT_EQ(r["output_tokens"], 8 * 60);
+}
+
 TEST(CliSpeculative, FlagsThatCannotRunAreRefusedBeforeLoading) {
   auto r = testing::run_tern("generate --model '" + kTiny + "' --prompt hi --speculative-method draft");
   EXPECT_NE(r.exit_code, 0);
