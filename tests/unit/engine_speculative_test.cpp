@@ -173,6 +173,47 @@ TEST(SpeculativeDecoding, ASequenceWhoseDraftsAreRejectedDraftsFewer) {
   EXPECT_EQ(t.engine->stats().speculation.num_accepted_tokens, 0);
 }
 
+TEST(SpeculativeDecoding, NaNLogitsInAVerifyRowFailOnlyThatRequestAfterItsAcceptedTokens) {
+  std::mt19937 rng(17);
+  const std::vector<int32_t> bad = random_tokens(rng, 40);
+  const std::vector<Job> others = {{random_tokens(rng, 30), greedy(30)}, {random_tokens(rng, 50), seeded(30, 3)}};
+  const EngineSizes sizes = with_drafts({}, 64);
+  TestEngine t = make_engine(sizes, speculative_config(), echo_next);
+  // The bad request's rows turn NaN once it has 12 tokens of output and drafts (its rows
+  // see the drafts before them as output).
+  t.executor->nan_when = [&](const StepSequence& seq) {
+    return seq.prompt_token_ids[0] == bad[0] && seq.output_token_ids.size() >= 12;
+  };
+  SamplingParams p = greedy(40);
+  p.ignore_eos = true;
+  RequestHandle hb = t.engine->add_request(bad, p);
+  std::vector<RequestHandle> ho;
+  for (const Job& job : others) ho.push_back(t.engine->add_request(job.prompt, job.params));
+  t.run();
+  const Result rb = take(hb);
+  EXPECT_EQ(rb.finish[0], FinishReason::kError);
+  EXPECT_NE(rb.error.find("numerical"), std::string::npos) << rb.error;
+  EXPECT_EQ(rb.token_ids[0].size(), 12u) << "every token before the bad row, none after";
+  TestEngine plain = make_engine({}, {}, echo_next);
+  const std::vector<Result> expected = run_together(plain, others);
+  for (size_t i = 0; i < others.size(); ++i) EXPECT_EQ(take(ho[i]), expected[i]) << "request " << i;
+  EXPECT_EQ(t.engine->stats().num_used_kv_blocks, 0);
+}
+
+TEST(SpeculativeDecoding, AnAbortBetweenVerifyStepsReturnsEveryBlock) {
+  TestEngine t = make_engine(with_drafts({}, 64), speculative_config(), echo_next);
+  std::mt19937 rng(23);
+  SamplingParams p = greedy(200);
+  p.ignore_eos = true;
+  RequestHandle h = t.engine->add_request(random_tokens(rng, 40), p);
+  for (int i = 0; i < 12; ++i) t.engine->step();
+  EXPECT_GT(t.engine->stats().speculation.num_draft_tokens, 0);
+  t.engine->abort(h.request_id());
+  t.run();
+  EXPECT_EQ(take(h).finish[0], FinishReason::kAbort);
+  EXPECT_EQ(t.engine->stats().num_used_kv_blocks, 0);
+}
+
 TEST(SpeculativeDecoding, StructuredOutputAndMinTokensDecodeWithoutDrafts) {
   TestEngine t = make_engine(with_drafts({}, 64), speculative_config(), echo_next);
   std::mt19937 rng(2);
