@@ -8,7 +8,10 @@
 #     verify_cost_ratio = plain tok/s / speculative tok/s;
 #   - batch-1 speedup at acceptance 0.5, 0.7, 0.9 with K = 4 and 8;
 #   - 64 concurrent: the default policy (no drafts above 16 decoding sequences) and drafts
-#     forced on (--speculative-disable-by-batch-size 64), acceptance 0.7.
+#     forced on (--speculative-disable-by-batch-size 64), acceptance 0.7;
+#   - a random Qwen2.5-0.5B-shaped draft model (DRAFT, made with tools/hf_reference.py
+#     --shape qwen2.5-0.5b): batch 1, K = 4, acceptance 0, so a step costs the verify and 4
+#     draft forwards; and 64 concurrent with the default policy (the draft idle).
 # Writes OUT/<gpu>-<date>-speculative.json. About 6 minutes on an H100.
 #
 #   scripts/gpu-speculative.sh TERN_HOOKS_BINARY COMMIT
@@ -19,6 +22,7 @@ set -u -o pipefail
 TERN=$(realpath "$1")
 COMMIT=${2:-unknown}
 MODEL=${MODEL:-/tmp/qwen7b}
+DRAFT=${DRAFT:-/tmp/qwen05b}
 OUT=${OUT:-$PWD/gpu-speculative-out}
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
@@ -39,6 +43,10 @@ run() {
 }
 spec() { echo --speculative-method ngram --num-speculative-tokens "$1"; }
 
+if [ ! -f "$DRAFT/config.json" ]; then
+  timeout 300 python3 tools/hf_reference.py --model-dir "$DRAFT" --shape qwen2.5-0.5b \
+    --tokenizer tests/data/tokenizers/qwen2.5 --out "$OUT/draft.json" 2>&1 | grep -v Warning | tail -1
+fi
 run b1-plain - 1
 for k in 1 2 4 8; do run "b1-k$k-a0" 0 1 $(spec $k); done
 for a in 0.5 0.7 0.9; do for k in 4 8; do run "b1-k$k-a$a" $a 1 $(spec $k); done; done
@@ -47,6 +55,9 @@ for k in 2 4; do run "b8-k$k-a0" 0 8 $(spec $k); done
 run c64-plain - 64
 run c64-k4-a0.7-adaptive 0.7 64 $(spec 4)
 run c64-k4-a0.7-forced 0.7 64 $(spec 4) --speculative-disable-by-batch-size 64
+draft() { echo --speculative-method draft --speculative-model "$DRAFT" --num-speculative-tokens "$1"; }
+run b1-draft-k4-a0 0 1 $(draft 4)
+run c64-draft-k4-adaptive 0.7 64 $(draft 4)
 
 python3 - "$OUT" "$STAMP" "$GPU" "$COMMIT" <<'PY'
 import json, os, sys
@@ -68,6 +79,11 @@ result = {
     },
     "speedup_b1_by_acceptance": {a: {k: ratio(tps(f"b1-k{k}-a{a}"), b1) for k in (4, 8)} for a in ("0.5", "0.7", "0.9")},
     "throughput_ratio_c64_adaptive": ratio(tps("c64-k4-a0.7-adaptive"), c64),
+    "throughput_ratio_c64_draft_model_adaptive": ratio(tps("c64-draft-k4-adaptive"), c64),
+    # One 0.5B-shaped draft forward (batch 1), as a fraction of a 7B decode step: the step
+    # with 4 drafts at acceptance 0 costs the verify (K=4) plus 4 of them.
+    "draft_cost_per_token_ratio": (ratio(b1, tps("b1-draft-k4-a0")) - ratio(b1, tps("b1-k4-a0"))) / 4
+    if ratio(b1, tps("b1-draft-k4-a0")) and ratio(b1, tps("b1-k4-a0")) else None,
     "throughput_ratio_c64_drafts_forced": ratio(tps("c64-k4-a0.7-forced"), c64),
     "note": "verify cost ratio: plain tok/s over speculative tok/s at acceptance 0 (one token per verify step); "
             "speedups are speculative over plain tok/s at batch 1; all in this one call",

@@ -12,6 +12,8 @@ Runs on the GPU machine (torch + transformers):
    saved as safetensors with the Qwen2.5 tokenizer files.
 2. Reference outputs (bf16, sdpa): for a few prompts, the last-position logits and a 32-token
    greedy continuation (ids written to the JSON; logits to MODEL_DIR/reference_logits.safetensors).
+   With --shape qwen2.5-0.5b: Qwen2.5-0.5B's shapes instead (tied embeddings), a draft
+   model for speculative decoding of the 7B; only the model is made.
 3. With --bench: transformers generate() baselines on the same model: batch-1 decode tokens/s at
    128 and 2048 tokens of context, time to first token for a 2048-token prompt, and decode
    throughput at batch 1..256 (median of timed runs after a warm-up).
@@ -30,6 +32,12 @@ from transformers import AutoConfig, AutoModelForCausalLM
 QWEN7B = dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
               num_attention_heads=28, num_key_value_heads=4, max_position_embeddings=32768, rms_norm_eps=1e-6,
               tie_word_embeddings=False, bos_token_id=151643, eos_token_id=151645)
+# Qwen2.5-0.5B-Instruct's shapes: a draft model for speculative decoding of the 7B (same
+# tokenizer; its vocabulary is the tokenizer's 151,936 rows, fewer than the 7B's padded 152,064).
+QWEN05B = dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+               num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768, rms_norm_eps=1e-6,
+               tie_word_embeddings=True, bos_token_id=151643, eos_token_id=151645)
+SHAPES = {"qwen2.5-7b": QWEN7B, "qwen2.5-0.5b": QWEN05B}
 GREEDY = 32
 PROMPTS = ["The capital of France is", "def fibonacci(n):", "你好，请介绍一下你自己。",
            "In 1905, Albert Einstein published four papers that", "SELECT name, price FROM products WHERE",
@@ -37,8 +45,8 @@ PROMPTS = ["The capital of France is", "def fibonacci(n):", "你好，请介绍�
            "Write a haiku about autumn leaves:"]
 
 
-def create(model_dir, tokenizer_dir, num_layers):
-    shapes = dict(QWEN7B, num_hidden_layers=num_layers)
+def create(model_dir, tokenizer_dir, shape, num_layers):
+    shapes = dict(SHAPES[shape], num_hidden_layers=num_layers or SHAPES[shape]["num_hidden_layers"])
     cfg = AutoConfig.for_model("qwen2", rope_parameters={"rope_type": "default", "rope_theta": 1e6}, **shapes)
     if getattr(cfg, "rope_parameters", None) is None:
         cfg = AutoConfig.for_model("qwen2", rope_theta=1e6, **shapes)
@@ -108,17 +116,19 @@ def main():
     ap.add_argument("--tokenizer", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--bench", action="store_true")
-    ap.add_argument("--num-layers", type=int, default=QWEN7B["num_hidden_layers"],
-                    help="decoder layers (default 28, the real model's); fewer make a quicker model of the same "
-                         "layer shapes, for comparisons of the same binary's kernels before and after a change")
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="qwen2.5-7b",
+                    help="the model's shapes (qwen2.5-0.5b: a draft model for the 7B; no reference outputs)")
+    ap.add_argument("--num-layers", type=int, default=0,
+                    help="decoder layers (default: the shape's, 28 for the 7B); fewer make a quicker model of the "
+                         "same layer shapes, for comparisons of the same binary's kernels before and after a change")
     ap.add_argument("--no-reference", action="store_true", help="only create the model")
     args = ap.parse_args()
     t0 = time.time()
     if not os.path.exists(os.path.join(args.model_dir, "config.json")):
         os.makedirs(args.model_dir, exist_ok=True)
-        model = create(args.model_dir, args.tokenizer, args.num_layers)
+        model = create(args.model_dir, args.tokenizer, args.shape, args.num_layers)
         print(f"created {args.model_dir} in {time.time() - t0:.0f}s", flush=True)
-        if args.no_reference:
+        if args.no_reference or args.shape != "qwen2.5-7b":
             return
     else:
         model = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype=torch.bfloat16).cuda()
