@@ -54,8 +54,9 @@ for (const [method, server] of [["ngram", () => ngram], ["draft", () => draft]])
     }
   });
 
-  test(`${method}: streamed text equals the non-streamed text`, async () => {
-    for (const body of bodies().filter((b) => !b.n)) {
+  test(`${method}: streamed text and logprobs equal the non-streamed ones`, async () => {
+    const streamed = bodies().filter((b) => !b.n).map((b) => ({ ...b, logprobs: true, top_logprobs: 2 }));
+    for (const body of streamed) {
       const whole = await postJson(server().url, "/v1/chat/completions", body);
       const r = await fetch(server().url + "/v1/chat/completions", {
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ ...body, stream: true }),
@@ -63,6 +64,8 @@ for (const [method, server] of [["ngram", () => ngram], ["draft", () => draft]])
       const events = (await readSse(r)).filter((e) => e !== "[DONE]");
       const text = events.map((e) => e.choices[0]?.delta?.content ?? "").join("");
       assert.equal(text, whole.json.choices[0].message.content, JSON.stringify(body));
+      const logprobs = events.flatMap((e) => e.choices[0]?.logprobs?.content ?? []);
+      assert.deepEqual(logprobs, whole.json.choices[0].logprobs.content, JSON.stringify(body));
     }
   });
 
