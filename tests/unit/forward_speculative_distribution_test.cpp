@@ -5,8 +5,9 @@
 // The third output token is sampled in the second row of a verify step whenever the
 // second token took the draft; among those runs, the third token's frequencies must match
 // the model's own probabilities after that context (computed separately, in one forward
-// over the whole sequence): a chi-square test over the 8 likeliest tokens and the rest,
-// with a 1e-4 false-failure rate. (That greedy and seeded outputs equal plain decoding's is
+// over the whole sequence): a chi-square test over the likeliest tokens (up to 8, each
+// expected at least 5 times) and the rest, with a 1e-4 false-failure rate; 12,000 seeds,
+// 2,000 in sanitizer builds. (That greedy and seeded outputs equal plain decoding's is
 // tested in cli_demo_test.cpp and engine_speculative_test.cpp; this checks the same
 // promise as a statement about distributions.)
 #include <gtest/gtest.h>
@@ -21,6 +22,7 @@
 #include "forward_support.h"
 #include "model/load_model.h"
 #include "runner/model_runner.h"
+#include "test_support.h"
 
 namespace tern {
 namespace {
@@ -28,7 +30,8 @@ namespace {
 const std::string kModel = std::string(TERN_TEST_DATA) + "/models/tiny-qwen2";
 
 TEST(SpeculativeSampling, TokensFromVerifyRowsFollowTheTargetDistribution) {
-  constexpr int32_t kSeeds = 12000;
+  // Fewer in sanitizer builds, whose engine steps are tens of times slower.
+  constexpr int32_t kSeeds = testing::kSanitizerSlowdown > 1 ? 2000 : 12000;
   // The random model's distributions are flat at temperature 1; at 0.25 a draft is taken
   // often enough to test the rows after it. The expected probabilities use the same.
   constexpr float kTemperature = 0.25f;
@@ -90,28 +93,30 @@ TEST(SpeculativeSampling, TokensFromVerifyRowsFollowTheTargetDistribution) {
   std::vector<int32_t> third;
   for (const auto& o : outputs)
     if (o[0] == a && o[1] == b) third.push_back(o[2]);
-  ASSERT_GE(third.size(), 400u) << "too few runs took the draft to test the verify row: " << first[a]
+  ASSERT_GE(third.size(), 300u) << "too few runs took the draft to test the verify row: " << first[a]
                                  << " runs began with " << a;
 
   std::vector<int32_t> order(vocab);
   std::iota(order.begin(), order.end(), 0);
   std::ranges::sort(order, [&](int32_t x, int32_t y) { return p[size_t(x)] > p[size_t(y)]; });
-  constexpr int kBins = 8;  // the 8 likeliest tokens, then everything else
-  std::vector<double> expected(kBins + 1, 0.0), observed(kBins + 1, 0.0);
-  std::vector<int> bin(vocab, kBins);
-  for (int i = 0; i < kBins; ++i) bin[size_t(order[size_t(i)])] = i;
+  // The likeliest tokens each expected at least 5 times (at most 8), then everything else.
+  int bins = 0;
+  while (bins < 8 && p[size_t(order[size_t(bins)])] * double(third.size()) >= 5.0) ++bins;
+  ASSERT_GE(bins, 2);
+  std::vector<double> expected(size_t(bins) + 1, 0.0), observed(size_t(bins) + 1, 0.0);
+  std::vector<int> bin(vocab, bins);
+  for (int i = 0; i < bins; ++i) bin[size_t(order[size_t(i)])] = i;
   for (size_t t = 0; t < vocab; ++t) expected[size_t(bin[t])] += p[t] * double(third.size());
   for (int32_t t : third) observed[size_t(bin[size_t(t)])] += 1;
+  ASSERT_GE(expected[size_t(bins)], 5.0) << "the rest";
   double chi2 = 0;
-  for (int i = 0; i <= kBins; ++i) {
-    ASSERT_GE(expected[size_t(i)], 5.0) << "bin " << i << " is too small for the chi-square approximation";
-    chi2 += (observed[size_t(i)] - expected[size_t(i)]) * (observed[size_t(i)] - expected[size_t(i)]) /
-            expected[size_t(i)];
-  }
-  // 8 degrees of freedom: P(chi2 > 31.83) = 1e-4.
-  EXPECT_LT(chi2, 31.83) << third.size() << " runs through the verify row";
+  for (size_t i = 0; i < expected.size(); ++i)
+    chi2 += (observed[i] - expected[i]) * (observed[i] - expected[i]) / expected[i];
+  // P(chi2 > bound) = 1e-4 for `bins` degrees of freedom (bins + 1 cells, probabilities known).
+  constexpr double kBound[9] = {0, 15.137, 18.421, 21.108, 23.513, 25.745, 27.856, 29.878, 31.828};
+  EXPECT_LT(chi2, kBound[bins]) << third.size() << " runs through the verify row, " << bins << " bins";
   std::cout << "first token " << a << " in " << first[a] << " of " << kSeeds << " runs, then the draft " << b << " in "
-            << third.size() << "; chi-square " << chi2 << " (8 degrees of freedom)\n";
+            << third.size() << "; chi-square " << chi2 << " (" << bins << " degrees of freedom, bound " << kBound[bins] << ")\n";
 }
 
 }  // namespace
