@@ -41,7 +41,10 @@ run() {
   python3 -c "import json,sys; r=json.load(open(sys.argv[1])); s=r.get('speculative',{}); print(f\"{sys.argv[2]:<22} {r['output_tokens_per_s']:9.1f} tok/s  tokens/verify {s.get('tokens_per_verify_step',1):.2f}\")" \
     "$OUT/$name.json" "$name" 2>/dev/null
 }
-spec() { echo --speculative-method ngram --num-speculative-tokens "$1"; }
+# K fixed (--speculative-fixed-k) for the costs and speedups by K; the 64-concurrent runs
+# use the default policy, which also drafts fewer after rejections.
+spec() { echo --speculative-method ngram --num-speculative-tokens "$1" --speculative-fixed-k; }
+adaptive() { echo --speculative-method ngram --num-speculative-tokens "$1"; }
 
 if [ ! -f "$DRAFT/config.json" ]; then
   timeout 300 python3 tools/hf_reference.py --model-dir "$DRAFT" --shape qwen2.5-0.5b \
@@ -53,10 +56,10 @@ for a in 0.5 0.7 0.9; do for k in 4 8; do run "b1-k$k-a$a" $a 1 $(spec $k); done
 run b8-plain - 8
 for k in 2 4; do run "b8-k$k-a0" 0 8 $(spec $k); done
 run c64-plain - 64
-run c64-k4-a0.7-adaptive 0.7 64 $(spec 4)
+run c64-k4-a0.7-adaptive 0.7 64 $(adaptive 4)
 run c64-k4-a0.7-forced 0.7 64 $(spec 4) --speculative-disable-by-batch-size 64
 draft() { echo --speculative-method draft --speculative-model "$DRAFT" --num-speculative-tokens "$1"; }
-run b1-draft-k4-a0 0 1 $(draft 4)
+run b1-draft-k4-a0 0 1 $(draft 4) --speculative-fixed-k
 run c64-draft-k4-adaptive 0.7 64 $(draft 4)
 
 python3 - "$OUT" "$STAMP" "$GPU" "$COMMIT" <<'PY'

@@ -82,6 +82,9 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
                  "most draft tokens a sequence verifies per step")
       ->check(CLI::Range(1, SpeculationStats::kMaxDrafts))
       ->capture_default_str();
+  cmd.add_flag("--speculative-fixed-k", o.speculative.fixed_num_tokens,
+               "draft --num-speculative-tokens whenever the limits allow, also for sequences whose drafts keep "
+               "being rejected (by default they draft fewer); for measuring a fixed K");
   cmd.add_option("--speculative-disable-by-batch-size", o.speculative.disable_by_batch_size,
                  "no drafts in a step where more sequences than this decode (large batches are compute-bound: "
                  "verifying drafts would cost more than it saves)")
@@ -129,6 +132,7 @@ std::vector<std::string> engine_option_flags(const EngineOptions& o) {
   add("--num-speculative-tokens", o.speculative.num_tokens, defaults.speculative.num_tokens);
   add("--speculative-disable-by-batch-size", o.speculative.disable_by_batch_size,
       defaults.speculative.disable_by_batch_size);
+  if (o.speculative.fixed_num_tokens) flags.push_back("--speculative-fixed-k");
   add("--speculative-ngram-min", o.speculative.ngram.min_n, defaults.speculative.ngram.min_n);
   add("--speculative-ngram-max", o.speculative.ngram.max_n, defaults.speculative.ngram.max_n);
   if (o.no_prefix_caching) flags.push_back("--no-prefix-caching");

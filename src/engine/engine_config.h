@@ -39,6 +39,9 @@ struct SpeculativeConfig {
   // forward is no longer bound by reading the weights, and verifying drafts costs more
   // than their accepted tokens save (vLLM's disable_by_batch_size).
   int32_t disable_by_batch_size = 16;
+  // Draft num_tokens whenever the limits allow, whatever the sequence's acceptance (for
+  // measuring a fixed K); otherwise fewer after rejections (Scheduler::drafts_for).
+  bool fixed_num_tokens = false;
   NgramConfig ngram;
 };
 

@@ -226,6 +226,7 @@ int32_t Scheduler::prompt_logprob_cap(const Sequence& seq) const {
 }
 
 int32_t Scheduler::drafts_for(float acceptance) const {
+  if (config_.speculative.fixed_num_tokens) return config_.speculative.num_tokens;
   // With acceptance a per draft, a run of accepted drafts is a / (1 - a) long on average;
   // drafting past twice that mostly buys rejected positions. At least one draft, so the
   // estimate can recover.

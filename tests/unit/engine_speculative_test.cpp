@@ -162,7 +162,9 @@ TEST(SpeculativeDecoding, ASequenceWhoseDraftsAreRejectedDraftsFewer) {
   p.ignore_eos = true;
   RequestHandle h = t.engine->add_request({1, 1, 7, 1, 1, 8, 1, 1}, p);
   t.run();
-  EXPECT_EQ(take(h).token_ids[0].size(), 60u);
+  const Result adaptive = take(h);
+  ASSERT_EQ(adaptive.token_ids.size(), 1u);
+  EXPECT_EQ(adaptive.token_ids[0].size(), 60u);
   std::vector<int32_t> drafts;
   for (const auto& step : t.executor->steps)
     for (const FakeExecutor::Record& r : step)
@@ -171,6 +173,19 @@ TEST(SpeculativeDecoding, ASequenceWhoseDraftsAreRejectedDraftsFewer) {
   EXPECT_GE(drafts.front(), 3) << "a new sequence drafts all the text offers";
   EXPECT_EQ(drafts.back(), 1) << "after its drafts keep failing, one";
   EXPECT_EQ(t.engine->stats().speculation.num_accepted_tokens, 0);
+
+  EngineConfig fixed = speculative_config(4);
+  fixed.speculative.fixed_num_tokens = true;
+  TestEngine f = make_engine(with_drafts({}, 64), fixed, counting_next);
+  RequestHandle hf = f.engine->add_request({1, 1, 7, 1, 1, 8, 1, 1}, p);
+  f.run();
+  EXPECT_EQ(take(hf), adaptive);
+  std::vector<int32_t> fixed_drafts;
+  for (const auto& step : f.executor->steps)
+    for (const FakeExecutor::Record& r : step)
+      if (r.num_draft_tokens > 0) fixed_drafts.push_back(r.num_draft_tokens);
+  // All the text offers (what followed the previous "1 1": X 1 1), but near max_tokens.
+  EXPECT_GE(std::ranges::count(fixed_drafts, 3) + 2, std::ssize(fixed_drafts)) << "--speculative-fixed-k";
 }
 
 TEST(SpeculativeDecoding, NaNLogitsInAVerifyRowFailOnlyThatRequestAfterItsAcceptedTokens) {
