@@ -105,6 +105,26 @@ TEST(SpeculativeDecoding, OutputsEqualDecodingWithoutDraftsUnderKvPressure) {
   }
 }
 
+TEST(SpeculativeDecoding, TheBaselineModesGiveTheSameOutputsWithDrafts) {
+  const std::vector<Job> jobs = mixed_jobs(16, 31);
+  EngineSizes sizes = pressure_sizes();
+  sizes.num_kv_blocks = 256;
+  TestEngine plain = make_engine(sizes, {}, echo_next);
+  const std::vector<Result> expected = run_together(plain, jobs);
+  for (SchedulerMode mode : {SchedulerMode::kContinuous, SchedulerMode::kStatic}) {
+    for (KvLayout layout : {KvLayout::kPaged, KvLayout::kContiguous}) {
+      EngineConfig config = speculative_config();
+      config.scheduler = mode;
+      config.kv_layout = layout;
+      TestEngine t = make_engine(with_drafts(sizes, 32), config, echo_next);
+      EXPECT_EQ(run_together(t, jobs), expected)
+          << "static " << (mode == SchedulerMode::kStatic) << ", contiguous " << (layout == KvLayout::kContiguous);
+      EXPECT_GT(t.engine->stats().speculation.num_accepted_tokens, 0);
+      EXPECT_EQ(t.engine->stats().num_used_kv_blocks, 0);
+    }
+  }
+}
+
 TEST(SpeculativeDecoding, StopStringsLogprobsNAndMaxTokensBehaveAsWithoutDrafts) {
   std::mt19937 rng(4);
   std::vector<Job> jobs;
