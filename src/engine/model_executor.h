@@ -50,7 +50,7 @@ struct StepSequence {
   // Tokens that must not be sampled this step (eos and stop ids before min_tokens).
   std::span<const int32_t> banned_token_ids;
   // Structured output: this sequence's row in StepBatch::token_masks, or -1 when any
-  // token may be sampled.
+  // token may be sampled. With drafts, row mask_row + r masks the logits after draft r.
   int32_t mask_row = -1;
   // Prompt logprobs (scoring): with prompt_logprobs = N >= 0, the executor writes
   // prompt_logprobs_out[p] for each new position p whose next token p + 1 is a prompt

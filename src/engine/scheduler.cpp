@@ -235,18 +235,31 @@ int32_t Scheduler::drafts_for(float acceptance) const {
 }
 
 int32_t Scheduler::propose_drafts(Sequence& seq) {
-  // A grammar's mask and banned ids hold for the next token only, so such a sequence
-  // does not draft; neither does one whose next token may be its last.
-  if (draft_budget_ == 0 || seq.matcher || !banned_token_ids(seq).empty()) return 0;
+  // Banned ids hold for the next token only, so such a sequence does not draft; nor does
+  // one with a grammar when the executor drafts (its drafts cannot be checked here).
+  const bool executor_drafts = config_.speculative.method == SpeculativeMethod::kDraftModel;
+  if (draft_budget_ == 0 || !banned_token_ids(seq).empty() || (seq.matcher && executor_drafts)) return 0;
   const int32_t most = std::min({drafts_for(seq.draft_acceptance), draft_budget_, budget_ - 1,
                                  seq.request->params.max_tokens - seq.num_output_tokens() - 1,
                                  sizes_.max_model_len - seq.num_tokens() - 1});
   if (most <= 0) return 0;
   seq.verify_token_ids.assign(1, seq.token_ids.back());
-  if (config_.speculative.method == SpeculativeMethod::kDraftModel)
+  if (executor_drafts) {
     seq.verify_token_ids.resize(size_t(most) + 1, 0);  // placeholders: the executor's draft model fills them
-  else
+  } else {
     propose_ngram(seq.token_ids, config_.speculative.ngram, most, seq.verify_token_ids);
+    // With a grammar, the drafts end before the first one it refuses (or an end id): the
+    // mask of the row after it could allow nothing.
+    if (seq.matcher) {
+      grammar::Matcher probe = *seq.matcher;
+      size_t valid = 1;
+      while (valid < seq.verify_token_ids.size() &&
+             !contains(seq.request->stop_token_ids, seq.verify_token_ids[valid]) &&
+             probe.accept_token(seq.verify_token_ids[valid]))
+        ++valid;
+      seq.verify_token_ids.resize(valid);
+    }
+  }
   return static_cast<int32_t>(seq.verify_token_ids.size()) - 1;
 }
 

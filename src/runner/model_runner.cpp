@@ -246,6 +246,7 @@ void ModelRunner::expand_sampled_rows(const StepBatch& batch) {
       StepSequence row = seq;
       row.output_token_ids = output.first(known + r);
       row.num_draft_tokens = 0;
+      if (seq.mask_row >= 0) row.mask_row = seq.mask_row + int32_t(r);
       sampled_rows_.push_back(row);
     }
     offset += known + drafts;

@@ -10,6 +10,7 @@
 #include "engine/ngram_proposer.h"
 #include "engine/scheduler.h"
 #include "engine_support.h"
+#include "grammar_support.h"
 #include "scheduler_setup.h"
 
 namespace tern {
@@ -249,7 +250,7 @@ TEST(SpeculativeDecoding, AnAbortBetweenVerifyStepsReturnsEveryBlock) {
   EXPECT_EQ(t.engine->stats().num_used_kv_blocks, 0);
 }
 
-TEST(SpeculativeDecoding, StructuredOutputAndMinTokensDecodeWithoutDrafts) {
+TEST(SpeculativeDecoding, MinTokensDecodesWithoutDrafts) {
   TestEngine t = make_engine(with_drafts({}, 64), speculative_config(), echo_next);
   std::mt19937 rng(2);
   SamplingParams p = greedy(20);
@@ -258,6 +259,30 @@ TEST(SpeculativeDecoding, StructuredOutputAndMinTokensDecodeWithoutDrafts) {
   t.run();
   EXPECT_EQ(take(h).token_ids[0].size(), 20u);
   EXPECT_EQ(t.executor->num_draft_tokens(), 0);
+}
+
+TEST(SpeculativeDecoding, StructuredOutputDraftsWhatTheGrammarAllowsAndGivesTheSameOutputs) {
+  // Byte tokens that repeat ("abcab..."), which the echo model continues and prompt lookup
+  // drafts; the grammar allows some of them and masks the rest.
+  const std::string regex = "([abc]{2,5}x)+(w2[0-9][0-9] )?";
+  std::vector<Job> jobs;
+  for (int i = 0; i < 12; ++i) {
+    std::vector<int32_t> prompt;
+    for (int k = 0; k < 30; ++k) prompt.push_back("abcxbcaxcabx"[(k + i) % 12]);
+    Job job{prompt, i % 2 ? greedy(40) : seeded(40, 50 + i, i % 3 == 0 ? 2 : 1)};
+    job.params.grammar = fake_grammar(regex);
+    jobs.push_back(job);
+  }
+  TestEngine plain = make_engine({}, {}, echo_next);
+  TestEngine spec = make_engine(with_drafts({}, 64), speculative_config(), echo_next);
+  const std::vector<Result> expected = run_together(plain, jobs), results = run_together(spec, jobs);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    EXPECT_EQ(results[i], expected[i]) << "request " << i;
+    for (const std::string& text : results[i].text)
+      EXPECT_TRUE(grammar::testing::is_prefix(grammar::regex_grammar(regex), text)) << text;
+  }
+  EXPECT_GT(spec.engine->stats().speculation.num_accepted_tokens, 0);
+  EXPECT_EQ(spec.engine->stats().num_used_kv_blocks, 0);
 }
 
 // The scheduler alone: a drafting sequence's table, computed tokens and counters when the

@@ -10,10 +10,13 @@
 #include <ostream>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/grammar_vocabulary.h"
 #include "fake_model.h"
+#include "grammar/regex.h"
 
 namespace tern::testing {
 
@@ -151,6 +154,12 @@ inline Result run_alone(const EngineSizes& sizes, const Job& job) {
 inline EngineSizes pressure_sizes() {
   // 48 blocks of 16 (768 tokens) for 64 requests of up to 210 tokens; 64 tokens per step.
   return EngineSizes{.num_kv_blocks = 48, .max_num_batched_tokens = 64, .max_num_seqs = 32};
+}
+
+// A regex grammar over the fake tokenizer's vocabulary.
+inline std::shared_ptr<const grammar::CompiledGrammar> fake_grammar(std::string_view regex) {
+  static const auto vocab = grammar_vocabulary(FakeTokenizer());
+  return grammar::CompiledGrammar::compile(grammar::regex_grammar(regex), vocab);
 }
 
 }  // namespace tern::testing

@@ -422,11 +422,8 @@ TEST(EngineThread, StopAbortsWhatIsInFlight) {
 }
 
 // Structured output: the fake model's next token is a hash; the step's token masks make
-// it the next allowed token instead, as a real model's masked logits would.
-std::shared_ptr<const grammar::CompiledGrammar> fake_grammar(std::string_view regex) {
-  static const auto vocab = grammar_vocabulary(FakeTokenizer());
-  return grammar::CompiledGrammar::compile(grammar::regex_grammar(regex), vocab);
-}
+// it the next allowed token instead, as a real model's masked logits would
+// (fake_grammar in engine_support.h).
 
 TEST(EngineStructuredOutput, EveryCompletionMatchesItsGrammarAndStopsWhenItIsComplete) {
   TestEngine t = make_engine({});

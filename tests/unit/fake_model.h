@@ -154,7 +154,9 @@ class FakeExecutor : public ModelExecutor {
           tokens.push_back(s.token);
         }
         EXPECT_EQ(tokens, known) << "sequence " << seq.seq_id << ": the KV cache holds other tokens";
-        SampledToken token = sample(seq, tokens, masked_out);
+        StepSequence row = seq;  // row r's mask follows its drafts
+        if (seq.mask_row >= 0) row.mask_row = seq.mask_row + static_cast<int32_t>(r);
+        SampledToken token = sample(row, tokens, masked_out);
         const bool accepted = !token.numerical_error && r < drafts.size() && token.token_id == drafts[r];
         sampled.push_back(std::move(token));
         if (!accepted) break;
