@@ -384,61 +384,67 @@ const std::vector<SequenceUpdate>& Scheduler::update_from_output(const Scheduler
       finish(seq, FinishReason::kLength);
       continue;
     }
-    const size_t first_update = updates_.size();
-    for (size_t i = 0; i < tokens.size(); ++i) {
-      const SampledToken& token = tokens[i];
-      if (i > 0) {
-        // Token i - 1 was the draft verified here, so its KV is right.
-        if (token.numerical_error) break;  // the row after an accepted draft: handled below
-        ++seq.num_computed_tokens;
-      }
-      // A clean sample vouches for the KV of every computed token.
-      kv_.cache_blocks(seq.seq_id, seq.block_hashes, seq.token_ids, seq.num_computed_tokens);
-      seq.token_ids.push_back(token.token_id);
-      kv_.extend_block_hashes(seq.block_hashes, seq.token_ids);
-      // Structured output: the sampled token was allowed by the step's mask, so the grammar
-      // takes it (a stop id ends the output instead of being text).
-      if (seq.matcher && !contains(seq.request->stop_token_ids, token.token_id) &&
-          !seq.matcher->accept_token(token.token_id)) {
-        fail_request_with_updates(*seq.request, "internal error: the grammar refused token " +
-                                                    std::to_string(token.token_id) + " that its mask allowed");
-        break;
-      }
-      std::optional<FinishReason> reason = check_stop(seq);
-      // A stop id ends the output without being text; any other token may complete a stop
-      // string, which wins over a length limit reached by the same token.
-      const bool stop_id = reason == FinishReason::kStop && contains(seq.request->stop_token_ids, token.token_id);
-      if (!stop_id && stop_string && stop_string(seq, token)) reason = FinishReason::kStop;
-      if (i == 0) {
-        updates_.push_back({&seq, tokens.first(1), reason});
-      } else {
-        updates_[first_update].sampled = tokens.first(i + 1);
-        updates_[first_update].finish = reason;
-      }
-      if (reason) {
-        finish(seq, *reason);
-        break;
-      }
-    }
-    // Each row after the first exists because the token before it equalled its draft; the
-    // count stands even when a stop condition then dropped some of them.
-    if (s.num_draft_tokens > 0) {
-      const int32_t accepted = static_cast<int32_t>(tokens.size()) - 1;
-      speculation_.add(s.num_draft_tokens, accepted);
-      seq.draft_acceptance = 0.7f * seq.draft_acceptance + 0.3f * float(accepted) / float(s.num_draft_tokens);
-    }
-    if (seq.status != SequenceStatus::kRunning) continue;
-    const SampledToken& last = updates_[first_update].sampled.back();
-    if (&last != &tokens.back() && tokens[updates_[first_update].sampled.size()].numerical_error) {
-      fail_numerical(seq, tokens[updates_[first_update].sampled.size()]);
-      continue;
-    }
-    // Rejected drafts leave KV nothing will read; their blocks go back to the pool.
-    if (s.num_draft_tokens > 0 && config_.kv_layout == KvLayout::kPaged) kv_.shrink(seq.seq_id, seq.num_tokens());
+    append_tokens(s, tokens, stop_string);
   }
   TERN_CHECK(next == sampled.size(), "the executor returned ", sampled.size(), " tokens, ", next,
              " for the sampled sequences");
   return updates_;
+}
+
+void Scheduler::append_tokens(const ScheduledSequence& s, std::span<const SampledToken> tokens,
+                              const StopStringCheck& stop_string) {
+  Sequence& seq = *s.seq;
+  const size_t first_update = updates_.size();
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const SampledToken& token = tokens[i];
+    if (i > 0) {
+      // Token i - 1 was the draft verified here, so its KV is right.
+      if (token.numerical_error) break;  // the row after an accepted draft: handled below
+      ++seq.num_computed_tokens;
+    }
+    // A clean sample vouches for the KV of every computed token.
+    kv_.cache_blocks(seq.seq_id, seq.block_hashes, seq.token_ids, seq.num_computed_tokens);
+    seq.token_ids.push_back(token.token_id);
+    kv_.extend_block_hashes(seq.block_hashes, seq.token_ids);
+    // Structured output: the sampled token was allowed by the step's mask, so the grammar
+    // takes it (a stop id ends the output instead of being text).
+    if (seq.matcher && !contains(seq.request->stop_token_ids, token.token_id) &&
+        !seq.matcher->accept_token(token.token_id)) {
+      fail_request_with_updates(*seq.request, "internal error: the grammar refused token " +
+                                                  std::to_string(token.token_id) + " that its mask allowed");
+      break;
+    }
+    std::optional<FinishReason> reason = check_stop(seq);
+    // A stop id ends the output without being text; any other token may complete a stop
+    // string, which wins over a length limit reached by the same token.
+    const bool stop_id = reason == FinishReason::kStop && contains(seq.request->stop_token_ids, token.token_id);
+    if (!stop_id && stop_string && stop_string(seq, token)) reason = FinishReason::kStop;
+    if (i == 0) {
+      updates_.push_back({&seq, tokens.first(1), reason});
+    } else {
+      updates_[first_update].sampled = tokens.first(i + 1);
+      updates_[first_update].finish = reason;
+    }
+    if (reason) {
+      finish(seq, *reason);
+      break;
+    }
+  }
+  // Each row after the first exists because the token before it equalled its draft; the
+  // count stands even when a stop condition then dropped some of them.
+  if (s.num_draft_tokens > 0) {
+    const int32_t accepted = static_cast<int32_t>(tokens.size()) - 1;
+    speculation_.add(s.num_draft_tokens, accepted);
+    seq.draft_acceptance = 0.7f * seq.draft_acceptance + 0.3f * float(accepted) / float(s.num_draft_tokens);
+  }
+  if (seq.status != SequenceStatus::kRunning) return;
+  // Still running with tokens left over: the loop stopped at a NaN/Inf row.
+  if (const size_t output = updates_[first_update].sampled.size(); output < tokens.size()) {
+    fail_numerical(seq, tokens[output]);
+    return;
+  }
+  // Rejected drafts leave KV nothing will read; their blocks go back to the pool.
+  if (s.num_draft_tokens > 0 && config_.kv_layout == KvLayout::kPaged) kv_.shrink(seq.seq_id, seq.num_tokens());
 }
 
 void Scheduler::fail_numerical(Sequence& seq, const SampledToken& token) {

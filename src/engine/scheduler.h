@@ -118,6 +118,11 @@ class Scheduler {
   int32_t fork_point(const Sequence& leader) const;
   void maybe_fork(Sequence& leader);
   void finish(Sequence& seq, FinishReason reason);
+  // The step's tokens for one running sequence (one, or its accepted drafts and one more)
+  // join its output in order, each checked for stop conditions and by its grammar; then
+  // rejected drafts' blocks are released and the acceptance is recorded.
+  void append_tokens(const ScheduledSequence& s, std::span<const SampledToken> tokens,
+                     const StopStringCheck& stop_string);
   // Ends every sequence of the request with kError (an update each) for a NaN/Inf row.
   void fail_numerical(Sequence& seq, const SampledToken& token);
   void fail_request_with_updates(Request& request, const std::string& message);
