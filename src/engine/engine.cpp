@@ -176,7 +176,6 @@ void Engine::execute_step() {
   batch_.block_copies = output.block_copies;
   batch_.token_masks = nullptr;
   mask_jobs_.clear();
-  draft_matchers_.clear();
   int32_t mask_words = 0;
   counters_.num_kv_block_copies += static_cast<int64_t>(output.block_copies.size());
   for (const ScheduledSequence& s : output.seqs) {
@@ -202,17 +201,15 @@ void Engine::execute_step() {
         .prompt_logprobs_out = request.prompt_logprobs,
     });
     if (s.sample && seq.matcher) {
-      // One mask row per sampled row: row r after drafts 1..r, made by a copy of the
-      // matcher that took them (the scheduler kept only drafts the grammar accepts).
+      // One mask row per sampled row: row r after drafts 1..r, from the matcher the
+      // scheduler advanced through them.
       batch_.seqs.back().mask_row = int32_t(mask_jobs_.size());
       const bool may_end = batch_.seqs.back().banned_token_ids.empty();
       mask_jobs_.push_back({.matcher = seq.matcher.get(), .end_token_ids = request.stop_token_ids, .may_end = may_end});
-      const std::span<const int32_t> drafts = s.new_token_ids().last(size_t(s.num_draft_tokens));
-      for (size_t r = 0; r < drafts.size(); ++r) {
-        grammar::Matcher& row = draft_matchers_.emplace_back(r == 0 ? *seq.matcher : draft_matchers_.back());
-        TERN_CHECK(row.accept_token(drafts[r]), "sequence ", seq.seq_id, ": its grammar refused draft ", drafts[r]);
-        mask_jobs_.push_back({.matcher = &row, .end_token_ids = request.stop_token_ids, .may_end = may_end});
-      }
+      for (int32_t r = 0; r < s.num_draft_tokens; ++r)
+        mask_jobs_.push_back({.matcher = &s.seq->draft_matchers[size_t(r)],
+                              .end_token_ids = request.stop_token_ids,
+                              .may_end = may_end});
       mask_words = std::max(mask_words, seq.matcher->grammar().vocabulary().mask_words());
     }
     counters_.num_computed_tokens += s.num_new_tokens;

@@ -10,7 +10,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -94,8 +93,6 @@ class Engine {
   StepBatch batch_;
   std::vector<SampledToken> sampled_;
   std::vector<TokenMaskWorker::Job> mask_jobs_;
-  // The step's copies of matchers that took a sequence's drafts (a deque: jobs point at them).
-  std::deque<grammar::Matcher> draft_matchers_;
   const Scheduler::StopStringCheck stop_string_check_ = [this](const Sequence& seq, const SampledToken& token) {
     return push_text(seq, token);
   };

@@ -45,6 +45,9 @@ struct Sequence {
   // Speculative decoding, in a step where the sequence drafts: its last token, then the
   // drafts; the step computes all of them and verifies the drafts.
   std::vector<int32_t> verify_token_ids;
+  // With a grammar: the matcher after drafts 1..r, for r = 1..drafts (the masks of the
+  // rows after them).
+  std::vector<grammar::Matcher> draft_matchers;
   // Moving average of the fraction of its drafts accepted per verifying step: sets how many
   // it drafts (Scheduler::propose_drafts).
   float draft_acceptance = 1.0f;

@@ -249,15 +249,17 @@ int32_t Scheduler::propose_drafts(Sequence& seq) {
   } else {
     propose_ngram(seq.token_ids, config_.speculative.ngram, most, seq.verify_token_ids);
     // With a grammar, the drafts end before the first one it refuses (or an end id): the
-    // mask of the row after it could allow nothing.
+    // mask of the row after it could allow nothing. The matcher after each kept draft
+    // makes that row's mask.
     if (seq.matcher) {
-      grammar::Matcher probe = *seq.matcher;
-      size_t valid = 1;
-      while (valid < seq.verify_token_ids.size() &&
-             !contains(seq.request->stop_token_ids, seq.verify_token_ids[valid]) &&
-             probe.accept_token(seq.verify_token_ids[valid]))
-        ++valid;
-      seq.verify_token_ids.resize(valid);
+      seq.draft_matchers.clear();
+      for (size_t d = 1; d < seq.verify_token_ids.size(); ++d) {
+        const int32_t draft = seq.verify_token_ids[d];
+        grammar::Matcher next = d == 1 ? *seq.matcher : seq.draft_matchers.back();
+        if (contains(seq.request->stop_token_ids, draft) || !next.accept_token(draft)) break;
+        seq.draft_matchers.push_back(std::move(next));
+      }
+      seq.verify_token_ids.resize(seq.draft_matchers.size() + 1);
     }
   }
   return static_cast<int32_t>(seq.verify_token_ids.size()) - 1;
