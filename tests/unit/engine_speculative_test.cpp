@@ -80,14 +80,29 @@ EngineSizes with_drafts(EngineSizes sizes, int32_t max_draft_tokens) {
   return sizes;
 }
 
+// `jobs` on the echo model without drafts and with them (`config`, room for
+// `max_draft_tokens` a step); every result must be the same. Both engines stay, for their
+// counters.
+struct WithAndWithout {
+  TestEngine plain, spec;
+  std::vector<Result> results;  // with drafts
+};
+
+WithAndWithout run_with_and_without(const std::vector<Job>& jobs, const EngineSizes& sizes,
+                                     const EngineConfig& config, int32_t max_draft_tokens = 64) {
+  WithAndWithout r{make_engine(sizes, {}, echo_next), make_engine(with_drafts(sizes, max_draft_tokens), config, echo_next),
+                   {}};
+  const std::vector<Result> expected = run_together(r.plain, jobs);
+  r.results = run_together(r.spec, jobs);
+  for (size_t i = 0; i < jobs.size(); ++i) EXPECT_EQ(r.results[i], expected[i]) << "request " << i;
+  return r;
+}
+
 TEST(SpeculativeDecoding, OutputsEqualDecodingWithoutDraftsUnderKvPressure) {
   const std::vector<Job> jobs = mixed_jobs(48, 21);
-  TestEngine plain = make_engine(pressure_sizes(), {}, echo_next);
-  const std::vector<Result> expected = run_together(plain, jobs);
   for (int32_t k : {1, 3, 8}) {
-    TestEngine spec = make_engine(with_drafts(pressure_sizes(), 32), speculative_config(k), echo_next);
-    const std::vector<Result> results = run_together(spec, jobs);
-    for (size_t i = 0; i < jobs.size(); ++i) EXPECT_EQ(results[i], expected[i]) << "K " << k << ", request " << i;
+    SCOPED_TRACE(::testing::Message() << "K " << k);
+    const auto [plain, spec, results] = run_with_and_without(jobs, pressure_sizes(), speculative_config(k), 32);
     const EngineStats stats = spec.engine->stats();
     EXPECT_GT(stats.num_preemptions, 0) << "the KV budget is meant to force preemption";
     EXPECT_GT(stats.speculation.num_accepted_tokens, 0);
@@ -110,18 +125,16 @@ TEST(SpeculativeDecoding, TheBaselineModesGiveTheSameOutputsWithDrafts) {
   const std::vector<Job> jobs = mixed_jobs(16, 31);
   EngineSizes sizes = pressure_sizes();
   sizes.num_kv_blocks = 256;
-  TestEngine plain = make_engine(sizes, {}, echo_next);
-  const std::vector<Result> expected = run_together(plain, jobs);
   for (SchedulerMode mode : {SchedulerMode::kContinuous, SchedulerMode::kStatic}) {
     for (KvLayout layout : {KvLayout::kPaged, KvLayout::kContiguous}) {
+      SCOPED_TRACE(::testing::Message() << "static " << (mode == SchedulerMode::kStatic) << ", contiguous "
+                                        << (layout == KvLayout::kContiguous));
       EngineConfig config = speculative_config();
       config.scheduler = mode;
       config.kv_layout = layout;
-      TestEngine t = make_engine(with_drafts(sizes, 32), config, echo_next);
-      EXPECT_EQ(run_together(t, jobs), expected)
-          << "static " << (mode == SchedulerMode::kStatic) << ", contiguous " << (layout == KvLayout::kContiguous);
-      EXPECT_GT(t.engine->stats().speculation.num_accepted_tokens, 0);
-      EXPECT_EQ(t.engine->stats().num_used_kv_blocks, 0);
+      const WithAndWithout r = run_with_and_without(jobs, sizes, config, 32);
+      EXPECT_GT(r.spec.engine->stats().speculation.num_accepted_tokens, 0);
+      EXPECT_EQ(r.spec.engine->stats().num_used_kv_blocks, 0);
     }
   }
 }
@@ -138,15 +151,11 @@ TEST(SpeculativeDecoding, StopStringsLogprobsNAndMaxTokensBehaveAsWithoutDrafts)
     if (i % 3 == 1) job.params.stop = {std::string{char(job.prompt[20]), char(job.prompt[21])}};
     jobs.push_back(job);
   }
-  TestEngine plain = make_engine({}, {}, echo_next);
-  TestEngine spec = make_engine(with_drafts({}, 64), speculative_config(), echo_next);
-  const std::vector<Result> expected = run_together(plain, jobs), results = run_together(spec, jobs);
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    EXPECT_EQ(results[i], expected[i]) << "request " << i;
-    for (size_t c = 0; c < results[i].token_ids.size(); ++c)
-      EXPECT_LE(results[i].token_ids[c].size(), size_t(jobs[i].params.max_tokens));
-  }
-  EXPECT_GT(spec.engine->stats().speculation.num_accepted_tokens, 0);
+  const WithAndWithout r = run_with_and_without(jobs, {}, speculative_config());
+  for (size_t i = 0; i < jobs.size(); ++i)
+    for (size_t c = 0; c < r.results[i].token_ids.size(); ++c)
+      EXPECT_LE(r.results[i].token_ids[c].size(), size_t(jobs[i].params.max_tokens));
+  EXPECT_GT(r.spec.engine->stats().speculation.num_accepted_tokens, 0);
 }
 
 TEST(SpeculativeDecoding, NoDraftsWhenMoreSequencesDecodeThanTheBatchLimit) {
@@ -231,7 +240,7 @@ TEST(SpeculativeDecoding, NaNLogitsInAVerifyRowFailOnlyThatRequestAfterItsAccept
   EXPECT_NE(rb.error.find("numerical"), std::string::npos) << rb.error;
   EXPECT_EQ(rb.token_ids[0].size(), 12u) << "every token before the bad row, none after";
   TestEngine plain = make_engine({}, {}, echo_next);
-  const std::vector<Result> expected = run_together(plain, others);
+  const std::vector<Result> expected = run_together(plain, others);  // the others, as without drafts
   for (size_t i = 0; i < others.size(); ++i) EXPECT_EQ(take(ho[i]), expected[i]) << "request " << i;
   EXPECT_EQ(t.engine->stats().num_used_kv_blocks, 0);
 }
@@ -273,16 +282,12 @@ TEST(SpeculativeDecoding, StructuredOutputDraftsWhatTheGrammarAllowsAndGivesTheS
     job.params.grammar = fake_grammar(regex);
     jobs.push_back(job);
   }
-  TestEngine plain = make_engine({}, {}, echo_next);
-  TestEngine spec = make_engine(with_drafts({}, 64), speculative_config(), echo_next);
-  const std::vector<Result> expected = run_together(plain, jobs), results = run_together(spec, jobs);
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    EXPECT_EQ(results[i], expected[i]) << "request " << i;
-    for (const std::string& text : results[i].text)
+  const WithAndWithout r = run_with_and_without(jobs, {}, speculative_config());
+  for (const Result& result : r.results)
+    for (const std::string& text : result.text)
       EXPECT_TRUE(grammar::testing::is_prefix(grammar::regex_grammar(regex), text)) << text;
-  }
-  EXPECT_GT(spec.engine->stats().speculation.num_accepted_tokens, 0);
-  EXPECT_EQ(spec.engine->stats().num_used_kv_blocks, 0);
+  EXPECT_GT(r.spec.engine->stats().speculation.num_accepted_tokens, 0);
+  EXPECT_EQ(r.spec.engine->stats().num_used_kv_blocks, 0);
 }
 
 // The scheduler alone: a drafting sequence's table, computed tokens and counters when the
