@@ -259,7 +259,8 @@ LoadedEngine open_engine(const EngineOptions& o) {
   out.weights_device_bytes = model0.weights_device_bytes();
   out.weight_format = !mc.quantization                                ? "bf16"
                       : mc.quantization->method == QuantMethod::kGptq ? "gptq-int4"
-                                                                      : "awq-int4";
+                      : mc.quantization->method == QuantMethod::kAwq  ? "awq-int4"
+                                                                      : "fp8";
 
   if (o.sizes.max_model_len > mc.max_position_embeddings)
     throw error("--max-model-len ", o.sizes.max_model_len, " exceeds the model's max_position_embeddings ",

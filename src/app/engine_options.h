@@ -62,7 +62,7 @@ struct LoadedEngine {
   std::unique_ptr<Engine> engine;
   std::string model_dir;
   std::string model_name;     // the folder's name, or the repo id it was found by
-  std::string weight_format;  // "bf16" (dense; F32 on the CPU backend) or "gptq-int4" / "awq-int4"
+  std::string weight_format;  // "bf16" (dense; F32 on the CPU backend) or "gptq-int4" / "awq-int4" / "fp8"
   size_t weights_device_bytes = 0;
 };
 

@@ -20,23 +20,30 @@
 #include <string_view>
 
 #include "backend/activation.h"
+#include "quant/fp8_weight.h"
 #include "quant/int4_weight.h"
 #include "tensor/tensor.h"
 
 namespace tern {
 
 // y = x W^T + b for a Hugging Face style [out_features, in_features] weight, held
-// either dense (`weight`) or as INT4 codes with group scales and zero points (`int4`,
-// from GPTQ/AWQ checkpoints or `tern quantize`; layout in quant/int4_weight.h and
-// docs/quantization.md). Exactly one of the two is set. A backend that cannot compute
-// with INT4 weights throws tern::Error from linear() when given one.
+// dense (`weight`), as INT4 codes with group scales and zero points (`int4`, from
+// GPTQ/AWQ checkpoints or `tern quantize`; quant/int4_weight.h), or as FP8 e4m3 values
+// with channel or block scales whose input is quantised to FP8 too (`fp8`, W8A8;
+// quant/fp8_weight.h). Exactly one of the three is set; docs/quantization.md has the
+// arithmetic. A backend that cannot compute with a format throws tern::Error from
+// linear() when given one.
 struct LinearWeight {
-  Tensor weight;      // [out_features, in_features]; empty when int4 is set
+  Tensor weight;      // [out_features, in_features]; empty when int4 or fp8 is set
   Tensor bias;        // [out_features], or empty
   Int4Weight int4{};  // set for INT4 weights; its tensors live on the backend's device
+  Fp8Weight fp8{};    // set for FP8 weights; likewise
   bool is_int4() const { return !int4.empty(); }
-  int64_t out_features() const { return is_int4() ? int4.out_features() : weight.dim(0); }
-  int64_t in_features() const { return is_int4() ? int4.in_features() : weight.dim(1); }
+  bool is_fp8() const { return !fp8.empty(); }
+  int64_t out_features() const {
+    return is_int4() ? int4.out_features() : is_fp8() ? fp8.out_features() : weight.dim(0);
+  }
+  int64_t in_features() const { return is_int4() ? int4.in_features() : is_fp8() ? fp8.in_features() : weight.dim(1); }
 };
 
 // One layer of the paged KV cache. Both tensors: [num_blocks, block_size, num_kv_heads,
@@ -131,6 +138,9 @@ class Backend {
   // A host INT4 weight (Int4Layout::kRowMajor, validated) on this device, in the layout
   // this backend's linear() computes from. The default uploads each tensor unchanged.
   virtual Int4Weight upload_int4(const Int4Weight& host);
+  // A host FP8 weight (validated) on this device, in the layout this backend's linear()
+  // computes from. The default uploads each tensor unchanged.
+  virtual Fp8Weight upload_fp8(const Fp8Weight& host);
 
   // Records the ops `record` enqueues (with no allocation and no synchronisation inside)
   // into a graph that replays them on the same buffers; nullptr when the backend cannot.

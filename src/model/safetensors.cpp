@@ -108,7 +108,7 @@ class HeaderParser {
     }
     if (state_ == State::kEntryValue && field_ == Field::kDtype) {
       if (!dtype_from_safetensors(s, &entry_.dtype))
-        throw tensor_error("unsupported dtype ", shown_name(s), " (supported: F32, F16, BF16, I32, I64, U8, I8)");
+        throw tensor_error("unsupported dtype ", shown_name(s), " (supported: F32, F16, BF16, I32, I64, U8, I8, F8_E4M3)");
       seen_dtype_ = true;
       state_ = State::kEntry;
       return true;

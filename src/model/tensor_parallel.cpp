@@ -2,6 +2,7 @@
 
 #include <initializer_list>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "base/error.h"
@@ -39,6 +40,21 @@ void check_tensor_parallel_size(const ModelConfig& c, int size) {
     throw error("--tensor-parallel-size ", size, " leaves a rank without any of the ", c.vocab_size,
                 " vocabulary rows");
   if (!c.quantization || size == 1) return;
+  if (c.quantization->method == QuantMethod::kFp8) {
+    // Block scales and activation groups may only be cut at their boundaries.
+    const Fp8Config& f = c.quantization->fp8;
+    const int64_t q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
+    const int64_t group = f.activations == Fp8Activations::kPerTokenGroup ? f.activation_group : f.block_cols;
+    for (const auto& [what, count, unit] :
+         {std::tuple{"query rows", q, f.block_rows}, std::tuple{"key/value rows", kv, f.block_rows},
+          std::tuple{"MLP rows", c.intermediate_size, f.block_rows}, std::tuple{"o_proj inputs", q, group},
+          std::tuple{"down_proj inputs", c.intermediate_size, group}}) {
+      if (unit > 0 && (count / size) % unit != 0)
+        throw error("--tensor-parallel-size ", size, ": each rank's share of the ", count, " FP8 ", what,
+                    " would be ", count / size, ", not a multiple of the checkpoint's blocks of ", unit);
+    }
+    return;
+  }
   // Act-order groups may be sliced anywhere even; plain groups only at group boundaries.
   for (const auto& [module, inputs] : {std::pair{"o_proj", c.num_attention_heads * c.head_dim},
                                        std::pair{"down_proj", c.intermediate_size}}) {

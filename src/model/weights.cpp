@@ -4,6 +4,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "quant/fp8_checkpoint.h"
 #include "quant/int4_slice.h"
 #include "quant/packed_linear.h"
 #include "tensor/convert.h"
@@ -40,7 +41,11 @@ class Loader {
     Tensor t = store_.get(name);
     if (t.dtype != DType::kF32 && t.dtype != DType::kBF16 && t.dtype != DType::kF16)
       throw error(store_.file_of(name), ": tensor '", name, "': dtype ", dtype_name(t.dtype),
-                  " where a float weight (F32, F16 or BF16) is expected");
+                  " where a float weight (F32, F16 or BF16) is expected",
+                  t.dtype != DType::kF8E4M3                                     ? ""
+                  : config_.quantization && config_.quantization->method == QuantMethod::kFp8
+                      ? " (tern keeps embeddings, norms and lm_head dense in FP8 models)"
+                      : " (an FP8 checkpoint needs its quantization_config in config.json)");
     Tensor want = make_view(nullptr, t.dtype, Device::kCpu, shape);
     bool same = t.ndim == want.ndim;
     for (int i = 0; same && i < t.ndim; ++i) same = t.shape[i] == want.shape[i];
@@ -67,18 +72,24 @@ class Loader {
     return upload(copy_rows_padded(full, shard_.vocab_begin, shard_.vocab_end(config_), shard_.vocab_rows));
   }
 
-  // One linear layer, this rank's part of it: INT4 when config.json has a
-  // quantization_config, else dense (a whole single module stays a zero-copy view of the
-  // file on the CPU).
+  // One linear layer, this rank's part of it: INT4 or FP8 as config.json's
+  // quantization_config says, else dense (a whole single module stays a zero-copy view of
+  // the file on the CPU).
   LinearWeight linear(const LinearSpec& spec) {
     LinearWeight w;
-    if (config_.quantization) {
+    const auto in_context = [&](const auto& load) {
       try {
-        w.int4 = backend_.upload_int4(quantized(spec));
+        load();
       } catch (const Error& e) {
         throw error(spec.modules[0], spec.modules.size() > 1 ? " (fused with the next projections)" : "", ": ",
                     e.what());
       }
+    };
+    if (quantized_layer(spec) && config_.quantization->method == QuantMethod::kFp8) {
+      in_context([&] { w.fp8 = backend_.upload_fp8(fp8(spec)); });
+      device_bytes_ += w.fp8.values.nbytes() + w.fp8.scales.nbytes();
+    } else if (quantized_layer(spec)) {
+      in_context([&] { w.int4 = backend_.upload_int4(quantized(spec)); });
       for (const Tensor* t : {&w.int4.codes, &w.int4.scales, &w.int4.zeros, &w.int4.group_index})
         if (!t->empty()) device_bytes_ += t->nbytes();
     } else {
@@ -153,6 +164,58 @@ class Loader {
     return module + ".weight";
   }
 
+  // Whether the layer is stored quantized: config.json has a quantization_config that
+  // does not leave its modules dense. INT4 checkpoints quantize every projection; FP8 ones
+  // may leave some dense, but not some parts of a fused layer.
+  bool quantized_layer(const LinearSpec& spec) const {
+    if (!config_.quantization) return false;
+    const QuantizationConfig& q = *config_.quantization;
+    size_t dense = 0;
+    for (const std::string& module : spec.modules) dense += module_not_converted(q, module);
+    if (dense == 0) return true;
+    if (q.method != QuantMethod::kFp8)
+      throw error("config.json: quantization_config.modules_to_not_convert leaves ", spec.modules[0],
+                  " dense; tern needs every decoder projection of an INT4 checkpoint quantized");
+    if (dense != spec.modules.size())
+      throw error("config.json: quantization_config leaves some of ", spec.modules[0],
+                  " and the projections fused with it dense and quantizes others; tern fuses them into one matrix "
+                  "and needs them stored alike");
+    return false;
+  }
+
+  // The FP8 modules, each read whole, sliced to this rank's part, and stacked.
+  Fp8Weight fp8(const LinearSpec& spec) {
+    const Fp8Config& config = config_.quantization->fp8;
+    std::vector<Fp8Weight> parts;
+    for (size_t i = 0; i < spec.modules.size(); ++i) {
+      const std::string& module = spec.modules[i];
+      Fp8Tensors t;
+      t.name = module;
+      for (auto [suffix, tensor] : {std::pair{std::string(".weight"), &t.weight}, {config.scale_suffix, &t.weight_scale},
+                                    {std::string(".input_scale"), &t.input_scale}}) {
+        if (!store_.has(module + suffix)) {
+          if (tensor == &t.input_scale) continue;
+          throw error("tensor '", module, suffix, "' is missing: an FP8 checkpoint stores weight and",
+                      config.scale_suffix.substr(1), " for every quantized projection");
+        }
+        *tensor = store_.get(module + suffix);
+        count_done(*tensor);
+      }
+      t.source = store_.file_of(module + ".weight");
+      const Fp8Weight whole = read_fp8_linear(t, config, spec.rows[i], spec.cols);
+      if (shard_.whole()) {
+        parts.push_back(whole);
+        continue;
+      }
+      const auto [begin, end] = range(spec, i);
+      const std::string context =
+          module + " (tensor-parallel rank " + std::to_string(shard_.rank) + " of " + std::to_string(shard_.size) + ")";
+      parts.push_back(spec.split == Split::kOutputs ? slice_fp8_outputs(whole, begin, end, context)
+                                                    : slice_fp8_inputs(whole, begin, end, context));
+    }
+    return concat_fp8_outputs(parts, spec.modules);
+  }
+
   // The INT4 modules, each unpacked whole on the host, sliced to this rank's part, and
   // stacked.
   Int4Weight quantized(const LinearSpec& spec) {
@@ -177,11 +240,6 @@ class Loader {
   Int4Weight unpack(const std::string& module, int64_t rows, int64_t cols) {
     const QuantizationConfig& q = *config_.quantization;
     const char* method = q.method == QuantMethod::kGptq ? "GPTQ" : "AWQ";
-    for (const std::string& skipped : q.modules_not_converted) {
-      if (module.find(skipped) != std::string::npos)
-        throw error("config.json: quantization_config.modules_to_not_convert lists '", skipped, "', which leaves ",
-                    module, " dense; tern needs every decoder projection quantized");
-    }
     PackedLinear p;
     p.name = module;
     for (auto [suffix, tensor] : {std::pair{".qweight", &p.qweight}, {".qzeros", &p.qzeros}, {".scales", &p.scales}}) {

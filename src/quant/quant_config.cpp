@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
 #include "base/json_file_policy.h"
+#include "quant/fp8_config.h"
 
 namespace tern {
 namespace {
@@ -13,8 +15,12 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kSupported =
-    "supported: quant_method \"gptq\" (bits 4, checkpoint_format \"gptq\" or \"gptq_v2\", int32 packing) and "
-    "\"awq\" (bits 4, version \"gemm\", zero_point true)";
+    "supported: quant_method \"gptq\" (bits 4, checkpoint_format \"gptq\" or \"gptq_v2\", int32 packing), "
+    "\"awq\" (bits 4, version \"gemm\", zero_point true), and FP8 e4m3 as \"fp8\" or \"compressed-tensors\"";
+constexpr const char* kSupportedFp8 =
+    "supported FP8: quant_method \"fp8\" (per-tensor scales with dynamic or static activations, or "
+    "weight_block_size with dynamic activations) and \"compressed-tensors\" float-quantized W8A8 (weights per "
+    "tensor, channel or block; activations per token, per group, or static per tensor); see docs/quantization.md";
 
 // quantization_config's fields (base/json_reader.h): every problem names the file and the
 // field and ends with what is supported.
@@ -64,10 +70,22 @@ void parse_awq(const QuantFields& f, QuantizationConfig& c) {
 
 QuantizationConfig parse_quantization_config(const json& object, const std::string& source) {
   if (!object.is_object()) throw error(source, ": field 'quantization_config': ", object.dump(), " is not an object");
-  const QuantFields f(object, "quantization_config", config_file_policy(source, std::string(" (") + kSupported + ")"));
+  const auto method_field = object.find("quant_method");
+  const std::string method =
+      method_field != object.end() && method_field->is_string() ? method_field->get<std::string>() : "";
+  const bool fp8 = method == "fp8" || method == "compressed-tensors";
+  const QuantFields f(object, "quantization_config",
+                      config_file_policy(source, std::string(" (") + (fp8 ? kSupportedFp8 : kSupported) + ")"));
   QuantizationConfig c;
-  const std::string method = f.string("quant_method").value_or("");
-  if (method.empty()) f.fail_at("quant_method", "is missing");
+  if (f.string("quant_method").value_or("").empty()) f.fail_at("quant_method", "is missing");
+  if (method == "fp8") {
+    parse_fp8_config(f, c);
+    return c;
+  }
+  if (method == "compressed-tensors") {
+    parse_compressed_tensors_config(f, c);
+    return c;
+  }
   if (method == "gptq") {
     c.method = QuantMethod::kGptq;
   } else if (method == "awq") {
@@ -94,6 +112,47 @@ json gptq_config_json(int64_t group_size, bool sym, bool desc_act, double damp_p
               {"desc_act", desc_act},         {"checkpoint_format", "gptq"},
               {"damp_percent", damp_percent}, {"static_groups", false},
               {"true_sequential", true},      {"lm_head", false}};
+}
+
+json fp8_config_json() {
+  const json weights{{"num_bits", 8},       {"type", "float"},      {"symmetric", true},    {"strategy", "channel"},
+                     {"dynamic", false},    {"group_size", nullptr}, {"block_structure", nullptr},
+                     {"actorder", nullptr}, {"observer", "minmax"}, {"observer_kwargs", json::object()}};
+  const json activations{{"num_bits", 8},         {"type", "float"},      {"symmetric", true},
+                         {"strategy", "token"},   {"dynamic", true},      {"group_size", nullptr},
+                         {"block_structure", nullptr}, {"actorder", nullptr}, {"observer", nullptr},
+                         {"observer_kwargs", json::object()}};
+  return json{{"quant_method", "compressed-tensors"},
+              {"format", "float-quantized"},
+              {"quantization_status", "compressed"},
+              {"config_groups",
+               {{"group_0",
+                 {{"targets", {"Linear"}},
+                  {"weights", weights},
+                  {"input_activations", activations},
+                  {"output_activations", nullptr},
+                  {"format", "float-quantized"}}}}},
+              {"ignore", {"lm_head"}},
+              {"kv_cache_scheme", nullptr},
+              {"global_compression_ratio", nullptr},
+              {"sparsity_config", json::object()}};
+}
+
+bool module_not_converted(const QuantizationConfig& config, const std::string& module) {
+  for (const std::string& entry : config.modules_not_converted) {
+    if (entry.rfind("re:", 0) == 0) {
+      // compressed-tensors matches with Python's re.match: anchored at the start only.
+      try {
+        if (std::regex_search(module, std::regex(entry.substr(3)), std::regex_constants::match_continuous))
+          return true;
+      } catch (const std::regex_error& e) {
+        throw error("config.json: quantization_config lists '", entry, "', which is not a valid pattern: ", e.what());
+      }
+    } else if (module.find(entry) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace tern

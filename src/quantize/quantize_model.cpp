@@ -14,8 +14,9 @@
 #include "model/config.h"
 #include "model/json_file.h"
 #include "model/safetensors.h"
+#include "quant/fp8_weight.h"
 #include "quant/gptq.h"
-#include "quant/gptq_checkpoint.h"
+#include "quant/checkpoint_writer.h"
 #include "quant/quant_config.h"
 #include "quant/rtn.h"
 #include "quantize/calibration_text.h"
@@ -57,11 +58,21 @@ std::pair<int64_t, int64_t> proj_shape(const ModelConfig& c, int proj) {
   }
 }
 
-const char* method_name(QuantizeMethod m) { return m == QuantizeMethod::kRtn ? "rtn" : "gptq"; }
+const char* method_name(QuantizeMethod m) {
+  return m == QuantizeMethod::kRtn ? "rtn" : m == QuantizeMethod::kGptq ? "gptq" : "fp8";
+}
 
 void validate_options(const QuantizeModelOptions& o, const ModelConfig& c) {
-  if (o.bits != 4) throw error("quantize: --bits ", o.bits, " is not supported (tern writes 4-bit GPTQ only)");
   if (c.quantization) throw error(o.model_dir, "/config.json: the model is already quantized");
+  if (o.method == QuantizeMethod::kFp8) {
+    if (o.bits != 0 && o.bits != 8)
+      throw error("quantize: --bits ", o.bits, " does not go with --method fp8 (8 bits)");
+    if (o.sym || o.desc_act || !o.calibration.empty())
+      throw error("quantize: --sym, --desc-act and --calibration apply to the 4-bit methods, not fp8");
+    return;
+  }
+  if (o.bits != 0 && o.bits != 4)
+    throw error("quantize: --bits ", o.bits, " is not supported (rtn and gptq write 4-bit GPTQ; fp8 writes 8 bits)");
   if (o.method == QuantizeMethod::kRtn && o.desc_act)
     throw error("quantize: --desc-act needs --method gptq (it orders by the Hessian)");
   if (o.method == QuantizeMethod::kRtn && !o.calibration.empty())
@@ -128,7 +139,7 @@ class Quantizer {
   }
 
   // Quantises every decoder layer, handing each result to `writer`.
-  void run(GptqCheckpointWriter& writer) {
+  void run(CheckpointWriter& writer) {
     std::unique_ptr<Backend> backend;
     std::unique_ptr<GptqCalibration> calibration;
     if (o_.method == QuantizeMethod::kGptq) {
@@ -141,6 +152,11 @@ class Quantizer {
     for (int64_t i = 0; i < c_.num_hidden_layers; ++i) {
       const auto start = std::chrono::steady_clock::now();
       LayerQuant l = load_layer(i);
+      if (o_.method == QuantizeMethod::kFp8) {
+        for (int p = 0; p < kNumProj; ++p) writer.add_linear(module_name(i, p), quantize_fp8_channels(l.weight[p]), l.bias[p]);
+        log_info("quantize: layer ", i + 1, "/", c_.num_hidden_layers, " done");
+        continue;
+      }
       if (calibration)
         quantize_gptq_layer(*calibration, l);
       else
@@ -202,7 +218,9 @@ void quantize_model(const QuantizeModelOptions& o) {
   validate_options(o, c);
   const WeightStore store = WeightStore::open(o.model_dir);
 
-  GptqCheckpointWriter writer(config_json, gptq_config_json(o.group_size, o.sym, o.desc_act, kDampPercent));
+  CheckpointWriter writer(config_json, o.method == QuantizeMethod::kFp8
+                                          ? fp8_config_json()
+                                          : gptq_config_json(o.group_size, o.sym, o.desc_act, kDampPercent));
   Quantizer(o, c, store).run(writer);
   // Everything that is not a decoder projection (embeddings, norms, lm_head) stays as stored.
   std::set<std::string> projections;
@@ -217,8 +235,12 @@ void quantize_model(const QuantizeModelOptions& o) {
   }
   writer.write(o.out_dir, o.model_dir);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  log_info("quantize: wrote ", o.out_dir, " (", method_name(o.method), ", group size ", o.group_size,
-           o.sym ? ", sym" : ", asym", o.desc_act ? ", desc_act" : "", ") in ", seconds, " s");
+  if (o.method == QuantizeMethod::kFp8)
+    log_info("quantize: wrote ", o.out_dir, " (fp8 e4m3, per-channel weight scales, dynamic per-token activations) in ",
+             seconds, " s");
+  else
+    log_info("quantize: wrote ", o.out_dir, " (", method_name(o.method), ", group size ", o.group_size,
+             o.sym ? ", sym" : ", asym", o.desc_act ? ", desc_act" : "", ") in ", seconds, " s");
 }
 
 }  // namespace tern

@@ -1,6 +1,8 @@
 #include "tensor/dtype.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace tern {
 
@@ -13,6 +15,7 @@ size_t dtype_size(DType t) {
     case DType::kI64: return 8;
     case DType::kU8: return 1;
     case DType::kI8: return 1;
+    case DType::kF8E4M3: return 1;
   }
   return 0;
 }
@@ -26,6 +29,7 @@ std::string_view dtype_name(DType t) {
     case DType::kI64: return "I64";
     case DType::kU8: return "U8";
     case DType::kI8: return "I8";
+    case DType::kF8E4M3: return "F8_E4M3";
   }
   return "?";
 }
@@ -35,7 +39,8 @@ bool dtype_from_safetensors(std::string_view name, DType* out) {
     std::string_view name;
     DType type;
   } kNames[] = {{"F32", DType::kF32}, {"F16", DType::kF16}, {"BF16", DType::kBF16}, {"I32", DType::kI32},
-                {"I64", DType::kI64}, {"U8", DType::kU8},   {"I8", DType::kI8}};
+                {"I64", DType::kI64}, {"U8", DType::kU8},   {"I8", DType::kI8},
+                {"F8_E4M3", DType::kF8E4M3}};
   for (const auto& n : kNames) {
     if (n.name == name) {
       *out = n.type;
@@ -85,6 +90,36 @@ uint16_t f32_to_f16(float f) {
   }
   uint32_t r = abs + 0xfffu + ((abs >> 13) & 1u) - (uint32_t(127 - 15) << 23);
   return uint16_t(sign | (r >> 13));
+}
+
+float e4m3_to_f32(uint8_t v) {
+  const float sign = (v & 0x80) ? -1.0f : 1.0f;
+  const int exp = (v >> 3) & 0xF, mant = v & 0x7;
+  if (exp == 0xF && mant == 0x7) return std::numeric_limits<float>::quiet_NaN();
+  if (exp == 0) return sign * std::ldexp(float(mant), -9);  // subnormal: mant * 2^-9
+  return sign * std::ldexp(float(8 + mant), exp - 10);      // (1 + mant/8) * 2^(exp-7)
+}
+
+uint8_t f32_to_e4m3(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  const uint8_t sign = uint8_t((bits >> 24) & 0x80);
+  const uint32_t abs = bits & 0x7fffffffu;
+  if (abs > 0x7f800000u) return 0x7F;
+  float a;
+  std::memcpy(&a, &abs, 4);
+  if (a >= kE4m3Max) return sign | 0x7E;
+  // Below the smallest normal (2^-6) the grid is uniform with step 2^-9; nearbyint rounds
+  // half to even, and 8 steps is exactly the encoding of 2^-6.
+  if (a < 0.015625f) return sign | uint8_t(std::nearbyint(a * 512.0f));
+  const uint32_t mant = abs & 0x7fffffu;
+  uint32_t exp = (abs >> 23) - 127 + 7;  // in [1, 15]
+  uint32_t m3 = (mant + 0x7ffffu + ((mant >> 20) & 1u)) >> 20;
+  if (m3 == 8) {
+    m3 = 0;
+    ++exp;
+  }
+  return sign | uint8_t(std::min<uint32_t>((exp << 3) | m3, 0x7E));
 }
 
 }  // namespace tern

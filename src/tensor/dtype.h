@@ -8,7 +8,10 @@
 
 namespace tern {
 
-enum class DType : uint8_t { kF32, kF16, kBF16, kI32, kI64, kU8, kI8 };
+// kF8E4M3 is OCP FP8 e4m3 ("e4m3fn": no infinities, NaN = 0x7F/0xFF, max 448), the
+// element type of FP8 checkpoints; tern stores its bytes and converts with the functions
+// below, never through the float paths of tensor/convert.h.
+enum class DType : uint8_t { kF32, kF16, kBF16, kI32, kI64, kU8, kI8, kF8E4M3 };
 
 size_t dtype_size(DType t);
 std::string_view dtype_name(DType t);
@@ -33,5 +36,12 @@ inline uint16_t f32_to_bf16(float f) {
 
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
+
+// e4m3 to F32 (exact).
+float e4m3_to_f32(uint8_t v);
+// F32 to e4m3, rounding to nearest even and saturating to +-448 (what a clamp to
+// [-448, 448] followed by torch's .to(torch.float8_e4m3fn) gives); NaN becomes 0x7F.
+uint8_t f32_to_e4m3(float f);
+inline constexpr float kE4m3Max = 448.0f;
 
 }  // namespace tern

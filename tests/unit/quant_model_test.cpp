@@ -15,7 +15,7 @@
 #include "base/error.h"
 #include "model/json_file.h"
 #include "model/safetensors.h"
-#include "quant/gptq_checkpoint.h"
+#include "quant/checkpoint_writer.h"
 #include "quant/quant_config.h"
 #include "quant/rtn.h"
 #include "quant/safetensors_writer.h"
@@ -130,7 +130,7 @@ const nlohmann::json kAwqJson = {
 TEST(QuantModel, WriterOutputLoadsAndLogitsAreCloseToTheBf16Model) {
   TempDir dir;
   const auto source = read_all(kTinyQwen + "/model.safetensors");
-  GptqCheckpointWriter writer(tiny_config(), gptq_json(false));
+  CheckpointWriter writer(tiny_config(), gptq_json(false));
   for (const auto& [name, t] : source) {
     const std::string module = name.substr(0, name.rfind('.'));
     const bool proj = module.find("proj") != std::string::npos;

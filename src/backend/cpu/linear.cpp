@@ -2,6 +2,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/linear_fp8.h"
 #include "backend/cpu/linear_int4.h"
 #include "backend/cpu/op_support.h"
 #include "base/thread_pool.h"
@@ -10,6 +11,7 @@ namespace tern {
 
 void CpuBackend::linear(const Tensor& x, const LinearWeight& w, const Tensor& out) {
   if (w.is_int4()) return cpu::linear_int4(x, w, out);
+  if (w.is_fp8()) return cpu::linear_fp8(x, w, out);
   cpu::expect(x, DType::kF32, "linear", "x");
   cpu::expect(out, DType::kF32, "linear", "out");
   cpu::expect_float(w.weight, "linear", "weight");

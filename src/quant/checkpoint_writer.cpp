@@ -1,4 +1,4 @@
-#include "quant/gptq_checkpoint.h"
+#include "quant/checkpoint_writer.h"
 
 #include <filesystem>
 #include <fstream>
@@ -22,12 +22,12 @@ bool is_weight_or_config(const fs::path& file) {
 
 }  // namespace
 
-GptqCheckpointWriter::GptqCheckpointWriter(nlohmann::json config, nlohmann::json quantization_config)
+CheckpointWriter::CheckpointWriter(nlohmann::json config, nlohmann::json quantization_config)
     : config_(std::move(config)) {
   config_["quantization_config"] = std::move(quantization_config);
 }
 
-void GptqCheckpointWriter::add_linear(const std::string& module, const Int4Weight& weight, const Tensor& bias) {
+void CheckpointWriter::add_linear(const std::string& module, const Int4Weight& weight, const Tensor& bias) {
   const PackedLinear packed = pack_gptq(weight, GptqFormat::kV1);
   tensors_[module + ".qweight"] = packed.qweight;
   tensors_[module + ".qzeros"] = packed.qzeros;
@@ -36,9 +36,17 @@ void GptqCheckpointWriter::add_linear(const std::string& module, const Int4Weigh
   if (!bias.empty()) tensors_[module + ".bias"] = bias.dtype == DType::kF16 ? bias : convert_host(bias, DType::kF16);
 }
 
-void GptqCheckpointWriter::add_tensor(const std::string& name, const Tensor& tensor) { tensors_[name] = tensor; }
+void CheckpointWriter::add_linear(const std::string& module, const Fp8Weight& weight, const Tensor& bias) {
+  TERN_CHECK(!weight.block_scaled() && weight.activations == Fp8Activations::kPerToken,
+             "the FP8 writer takes channel-scaled weights with per-token activations");
+  tensors_[module + ".weight"] = weight.values;
+  tensors_[module + ".weight_scale"] = weight.scales.reshape({weight.out_features(), 1});
+  if (!bias.empty()) tensors_[module + ".bias"] = bias;
+}
 
-void GptqCheckpointWriter::write(const std::string& out_dir, const std::string& source_dir) const {
+void CheckpointWriter::add_tensor(const std::string& name, const Tensor& tensor) { tensors_[name] = tensor; }
+
+void CheckpointWriter::write(const std::string& out_dir, const std::string& source_dir) const {
   std::error_code ec;
   if (fs::exists(out_dir) && fs::equivalent(out_dir, source_dir, ec))
     throw error(out_dir, ": the output folder must differ from the model folder");

@@ -1,26 +1,31 @@
-// Assembles and writes a GPTQ checkpoint folder (what `tern quantize` produces): one
-// model.safetensors with `<module>.qweight/.qzeros/.scales/.g_idx` (checkpoint_format
-// "gptq", v1 zero points) and `<module>.bias` in F16 for every quantised linear layer,
-// every other tensor as it was; config.json with quantization_config added; and the
-// source folder's tokenizer, generation and other non-weight files copied.
+// Assembles and writes a quantized checkpoint folder (what `tern quantize` produces): one
+// model.safetensors with the quantised linear layers and every other tensor as it was;
+// config.json with quantization_config added; and the source folder's tokenizer,
+// generation and other non-weight files copied. INT4 layers are written as GPTQ
+// (`<module>.qweight/.qzeros/.scales/.g_idx`, checkpoint_format "gptq", v1 zero points,
+// bias in F16); FP8 layers as compressed-tensors (`<module>.weight` F8_E4M3 [N, K],
+// `<module>.weight_scale` F32 [N, 1], bias as stored).
 #pragma once
 
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "quant/fp8_weight.h"
 #include "quant/int4_weight.h"
 #include "tensor/tensor.h"
 
 namespace tern {
 
-class GptqCheckpointWriter {
+class CheckpointWriter {
  public:
   // `config` is the source config.json; `quantization_config` is added to it.
-  GptqCheckpointWriter(nlohmann::json config, nlohmann::json quantization_config);
+  CheckpointWriter(nlohmann::json config, nlohmann::json quantization_config);
 
   // Packs the weight now (so the Int4Weight can be freed). bias may be empty.
   void add_linear(const std::string& module, const Int4Weight& weight, const Tensor& bias);
+  // A channel-scaled FP8 weight (quantize_fp8_channels); bias may be empty.
+  void add_linear(const std::string& module, const Fp8Weight& weight, const Tensor& bias);
   // A tensor written unchanged (embeddings, norms, lm_head). It must stay valid until write().
   void add_tensor(const std::string& name, const Tensor& tensor);
 
