@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch reference logits for an INT4 checkpoint: dequantise it in torch, run it dense.
+"""PyTorch reference logits for an INT4 or FP8 checkpoint: dequantise it in torch, run it dense.
 
 Runs on the GPU machine (torch + transformers + safetensors; CPU works too):
     python3 tools/quant_reference.py --model tests/data/quant/tiny-qwen2-gptq-g32 --out $OUT
@@ -14,7 +14,15 @@ at every position:
 Copy both into tests/data/quant/golden/; quant_reference_test then checks tern's CPU
 INT4 forward against them.
 
-Dequantisation (fp32, the same products tern's CPU reference computes):
+FP8 checkpoints (quant_method "fp8", or "compressed-tensors" float-quantized) are dequantised
+the same way, W[n, k] = float(weight[n, k]) * scale(n, k) with the per-tensor, per-channel or
+per-block scales as stored, and every quantized projection's input is passed through
+torch.float8_e4m3fn as the checkpoint's activation scheme says (a forward pre-hook):
+    s = clamp(amax over the token (or its group of block_k columns), min=1e-12) / 448
+        (static: the stored input_scale)
+    x' = (x / s).clamp(-448, 448).to(torch.float8_e4m3fn).float() * s
+
+INT4 dequantisation (fp32, the same products tern's CPU reference computes):
     W[n, k] = scales[g(k), n] * (code(n, k) - zero(g(k), n))
 GPTQ: qweight [K/8, N] int32 packs eight codes along K (low bits first), qzeros [G, N/8]
 packs zero points along N, stored minus one in v1; g(k) = g_idx[k] (or k // group_size).
@@ -69,7 +77,61 @@ def dequantize(tensors, module, qcfg, in_features):
     return w_t.t().contiguous()
 
 
+E4M3_MAX = 448.0
+
+
+def fp8_scheme(qcfg):
+    """(weight scale suffix, block [bn, bk] or None, activation scheme, activation group or None)
+    of an FP8 quantization_config: the scheme is "token", "group" or "static"."""
+    if qcfg["quant_method"] == "fp8":
+        block = qcfg.get("weight_block_size")
+        if block:
+            return ".weight_scale_inv", block, "group", block[1]
+        return ".weight_scale", None, "static" if qcfg.get("activation_scheme") == "static" else "token", None
+    (group,) = qcfg["config_groups"].values()
+    w, a = group["weights"], group["input_activations"]
+    block = w.get("block_structure") if w.get("strategy") == "block" else None
+    if a.get("strategy") == "group":
+        return ".weight_scale", block, "group", a["group_size"]
+    if a.get("strategy") == "tensor" and not a.get("dynamic"):
+        return ".weight_scale", block, "static", None
+    return ".weight_scale", block, "token", None
+
+
+def dequantize_fp8(tensors, module, suffix, block):
+    """Dense [N, K] fp32 weight of one FP8 module."""
+    w = tensors[module + ".weight"].float()
+    scale = tensors[module + suffix].float()
+    if block:
+        bn, bk = block
+        scale = scale.repeat_interleave(bn, 0)[: w.shape[0]].repeat_interleave(bk, 1)[:, : w.shape[1]]
+    else:
+        scale = scale.reshape(-1, 1) if scale.numel() > 1 else scale.reshape(1, 1)
+    return w * scale
+
+
+def fake_quantize_fp8(x, scheme, group, input_scale):
+    """x' of tern's fake_quantize_fp8_activations, in fp32."""
+    x = x.float()
+    if scheme == "static":
+        s = input_scale
+        return (x / s).clamp(-E4M3_MAX, E4M3_MAX).to(torch.float8_e4m3fn).float() * s
+    k = x.shape[-1]
+    g = group if scheme == "group" else k
+    pad = (-k) % g
+    xp = torch.nn.functional.pad(x, (0, pad)).reshape(*x.shape[:-1], (k + pad) // g, g)
+    s = xp.abs().amax(-1, keepdim=True).clamp(min=1e-12) / E4M3_MAX
+    q = (xp / s).clamp(-E4M3_MAX, E4M3_MAX).to(torch.float8_e4m3fn).float() * s
+    return q.reshape(*x.shape[:-1], k + pad)[..., :k]
+
+
+def is_fp8(qcfg):
+    return qcfg["quant_method"] in ("fp8", "compressed-tensors")
+
+
 def dense_state_dict(model_dir, qcfg, cfg):
+    """The fp32 state dict, and for FP8 {module: (scheme, group, input_scale)} of the
+    quantized projections."""
     from safetensors.torch import load_file
     tensors = {}
     for f in sorted(os.listdir(model_dir)):
@@ -79,14 +141,32 @@ def dense_state_dict(model_dir, qcfg, cfg):
     inputs = {"q_proj": cfg["hidden_size"], "k_proj": cfg["hidden_size"], "v_proj": cfg["hidden_size"],
               "o_proj": cfg["num_attention_heads"] * head_dim, "gate_proj": cfg["hidden_size"],
               "up_proj": cfg["hidden_size"], "down_proj": cfg["intermediate_size"]}
-    state = {}
+    state, fp8_inputs = {}, {}
+    if is_fp8(qcfg):
+        suffix, block, scheme, group = fp8_scheme(qcfg)
+        for name, t in tensors.items():
+            module = name.rsplit(".", 1)[0]
+            if name.endswith(".weight") and t.dtype == torch.float8_e4m3fn:
+                state[name] = dequantize_fp8(tensors, module, suffix, block)
+                fused = module.replace("k_proj", "q_proj").replace("v_proj", "q_proj").replace("up_proj", "gate_proj")
+                input_scale = None
+                if scheme == "static":
+                    # tern quantises a fused layer's shared input once, with the largest scale.
+                    siblings = [fused, fused.replace("q_proj", "k_proj").replace("gate_proj", "up_proj"),
+                                fused.replace("q_proj", "v_proj")]
+                    input_scale = max(float(tensors[m + ".input_scale"].float().reshape(-1)[0])
+                                      for m in dict.fromkeys(siblings) if m + ".input_scale" in tensors)
+                fp8_inputs[module] = (scheme, group, input_scale)
+            elif not name.endswith((".weight_scale", ".weight_scale_inv", ".input_scale")):
+                state[name] = t.float()
+        return state, fp8_inputs
     for name, t in tensors.items():
         if name.endswith(".qweight"):
             module = name[: -len(".qweight")]
             state[module + ".weight"] = dequantize(tensors, module, qcfg, inputs[module.rsplit(".", 1)[1]])
         elif not name.endswith((".qzeros", ".scales", ".g_idx")):
             state[name] = t.float()
-    return state
+    return state, fp8_inputs
 
 
 def main():
@@ -101,8 +181,8 @@ def main():
     with open(os.path.join(args.model, "config.json")) as f:
         cfg = json.load(f)
     qcfg = cfg["quantization_config"]
-    assert qcfg["bits"] == 4, qcfg
-    state = dense_state_dict(args.model, qcfg, cfg)
+    assert is_fp8(qcfg) or qcfg["bits"] == 4, qcfg
+    state, fp8_inputs = dense_state_dict(args.model, qcfg, cfg)
 
     config = AutoConfig.from_pretrained(args.model)
     if hasattr(config, "quantization_config"):
@@ -113,6 +193,9 @@ def main():
     assert set(missing) <= tied and not unexpected, (missing, unexpected)
     if tied:
         model.tie_weights()
+    for module, (scheme, group, input_scale) in fp8_inputs.items():
+        model.get_submodule(module).register_forward_pre_hook(
+            lambda _, args, scheme=scheme, group=group, s=input_scale: (fake_quantize_fp8(args[0], scheme, group, s),))
     model = model.to(args.device).eval()
     torch.backends.cuda.matmul.allow_tf32 = False
 

@@ -195,7 +195,7 @@ class Loader {
                                     {std::string(".input_scale"), &t.input_scale}}) {
         if (!store_.has(module + suffix)) {
           if (tensor == &t.input_scale) continue;
-          throw error("tensor '", module, suffix, "' is missing: an FP8 checkpoint stores weight and",
+          throw error("tensor '", module, suffix, "' is missing: an FP8 checkpoint stores weight and ",
                       config.scale_suffix.substr(1), " for every quantized projection");
         }
         *tensor = store_.get(module + suffix);

@@ -24,7 +24,7 @@ class CheckpointWriter {
 
   // Packs the weight now (so the Int4Weight can be freed). bias may be empty.
   void add_linear(const std::string& module, const Int4Weight& weight, const Tensor& bias);
-  // A channel-scaled FP8 weight (quantize_fp8_channels); bias may be empty.
+  // A channel-scaled FP8 weight with per-token activations (quantize_fp8); bias may be empty.
   void add_linear(const std::string& module, const Fp8Weight& weight, const Tensor& bias);
   // A tensor written unchanged (embeddings, norms, lm_head). It must stay valid until write().
   void add_tensor(const std::string& name, const Tensor& tensor);

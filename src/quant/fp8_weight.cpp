@@ -104,21 +104,38 @@ void fake_quantize_fp8_activations(const Fp8Weight& w, const float* x, float* ou
   }
 }
 
-Fp8Weight quantize_fp8_channels(const Tensor& weight) {
+Fp8Weight quantize_fp8(const Tensor& weight, int64_t block_rows, int64_t block_cols) {
   TERN_CHECK(weight.device == Device::kCpu && weight.ndim == 2, "FP8 quantisation of ", weight.shape_str());
+  TERN_CHECK(block_rows >= 0 && block_cols >= 0 && (block_rows > 0) == (block_cols > 0), "FP8 block [", block_rows,
+             ", ", block_cols, "]");
   const int64_t n = weight.dim(0), k = weight.dim(1);
-  Fp8Weight w;
-  w.values = host_tensor(DType::kF8E4M3, {n, k});
-  w.scales = host_tensor(DType::kF32, {n});
-  std::vector<float> row(k);
-  for (int64_t r = 0; r < n; ++r) {
-    read_as_f32(weight, r * k, k, row.data());
-    const float s = dynamic_scale(row.data(), k);
-    w.scales.ptr<float>()[r] = s;
-    uint8_t* v = w.values.ptr<uint8_t>() + r * k;
-    for (int64_t i = 0; i < k; ++i) v[i] = quantize_e4m3(row[i], s);
+  const Tensor dense = convert_host(weight, DType::kF32);
+  const float* w = dense.ptr<const float>();
+  Fp8Weight out;
+  const bool blocks = block_rows > 0;
+  out.block_rows = block_rows;
+  out.block_cols = block_cols;
+  const int64_t bn = blocks ? block_rows : 1, bk = blocks ? block_cols : k;
+  const int64_t rows = ceil_div(n, bn), cols = ceil_div(k, bk);
+  out.values = host_tensor(DType::kF8E4M3, {n, k});
+  out.scales = blocks ? host_tensor(DType::kF32, {rows, cols}) : host_tensor(DType::kF32, {n});
+  if (blocks) {
+    out.activations = Fp8Activations::kPerTokenGroup;
+    out.activation_group = block_cols;
   }
-  return w;
+  for (int64_t br = 0; br < rows; ++br) {
+    for (int64_t bc = 0; bc < cols; ++bc) {
+      const int64_t r0 = br * bn, r1 = std::min(n, r0 + bn), c0 = bc * bk, c1 = std::min(k, c0 + bk);
+      float amax = 0.0f;
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c) amax = std::max(amax, std::fabs(w[r * k + c]));
+      const float s = std::max(amax, kMinAmax) / kE4m3Max;
+      out.scales.ptr<float>()[br * cols + bc] = s;
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c) out.values.ptr<uint8_t>()[r * k + c] = quantize_e4m3(w[r * k + c], s);
+    }
+  }
+  return out;
 }
 
 Fp8Weight concat_fp8_outputs(const std::vector<Fp8Weight>& parts, const std::vector<std::string>& names) {

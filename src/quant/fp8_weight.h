@@ -1,6 +1,6 @@
 // The one FP8 (W8A8) weight layout tern keeps in memory. FP8 checkpoints (HF "fp8" and
 // compressed-tensors "float-quantized", quant/fp8_checkpoint.h) are converted into it at
-// load, `tern quantize --method fp8` produces it (quantize_fp8_channels), the CPU backend
+// load, `tern quantize --method fp8` produces it (quantize_fp8), the CPU backend
 // computes from it and a GPU backend may rearrange it. docs/quantization.md has the
 // worked arithmetic.
 //
@@ -63,10 +63,12 @@ Tensor dequantize_fp8(const Fp8Weight& w);  // [N, K] F32
 // the arithmetic of PyTorch's float8_e4m3fn emulation in tools/quant_reference.py.
 void fake_quantize_fp8_activations(const Fp8Weight& w, const float* x, float* out);
 
-// A dense [N, K] weight (any float dtype, host) quantised with one scale per output row,
-// scales[n] = max(max|W[n, :]|, 1e-12) / 448, values rounded to nearest even, dynamic
-// per-token activations: what `tern quantize --method fp8` writes.
-Fp8Weight quantize_fp8_channels(const Tensor& weight);
+// A dense [N, K] weight (any float dtype, host) quantised with one scale per output row
+// (block_rows = block_cols = 0) or per block of block_rows x block_cols:
+// scale = max(max|W over the row or block|, 1e-12) / 448, values rounded to nearest even,
+// dynamic activations (per token; per token and group of block_cols with blocks).
+// `tern quantize --method fp8` writes the per-row form.
+Fp8Weight quantize_fp8(const Tensor& weight, int64_t block_rows = 0, int64_t block_cols = 0);
 
 // Layers sharing their input stacked along the outputs (fused Q/K/V, gate/up). The parts
 // must agree on K, the activation scheme and the block shape; with block scales every part

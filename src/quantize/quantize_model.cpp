@@ -153,7 +153,7 @@ class Quantizer {
       const auto start = std::chrono::steady_clock::now();
       LayerQuant l = load_layer(i);
       if (o_.method == QuantizeMethod::kFp8) {
-        for (int p = 0; p < kNumProj; ++p) writer.add_linear(module_name(i, p), quantize_fp8_channels(l.weight[p]), l.bias[p]);
+        for (int p = 0; p < kNumProj; ++p) writer.add_linear(module_name(i, p), quantize_fp8(l.weight[p]), l.bias[p]);
         log_info("quantize: layer ", i + 1, "/", c_.num_hidden_layers, " done");
         continue;
       }

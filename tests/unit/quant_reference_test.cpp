@@ -1,6 +1,7 @@
-// tern's CPU forward of the INT4 checkpoints in tests/data/quant/ (made by `tern quantize`
-// from tiny-qwen2) against PyTorch: tools/quant_reference.py dequantises each checkpoint
-// in torch, runs it dense in fp32 with transformers and writes logits at every position
+// tern's CPU forward of the INT4 and FP8 checkpoints in tests/data/quant/ (made by `tern
+// quantize` from tiny-qwen2) against PyTorch: tools/quant_reference.py dequantises each
+// checkpoint in torch (emulating FP8 activations with torch.float8_e4m3fn), runs it dense
+// in fp32 with transformers and writes logits at every position
 // of fixed prompts into tests/data/quant/golden/<name>.json + .logits.safetensors.
 // Those files are made on the GPU machine; a checkpoint without them is skipped with a
 // message saying so.
@@ -39,6 +40,10 @@ TEST_P(QuantReference, CpuLogitsMatchTorchDequantisedReference) {
       SafetensorsFile::open((kData / "quant" / "golden" / (GetParam() + ".logits.safetensors")).string());
   const std::string dir = (kData / "quant" / GetParam()).string();
   ASSERT_FALSE(j["cases"].empty());
+  // FP8 checkpoints quantise every projection's input too: where torch's and tern's float
+  // sums differ in their last bits, an input can round to the neighbouring e4m3 value,
+  // 1/16 of itself away, and the difference spreads to the logits.
+  const float tolerance = GetParam().find("fp8") != std::string::npos ? 1e-2f : 1e-3f;
   for (size_t i = 0; i < j["cases"].size(); ++i) {
     const std::vector<int32_t> ids = j["cases"][i]["prompt_ids"].get<std::vector<int32_t>>();
     const Tensor want = logits.tensor("prompt_" + std::to_string(i));
@@ -46,7 +51,7 @@ TEST_P(QuantReference, CpuLogitsMatchTorchDequantisedReference) {
     ASSERT_EQ(int64_t(got.size()), want.numel());
     const LogitsError e =
         compare_logits(got, std::vector<float>(want.ptr<const float>(), want.ptr<const float>() + want.numel()));
-    EXPECT_LE(e.max_abs, 1e-3f * std::max(1.0f, e.max_ref)) << GetParam() << " prompt " << i;
+    EXPECT_LE(e.max_abs, tolerance * std::max(1.0f, e.max_ref)) << GetParam() << " prompt " << i;
   }
 }
 

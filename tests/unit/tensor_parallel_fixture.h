@@ -1,5 +1,5 @@
 // Helpers for the tensor-parallel tests: random-weight model folders of any shape (odd
-// vocabularies, biases, INT4 with plain or act-order groups), and a model loaded on a
+// vocabularies, biases, INT4 with plain or act-order groups, FP8), and a model loaded on a
 // group of CPU ranks joined by the in-process communicator.
 #pragma once
 
@@ -15,7 +15,9 @@
 #include "backend/communicator.h"
 #include "base/rank_threads.h"
 #include "model/load_model.h"
+#include "quant/fp8_weight.h"
 #include "quant/packed_linear.h"
+#include "quant/quant_config.h"
 #include "quant/safetensors_writer.h"
 #include "quant_fixture.h"
 #include "runner/model_runner.h"
@@ -40,6 +42,8 @@ struct RandomModelSpec {
                                 // many inputs (-1: one group per row)
   bool act_order = false;       // INT4 with g_idx (desc_act)
   bool awq = false;             // INT4 stored as AWQ (GEMM, zero points) instead of GPTQ
+  bool fp8 = false;             // every projection FP8 (compressed-tensors, dynamic activations)
+  int64_t fp8_block = 0;        // with fp8: 0 for per-channel scales, else square blocks of this size
   uint32_t seed = 7;
 };
 
@@ -47,7 +51,8 @@ inline void PrintTo(const RandomModelSpec& s, std::ostream* os) {
   *os << s.model_type << " vocab " << s.vocab_size << " hidden " << s.hidden_size << " intermediate "
       << s.intermediate_size << " heads " << s.num_heads << "/" << s.num_kv_heads
       << (s.tie_word_embeddings ? " tied" : "") << " int4 group " << s.int4_group_size
-      << (s.act_order ? " act-order" : "") << (s.awq ? " awq" : "");
+      << (s.act_order ? " act-order" : "") << (s.awq ? " awq" : "") << (s.fp8 ? " fp8 block " : "")
+      << (s.fp8 ? std::to_string(s.fp8_block) : "");
 }
 
 // Writes config.json and model.safetensors (BF16 weights, F32 where INT4 has none) for
@@ -77,6 +82,13 @@ inline void write_random_model(const std::string& dir, const RandomModelSpec& s)
       tensors[module + ".qzeros"] = p.qzeros;
       tensors[module + ".scales"] = p.scales;
       if (!s.awq) tensors[module + ".g_idx"] = p.g_idx;
+    } else if (s.fp8) {
+      Tensor dense = host_tensor(DType::kF32, {out, in});
+      std::normal_distribution<float> d(0.0f, 1.0f / std::sqrt(float(in)));
+      for (int64_t i = 0; i < dense.numel(); ++i) dense.ptr<float>()[i] = d(rng);
+      const Fp8Weight w = quantize_fp8(dense, s.fp8_block, s.fp8_block);
+      tensors[module + ".weight"] = w.values;
+      tensors[module + ".weight_scale"] = s.fp8_block ? w.scales : w.scales.reshape({out, 1});
     } else {
       tensors[module + ".weight"] = random({out, in}, 1.0f / std::sqrt(float(in)));
     }
@@ -115,7 +127,16 @@ inline void write_random_model(const std::string& dir, const RandomModelSpec& s)
                            {"rope_theta", 10000.0},
                            {"tie_word_embeddings", s.tie_word_embeddings}};
   if (!qwen) config["attention_bias"] = config["mlp_bias"] = true;
-  if (s.int4_group_size != 0 && s.awq)
+  if (s.fp8) {
+    nlohmann::json q = fp8_config_json();
+    if (s.fp8_block) {
+      q["config_groups"]["group_0"]["weights"]["strategy"] = "block";
+      q["config_groups"]["group_0"]["weights"]["block_structure"] = {s.fp8_block, s.fp8_block};
+      q["config_groups"]["group_0"]["input_activations"]["strategy"] = "group";
+      q["config_groups"]["group_0"]["input_activations"]["group_size"] = s.fp8_block;
+    }
+    config["quantization_config"] = q;
+  } else if (s.int4_group_size != 0 && s.awq)
     config["quantization_config"] = {{"quant_method", "awq"},
                                      {"bits", 4},
                                      {"group_size", s.int4_group_size},
