@@ -1,7 +1,8 @@
 // The built-in demo model: `tern generate --chat` with no --model uses models/tern-demo and
 // answers held-out arithmetic questions (numbers it never trained on), in English and
 // Chinese, exactly; the prompt ids equal transformers' apply_chat_template + tokenizer.
-// Its GPTQ INT4 copy (group size 128, made here by `tern quantize`) still answers them.
+// Its GPTQ INT4 copy (group size 128, made here by `tern quantize`) and its FP8 copy still
+// answer them.
 // `tern perplexity` on a prompt/completion file scores only the completions: the model's
 // own replies are near-certain, replies with a wrong digit are not.
 //
@@ -116,6 +117,19 @@ TEST(DemoModel, GptqInt4CopyAnswersWithinAFewPointsOfBf16) {
   const size_t total = ci_questions().size(), correct = correct_answers("--model '" + int4 + "'");
   std::cout << "GPTQ g128 INT4 tern-demo: " << correct << " of " << total << " CI questions\n";
   EXPECT_GE(correct + 2, total);
+}
+
+TEST(DemoModel, Fp8CopyAnswersLikeBf16) {
+  testing::TempDir dir;
+  const std::string fp8 = dir.file("fp8");
+  auto r = testing::run_tern("quantize --model '" + (kSource / "models/tern-demo").string() + "' --out '" + fp8 +
+                             "' --method fp8");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // docs/quantization.md: the FP8 copy's 1,200 held-out answers match bf16's accuracy; the
+  // CI questions have top-1 margins of at least 1.0, so FP8 may miss at most one.
+  const size_t total = ci_questions().size(), correct = correct_answers("--model '" + fp8 + "'");
+  std::cout << "FP8 tern-demo: " << correct << " of " << total << " CI questions\n";
+  EXPECT_GE(correct + 1, total);
 }
 
 // The demo model's prompt for one question, as its chat template renders it.

@@ -1,6 +1,6 @@
 // `tern quantize` end to end on tests/data/models/tiny-qwen2 (group size 32, since its
-// hidden size is 64): RTN and GPTQ (with and without act-order) checkpoints load and
-// stay close to the bf16 model; bad options fail with a message. Runs the tern binary
+// hidden size is 64): RTN and GPTQ (with and without act-order) and FP8 checkpoints load
+// and stay close to the bf16 model; bad options fail with a message. Runs the tern binary
 // of this build (TERN_BINARY).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -100,6 +100,30 @@ TEST_F(QuantCli, DescActWritesAScatteredGIdx) {
   for (int k = 0; k < 128; ++k) moved += g_idx.ptr<int32_t>()[k] != k / 32;
   EXPECT_GT(moved, 0);
   EXPECT_EQ(load_json_file(dir_.file("act/config.json"), 1 << 20)["quantization_config"]["desc_act"], true);
+}
+
+TEST_F(QuantCli, Fp8WritesACompressedTensorsCheckpoint) {
+  const LogitsError e = quantize_and_compare("fp8", "--method fp8");
+  EXPECT_GT(e.max_abs, 0.0f);
+  EXPECT_LT(e.rms_ratio, 0.25f);  // see quant_fp8_model_test
+  const nlohmann::json q = load_json_file(dir_.file("fp8/config.json"), 1 << 20)["quantization_config"];
+  EXPECT_EQ(q["quant_method"], "compressed-tensors");
+  EXPECT_EQ(q["config_groups"]["group_0"]["weights"]["strategy"], "channel");
+  EXPECT_EQ(q["config_groups"]["group_0"]["input_activations"]["strategy"], "token");
+  const SafetensorsFile f = SafetensorsFile::open(dir_.file("fp8/model.safetensors"));
+  EXPECT_EQ(f.tensor("model.layers.1.mlp.down_proj.weight").dtype, DType::kF8E4M3);
+  EXPECT_EQ(f.tensor("model.layers.1.mlp.down_proj.weight_scale").shape_str(), "[64, 1]");
+  EXPECT_EQ(f.tensor("model.embed_tokens.weight").dtype, DType::kBF16);
+
+  const std::string out = "--out '" + dir_.file("bad") + "' ";
+  CliResult r = quantize(dir_, out + "--method fp8 --group-size 32");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--group-size applies to rtn and gptq"), std::string::npos) << r.err;
+  r = quantize(dir_, out + "--method fp8 --bits 4");
+  EXPECT_NE(r.err.find("--bits 4 does not go with --method fp8"), std::string::npos) << r.err;
+  r = quantize(dir_, out + "--method fp8 --sym");
+  EXPECT_NE(r.err.find("--sym, --desc-act and --calibration apply to the 4-bit methods"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_.file("bad/model.safetensors")));
 }
 
 TEST_F(QuantCli, BadOptionsFailWithAMessage) {
