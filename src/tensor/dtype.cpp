@@ -1,6 +1,7 @@
 #include "tensor/dtype.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -92,12 +93,26 @@ uint16_t f32_to_f16(float f) {
   return uint16_t(sign | (r >> 13));
 }
 
-float e4m3_to_f32(uint8_t v) {
+namespace {
+
+float e4m3_by_bits(uint8_t v) {
   const float sign = (v & 0x80) ? -1.0f : 1.0f;
   const int exp = (v >> 3) & 0xF, mant = v & 0x7;
   if (exp == 0xF && mant == 0x7) return std::numeric_limits<float>::quiet_NaN();
   if (exp == 0) return sign * std::ldexp(float(mant), -9);  // subnormal: mant * 2^-9
   return sign * std::ldexp(float(8 + mant), exp - 10);      // (1 + mant/8) * 2^(exp-7)
+}
+
+}  // namespace
+
+// A table: the CPU reference decodes every weight of an FP8 layer on every call.
+float e4m3_to_f32(uint8_t v) {
+  static const std::array<float, 256> table = [] {
+    std::array<float, 256> t{};
+    for (int i = 0; i < 256; ++i) t[size_t(i)] = e4m3_by_bits(uint8_t(i));
+    return t;
+  }();
+  return table[v];
 }
 
 uint8_t f32_to_e4m3(float f) {
