@@ -13,6 +13,11 @@
 #             writes), the 7B INT4 checkpoint's logprobs
 #             vs its torch dequantisation (tools/compare_logprobs.py), and the suite
 #             -> tern_int4.json, int4_logprob_compare.json
+#   fp8       `tern quantize --method fp8` (compressed-tensors, per-channel scales, per-token
+#             activations), the 7B FP8 checkpoint's logprobs vs PyTorch's FP8 emulation
+#             (tools/compare_logprobs.py), and the suite -> tern_fp8.json,
+#             fp8_logprob_compare.json, and fp8_results.json: the FP8 suite with
+#             `bf16_same_call`, the BF16 suite of this call (run "bf16 fp8" together)
 #   logprobs  BF16 teacher-forced logprob comparison with HF (bf16_logprob_compare.json)
 #
 #   scripts/gpu-e2e.sh TERN_BINARY COMMIT [STAGE ...]
@@ -20,7 +25,7 @@
 # Every stage but fixtures first makes the random-weight Qwen2.5-7B-shaped model with
 # tools/hf_reference.py, once per machine, in /tmp/qwen7b (with HF's greedy continuations
 # and last-position logits, hf_reference.json); the int4 stage its GPTQ copy in
-# /tmp/qwen7b-gptq. A later call on the same warm machine reuses both. Everything lands in
+# /tmp/qwen7b-gptq, the fp8 stage its FP8 copy in /tmp/qwen7b-fp8. A later call on the same warm machine reuses both. Everything lands in
 # $OUT; a stage cut off by the call's time limit leaves what it finished.
 set -u -o pipefail
 TERN=$(realpath "$1")
@@ -33,9 +38,11 @@ export PYTHONUNBUFFERED=1 LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH
 GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 MODEL=/tmp/qwen7b
 INT4=/tmp/qwen7b-gptq
+FP8=/tmp/qwen7b-fp8
 SUITE_ARGS=(--backend cuda --max-model-len 4096 --gpu "$GPU" --commit "$COMMIT")
 echo "== $(date -u +%FT%TZ) $GPU commit $COMMIT stages: $STAGES"
 t0=$SECONDS
+CALL_START=$(date +%s)  # files written after this belong to this call
 stamp() { echo "-- $1 done at +$((SECONDS - t0)) s"; }
 
 bandwidth() {  # device-to-device copy, bytes read + written, GB/s (once per $OUT)
@@ -73,7 +80,7 @@ stage_fixtures() {
   mkdir -p "$OUT/fixtures"
   cp tests/data/chat_templates/*.jinja tests/data/chat_templates/*.json "$OUT/fixtures/" 2>/dev/null
   timeout 60 python3 tools/make_chat_template_fixtures.py --data-dir "$OUT/fixtures" 2>&1 | tail -2
-  for m in tiny-qwen2-gptq-g32 tiny-qwen2-gptq-g32-act-sym; do
+  for m in tiny-qwen2-gptq-g32 tiny-qwen2-gptq-g32-act-sym tiny-qwen2-fp8; do
     timeout 60 python3 tools/quant_reference.py --model "tests/data/quant/$m" --out "$OUT/fixtures/quant" 2>&1 | tail -1
   done
   timeout 60 python3 tools/bench_hf_tokenizer.py --seconds 2 --json "$OUT/hf_tokenizer_bench.json" 2>&1 | tail -4
@@ -138,9 +145,9 @@ stage_bf16() {
 }
 
 stage_tiny() {
-  echo "== tiny models, CUDA vs CPU (greedy tokens and top-5 logprobs): dense, sliding window, GPTQ, GPTQ act-order"
+  echo "== tiny models, CUDA vs CPU (greedy tokens and top-5 logprobs): dense, sliding window, GPTQ, GPTQ act-order, FP8"
   for m in tests/data/models/tiny-qwen2 tests/data/models/tiny-mistral-window tests/data/quant/tiny-qwen2-gptq-g32 \
-    tests/data/quant/tiny-qwen2-gptq-g32-act-sym; do
+    tests/data/quant/tiny-qwen2-gptq-g32-act-sym tests/data/quant/tiny-qwen2-fp8; do
     [ -d "$m" ] || { echo "$m: missing (tools/make_mistral_window_fixture.py makes it)"; continue; }
     for b in cpu cuda; do
       "$TERN" generate --quiet --backend $b --model $m --prompt "12 + 34 =" --max-tokens 24 --ignore-eos --json \
@@ -186,6 +193,41 @@ json.dump([c['text'] for c in r['cases']], open('/tmp/prompts.json','w'), ensure
   echo "== tern bench engine --suite (GPTQ INT4)"
   suite $INT4 "$OUT/tern_int4.json" "$OUT/tern_int4.log"
   stamp int4
+}
+
+stage_fp8() {
+  echo "== FP8: tern quantize --method fp8 (compressed-tensors, per-channel weight scales, per-token activations)"
+  if [ ! -f $FP8/config.json ]; then
+    /usr/bin/time -f "quantize: %e s wall, %M KB max RSS" "$TERN" quantize --model $MODEL --out $FP8 --method fp8 \
+      2>&1 | tail -3
+  fi
+  du -sh $FP8
+  echo "== FP8: tern (CUDA) logprobs vs PyTorch's FP8 emulation of the same checkpoint"
+  python3 -c "
+import json; r=json.load(open('$OUT/hf_reference.json'))
+json.dump([c['text'] for c in r['cases']], open('/tmp/prompts.json','w'), ensure_ascii=False)"
+  "$TERN" generate --quiet --backend cuda --model $FP8 --prompts-file /tmp/prompts.json --max-tokens 32 --ignore-eos \
+    --json --logprobs 5 --max-num-seqs 8 --max-model-len 4096 >"$OUT/tern_fp8_greedy.jsonl" 2>/tmp/fp8.err \
+    || tail -5 /tmp/fp8.err
+  timeout 240 python3 tools/compare_logprobs.py --model $FP8 --tern-json "$OUT/tern_fp8_greedy.jsonl" \
+    --out "$OUT/fp8_logprob_compare.json" 2>&1 | grep -v Warning | tail -6
+  stamp "fp8 checks"
+  echo "== tern bench engine --suite (FP8)"
+  suite $FP8 "$OUT/tern_fp8.json" "$OUT/tern_fp8.log"
+  # The results file of issue 20: the FP8 suite beside the BF16 suite of this same call.
+  python3 - "$OUT" "$CALL_START" <<'PY'
+import json, os, sys
+out, call_start = sys.argv[1], int(sys.argv[2])
+fp8 = json.load(open(f"{out}/tern_fp8.json"))
+bf16_path = f"{out}/tern_bf16.json"
+if os.path.exists(bf16_path) and os.path.getmtime(bf16_path) >= call_start:
+    fp8["bf16_same_call"] = json.load(open(bf16_path))
+else:
+    print("no BF16 suite from this call: run the bf16 stage before fp8 in the same command")
+json.dump(fp8, open(f"{out}/fp8_results.json", "w"), indent=1)
+print("wrote fp8_results.json", "with bf16_same_call" if "bf16_same_call" in fp8 else "without bf16_same_call")
+PY
+  stamp fp8
 }
 
 stage_logprobs() {

@@ -10,6 +10,8 @@ whether HF's own argmax is tern's token (else how far below HF's top-1 tern's to
 
 An INT4 checkpoint (GPTQ/AWQ, as `tern quantize` writes) is dequantised in torch first by
 tools/quant_reference.py's own unpacking, independent of tern, and then run dense in bf16.
+An FP8 checkpoint likewise, with each projection's input passed through torch.float8_e4m3fn
+as its activation scheme says (PyTorch's own FP8 emulation with the checkpoint's scales).
 """
 import argparse
 import json
@@ -28,15 +30,16 @@ def load_dense(model_dir):
     if "quantization_config" not in cfg:
         return AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16, attn_implementation="sdpa").cuda()
     from transformers import AutoConfig
-    from quant_reference import dense_state_dict
+    from quant_reference import add_fp8_input_hooks, dense_state_dict
     config = AutoConfig.from_pretrained(model_dir)
     del config.quantization_config
     with torch.device("cuda"):
         model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=torch.bfloat16)
-    state = dense_state_dict(model_dir, cfg["quantization_config"], cfg)
+    state, fp8_inputs = dense_state_dict(model_dir, cfg["quantization_config"], cfg)
     model.load_state_dict(state, strict=not cfg.get("tie_word_embeddings"))
     if cfg.get("tie_word_embeddings"):
         model.tie_weights()
+    add_fp8_input_hooks(model, fp8_inputs)
     return model.eval()
 
 

@@ -169,6 +169,14 @@ def dense_state_dict(model_dir, qcfg, cfg):
     return state, fp8_inputs
 
 
+def add_fp8_input_hooks(model, fp8_inputs):
+    """Quantise each FP8 projection's input as tern does, before the dense product."""
+    for module, (scheme, group, input_scale) in fp8_inputs.items():
+        model.get_submodule(module).register_forward_pre_hook(
+            lambda _, args, scheme=scheme, group=group, s=input_scale:
+            (fake_quantize_fp8(args[0], scheme, group, s).to(args[0].dtype),))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="quantized checkpoint folder")
@@ -193,9 +201,7 @@ def main():
     assert set(missing) <= tied and not unexpected, (missing, unexpected)
     if tied:
         model.tie_weights()
-    for module, (scheme, group, input_scale) in fp8_inputs.items():
-        model.get_submodule(module).register_forward_pre_hook(
-            lambda _, args, scheme=scheme, group=group, s=input_scale: (fake_quantize_fp8(args[0], scheme, group, s),))
+    add_fp8_input_hooks(model, fp8_inputs)
     model = model.to(args.device).eval()
     torch.backends.cuda.matmul.allow_tf32 = False
 
