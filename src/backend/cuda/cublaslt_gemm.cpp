@@ -11,15 +11,15 @@ namespace {
 // cuBLAS's advice for Hopper: 32 MiB lets every algorithm run.
 constexpr size_t kWorkspaceBytes = size_t(32) << 20;
 
+cudaDataType_t cuda_type(DType t) { return t == DType::kF32 ? CUDA_R_32F : CUDA_R_16BF; }
+
+}  // namespace
+
 int alignment_of(const void* p) {
   auto address = reinterpret_cast<uintptr_t>(p);
   if (address == 0) return 256;
   return int(std::min<uintptr_t>(256, uintptr_t(1) << std::countr_zero(address)));
 }
-
-cudaDataType_t cuda_type(DType t) { return t == DType::kF32 ? CUDA_R_32F : CUDA_R_16BF; }
-
-}  // namespace
 
 CublasLtGemm::CublasLtGemm() {
   CUBLAS_CHECK(cublasLtCreate(&handle_));

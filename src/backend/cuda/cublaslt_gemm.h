@@ -24,6 +24,10 @@ struct GemmProblem {
   DType out_dtype = DType::kBF16;
 };
 
+// The alignment cuBLASLt may assume for a pointer: its largest power-of-two divisor, at
+// most 256 (a null pointer counts as 256).
+int alignment_of(const void* p);
+
 class CublasLtGemm {
  public:
   CublasLtGemm();
@@ -34,6 +38,12 @@ class CublasLtGemm {
   // Enqueues the product on `stream`. Throws tern::Error naming the shape if cuBLASLt
   // offers no algorithm for it.
   void run(const GemmProblem& p, cudaStream_t stream);
+
+  // The handle and workspace, which the FP8 GEMM (cublaslt_fp8_gemm.h) shares: both run on
+  // the backend's one stream, never at once.
+  cublasLtHandle_t handle() const { return handle_; }
+  void* workspace() const { return workspace_; }
+  size_t workspace_bytes() const { return workspace_bytes_; }
 
  private:
   // Everything the algorithm choice depends on: the shape, the types, and how the

@@ -37,12 +37,14 @@ CudaBackend::CudaBackend(const BackendOptions& options) : device_index_(options.
                 "; tern needs 8.0 or newer (BF16 tensor cores)");
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   gemm_ = std::make_unique<cuda::CublasLtGemm>();
+  fp8_gemm_ = std::make_unique<cuda::CublasLtFp8Gemm>(*gemm_);
   if (cuda::w4a16_supported(device_index_)) w4a16_ = cuda::w4a16_device();
 }
 
 CudaBackend::~CudaBackend() {
   cudaSetDevice(device_index_);
   if (stream_) cudaStreamSynchronize(stream_);
+  fp8_gemm_.reset();
   gemm_.reset();
   if (stream_) cudaStreamDestroy(stream_);
 }

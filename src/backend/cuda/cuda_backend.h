@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "backend/backend.h"
+#include "backend/cuda/cublaslt_fp8_gemm.h"
 #include "backend/cuda/cublaslt_gemm.h"
 #include "backend/cuda/w4a16_schedule.h"
 #include "backend/cuda/workspace.h"
@@ -50,6 +51,9 @@ class CudaBackend final : public Backend {
   MemoryInfo memory_info() const override;
   // Repacks into the tensor-core tile layout of int4_tiles.h, then uploads.
   Int4Weight upload_int4(const Int4Weight& host) override;
+  // The host layout, except that block scales get each block row padded to a multiple of
+  // 4 scales, the layout cuBLASLt's 128x128 block scaling reads (linear_fp8.cu).
+  Fp8Weight upload_fp8(const Fp8Weight& host) override;
   // A CUDA graph of the ops `record` enqueues on stream() (graph_capture.cpp).
   std::unique_ptr<CapturedGraph> capture(const std::function<void()>& record) override;
 
@@ -76,10 +80,13 @@ class CudaBackend final : public Backend {
   void use_device() const;
   // linear() for INT4 weights (linear_int4.cu).
   void linear_int4(const Tensor& x, const LinearWeight& w, const Tensor& out);
+  // linear() for FP8 weights (linear_fp8.cu).
+  void linear_fp8(const Tensor& x, const LinearWeight& w, const Tensor& out);
 
   int device_index_ = 0;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<cuda::CublasLtGemm> gemm_;
+  std::unique_ptr<cuda::CublasLtFp8Gemm> fp8_gemm_;  // shares gemm_'s handle and workspace
   // Set on sm_90 GPUs, which run INT4 weights through the W4A16 GEMM; older ones
   // dequantise to BF16 for cuBLASLt.
   std::optional<cuda::W4Device> w4a16_;
@@ -89,6 +96,8 @@ class CudaBackend final : public Backend {
   cuda::Workspace int4_dense_workspace_{"INT4 linear: weights dequantised to BF16 (GPUs before sm_90)"};
   cuda::Workspace int4_partials_workspace_{"INT4 linear: partial sums of K slices"};
   cuda::Workspace int4_counters_workspace_{"INT4 linear: K-slice counters", cuda::WorkspaceInit::kZeroed};
+  cuda::Workspace fp8_codes_workspace_{"FP8 linear: activations quantised to e4m3"};
+  cuda::Workspace fp8_scales_workspace_{"FP8 linear: activation scales"};
 };
 
 }  // namespace tern

@@ -1,5 +1,6 @@
 // CudaBackend::linear: checks the operands, then runs the small-M GEMV (decode, gemv.cu) or
-// the cuBLASLt product (cublaslt_gemm.cpp); INT4 weights go to linear_int4.cu.
+// the cuBLASLt product (cublaslt_gemm.cpp); INT4 weights go to linear_int4.cu, FP8 weights
+// to linear_fp8.cu.
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/gemv.cuh"
@@ -8,6 +9,7 @@ namespace tern {
 
 void CudaBackend::linear(const Tensor& x, const LinearWeight& w, const Tensor& out) {
   if (w.is_int4()) return linear_int4(x, w, out);
+  if (w.is_fp8()) return linear_fp8(x, w, out);
   const char* op = "linear";
   cuda::expect(x, DType::kBF16, op, "x");
   cuda::expect(w.weight, DType::kBF16, op, "weight");

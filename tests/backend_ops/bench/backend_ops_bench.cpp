@@ -4,13 +4,13 @@
 // tensor-core rate, whichever is larger.
 //
 // usage: backend_ops_bench OUT.json [label [groups]]   (label: free text stored in the
-// report, such as the commit; groups: a comma-separated subset of gemm, int4, attention,
+// report, such as the commit; groups: a comma-separated subset of gemm, int4, fp8, attention,
 // small, copy, all by default), or backend_ops_bench --profile (one call of each attention
 // kernel and of the INT4 GEMM at 7B shapes, for ncu). Timing: 20 calls captured in a CUDA
 // graph, the median of 7 replays (see Bench::time_us). Weights rotate over enough copies
 // that the set exceeds L2, so small-M GEMMs are timed from HBM, not cache. Where linear
 // runs the GEMV (M <= kGemvMaxRows), cuBLASLt is timed on the same problem too
-// ("cublasLt" rows).
+// ("cublasLt" rows); likewise the FP8 GEMV against cuBLASLt's FP8 GEMM ("cublasLt fp8" rows).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -28,8 +28,10 @@
 #include <vector>
 
 #include "backend/cuda/cublaslt_gemm.h"
+#include "backend/cuda/fp8_gemv.cuh"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/gemv.cuh"
+#include "quant/fp8_weight.h"
 #include "quant/int4_weight.h"
 #include "tensor/dtype.h"
 
@@ -39,6 +41,8 @@ namespace {
 constexpr int kHidden = 3584, kHq = 28, kHkv = 4, kDim = 128, kInter = 18944, kVocab = 152064, kBlock = 16,
               kLayers = 28;
 constexpr double kBf16PeakFlops = 790e12;  // dense BF16, measured on the H100 (docs/performance-history.md)
+// Dense FP8: Hopper's tensor cores do twice the BF16 rate (not measured here yet).
+constexpr double kFp8PeakFlops = 2 * kBf16PeakFlops;
 
 void check(cudaError_t status, const char* what) {
   if (status != cudaSuccess) {
@@ -133,12 +137,14 @@ class Bench {
     return 2.0 * double(bytes) / (double(ms[2]) * 1e-3);
   }
 
-  void add(std::string op, std::string shape, double us, double bytes, double flops) {
+  // `peak_flops`: the tensor-core rate of the op's input type (kFp8PeakFlops for FP8).
+  void add(std::string op, std::string shape, double us, double bytes, double flops,
+           double peak_flops = kBf16PeakFlops) {
     Record r;
     r.op = std::move(op);
     r.shape = std::move(shape);
     r.us = us;
-    const double mem_us = bytes / bandwidth_ * 1e6, flop_us = flops / kBf16PeakFlops * 1e6;
+    const double mem_us = bytes / bandwidth_ * 1e6, flop_us = flops / peak_flops * 1e6;
     r.floor_us = std::max(mem_us, flop_us);
     r.bound = mem_us >= flop_us ? "memory" : "compute";
     r.achieved = r.bound == "memory" ? bytes / (r.us * 1e-6) / 1e9 : flops / (r.us * 1e-6) / 1e12;
@@ -281,6 +287,79 @@ void bench_int4_splits(Bench& b) {
               weight_bytes + 2.0 * m * s.k + 2.0 * m * s.n, 2.0 * m * s.k * s.n);
       }
       unsetenv("TERN_W4A16_SLICES");
+    }
+  }
+}
+
+// A random FP8 weight in the device layout (e4m3 codes, NaN codes avoided; scales around
+// 1e-3), channel scales or 128x128 blocks with 128-column activation groups, and `copies - 1`
+// more device copies of it for the L2 rotation.
+std::vector<LinearWeight> random_fp8_weights(Bench& b, int n, int k, bool blocks, int copies) {
+  std::mt19937 rng(98);
+  Fp8Weight host;
+  host.values = host_tensor(DType::kF8E4M3, {n, k});
+  for (int64_t i = 0; i < host.values.numel(); ++i) {
+    const uint8_t code = uint8_t(rng());
+    host.values.ptr<uint8_t>()[i] = (code & 0x7F) == 0x7F ? uint8_t(code ^ 1) : code;
+  }
+  if (blocks) {
+    host.block_rows = host.block_cols = 128;
+    host.activations = Fp8Activations::kPerTokenGroup;
+    host.activation_group = 128;
+    host.scales = host_tensor(DType::kF32, {(n + 127) / 128, (k + 127) / 128});
+  } else {
+    host.scales = host_tensor(DType::kF32, {n});
+  }
+  for (int64_t i = 0; i < host.scales.numel(); ++i) host.scales.ptr<float>()[i] = 0.001f + float(rng() % 1000) * 1e-6f;
+  std::vector<LinearWeight> weights{{.weight = {}, .bias = {}, .int4 = {}, .fp8 = b.be().upload_fp8(host)}};
+  while (int(weights.size()) < copies) {
+    LinearWeight copy = weights[0];
+    for (Tensor* t : {&copy.fp8.values, &copy.fp8.scales}) {
+      Tensor fresh = b.be().alloc(t->dtype, {t->numel()});
+      fresh.ndim = t->ndim;
+      fresh.shape = t->shape;
+      check(cudaMemcpy(fresh.data, t->data, t->nbytes(), cudaMemcpyDeviceToDevice), "copy");
+      *t = fresh;
+    }
+    weights.push_back(copy);
+  }
+  return weights;
+}
+
+// The FP8 (W8A8) projections at the BF16 rows' shapes, channel scales with per-token
+// activations (what `tern quantize --method fp8` writes) and 128x128 blocks with 128-column
+// groups (DeepSeek-style checkpoints). The time includes the activation quantisation;
+// the bytes are the weights and their scales, x and the output. Where linear runs the GEMV,
+// cuBLASLt's FP8 GEMM is timed too (TERN_FP8_GEMV_ROWS=0).
+void bench_fp8_gemms(Bench& b) {
+  struct Shape {
+    const char* name;
+    int k, n;
+  };
+  const Shape shapes[] = {{"qkv_proj", kHidden, (kHq + 2 * kHkv) * kDim},
+                          {"o_proj", kHq * kDim, kHidden},
+                          {"gate_up_proj", kHidden, 2 * kInter},
+                          {"down_proj", kInter, kHidden}};
+  for (const bool blocks : {false, true}) {
+    const std::string scheme = blocks ? "fp8 blk128 " : "fp8 ";
+    for (const Shape& s : shapes) {
+      const double scale_bytes = blocks ? 4.0 * ((s.n + 127) / 128) * (((s.k + 127) / 128 + 3) / 4 * 4) : 4.0 * s.n;
+      const double weight_bytes = double(s.k) * s.n + scale_bytes;
+      std::vector<LinearWeight> weights =
+          random_fp8_weights(b, s.n, s.k, blocks, std::max(1, int(std::ceil(200e6 / weight_bytes))));
+      for (int m : {1, 16, 64, 256, 2048}) {
+        Tensor x = b.random(DType::kBF16, {m, s.k});
+        Tensor out = b.be().alloc(DType::kBF16, {m, s.n});
+        const std::string shape = "M=" + std::to_string(m) + " K=" + std::to_string(s.k) + " N=" + std::to_string(s.n);
+        const double bytes = weight_bytes + 2.0 * m * s.k + 2.0 * m * s.n, flops = 2.0 * m * s.k * s.n;
+        auto run = [&](int i) { b.be().linear(x, weights[size_t(i) % weights.size()], out); };
+        if (m <= cuda::kFp8GemvMaxRows) {
+          setenv("TERN_FP8_GEMV_ROWS", "0", 1);
+          b.add("cublasLt " + scheme + s.name, shape, b.time_us(run), bytes, flops, kFp8PeakFlops);
+          unsetenv("TERN_FP8_GEMV_ROWS");
+        }
+        b.add("linear " + scheme + s.name, shape, b.time_us(run), bytes, flops, kFp8PeakFlops);
+      }
     }
   }
 }
@@ -453,7 +532,7 @@ int main(int argc, char** argv) {
   using namespace tern;
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s OUT.json [label [groups]] | %s --profile\n"
-                 "  groups: comma-separated subset of gemm,int4,int4split,attention,small,copy (default: all\n"
+                 "  groups: comma-separated subset of gemm,int4,int4split,fp8,attention,small,copy (default: all\n"
                  "  but int4split, the K-split sweep of the INT4 GEMM)\n",
                  argv[0], argv[0]);
     return 2;
@@ -468,11 +547,12 @@ int main(int argc, char** argv) {
   b.bandwidth_ = b.copy_bandwidth();
   std::printf("%s, %d SMs, L2 %d MiB; device-to-device copy %.0f GB/s (read + write)\n", props.name,
               props.multiProcessorCount, props.l2CacheSize >> 20, b.bandwidth_ / 1e9);
-  const std::string groups = argc > 3 ? "," + std::string(argv[3]) + "," : ",gemm,int4,attention,small,copy,";
+  const std::string groups = argc > 3 ? "," + std::string(argv[3]) + "," : ",gemm,int4,fp8,attention,small,copy,";
   auto wanted = [&](const char* group) { return groups.find("," + std::string(group) + ",") != std::string::npos; };
   if (wanted("gemm")) bench_gemms(b);
   if (wanted("int4")) bench_int4_gemms(b);
   if (wanted("int4split")) bench_int4_splits(b);
+  if (wanted("fp8")) bench_fp8_gemms(b);
   if (wanted("attention")) bench_attention(b);
   if (wanted("small")) bench_small_ops(b);
   if (wanted("copy")) bench_copy_blocks(b);
@@ -485,7 +565,8 @@ int main(int argc, char** argv) {
   out << "{\n  \"device\": \"" << json_escape(props.name) << "\",\n  \"label\": \""
       << json_escape(argc > 2 ? argv[2] : "") << "\",\n  \"date\": \"" << date
       << "\",\n  \"copy_bandwidth_gbps\": " << b.bandwidth_ / 1e9
-      << ",\n  \"bf16_peak_tflops_assumed\": " << kBf16PeakFlops / 1e12 << ",\n  \"results\": [\n";
+      << ",\n  \"bf16_peak_tflops_assumed\": " << kBf16PeakFlops / 1e12
+      << ",\n  \"fp8_peak_tflops_assumed\": " << kFp8PeakFlops / 1e12 << ",\n  \"results\": [\n";
   for (size_t i = 0; i < b.records_.size(); ++i) {
     const Record& r = b.records_[i];
     out << "    {\"op\": \"" << json_escape(r.op) << "\", \"shape\": \"" << json_escape(r.shape)
