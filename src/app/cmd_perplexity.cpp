@@ -32,6 +32,7 @@ struct PerplexityOptions {
   int64_t stride = 0;   // 0: context / 2
   std::string backend = "cpu";
   int threads = 0;
+  std::string kv_cache_dtype = "auto";
   bool json = false;
   bool quiet = false;
 };
@@ -97,6 +98,7 @@ void run_perplexity(const PerplexityOptions& o) {
   std::unique_ptr<Backend> backend = open_backend(o.backend, o.threads);
   if (!o.quiet) log_info("model ", model_dir, " on backend ", describe_backend(*backend));
   const std::unique_ptr<LlamaModel> model = load_model_with_progress(model_dir, *backend, o.quiet);
+  apply_kv_cache_dtype(*model, o.kv_cache_dtype, o.quiet);
   const int64_t max_positions = model->config().max_position_embeddings;
   const int64_t context = o.context > 0 ? o.context : std::min<int64_t>(1024, max_positions);
   if (context > max_positions)
@@ -123,6 +125,7 @@ void run_perplexity(const PerplexityOptions& o) {
 
   if (o.json) {
     nlohmann::json j{{"model", model_dir},        {"backend", backend->name()}, {"documents", docs.size()},
+                     {"kv_cache_dtype", dtype_name(model->kv_cache_dtype())},
                      {"tokens", total.tokens},    {"nll", total.mean()},        {"perplexity", total.perplexity()},
                      {"context", window.context}, {"stride", window.stride},    {"seconds", seconds}};
     std::cout << j.dump() << "\n";
@@ -158,6 +161,7 @@ void add_perplexity_command(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
   add_threads_option(*cmd, o->threads);
+  add_kv_cache_dtype_option(*cmd, o->kv_cache_dtype);
   cmd->add_flag("--json", o->json,
                 "print {model, backend, documents, tokens, nll, perplexity, context, stride, seconds} as one line");
   cmd->add_flag("--quiet", o->quiet, "no progress output");

@@ -97,6 +97,7 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
   cmd.add_option("--speculative-ngram-max", o.speculative.ngram.max_n, "ngram: longest suffix matched (tried first)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  add_kv_cache_dtype_option(cmd, o.kv_cache_dtype);
   add_threads_option(cmd, o.threads);
   cmd.add_flag("--quiet", o.quiet, "no progress output while loading");
 }
@@ -127,6 +128,7 @@ std::vector<std::string> engine_option_flags(const EngineOptions& o) {
   add("--scheduler", o.scheduler, defaults.scheduler);
   add("--kv-layout", o.kv_layout, defaults.kv_layout);
   add("--threads", o.threads, defaults.threads);
+  add("--kv-cache-dtype", o.kv_cache_dtype, defaults.kv_cache_dtype);
   add("--speculative-method", o.speculative_method, defaults.speculative_method);
   add("--speculative-model", o.speculative_model, defaults.speculative_model);
   add("--num-speculative-tokens", o.speculative.num_tokens, defaults.speculative.num_tokens);
@@ -213,6 +215,22 @@ void add_threads_option(CLI::App& cmd, int& threads) {
       ->check(CLI::Range(0, 1024));
 }
 
+void add_kv_cache_dtype_option(CLI::App& cmd, std::string& kv_cache_dtype) {
+  cmd.add_option("--kv-cache-dtype", kv_cache_dtype,
+                 "KV cache element type: auto (the activations', BF16 on GPUs) or fp8 (e4m3, half the bytes per token; "
+                 "one scale per layer for K and for V, from the checkpoint's k_scale/v_scale when it has them, else "
+                 "1.0)")
+      ->check(CLI::IsMember({"auto", "fp8", "fp8_e4m3"}))
+      ->capture_default_str();
+}
+
+void apply_kv_cache_dtype(LlamaModel& model, const std::string& kv_cache_dtype, bool quiet) {
+  if (kv_cache_dtype == "auto") return;
+  model.set_kv_cache_dtype(DType::kF8E4M3);
+  if (!quiet && model.shard().rank == 0)
+    log_info("KV cache in FP8 e4m3, scales ", model.has_kv_scales() ? "from the checkpoint" : "1.0 (the checkpoint has none)");
+}
+
 std::string describe_backend(const Backend& backend) {
   if (backend.device() != Device::kCpu) return backend.name();
   const int threads = ThreadPool::global().num_threads();
@@ -255,6 +273,7 @@ LoadedEngine open_engine(const EngineOptions& o) {
              : cpu          ? ", tensor parallel over " + std::to_string(num_ranks) +
                          " ranks (CPU threads: for testing, slower than one rank)"
                    : ", tensor parallel over " + std::to_string(num_ranks) + " GPUs");
+  for (ModelRank& rank : model.ranks) apply_kv_cache_dtype(*rank.model, o.kv_cache_dtype, o.quiet);
   const ModelConfig& mc = model0.config();
   out.weights_device_bytes = model0.weights_device_bytes();
   out.weight_format = !mc.quantization                                ? "bf16"
@@ -282,6 +301,7 @@ LoadedEngine open_engine(const EngineOptions& o) {
     const ResolvedModel draft_dir = resolve_model_option(o.speculative_model, o.revision);
     if (!o.quiet) log_info("draft model ", draft_dir.dir);
     draft = load_model_with_progress(draft_dir.dir, model.ranks[0].model->backend(), o.quiet);
+    apply_kv_cache_dtype(*draft, o.kv_cache_dtype, true);
   }
   if (speculative.method != SpeculativeMethod::kNone) {
     if (speculative.ngram.max_n < speculative.ngram.min_n)

@@ -38,6 +38,7 @@ struct EngineOptions {
   std::string speculative_method = "none";
   std::string speculative_model;
   SpeculativeConfig speculative;
+  std::string kv_cache_dtype = "auto";  // auto (the activation dtype) | fp8
   int threads = 0;     // CPU worker threads; 0: TERN_NUM_THREADS, else all cores
   bool quiet = false;  // no progress output
 };
@@ -72,6 +73,12 @@ LoadedEngine open_engine(const EngineOptions& options);
 
 // Registers --threads (CPU worker threads) on a command that runs a model.
 void add_threads_option(CLI::App& cmd, int& threads);
+
+// Registers --kv-cache-dtype (auto | fp8) on a command that runs a model, and applies it to
+// a loaded model before its KV cache is planned (logging where the FP8 scales come from
+// unless quiet). Throws tern::Error when the backend has no FP8 KV cache.
+void add_kv_cache_dtype_option(CLI::App& cmd, std::string& kv_cache_dtype);
+void apply_kv_cache_dtype(LlamaModel& model, const std::string& kv_cache_dtype, bool quiet);
 
 // The backend named "cpu", "cuda", or "auto" (cuda when a GPU is usable, else cpu);
 // threads: CPU worker threads (0: TERN_NUM_THREADS, else all cores). Throws tern::Error.

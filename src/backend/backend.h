@@ -47,11 +47,15 @@ struct LinearWeight {
 };
 
 // One layer of the paged KV cache. Both tensors: [num_blocks, block_size, num_kv_heads,
-// head_dim] in activation_dtype(). Token slot s lives at block s / block_size, row
-// s % block_size.
+// head_dim] in activation_dtype(), or in F8E4M3 for an FP8 KV cache (on a backend whose
+// supports_fp8_kv_cache()), which stores e4m3(clamp(x / scale, -448, 448)) and reads back
+// e4m3 * scale, with one scale per layer for K and one for V. Token slot s lives at block
+// s / block_size, row s % block_size.
 struct KvCacheLayer {
   Tensor k;
   Tensor v;
+  float k_scale = 1.0f;  // FP8 only
+  float v_scale = 1.0f;
   int64_t num_blocks() const { return k.dim(0); }
   int64_t block_size() const { return k.dim(1); }
 };
@@ -109,6 +113,8 @@ class Backend {
   virtual Device device() const = 0;
   // Element type of activations and the KV cache: F32 on the CPU, BF16 on CUDA.
   virtual DType activation_dtype() const = 0;
+  // Whether rope_kv_write and paged_attention take an F8E4M3 KV cache (KvCacheLayer).
+  virtual bool supports_fp8_kv_cache() const { return false; }
   // The dtype a float weight stored as `stored` is kept in on this device. The CPU
   // keeps what is stored (zero-copy); CUDA converts everything to BF16.
   virtual DType weight_dtype(DType stored) const = 0;
@@ -173,7 +179,8 @@ class Backend {
 
   // Splits qkv [T, (Hq + 2 Hkv) * D] into q, k, v; rotates q and k by RoPE at
   // positions [T] (I32); writes k and v to cache slot slot_mapping[t] (I32; a negative
-  // slot means "padding, write nothing"); writes the rotated q to q_out [T, Hq * D].
+  // slot means "padding, write nothing"), quantised with the layer's scales when the
+  // cache is FP8; writes the rotated q to q_out [T, Hq * D].
   virtual void rope_kv_write(const Tensor& qkv, const Tensor& positions, const Tensor& slot_mapping,
                              const RopeParams& rope, const AttentionShape& shape, const KvCacheLayer& cache,
                              const Tensor& q_out) = 0;

@@ -5,7 +5,7 @@
 namespace tern {
 
 LlamaModel::LlamaModel(ModelConfig config, ModelWeights weights, Backend& backend, Communicator* comm)
-    : config_(std::move(config)), weights_(std::move(weights)), backend_(backend) {
+    : config_(std::move(config)), weights_(std::move(weights)), backend_(backend), kv_dtype_(backend.activation_dtype()) {
   const ModelShard& s = weights_.shard;
   if (!s.whole()) {
     TERN_CHECK(comm && comm->size() == s.size && comm->rank() == s.rank, "shard ", s.rank, " of ", s.size,
@@ -39,13 +39,31 @@ size_t LlamaModel::workspace_bytes(int64_t max_tokens, int64_t max_logits_rows) 
          size_t(max_logits_rows * logits_cols) * sizeof(float);
 }
 
+void LlamaModel::set_kv_cache_dtype(DType dtype) {
+  if (dtype == backend_.activation_dtype()) {
+    kv_dtype_ = dtype;
+    return;
+  }
+  if (dtype != DType::kF8E4M3)
+    throw error("KV cache dtype ", dtype_name(dtype), " is not supported (", dtype_name(backend_.activation_dtype()),
+                " or F8_E4M3)");
+  if (!backend_.supports_fp8_kv_cache())
+    throw error("the ", backend_.name(), " backend has no FP8 KV cache yet (--kv-cache-dtype fp8)");
+  kv_dtype_ = dtype;
+}
+
 std::vector<KvCacheLayer> LlamaModel::make_kv_cache(int64_t num_blocks, int64_t block_size) const {
   std::vector<KvCacheLayer> cache;
   const int64_t kv_heads = shard().num_kv_heads;
+  const bool scaled = kv_dtype_ == DType::kF8E4M3 && !weights_.k_scales.empty();
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     KvCacheLayer layer;
-    layer.k = backend_.alloc(backend_.activation_dtype(), {num_blocks, block_size, kv_heads, config_.head_dim});
-    layer.v = backend_.alloc(backend_.activation_dtype(), {num_blocks, block_size, kv_heads, config_.head_dim});
+    layer.k = backend_.alloc(kv_dtype_, {num_blocks, block_size, kv_heads, config_.head_dim});
+    layer.v = backend_.alloc(kv_dtype_, {num_blocks, block_size, kv_heads, config_.head_dim});
+    if (scaled) {
+      layer.k_scale = weights_.k_scales[size_t(i)];
+      layer.v_scale = weights_.v_scales[size_t(i)];
+    }
     cache.push_back(std::move(layer));
   }
   return cache;
@@ -53,7 +71,7 @@ std::vector<KvCacheLayer> LlamaModel::make_kv_cache(int64_t num_blocks, int64_t 
 
 size_t LlamaModel::kv_block_bytes(int64_t block_size) const {
   return size_t(2 * config_.num_hidden_layers * block_size * shard().num_kv_heads * config_.head_dim) *
-         dtype_size(backend_.activation_dtype());
+         dtype_size(kv_dtype_);
 }
 
 Tensor LlamaModel::forward(const ForwardInputs& in, const std::vector<KvCacheLayer>& kv_cache, Workspace& ws) const {

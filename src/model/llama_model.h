@@ -49,6 +49,12 @@ class LlamaModel {
   // Bytes make_workspace(max_tokens, max_logits_rows) allocates, and with tensor
   // parallelism the communicator's buffer for the logits gather.
   size_t workspace_bytes(int64_t max_tokens, int64_t max_logits_rows) const;
+  // The element type of the KV caches make_kv_cache allocates: the backend's
+  // activation_dtype() (the default), or F8E4M3 where the backend supports_fp8_kv_cache(),
+  // scaled by the checkpoint's k/v scales or else 1.0. Throws tern::Error for any other.
+  void set_kv_cache_dtype(DType dtype);
+  DType kv_cache_dtype() const { return kv_dtype_; }
+  bool has_kv_scales() const { return !weights_.k_scales.empty(); }
   // Allocates num_blocks blocks of block_size tokens for every layer, for this rank's KV
   // heads.
   std::vector<KvCacheLayer> make_kv_cache(int64_t num_blocks, int64_t block_size) const;
@@ -65,6 +71,7 @@ class LlamaModel {
   Backend& backend_;
   Communicator* comm_ = nullptr;  // null for a whole model
   DecoderLayerContext layer_context_;
+  DType kv_dtype_;
 };
 
 }  // namespace tern

@@ -1,5 +1,6 @@
 #include "model/weights.h"
 
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -107,6 +108,20 @@ class Loader {
       w.bias = upload(biases.size() == 1 ? biases[0] : concat_rows(biases));
     }
     return w;
+  }
+
+  // The checkpoint's KV cache scales, when every layer has them.
+  void kv_scales(ModelWeights& w) {
+    for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+      const std::string p = "model.layers." + std::to_string(i) + ".self_attn.";
+      const bool pair = store_.has(p + "k_scale") && store_.has(p + "v_scale"), one = store_.has(p + "kv_scale");
+      if (!pair && !one) {
+        if (i > 0) throw error(p, "k_scale and v_scale (or kv_scale) are missing, but layer 0 has them");
+        return;
+      }
+      w.k_scales.push_back(scale(pair ? p + "k_scale" : p + "kv_scale"));
+      w.v_scales.push_back(scale(pair ? p + "v_scale" : p + "kv_scale"));
+    }
   }
 
   size_t device_bytes() const { return device_bytes_; }
@@ -257,6 +272,20 @@ class Loader {
     return unpack_linear(p, q, rows, cols);
   }
 
+  // A positive scalar scale of any float dtype, [] or [1].
+  float scale(const std::string& name) {
+    const Tensor t = store_.get(name);
+    if (t.numel() != 1 || t.ndim > 1 || (t.dtype != DType::kF32 && t.dtype != DType::kBF16 && t.dtype != DType::kF16))
+      throw error(store_.file_of(name), ": tensor '", name, "': ", dtype_name(t.dtype), " ", t.shape_str(),
+                  " where a float scale of shape [] or [1] is expected");
+    float v = 0;
+    read_as_f32(t, 0, 1, &v);
+    if (!(std::isfinite(v) && v > 0))
+      throw error(store_.file_of(name), ": tensor '", name, "': ", v, " is not a finite positive scale");
+    count_done(t);
+    return v;
+  }
+
   // Progress counts the checkpoint's bytes as they are read, whatever share of them this
   // rank keeps, so every rank of a group reaches the same total.
   void count_done(const Tensor& t) {
@@ -311,6 +340,7 @@ ModelWeights load_weights(const ModelConfig& c, const WeightStore& store, Backen
                             .split = Split::kInputs});
     w.layers.push_back(std::move(l));
   }
+  loader.kv_scales(w);
   w.final_norm = loader.load("model.norm.weight", {h});
   if (c.tie_word_embeddings || !store.has("lm_head.weight")) {
     if (!c.tie_word_embeddings)

@@ -32,6 +32,10 @@ struct ModelWeights {
   LinearWeight lm_head;     // [V, H]; shares embed_tokens when tied
   size_t device_bytes = 0;  // bytes the weights occupy on the device
   ModelShard shard;         // which part of the model these are
+  // FP8 KV cache scales per layer, from the checkpoint's `self_attn.k_scale` / `v_scale`
+  // (or one `self_attn.kv_scale` for both, as older FP8 checkpoints store it); empty when
+  // it has none.
+  std::vector<float> k_scales, v_scales;
 };
 
 // Called as tensors are read with (checkpoint bytes done, bytes total); the last call has

@@ -79,7 +79,8 @@ int32_t plan_kv_blocks(const KvMemoryBudget& budget, const std::vector<ModelRank
                                      "with --tensor-parallel-size");
   }
   if (!budget.quiet)
-    log_info("memory plan: weights ", double(weight_bytes) / 1e9, " GB; KV cache ", blocks, " blocks x ",
+    log_info("memory plan: weights ", double(weight_bytes) / 1e9, " GB; KV cache (",
+             dtype_name(ranks[0].model->kv_cache_dtype()), ") ", blocks, " blocks x ",
              sizes.block_size, " tokens = ", int64_t(blocks) * sizes.block_size, " tokens, ",
              double(block_bytes) * blocks / 1e9, " GB; max_model_len ", sizes.max_model_len,
              ranks.size() > 1 ? " (totals over " + std::to_string(ranks.size()) + " ranks)" : std::string());

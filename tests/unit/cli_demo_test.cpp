@@ -1,8 +1,8 @@
 // The built-in demo model: `tern generate --chat` with no --model uses models/tern-demo and
 // answers held-out arithmetic questions (numbers it never trained on), in English and
 // Chinese, exactly; the prompt ids equal transformers' apply_chat_template + tokenizer.
-// Its GPTQ INT4 copy (group size 128, made here by `tern quantize`) and its FP8 copy still
-// answer them.
+// Its GPTQ INT4 copy (group size 128, made here by `tern quantize`), its FP8 copy and an FP8
+// KV cache still answer them.
 // `tern perplexity` on a prompt/completion file scores only the completions: the model's
 // own replies are near-certain, replies with a wrong digit are not.
 //
@@ -129,6 +129,14 @@ TEST(DemoModel, Fp8CopyAnswersLikeBf16) {
   // CI questions have top-1 margins of at least 1.0, so FP8 may miss at most one.
   const size_t total = ci_questions().size(), correct = correct_answers("--model '" + fp8 + "'");
   std::cout << "FP8 tern-demo: " << correct << " of " << total << " CI questions\n";
+  EXPECT_GE(correct + 1, total);
+}
+
+TEST(DemoModel, Fp8KvCacheAnswersLikeBf16) {
+  // docs/engine.md "FP8 KV cache": the demo's held-out answers with FP8 KV; the CI
+  // questions' top-1 margins of at least 1.0 leave room for at most one to change.
+  const size_t total = ci_questions().size(), correct = correct_answers("--kv-cache-dtype fp8");
+  std::cout << "tern-demo with an FP8 KV cache: " << correct << " of " << total << " CI questions\n";
   EXPECT_GE(correct + 1, total);
 }
 

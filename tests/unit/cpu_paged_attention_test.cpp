@@ -3,7 +3,7 @@
 // (p - W, p], by softmax(q.k * scale), read here from plain contiguous arrays while the op
 // reads them through block tables scattered over the cache. Windows smaller than a block,
 // spanning blocks and longer than the context; prefill, chunked prefill, decode and a batch
-// of all three at once.
+// of all three at once. An FP8 cache reads back exactly its dequantised values.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "tensor/dtype.h"
 #include "base/error.h"
 
 namespace tern {
@@ -72,8 +73,14 @@ struct Batch {
     }
   }
 
-  // The op's output [tokens, Hq * D].
-  std::vector<float> run(int window) {
+  // The cache rounded through e4m3 with these scales, as an FP8 cache reads it back.
+  void round_cache_through_fp8(float k_scale, float v_scale) {
+    for (float& x : k_cache) x = e4m3_to_f32(f32_to_e4m3(x / k_scale)) * k_scale;
+    for (float& x : v_cache) x = e4m3_to_f32(f32_to_e4m3(x / v_scale)) * v_scale;
+  }
+
+  // The op's output [tokens, Hq * D]; with scales > 0, over an FP8 copy of the cache.
+  std::vector<float> run(int window, float k_scale = 0, float v_scale = 0) {
     CpuBackend cpu;
     const auto view = [](auto& values, DType dtype, std::initializer_list<int64_t> shape) {
       return make_view(values.data(), dtype, Device::kCpu, shape);
@@ -81,6 +88,15 @@ struct Batch {
     const int tokens = query_start.back(), n = int(seqs.size());
     KvCacheLayer cache{view(k_cache, DType::kF32, {num_blocks, kBlockSize, kHkv, kDim}),
                        view(v_cache, DType::kF32, {num_blocks, kBlockSize, kHkv, kDim})};
+    std::vector<uint8_t> k8, v8;
+    if (k_scale > 0) {
+      for (float x : k_cache) k8.push_back(f32_to_e4m3(x / k_scale));
+      for (float x : v_cache) v8.push_back(f32_to_e4m3(x / v_scale));
+      cache = KvCacheLayer{.k = view(k8, DType::kF8E4M3, {num_blocks, kBlockSize, kHkv, kDim}),
+                           .v = view(v8, DType::kF8E4M3, {num_blocks, kBlockSize, kHkv, kDim}),
+                           .k_scale = k_scale,
+                           .v_scale = v_scale};
+    }
     AttentionMetadata meta{.num_seqs = n,
                            .max_query_len = 0,
                            .max_seq_len = 0,
@@ -132,9 +148,10 @@ struct Batch {
   }
 };
 
-void expect_near_all(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+void expect_near_all(const std::vector<float>& got, const std::vector<float>& want, float tolerance,
+                     const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
-  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-5f) << what << ": element " << i;
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], tolerance) << what << ": element " << i;
 }
 
 const std::vector<Seq> kPrefill = {{13, 13}, {3, 3}};
@@ -149,7 +166,7 @@ TEST(CpuPagedAttention, SlidingWindowsMatchTheDefinition) {
     // 0: none; below, at and above the block size of 4; longer than every context.
     for (int window : {0, 1, 3, 4, 6, 9, 1000}) {
       SCOPED_TRACE(std::string(name) + ", window " + std::to_string(window));
-      expect_near_all(batch.run(window), batch.expected(window), name);
+      expect_near_all(batch.run(window), batch.expected(window), 1e-5f, name);
     }
   }
 }
@@ -173,6 +190,17 @@ TEST(CpuPagedAttention, AWindowAsLongAsTheContextIsFullCausalAttention) {
   Batch batch(kMixed);
   EXPECT_EQ(batch.run(30), batch.run(0));
   EXPECT_NE(batch.run(29), batch.run(0)) << "the 30-token context's last queries lose key 0";
+}
+
+TEST(CpuPagedAttention, Fp8CacheReadsBackItsDequantisedValues) {
+  for (const auto& seqs : {kPrefill, kDecode, kMixed}) {
+    Batch fp8(seqs), rounded(seqs);
+    rounded.round_cache_through_fp8(0.01f, 0.003f);
+    const std::vector<float> got = fp8.run(0, 0.01f, 0.003f), want = rounded.run(0);
+    ASSERT_EQ(got, want);
+    // The rounding is FP8's: within a few percent of the F32 cache's result.
+    expect_near_all(got, fp8.run(0), 0.05f, "fp8 vs f32 cache");
+  }
 }
 
 TEST(CpuPagedAttention, RejectsANegativeWindow) { EXPECT_THROW(Batch(kDecode).run(-1), Error); }

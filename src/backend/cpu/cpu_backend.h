@@ -21,6 +21,7 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
   Device device() const override { return Device::kCpu; }
   DType activation_dtype() const override { return DType::kF32; }
+  bool supports_fp8_kv_cache() const override { return true; }
   DType weight_dtype(DType stored) const override { return stored; }
 
   Tensor alloc(DType dtype, std::initializer_list<int64_t> shape) override;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/kv_fp8.h"
 #include "backend/cpu/op_support.h"
 #include "base/thread_pool.h"
 
@@ -13,7 +14,9 @@ void CpuBackend::paged_attention(const Tensor& q, const KvCacheLayer& cache, con
                                  const AttentionShape& shape, const Tensor& out) {
   cpu::expect(q, DType::kF32, "paged_attention", "q");
   cpu::expect(out, DType::kF32, "paged_attention", "out");
-  cpu::expect(cache.k, DType::kF32, "paged_attention", "k cache");
+  const bool fp8 = cache.k.dtype == DType::kF8E4M3;
+  cpu::expect(cache.k, fp8 ? DType::kF8E4M3 : DType::kF32, "paged_attention", "k cache");
+  cpu::expect(cache.v, cache.k.dtype, "paged_attention", "v cache");
   cpu::expect(meta.query_start, DType::kI32, "paged_attention", "query_start");
   cpu::expect(meta.seq_lens, DType::kI32, "paged_attention", "seq_lens");
   cpu::expect(meta.block_tables, DType::kI32, "paged_attention", "block_tables");
@@ -26,6 +29,13 @@ void CpuBackend::paged_attention(const Tensor& q, const KvCacheLayer& cache, con
   const int32_t* seq_lens = meta.seq_lens.ptr<const int32_t>();
   const int32_t* tables = meta.block_tables.ptr<const int32_t>();
   const int64_t kv_row = int64_t(hkv) * d;
+  // Head kvh of a cache row as F32: in place, or dequantised into `buffer` (FP8).
+  const auto kv_head = [&](const Tensor& cache_part, float scale, int64_t slot, int kvh, float* buffer) {
+    const int64_t offset = slot * kv_row + int64_t(kvh) * d;
+    if (!fp8) return cache_part.ptr<const float>() + offset;
+    cpu::dequantize_kv_row(cache_part.ptr<const uint8_t>() + offset, d, scale, buffer);
+    return static_cast<const float*>(buffer);
+  };
 
   // One work item per (sequence, query token); the token's position is its index in
   // the context: the queries are the last tokens of the sequence.
@@ -36,7 +46,7 @@ void CpuBackend::paged_attention(const Tensor& q, const KvCacheLayer& cache, con
              query_start[meta.num_seqs], " tokens in the metadata");
 
   ThreadPool::global().parallel_for(int64_t(items.size()), 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores;
+    std::vector<float> scores, buffer(static_cast<size_t>(d));
     for (int64_t it = begin; it < end; ++it) {
       auto [s, t] = items[it];
       const int32_t q_len = query_start[s + 1] - query_start[s];
@@ -51,7 +61,7 @@ void CpuBackend::paged_attention(const Tensor& q, const KvCacheLayer& cache, con
         float max_score = -std::numeric_limits<float>::infinity();
         for (int32_t j = first; j <= pos; ++j) {
           int64_t slot = int64_t(tables[s * max_blocks + j / block_size]) * block_size + j % block_size;
-          const float* k = cache.k.ptr<const float>() + slot * kv_row + int64_t(kvh) * d;
+          const float* k = kv_head(cache.k, cache.k_scale, slot, kvh, buffer.data());
           scores[j] = cpu::dot(qh, k, d) * shape.scale;
           max_score = std::max(max_score, scores[j]);
         }
@@ -64,7 +74,7 @@ void CpuBackend::paged_attention(const Tensor& q, const KvCacheLayer& cache, con
         for (int i = 0; i < d; ++i) o[i] = 0.0f;
         for (int32_t j = first; j <= pos; ++j) {
           int64_t slot = int64_t(tables[s * max_blocks + j / block_size]) * block_size + j % block_size;
-          const float* v = cache.v.ptr<const float>() + slot * kv_row + int64_t(kvh) * d;
+          const float* v = kv_head(cache.v, cache.v_scale, slot, kvh, buffer.data());
           float p = scores[j] / denom;
           for (int i = 0; i < d; ++i) o[i] += p * v[i];
         }
