@@ -18,6 +18,9 @@
 #             (tools/compare_logprobs.py), and the suite -> tern_fp8.json,
 #             fp8_logprob_compare.json, and fp8_results.json: the FP8 suite with
 #             `bf16_same_call`, the BF16 suite of this call (run "bf16 fp8" together)
+#   kv8       the BF16 model with --kv-cache-dtype fp8: logprobs vs HF with K and V rounded
+#             through torch.float8_e4m3fn the same way (kv8_logprob_compare.json), and the
+#             suite -> tern_bf16_kv8.json (its memory plan line gives the resident KV tokens)
 #   logprobs  BF16 teacher-forced logprob comparison with HF (bf16_logprob_compare.json)
 #
 #   scripts/gpu-e2e.sh TERN_BINARY COMMIT [STAGE ...]
@@ -63,16 +66,17 @@ ensure_model() {
   stamp "model + HF reference"
 }
 
-suite() {  # MODEL_DIR OUT_JSON LOG
-  local wb bw
-  wb=$(weight_bytes "$1")
+suite() {  # MODEL_DIR OUT_JSON LOG [MORE ENGINE FLAGS]
+  local wb bw model=$1 json=$2 log=$3
+  shift 3
+  wb=$(weight_bytes "$model")
   bw=$(bandwidth)
   echo "weight bytes per decode step: $wb, copy bandwidth $bw GB/s"
-  timeout 420 "$TERN" bench engine --suite --model "$1" "${SUITE_ARGS[@]}" --copy-bandwidth-gbps "$bw" \
-    --weight-bytes "$wb" --json "$2" >"$3" 2>&1
+  timeout 420 "$TERN" bench engine --suite --model "$model" "${SUITE_ARGS[@]}" "$@" --copy-bandwidth-gbps "$bw" \
+    --weight-bytes "$wb" --json "$json" >"$log" 2>&1
   echo "bench exit $?"
-  grep -E "memory plan|GPU memory|captured|rror" "$3" | head
-  tail -24 "$3"
+  grep -E "memory plan|GPU memory|captured|rror" "$log" | head
+  tail -24 "$log"
 }
 
 stage_fixtures() {
@@ -228,6 +232,22 @@ json.dump(fp8, open(f"{out}/fp8_results.json", "w"), indent=1)
 print("wrote fp8_results.json", "with bf16_same_call" if "bf16_same_call" in fp8 else "without bf16_same_call")
 PY
   stamp fp8
+}
+
+stage_kv8() {
+  echo "== FP8 KV cache: tern (CUDA) logprobs vs HF with the same K/V rounding"
+  python3 -c "
+import json; r=json.load(open('$OUT/hf_reference.json'))
+json.dump([c['text'] for c in r['cases']], open('/tmp/prompts.json','w'), ensure_ascii=False)"
+  "$TERN" generate --quiet --backend cuda --model $MODEL --kv-cache-dtype fp8 --prompts-file /tmp/prompts.json \
+    --max-tokens 32 --ignore-eos --json --logprobs 5 --max-num-seqs 8 --max-model-len 4096 \
+    >"$OUT/tern_kv8_greedy.jsonl" 2>/tmp/kv8.err || tail -5 /tmp/kv8.err
+  timeout 240 python3 tools/compare_logprobs.py --model $MODEL --kv-cache-dtype fp8 \
+    --tern-json "$OUT/tern_kv8_greedy.jsonl" --out "$OUT/kv8_logprob_compare.json" 2>&1 | grep -v Warning | tail -6
+  stamp "kv8 checks"
+  echo "== tern bench engine --suite (BF16 weights, FP8 KV cache)"
+  suite $MODEL "$OUT/tern_bf16_kv8.json" "$OUT/tern_bf16_kv8.log" --kv-cache-dtype fp8
+  stamp kv8
 }
 
 stage_logprobs() {
