@@ -56,6 +56,13 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   cmd.add_flag("--no-prefix-caching", o.no_prefix_caching, "do not reuse the KV of shared prompt prefixes");
+  cmd.add_option("--target-itl-ms", o.target_itl_ms,
+                 "stall-free batching: while sequences decode, cut prompt chunks so that each step is predicted to "
+                 "take at most this many milliseconds (the running requests' inter-token latency), from a cost model "
+                 "fitted to the measured steps; long prompts then take more steps to start. 0: off, every step "
+                 "fills --max-num-batched-tokens")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
   cmd.add_option("--scheduler", o.scheduler, "continuous (default) or static (baseline: HF generate()-style batches)")
       ->check(CLI::IsMember({"continuous", "static"}));
   cmd.add_option("--kv-layout", o.kv_layout, "paged (default) or contiguous (baseline: max length reserved up front)")
@@ -129,6 +136,7 @@ std::vector<std::string> engine_option_flags(const EngineOptions& o) {
   add("--kv-layout", o.kv_layout, defaults.kv_layout);
   add("--threads", o.threads, defaults.threads);
   add("--kv-cache-dtype", o.kv_cache_dtype, defaults.kv_cache_dtype);
+  add("--target-itl-ms", o.target_itl_ms, defaults.target_itl_ms);
   add("--speculative-method", o.speculative_method, defaults.speculative_method);
   add("--speculative-model", o.speculative_model, defaults.speculative_model);
   add("--num-speculative-tokens", o.speculative.num_tokens, defaults.speculative.num_tokens);
@@ -334,7 +342,8 @@ LoadedEngine open_engine(const EngineOptions& o) {
                   .prefix_caching = o.no_prefix_caching ? PrefixCaching::kDisabled : PrefixCaching::kEnabled,
                   .scheduler = o.scheduler == "static" ? SchedulerMode::kStatic : SchedulerMode::kContinuous,
                   .kv_layout = o.kv_layout == "contiguous" ? KvLayout::kContiguous : KvLayout::kPaged,
-                  .speculative = speculative};
+                  .speculative = speculative,
+                  .target_itl_ms = o.target_itl_ms};
   for (int64_t id : mc.eos_token_ids) ec.eos_token_ids.push_back(int32_t(id));
   for (int32_t id : read_generation_eos_ids(out.model_dir)) ec.eos_token_ids.push_back(id);
   out.engine = std::make_unique<Engine>(std::move(runner), out.tokenizer, ec);

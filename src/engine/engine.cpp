@@ -167,6 +167,7 @@ void Engine::take_inbox() {
 }
 
 void Engine::execute_step() {
+  const Clock::time_point started = Clock::now();
   const SchedulerOutput& output = scheduler_.schedule();
   if (output.seqs.empty()) return;
   counters_.max_running_seqs = std::max(counters_.max_running_seqs, scheduler_.num_running_seqs());
@@ -245,6 +246,7 @@ void Engine::execute_step() {
     return;
   }
   for (const SequenceUpdate& update : *updates) process_update(update, sampled_at);
+  scheduler_.record_step_time(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
 }
 
 bool Engine::push_text(const Sequence& seq, const SampledToken& token) {

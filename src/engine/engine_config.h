@@ -53,6 +53,11 @@ struct EngineConfig {
   // End-of-sequence ids: the tokenizer's eos and the model's (generation_config) together.
   std::vector<int32_t> eos_token_ids = {};
   SpeculativeConfig speculative = {};
+  // Stall-free batching: > 0 sizes each step's prefill chunks so that a step carrying
+  // running decodes is predicted to take at most this many milliseconds (their
+  // inter-token latency), from a cost model fitted to the measured steps
+  // (engine/step_cost_model.h); 0 fills every step up to max_num_batched_tokens.
+  double target_itl_ms = 0;
 };
 
 }  // namespace tern

@@ -37,6 +37,9 @@ const EngineConfig& validated(const EngineConfig& c) {
   if (spec.ngram.min_n < 1 || spec.ngram.max_n < spec.ngram.min_n)
     throw error("engine config: n-gram sizes must satisfy 1 <= min_n <= max_n, got ", spec.ngram.min_n, " and ",
                 spec.ngram.max_n);
+  if (!(std::isfinite(c.target_itl_ms) && c.target_itl_ms >= 0))
+    throw error("engine config: target_itl_ms must be 0 (off) or a positive number of milliseconds, got ",
+                c.target_itl_ms);
   return c;
 }
 
@@ -145,7 +148,10 @@ const SchedulerOutput& Scheduler::schedule() {
   }
   const bool may_admit = config_.scheduler == SchedulerMode::kContinuous || running_.empty();
 
+  step_prefills_ = 0;
+  step_has_decodes_ = false;
   schedule_running(/*decodes=*/true);
+  step_has_decodes_ = !output_.seqs.empty();
   schedule_running(/*decodes=*/false);
   // After a preemption, admitting new work would only take the blocks back.
   if (may_admit && output_.preempted_seq_ids.empty()) schedule_waiting();
@@ -161,7 +167,8 @@ void Scheduler::schedule_running(bool decodes) {
     Sequence& seq = *running_[i];
     const int32_t num_left = seq.num_tokens() - seq.num_computed_tokens;
     if (seq.scheduled_in_step == step_ || (num_left == 1) != decodes) continue;
-    const int32_t num_new = std::min({num_left, budget_, prompt_logprob_cap(seq)});
+    const int32_t num_new = std::min(
+        {num_left, budget_, prompt_logprob_cap(seq), decodes ? num_left : prefill_cap(seq, seq.num_computed_tokens)});
     if (num_new == 0) continue;
     // Drafts take only free blocks: they never preempt another sequence.
     int32_t num_drafts = decodes ? propose_drafts(seq) : 0;
@@ -170,7 +177,10 @@ void Scheduler::schedule_running(bool decodes) {
                             tokens_to_cover(seq, seq.num_computed_tokens + num_new + num_drafts)))
       num_drafts = 0;
     const size_t num_preempted = output_.preempted_seq_ids.size();
-    if (num_drafts > 0 || allocate_or_preempt(seq, num_new)) add_to_batch(seq, num_new, num_drafts);
+    if (num_drafts > 0 || allocate_or_preempt(seq, num_new)) {
+      add_to_batch(seq, num_new, num_drafts);
+      step_prefills_ += !decodes;
+    }
     // A preemption reorders running_: scan again from the start; scheduled ones are skipped.
     if (output_.preempted_seq_ids.size() != num_preempted) i = static_cast<size_t>(-1);
   }
@@ -186,8 +196,9 @@ void Scheduler::schedule_waiting() {
     // Prompt logprobs need every prompt position computed: no prefix-cache hit.
     const PrefixMatch match =
         seq.request->params.prompt_logprobs >= 0 ? PrefixMatch{} : kv_.match_prefix(seq.block_hashes, seq.token_ids);
-    const int32_t num_new = std::min({seq.num_tokens() - match.num_tokens, budget_, prompt_logprob_cap(seq)});
-    if (num_new == 0 && seq.request->params.prompt_logprobs >= 0) break;
+    const int32_t num_left = seq.num_tokens() - match.num_tokens;
+    const int32_t num_new = std::min({num_left, budget_, prompt_logprob_cap(seq), prefill_cap(seq, match.num_tokens)});
+    if (num_new == 0 && (seq.request->params.prompt_logprobs >= 0 || num_left > 0)) break;
     if (!kv_.allocate_new(seq.seq_id, match, tokens_to_cover(seq, match.num_tokens + num_new))) break;
 
     waiting_.pop_front();
@@ -200,7 +211,10 @@ void Scheduler::schedule_waiting() {
       request.admitted = true;
       request.num_cached_prompt_tokens = match.num_tokens;
     }
-    if (num_new > 0) add_to_batch(seq, num_new);
+    if (num_new > 0) {
+      add_to_batch(seq, num_new);
+      ++step_prefills_;
+    }
   }
 }
 
@@ -265,8 +279,25 @@ int32_t Scheduler::propose_drafts(Sequence& seq) {
   return static_cast<int32_t>(seq.verify_token_ids.size()) - 1;
 }
 
+StepFeatures Scheduler::scheduled_features() const {
+  StepFeatures f;
+  for (const ScheduledSequence& s : output_.seqs) f.add_chunk(s.num_computed_tokens, s.num_new_tokens);
+  return f;
+}
+
+int32_t Scheduler::prefill_cap(const Sequence& seq, int32_t computed) const {
+  constexpr int32_t kNoLimit = std::numeric_limits<int32_t>::max();
+  if (config_.target_itl_ms <= 0 || !step_has_decodes_ || !step_cost_.ready()) return kNoLimit;
+  const int64_t fits = step_cost_.max_chunk(scheduled_features(), computed, config_.target_itl_ms,
+                                            seq.num_tokens() - computed);
+  return int32_t(step_prefills_ == 0 ? std::max<int64_t>(fits, kMinPrefillChunk) : fits);
+}
+
+void Scheduler::record_step_time(double milliseconds) { step_cost_.observe(scheduled_features(), milliseconds); }
+
 void Scheduler::add_to_batch(Sequence& seq, int32_t num_new_tokens, int32_t num_draft_tokens) {
   if (prompt_logprob_cap(seq) != std::numeric_limits<int32_t>::max()) prompt_logprob_budget_ -= num_new_tokens;
+
   output_.seqs.push_back(ScheduledSequence{
       .seq = &seq,
       .num_computed_tokens = seq.num_computed_tokens,

@@ -35,6 +35,7 @@
 #include "engine/engine_stats.h"
 #include "engine/request.h"
 #include "engine/scheduler_output.h"
+#include "engine/step_cost_model.h"
 #include "engine/waiting_queue.h"
 #include "kv/kv_cache_manager.h"
 
@@ -93,6 +94,13 @@ class Scheduler {
   int64_t num_numerical_errors() const { return num_numerical_errors_; }
   const SpeculationStats& speculation() const { return speculation_; }
 
+  // How long the step of the last schedule() took, from schedule() to its updates; it
+  // trains the step cost model behind config.target_itl_ms.
+  void record_step_time(double milliseconds);
+  const StepCostModel& step_cost_model() const { return step_cost_; }
+  // The smallest prompt chunk a step with decodes still gives its first prefill.
+  static constexpr int32_t kMinPrefillChunk = 16;
+
  private:
   void schedule_running(bool decodes);
   void schedule_waiting();
@@ -108,6 +116,12 @@ class Scheduler {
   // Tokens `seq` may compute this step as far as prompt logprobs go: the step's remaining
   // scored-position budget while it computes a prompt it scores, else no limit.
   int32_t prompt_logprob_cap(const Sequence& seq) const;
+  // Stall-free batching: the prefill tokens `seq` may add to this step for it to stay
+  // within config.target_itl_ms while the step carries decodes (no limit otherwise, or
+  // while the cost model is untrained). The step's first prefill chunk gets at least
+  // kMinPrefillChunk tokens, so prompts keep moving when decodes alone fill the target.
+  int32_t prefill_cap(const Sequence& seq, int32_t computed) const;
+  StepFeatures scheduled_features() const;
   Sequence* pick_victim() const;
   void preempt(Sequence& victim);
   void remove_from_running(Sequence& seq);
@@ -148,6 +162,9 @@ class Scheduler {
   int64_t num_preemptions_ = 0;
   int64_t num_numerical_errors_ = 0;
   SpeculationStats speculation_;
+  StepCostModel step_cost_;
+  bool step_has_decodes_ = false;  // this step carries decodes (set after they are scheduled)
+  int32_t step_prefills_ = 0;      // prefill chunks scheduled so far this step
 };
 
 }  // namespace tern

@@ -114,7 +114,9 @@ TEST(SpeculativeDecoding, OutputsEqualDecodingWithoutDraftsUnderKvPressure) {
     for (size_t a = 0; a < stats.speculation.accepted_per_step.size(); ++a) {
       verify_steps += stats.speculation.accepted_per_step[a];
       accepted += int64_t(a) * stats.speculation.accepted_per_step[a];
-      if (int32_t(a) > k) EXPECT_EQ(stats.speculation.accepted_per_step[a], 0);
+      if (int32_t(a) > k) {
+        EXPECT_EQ(stats.speculation.accepted_per_step[a], 0);
+      }
     }
     EXPECT_EQ(accepted, stats.speculation.num_accepted_tokens);
     EXPECT_GT(verify_steps, 0);
@@ -173,7 +175,9 @@ TEST(SpeculativeDecoding, NoDraftsWhenMoreSequencesDecodeThanTheBatchLimit) {
       decoding += r.num_new_tokens - r.num_draft_tokens == 1 && r.sample;
       drafts += r.num_draft_tokens;
     }
-    if (decoding > 3) EXPECT_EQ(drafts, 0) << decoding << " sequences decode";
+    if (decoding > 3) {
+      EXPECT_EQ(drafts, 0) << decoding << " sequences decode";
+    }
   }
   EXPECT_GT(t.engine->stats().speculation.num_draft_tokens, 0) << "the last three draft once the first ends";
 }

@@ -12,7 +12,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
+#include <thread>
 #include <optional>
 #include <span>
 #include <string>
@@ -113,11 +115,19 @@ class FakeExecutor : public ModelExecutor {
   std::function<bool(const StepSequence&)> nan_when;
   // execute() throws tern::Error on this call (0-based), to test engine failure.
   std::optional<size_t> throw_on_step;
+  // execute() takes at least this long per token computed, so step times grow with the
+  // step's size as a model's do (the engine's step cost model learns from them).
+  std::chrono::microseconds delay_per_token{0};
 
   const EngineSizes& sizes() const override { return options_; }
 
   std::vector<SampledToken> execute(const StepBatch& batch) override {
     if (throw_on_step && *throw_on_step == steps.size()) throw error("fake executor: injected failure");
+    if (delay_per_token.count() > 0) {
+      size_t tokens = 0;
+      for (const StepSequence& seq : batch.seqs) tokens += seq.new_token_ids.size();
+      std::this_thread::sleep_for(delay_per_token * int64_t(tokens));
+    }
     std::vector<Record>& records = steps.emplace_back();
     num_block_copies += static_cast<int64_t>(batch.block_copies.size());
     copy_blocks(batch.block_copies);

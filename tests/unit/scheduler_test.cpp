@@ -476,5 +476,39 @@ TEST(Scheduler, MaxModelLenEndsASequence) {
   EXPECT_EQ(a.seqs[0]->num_tokens(), 10);
 }
 
+// Stall-free batching (--target-itl-ms): with a step cost of 1 ms + 0.5 ms per token, a
+// 20.25 ms target leaves room for 38 tokens in a step that carries decodes: 4 decodes and a
+// chunk of 34 (the quarter millisecond keeps the fitted model off the boundary).
+TEST(Scheduler, TargetItlCutsPromptChunksWhileSequencesDecode) {
+  const auto run = [](double target_itl_ms) {
+    Harness h(with(small_config(), [&](SchedulerSetup& c) {
+      c.num_kv_blocks = 256;
+      c.target_itl_ms = target_itl_ms;
+    }));
+    const auto timed_step = [&] {
+      const std::string text = h.step();  // "A:8 B:1": the step's tokens after each colon
+      double tokens = 0;
+      for (size_t at = text.find(':'); at != std::string::npos; at = text.find(':', at + 1))
+        tokens += std::stod(text.substr(at + 1));
+      h.scheduler.record_step_time(1.0 + 0.5 * tokens);
+      return text;
+    };
+    // Four sequences of different prompt lengths start and decode: the cost model learns.
+    for (int i = 0; i < 4; ++i) h.add("D" + std::to_string(i), 5 + 20 * i, params(60));
+    for (int i = 0; i < 12; ++i) timed_step();
+    h.add("P", 200, params(4));
+    std::vector<std::string> steps;
+    for (int i = 0; i < 3; ++i) steps.push_back(timed_step());
+    return steps;
+  };
+  EXPECT_EQ(run(0), (std::vector<std::string>{"D0:1 D1:1 D2:1 D3:1 P:60", "D0:1 D1:1 D2:1 D3:1 P:60",
+                                               "D0:1 D1:1 D2:1 D3:1 P:60"}));
+  EXPECT_EQ(run(20.25), (std::vector<std::string>{"D0:1 D1:1 D2:1 D3:1 P:34", "D0:1 D1:1 D2:1 D3:1 P:34",
+                                                   "D0:1 D1:1 D2:1 D3:1 P:34"}));
+  // A target the decodes alone exceed still moves the prompt by the minimum chunk.
+  EXPECT_EQ(run(2.0), (std::vector<std::string>{"D0:1 D1:1 D2:1 D3:1 P:16", "D0:1 D1:1 D2:1 D3:1 P:16",
+                                                 "D0:1 D1:1 D2:1 D3:1 P:16"}));
+}
+
 }  // namespace
 }  // namespace tern
