@@ -2,7 +2,7 @@
 // engine: load the model once and measure the engine in-process (no HTTP): one load of
 // --num-requests requests, or --suite, the set of numbers the BF16/INT4 results files
 // hold (batch-1 decode, time to first token, decode throughput by batch, a 64 x 1024/1024
-// serving load, KV tokens resident).
+// serving load, KV tokens resident), or the decodes' latency while a long prompt arrives.
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -24,6 +24,7 @@ struct BenchOptions {
   EngineOptions engine;
   bool suite = false;
   LoadSpec load;
+  InterferenceSpec interference;  // run when long_prompt_len > 0 (--interference-prompt-len)
   std::string json_path;
   std::string gpu;
   std::string commit;
@@ -85,6 +86,19 @@ void run_bench(const BenchOptions& b) {
   nlohmann::json out;
   if (b.suite) {
     out = run_suite(engine, vocab);
+  } else if (b.interference.long_prompt_len > 0) {
+    InterferenceSpec spec = b.interference;
+    spec.vocab_size = vocab;
+    const InterferenceResult r = run_interference(engine, spec);
+    out["interference"] = {{"decodes", spec.decodes},
+                           {"decode_input_len", spec.decode_input_len},
+                           {"long_prompt_len", spec.long_prompt_len},
+                           {"target_itl_ms", b.engine.target_itl_ms},
+                           {"long_prompt_ttft_ms", 1000 * r.long_prompt_ttft_s},
+                           {"decode_tokens", r.decode_tokens},
+                           {"itl_ms_median", 1000 * median(r.itl_s)},
+                           {"itl_ms_p99", 1000 * percentile(r.itl_s, 99)},
+                           {"itl_ms_max", 1000 * percentile(r.itl_s, 100)}};
   } else {
     LoadSpec spec = b.load;
     spec.vocab_size = vocab;
@@ -153,6 +167,14 @@ void add_bench_engine_command(CLI::App& bench) {
       ->check(CLI::Range(0, 1 << 24));
   cmd->add_option("--output-len", b->load.output_len, "generated tokens (eos ignored)")->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--concurrency", b->load.max_concurrency, "most requests in flight (0: all at once)");
+  cmd->add_option("--interference-prompt-len", b->interference.long_prompt_len,
+                  "instead of a load: start --interference-decodes requests, and once they decode send one prompt "
+                  "of this many tokens; report the decodes' inter-token latency until its first token, and its "
+                  "time to first token (compare with and without --target-itl-ms)")
+      ->check(CLI::Range(1, 1 << 24));
+  cmd->add_option("--interference-decodes", b->interference.decodes, "decoding requests for --interference-prompt-len")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   cmd->add_option("--json", b->json_path, "also write the results to this file");
   cmd->add_option("--gpu", b->gpu, "GPU name to record");
   cmd->add_option("--commit", b->commit, "commit to record");

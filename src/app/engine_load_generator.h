@@ -34,6 +34,31 @@ struct LoadResult {
 // Runs the load on a started engine and waits for every request.
 LoadResult run_load(Engine& engine, const LoadSpec& spec);
 
+// What decoding sequences feel while a long prompt is admitted (stall-free batching,
+// --target-itl-ms): `decodes` requests of decode_input_len tokens start and decode; once
+// each has 16 tokens (steps enough to train the step cost model), one prompt of
+// long_prompt_len tokens arrives; when its first token is out, the decodes are aborted.
+struct InterferenceSpec {
+  int32_t decodes = 8;
+  int32_t decode_input_len = 128;
+  int32_t long_prompt_len = 8192;
+  uint64_t seed = 1;
+  int32_t vocab_size = 0;
+};
+
+struct InterferenceResult {
+  double long_prompt_ttft_s = 0;
+  // Gaps between consecutive tokens of the decodes that ended while the long prompt was
+  // being computed (from its arrival to its first token).
+  std::vector<double> itl_s;
+  int64_t decode_tokens = 0;  // decode tokens in that window
+};
+
+InterferenceResult run_interference(Engine& engine, const InterferenceSpec& spec);
+
+// The p-th percentile (0..100) by nearest rank; 0 for none.
+double percentile(std::vector<double> v, double p);
+
 double median(std::vector<double> v);
 
 }  // namespace tern::app
