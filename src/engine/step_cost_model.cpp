@@ -49,9 +49,13 @@ void StepCostModel::observe(const StepFeatures& step, double milliseconds) {
     xty_[i] = xty_[i] * forgetting_ + x[i] * milliseconds;
   }
   weight_ = weight_ * forgetting_ + 1.0;
-  solved_ = false;
-  // A tiny ridge keeps the system solvable when the attention feature barely varies (decode-only
-  // phases); the intercept is not shrunk.
+  // Refit only while the recent steps differ in size: a run of equal steps (a steady decode
+  // batch, or chunks cut to the same size) says nothing about the cost per token, so the
+  // last fit that could tell stays in use.
+  const double mean = xtx_[0][1] / xtx_[0][0], mean_sq = xtx_[1][1] / xtx_[0][0];
+  if (weight_ < kMinSteps || mean_sq - mean * mean <= 1.0) return;
+  // A tiny ridge keeps the system solvable when the attention feature barely varies; the
+  // intercept is not shrunk.
   double m[kN][kN], v[kN], full[kN] = {};
   for (int i = 0; i < kN; ++i) {
     for (int j = 0; j < kN; ++j) m[i][j] = xtx_[i][j];
@@ -67,16 +71,12 @@ void StepCostModel::observe(const StepFeatures& step, double milliseconds) {
     full[1] = x2[1];
     full[2] = 0;
   }
+  if (full[1] <= 0) return;  // no cost per token: noise, not a model
   coef_ = {full[0], full[1], full[2]};
-  solved_ = true;
+  fitted_ = true;
 }
 
-bool StepCostModel::ready() const {
-  if (!solved_ || weight_ < kMinSteps || coef_[1] <= 0) return false;
-  // The steps must differ in size, or the cost per token is a guess.
-  const double mean = xtx_[0][1] / xtx_[0][0], mean_sq = xtx_[1][1] / xtx_[0][0];
-  return mean_sq - mean * mean > 1.0;
-}
+bool StepCostModel::ready() const { return fitted_; }
 
 double StepCostModel::predict(const StepFeatures& step) const {
   return coef_[0] + coef_[1] * step.tokens + coef_[2] * step.attention;

@@ -32,8 +32,8 @@ class StepCostModel {
   explicit StepCostModel(double forgetting = 0.98);
 
   void observe(const StepFeatures& step, double milliseconds);
-  // Whether enough varied steps were seen to trust predictions: a few steps that differ
-  // in size, with a positive cost per token.
+  // Whether a fit could be trusted yet: at least 8 (decayed) steps whose sizes differed,
+  // giving a positive cost per token. Later runs of equal steps keep the last such fit.
   bool ready() const;
   // Predicted milliseconds of a step (ready() only).
   double predict(const StepFeatures& step) const;
@@ -52,7 +52,7 @@ class StepCostModel {
   double xty_[kN] = {};
   double weight_ = 0;        // decayed number of steps seen
   std::array<double, 3> coef_ = {};
-  bool solved_ = false;
+  bool fitted_ = false;
 };
 
 }  // namespace tern

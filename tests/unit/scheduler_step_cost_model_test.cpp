@@ -33,6 +33,16 @@ TEST(StepCostModel, IsNotReadyBeforeEnoughStepsOfDifferentSizes) {
   EXPECT_FALSE(few.ready());
 }
 
+TEST(StepCostModel, KeepsItsFitThroughARunOfEqualSteps) {
+  StepCostModel m;
+  for (int i = 0; i < 30; ++i) m.observe(step(1 + (i * 7) % 40, 0), 2.0 + 0.5 * (1 + (i * 7) % 40));
+  ASSERT_TRUE(m.ready());
+  // Hundreds of equal steps (cut chunks) whose time drifts a little: no new slope to learn.
+  for (int i = 0; i < 500; ++i) m.observe(step(24, 0), 14.0 + 0.01 * (i % 3));
+  ASSERT_TRUE(m.ready());
+  EXPECT_NEAR(m.coefficients()[1], 0.5, 1e-3);
+}
+
 TEST(StepCostModel, FollowsTheRecentRegime) {
   StepCostModel m(0.9);
   for (int i = 0; i < 60; ++i) m.observe(step(1 + i % 50, 0), 1.0 + 0.1 * (1 + i % 50));
