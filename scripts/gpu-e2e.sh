@@ -21,6 +21,8 @@
 #   kv8       the BF16 model with --kv-cache-dtype fp8: logprobs vs HF with K and V rounded
 #             through torch.float8_e4m3fn the same way (kv8_logprob_compare.json), and the
 #             suite -> tern_bf16_kv8.json (its memory plan line gives the resident KV tokens)
+#   itl       stall-free batching: 8 decodes while a 30,000-token prompt is admitted, without
+#             and with --target-itl-ms 12 (`tern bench engine --interference-*`; itl_*.json)
 #   logprobs  BF16 teacher-forced logprob comparison with HF (bf16_logprob_compare.json)
 #
 #   scripts/gpu-e2e.sh TERN_BINARY COMMIT [STAGE ...]
@@ -248,6 +250,16 @@ json.dump([c['text'] for c in r['cases']], open('/tmp/prompts.json','w'), ensure
   echo "== tern bench engine --suite (BF16 weights, FP8 KV cache)"
   suite $MODEL "$OUT/tern_bf16_kv8.json" "$OUT/tern_bf16_kv8.log" --kv-cache-dtype fp8
   stamp kv8
+}
+
+stage_itl() {
+  echo "== stall-free batching: 8 decodes while a 30,000-token prompt is admitted"
+  for target in 0 12; do
+    timeout 240 "$TERN" bench engine --quiet --backend cuda --model $MODEL --max-model-len 32768 \
+      --interference-decodes 8 --interference-prompt-len 30000 --target-itl-ms $target --gpu "$GPU" \
+      --commit "$COMMIT" --json "$OUT/itl_target_$target.json" 2>&1 | grep -A10 '"interference"'
+  done
+  stamp itl
 }
 
 stage_logprobs() {
