@@ -1,7 +1,8 @@
 // copy_blocks against the CPU: random caches and copy lists (one source copied to several
 // destinations, as copy-on-write does for n > 1), block sizes that take the 16-, 4- and
-// 2-byte paths, more layers than one launch covers, and guard bytes after every cache. The
-// copies are byte moves, so CUDA must match the CPU exactly.
+// 2-byte paths (and the 1-byte one, with FP8 caches), more layers than one launch covers,
+// and guard bytes after every cache. The copies are byte moves, so CUDA must match the CPU
+// exactly.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -59,10 +60,17 @@ Caches random_caches(const CopyCase& c, std::mt19937& rng) {
   for (int l = 0; l < c.layers; ++l) {
     Tensor cpu_kv[2], cuda_kv[2];
     for (int which = 0; which < 2; ++which) {
-      const std::vector<float> values = random_bf16(n, rng);
-      cpu_kv[which] = on_cpu(values, {c.num_blocks, c.block_size, c.hkv, c.d});
-      GuardedOutput g = guarded_cuda_output(c.dtype, {c.num_blocks, c.block_size, c.hkv, c.d});
-      cuda().copy_from_host(g.tensor, raw(values, c.dtype).data());
+      const std::initializer_list<int64_t> shape{c.num_blocks, c.block_size, c.hkv, c.d};
+      GuardedOutput g = guarded_cuda_output(c.dtype, shape);
+      if (c.dtype == DType::kF8E4M3) {  // the same codes on both
+        const std::vector<uint8_t> codes = random_e4m3_codes(n, rng);
+        cpu_kv[which] = e4m3_on(cpu(), codes, shape);
+        cuda().copy_from_host(g.tensor, codes.data());
+      } else {
+        const std::vector<float> values = random_bf16(n, rng);
+        cpu_kv[which] = on_cpu(values, shape);
+        cuda().copy_from_host(g.tensor, raw(values, c.dtype).data());
+      }
       cuda_kv[which] = g.tensor;
       caches.guarded.push_back(std::move(g));
     }
@@ -74,8 +82,14 @@ Caches random_caches(const CopyCase& c, std::mt19937& rng) {
 
 void expect_same_caches(const Caches& caches) {
   for (size_t l = 0; l < caches.cpu_layers.size(); ++l) {
-    ASSERT_EQ(download(cuda(), caches.cuda_layers[l].k), download(cpu(), caches.cpu_layers[l].k)) << "k, layer " << l;
-    ASSERT_EQ(download(cuda(), caches.cuda_layers[l].v), download(cpu(), caches.cpu_layers[l].v)) << "v, layer " << l;
+    const KvCacheLayer &got = caches.cuda_layers[l], &want = caches.cpu_layers[l];
+    if (got.k.dtype == DType::kF8E4M3) {  // both sides hold e4m3 bytes
+      ASSERT_EQ(download_bytes(cuda(), got.k), download_bytes(cpu(), want.k)) << "k, layer " << l;
+      ASSERT_EQ(download_bytes(cuda(), got.v), download_bytes(cpu(), want.v)) << "v, layer " << l;
+    } else {
+      ASSERT_EQ(download(cuda(), got.k), download(cpu(), want.k)) << "k, layer " << l;
+      ASSERT_EQ(download(cuda(), got.v), download(cpu(), want.v)) << "v, layer " << l;
+    }
   }
   for (const GuardedOutput& g : caches.guarded) expect_guard_intact(g, "copy_blocks cache");
 }
@@ -102,13 +116,17 @@ std::string case_name(const ::testing::TestParamInfo<CopyCase>& info) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, CopyBlocks,
-    ::testing::Values(CopyCase{28, 40, 16, 4, 128, DType::kBF16, 9},  // Qwen2.5-7B's block shape: 16-byte words
-                      CopyCase{3, 17, 3, 1, 5, DType::kBF16, 5},      // 30-byte blocks: 2-byte words
-                      CopyCase{2, 11, 1, 3, 4, DType::kBF16, 4},      // 24-byte blocks: 4-byte words
-                      CopyCase{5, 9, 7, 1, 3, DType::kF32, 3},        // F32, 84-byte blocks
-                      CopyCase{130, 6, 2, 1, 8, DType::kBF16, 2},     // 260 caches: two launches
-                      CopyCase{1, 300, 16, 2, 64, DType::kBF16, 150}, // many pairs
-                      CopyCase{4, 2, 16, 2, 64, DType::kBF16, 1}),    // the smallest pool that can copy
+    ::testing::Values(CopyCase{28, 40, 16, 4, 128, DType::kBF16, 9},    // Qwen2.5-7B's block shape: 16-byte words
+                      CopyCase{3, 17, 3, 1, 5, DType::kBF16, 5},        // 30-byte blocks: 2-byte words
+                      CopyCase{2, 11, 1, 3, 4, DType::kBF16, 4},        // 24-byte blocks: 4-byte words
+                      CopyCase{5, 9, 7, 1, 3, DType::kF32, 3},          // F32, 84-byte blocks
+                      CopyCase{130, 6, 2, 1, 8, DType::kBF16, 2},       // 260 caches: two launches
+                      CopyCase{1, 300, 16, 2, 64, DType::kBF16, 150},   // many pairs
+                      CopyCase{4, 2, 16, 2, 64, DType::kBF16, 1},       // the smallest pool that can copy
+                      CopyCase{28, 40, 16, 4, 128, DType::kF8E4M3, 9},  // FP8 at 7B's shape: 16-byte words
+                      CopyCase{3, 17, 3, 1, 5, DType::kF8E4M3, 5},      // FP8, 15-byte blocks: bytes
+                      CopyCase{2, 11, 1, 3, 2, DType::kF8E4M3, 4},      // FP8, 6-byte blocks: 2-byte words
+                      CopyCase{2, 11, 2, 1, 2, DType::kF8E4M3, 4}),     // FP8, 4-byte blocks: 4-byte words
     case_name);
 
 TEST(CopyBlocksErrors, APairOutsideTheCacheIsSkippedNotWrittenOutOfBounds) {

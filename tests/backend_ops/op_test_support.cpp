@@ -151,4 +151,21 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
                             << got[worst_at] << " want " << want[worst_at];
 }
 
+std::vector<uint8_t> random_e4m3_codes(size_t n, std::mt19937& rng) {
+  std::uniform_int_distribution<int> dist(0, 253);
+  std::vector<uint8_t> codes(n);
+  for (uint8_t& c : codes) {
+    const int i = dist(rng);           // 0..126 positive, 127..253 negative
+    c = uint8_t(i < 127 ? i : i + 1);  // skips 0x7F; 0xFF is never reached
+  }
+  return codes;
+}
+
+Tensor e4m3_on(Backend& backend, const std::vector<uint8_t>& codes, std::initializer_list<int64_t> shape) {
+  Tensor t = backend.alloc(DType::kF8E4M3, shape);
+  EXPECT_EQ(size_t(t.numel()), codes.size());
+  backend.copy_from_host(t, codes.data());
+  return t;
+}
+
 }  // namespace tern::test

@@ -58,4 +58,10 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
 // Values rounded to BF16, as the CUDA backend stores them.
 std::vector<float> round_bf16(std::vector<float> values);
 
+// n e4m3 codes drawn uniformly from the 254 finite ones (every exponent, subnormals and
+// both zeros included; never the NaN codes 0x7F and 0xFF).
+std::vector<uint8_t> random_e4m3_codes(size_t n, std::mt19937& rng);
+// An F8E4M3 tensor holding `codes` on either backend.
+Tensor e4m3_on(Backend& backend, const std::vector<uint8_t>& codes, std::initializer_list<int64_t> shape);
+
 }  // namespace tern::test

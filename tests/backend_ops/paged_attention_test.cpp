@@ -4,6 +4,8 @@
 // to 3000 (many tiles and decode partitions), and every sequence's blocks scattered over
 // the cache in shuffled order. Also: a sequence alone and inside a batch gives the same
 // bits, and a window longer than every context gives the bits of full attention.
+// FP8 caches: the same kinds of cases on random e4m3 codes (the CPU reads the very bytes
+// CUDA reads), and every code read back exactly.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -26,14 +28,19 @@ struct AttentionCase {
   std::vector<Seq> seqs;
   float q_scale = 1.0f;  // larger values make the softmax peakier
   int window = 0;        // sliding window in keys; 0: full causal attention
+  bool fp8 = false;      // an F8E4M3 cache of random codes instead of BF16 values
 };
+
+// The FP8 cases' scales: not powers of two, so folding K's into the softmax scale rounds.
+constexpr float kKScale = 0.0173f, kVScale = 0.0091f;
 
 // One random problem: Q for every query token, a cache holding every sequence's
 // context in shuffled blocks, and the metadata for the whole batch.
 struct Problem {
   AttentionCase c;
   int num_blocks = 0, max_blocks = 0, tokens = 0;
-  std::vector<float> q, k, v;
+  std::vector<float> q, k, v;             // k and v: BF16 caches only
+  std::vector<uint8_t> k_codes, v_codes;  // FP8 caches only
   std::vector<int32_t> query_start, tables;
 
   explicit Problem(const AttentionCase& test_case) : c(test_case) {
@@ -60,8 +67,22 @@ struct Problem {
     }
     tokens = query_start.back();
     q = random_bf16(size_t(tokens) * c.hq * c.d, rng, c.q_scale);
-    k = random_bf16(size_t(num_blocks) * c.block_size * c.hkv * c.d, rng);
-    v = random_bf16(k.size(), rng);
+    const size_t cache_elems = size_t(num_blocks) * c.block_size * c.hkv * c.d;
+    if (c.fp8) {
+      k_codes = random_e4m3_codes(cache_elems, rng);
+      v_codes = random_e4m3_codes(cache_elems, rng);
+    } else {
+      k = random_bf16(cache_elems, rng);
+      v = random_bf16(cache_elems, rng);
+    }
+  }
+
+  // The cache on `backend`: F32 (CPU) or BF16 (CUDA) values, or the same e4m3 bytes on both.
+  KvCacheLayer cache_on(Backend& backend) const {
+    const std::initializer_list<int64_t> shape{num_blocks, c.block_size, c.hkv, c.d};
+    if (c.fp8) return {e4m3_on(backend, k_codes, shape), e4m3_on(backend, v_codes, shape), kKScale, kVScale};
+    if (&backend == &cpu()) return {on_cpu(k, shape), on_cpu(v, shape)};
+    return {on_cuda(k, shape), on_cuda(v, shape)};
   }
 
   AttentionShape shape() const {
@@ -110,8 +131,7 @@ struct Problem {
   }
 
   std::vector<float> run_cpu() const {
-    const std::initializer_list<int64_t> cache_shape{num_blocks, c.block_size, c.hkv, c.d};
-    KvCacheLayer cache{on_cpu(k, cache_shape), on_cpu(v, cache_shape)};
+    KvCacheLayer cache = cache_on(cpu());
     Batch b = batch(cpu(), all());
     Tensor out = cpu().alloc(DType::kF32, {b.tokens, row_width()});
     cpu().paged_attention(b.q, cache, b.meta, shape(), out);
@@ -124,10 +144,7 @@ struct CudaAttention {
   const Problem& p;
   KvCacheLayer cache;
 
-  explicit CudaAttention(const Problem& problem) : p(problem) {
-    const std::initializer_list<int64_t> cache_shape{p.num_blocks, p.c.block_size, p.c.hkv, p.c.d};
-    cache = {on_cuda(p.k, cache_shape), on_cuda(p.v, cache_shape)};
-  }
+  explicit CudaAttention(const Problem& problem) : p(problem), cache(problem.cache_on(cuda())) {}
 
   std::vector<float> run(const std::vector<int>& which, const std::string& what) { return run(which, what, p.shape()); }
   std::vector<float> run(const std::vector<int>& which, const std::string& what, const AttentionShape& shape) {
@@ -147,12 +164,15 @@ std::vector<float> rows_of(const Problem& p, const std::vector<float>& all_rows,
 std::string describe(const Problem& p, int s) {
   return std::string(p.c.name) + " hq=" + std::to_string(p.c.hq) + " hkv=" + std::to_string(p.c.hkv) +
          " d=" + std::to_string(p.c.d) + " block=" + std::to_string(p.c.block_size) +
-         " window=" + std::to_string(p.c.window) + " seq " + std::to_string(s) + " (context " +
-         std::to_string(p.c.seqs[s].seq_len) + ", query " + std::to_string(p.c.seqs[s].q_len) + ")";
+         " window=" + std::to_string(p.c.window) + (p.c.fp8 ? " fp8" : "") + " seq " + std::to_string(s) +
+         " (context " + std::to_string(p.c.seqs[s].seq_len) + ", query " + std::to_string(p.c.seqs[s].q_len) + ")";
 }
 
 class PagedAttention : public ::testing::TestWithParam<AttentionCase> {};
 
+// With an FP8 cache both sides read the same e4m3 values (exact in BF16), so the
+// tolerance is the BF16 cache's: the differences are the kernels' BF16 probabilities and
+// output, and the F32 rounding of K's scale folded into the softmax scale.
 TEST_P(PagedAttention, MatchesCpu) {
   const Problem p(GetParam());
   const std::vector<float> want = p.run_cpu();
@@ -183,33 +203,55 @@ const std::vector<Seq> kLong = {{8192, 1}, {8000, 1}, {5000, 1}, {2048, 1}, {700
 // Prefills long enough that whole key tiles fall out of a query tile's windows.
 const std::vector<Seq> kWindowPrefill = {{37, 37}, {129, 129}, {2, 2}, {400, 400}, {300, 300}};
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, PagedAttention,
-    ::testing::Values(
-        AttentionCase{"prefill", 4, 4, 64, 16, kPrefill}, AttentionCase{"prefill", 8, 2, 128, 32, kPrefill},
-        AttentionCase{"prefill", 14, 2, 128, 16, kPrefill, 4.0f}, AttentionCase{"chunked", 7, 1, 64, 32, kChunked},
-        AttentionCase{"chunked", 8, 2, 128, 16, kChunked, 4.0f}, AttentionCase{"decode", 4, 4, 128, 16, kDecode},
-        AttentionCase{"decode", 8, 2, 64, 32, kDecode}, AttentionCase{"decode", 28, 4, 128, 16, kDecode, 4.0f},
-        AttentionCase{"mixed", 14, 2, 128, 16, kMixed}, AttentionCase{"mixed", 4, 1, 64, 32, kMixed, 4.0f},
-        AttentionCase{"mixed", 32, 1, 64, 16, kMixed}, AttentionCase{"mixed", 4, 2, 16, 16, kMixed},
-        AttentionCase{"mixed", 4, 1, 32, 32, kMixed}, AttentionCase{"long", 28, 4, 128, 16, kLong},
-        // Sliding windows: less than a block, across blocks, across key tiles (64) and query
-        // tiles (128), and over several decode partitions (256 keys each).
-        AttentionCase{"window_prefill", 4, 4, 64, 16, kWindowPrefill, 1.0f, 5},
-        AttentionCase{"window_prefill", 8, 2, 128, 32, kWindowPrefill, 4.0f, 40},
-        AttentionCase{"window_prefill", 14, 2, 128, 16, kWindowPrefill, 1.0f, 100},
-        AttentionCase{"window_chunked", 7, 1, 64, 32, kChunked, 1.0f, 5},
-        AttentionCase{"window_chunked", 8, 2, 128, 16, kChunked, 4.0f, 300},
-        AttentionCase{"window_decode", 4, 4, 128, 16, kDecode, 1.0f, 5},
-        AttentionCase{"window_decode", 28, 4, 128, 16, kDecode, 4.0f, 1000},
-        AttentionCase{"window_mixed", 14, 2, 128, 16, kMixed, 1.0f, 64},
-        AttentionCase{"window_long", 28, 4, 128, 16, kLong, 1.0f, 3000}),
-    [](const ::testing::TestParamInfo<AttentionCase>& info) {
-      const AttentionCase& c = info.param;
-      return std::string(c.name) + "_hq" + std::to_string(c.hq) + "_hkv" + std::to_string(c.hkv) + "_d" +
-             std::to_string(c.d) + "_b" + std::to_string(c.block_size) + (c.q_scale != 1.0f ? "_peaky" : "") +
-             (c.window > 0 ? "_w" + std::to_string(c.window) : "");
-    });
+const std::vector<AttentionCase> kCases = {
+    AttentionCase{"prefill", 4, 4, 64, 16, kPrefill}, AttentionCase{"prefill", 8, 2, 128, 32, kPrefill},
+    AttentionCase{"prefill", 14, 2, 128, 16, kPrefill, 4.0f}, AttentionCase{"chunked", 7, 1, 64, 32, kChunked},
+    AttentionCase{"chunked", 8, 2, 128, 16, kChunked, 4.0f}, AttentionCase{"decode", 4, 4, 128, 16, kDecode},
+    AttentionCase{"decode", 8, 2, 64, 32, kDecode}, AttentionCase{"decode", 28, 4, 128, 16, kDecode, 4.0f},
+    AttentionCase{"mixed", 14, 2, 128, 16, kMixed}, AttentionCase{"mixed", 4, 1, 64, 32, kMixed, 4.0f},
+    AttentionCase{"mixed", 32, 1, 64, 16, kMixed}, AttentionCase{"mixed", 4, 2, 16, 16, kMixed},
+    AttentionCase{"mixed", 4, 1, 32, 32, kMixed}, AttentionCase{"long", 28, 4, 128, 16, kLong},
+    // Sliding windows: less than a block, across blocks, across key tiles (64) and query
+    // tiles (128), and over several decode partitions (256 keys each).
+    AttentionCase{"window_prefill", 4, 4, 64, 16, kWindowPrefill, 1.0f, 5},
+    AttentionCase{"window_prefill", 8, 2, 128, 32, kWindowPrefill, 4.0f, 40},
+    AttentionCase{"window_prefill", 14, 2, 128, 16, kWindowPrefill, 1.0f, 100},
+    AttentionCase{"window_chunked", 7, 1, 64, 32, kChunked, 1.0f, 5},
+    AttentionCase{"window_chunked", 8, 2, 128, 16, kChunked, 4.0f, 300},
+    AttentionCase{"window_decode", 4, 4, 128, 16, kDecode, 1.0f, 5},
+    AttentionCase{"window_decode", 28, 4, 128, 16, kDecode, 4.0f, 1000},
+    AttentionCase{"window_mixed", 14, 2, 128, 16, kMixed, 1.0f, 64},
+    AttentionCase{"window_long", 28, 4, 128, 16, kLong, 1.0f, 3000}};
+
+// FP8 caches: prefill, chunked prefill, decode, split-KV long contexts and sliding windows,
+// at head_dim 64 and 128 and block sizes 16 and 32.
+std::vector<AttentionCase> fp8_cases() {
+  std::vector<AttentionCase> cases = {AttentionCase{"prefill", 4, 4, 64, 16, kPrefill},
+                                      AttentionCase{"prefill", 8, 2, 128, 32, kPrefill},
+                                      AttentionCase{"chunked", 7, 1, 64, 32, kChunked},
+                                      AttentionCase{"chunked", 8, 2, 128, 16, kChunked, 4.0f},
+                                      AttentionCase{"decode", 8, 2, 64, 32, kDecode},
+                                      AttentionCase{"decode", 28, 4, 128, 16, kDecode, 4.0f},
+                                      AttentionCase{"mixed", 14, 2, 128, 16, kMixed},
+                                      AttentionCase{"mixed", 4, 2, 16, 16, kMixed},
+                                      AttentionCase{"long", 28, 4, 128, 16, kLong},
+                                      AttentionCase{"window_prefill", 8, 2, 128, 32, kWindowPrefill, 4.0f, 40},
+                                      AttentionCase{"window_chunked", 7, 1, 64, 32, kChunked, 1.0f, 5},
+                                      AttentionCase{"window_decode", 28, 4, 128, 16, kDecode, 4.0f, 1000},
+                                      AttentionCase{"window_long", 28, 4, 128, 16, kLong, 1.0f, 3000}};
+  for (AttentionCase& c : cases) c.fp8 = true;
+  return cases;
+}
+
+std::string case_name(const ::testing::TestParamInfo<AttentionCase>& info) {
+  const AttentionCase& c = info.param;
+  return std::string(c.name) + "_hq" + std::to_string(c.hq) + "_hkv" + std::to_string(c.hkv) + "_d" +
+         std::to_string(c.d) + "_b" + std::to_string(c.block_size) + (c.q_scale != 1.0f ? "_peaky" : "") +
+         (c.window > 0 ? "_w" + std::to_string(c.window) : "") + (c.fp8 ? "_fp8" : "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, PagedAttention, ::testing::ValuesIn(kCases), case_name);
+INSTANTIATE_TEST_SUITE_P(Fp8Cases, PagedAttention, ::testing::ValuesIn(fp8_cases()), case_name);
 
 // A window at least as long as every context hides nothing: the kernels then take the
 // same path as full attention, to the bit.
@@ -224,6 +266,43 @@ TEST(PagedAttentionWindow, AWindowCoveringEveryContextGivesTheBitsOfFullAttentio
     for (size_t i = 0; i < full.size(); ++i)
       ASSERT_EQ(std::bit_cast<uint32_t>(full[i]), std::bit_cast<uint32_t>(windowed[i])) << "element " << i;
   }
+}
+
+// Every finite e4m3 code through both kernels, exactly: with q = 0 every score is 0, so a
+// query that sees one key gets that key's V row times 1 (the decode token of a one-token
+// context, and the first token of a two-token prefill). V's scale is a power of two, so
+// code value * scale is a BF16 value and the output must equal it exactly.
+TEST(PagedAttentionFp8, ReadsEveryCodeExactly) {
+  constexpr int kHkv = 2, kDim = 128, kBlock = 16;
+  constexpr float kScale = 0.125f;
+  std::mt19937 rng = rng_for_test();
+  const std::initializer_list<int64_t> shape{2, kBlock, kHkv, kDim};
+  const size_t row = size_t(kHkv) * kDim, block = kBlock * row;
+  std::vector<uint8_t> k_codes = random_e4m3_codes(2 * block, rng), v_codes = random_e4m3_codes(2 * block, rng);
+  std::vector<uint8_t> every(row);  // codes 0..255, the NaN codes (0x7F, 0xFF) as 0
+  for (size_t i = 0; i < row; ++i) every[i] = (i & 0x7F) == 0x7F ? 0 : uint8_t(i);
+  for (size_t b = 0; b < 2; ++b) std::copy(every.begin(), every.end(), v_codes.begin() + b * block);  // slot 0
+  // Sequence 0: decode, context 1, in block 0; sequence 1: a prefill of 2 tokens in block 1.
+  const std::vector<int32_t> starts{0, 1, 3}, lens{1, 2}, tables{0, 1};
+  const std::vector<float> q(3 * row, 0.0f);  // one query head per KV head
+  const AttentionShape attention{.num_q_heads = kHkv, .num_kv_heads = kHkv, .head_dim = kDim, .scale = 0.088f};
+  const KvCacheLayer cache{e4m3_on(cuda(), k_codes, shape), e4m3_on(cuda(), v_codes, shape), 0.3f, kScale};
+  const AttentionMetadata meta{.num_seqs = 2,
+                               .max_query_len = 2,
+                               .max_seq_len = 2,
+                               .query_start = i32_on(cuda(), starts, {3}),
+                               .seq_lens = i32_on(cuda(), lens, {2}),
+                               .block_tables = i32_on(cuda(), tables, {2, 1})};
+  GuardedOutput out = guarded_cuda_output(DType::kBF16, {3, int64_t(row)});
+  cuda().paged_attention(on_cuda(q, {3, int64_t(row)}), cache, meta, attention, out.tensor);
+  expect_guard_intact(out, "fp8 every code");
+  const std::vector<float> got = download(cuda(), out.tensor);
+  for (size_t token : {0, 1})  // the decode token, the prefill's first token
+    for (size_t i = 0; i < row; ++i) {
+      const float want = e4m3_to_f32(every[i]) * kScale, value = got[token * row + i];
+      ASSERT_EQ(value, want)  // float equality: -0 (0x80) comes back as +0, the MMA's sum
+          << (token == 0 ? "decode" : "prefill") << ": code 0x" << std::hex << int(every[i]) << " read as " << value;
+    }
 }
 
 TEST(PagedAttentionErrors, RejectsUnsupportedShapes) {
@@ -242,6 +321,21 @@ TEST(PagedAttentionErrors, RejectsUnsupportedShapes) {
   EXPECT_THROW(cuda().paged_attention(b.q, attention.cache, b.meta, bad_window, out), Error);
   EXPECT_THROW(cuda().paged_attention(b.q, attention.cache, b.meta, p.shape(), cuda().alloc(DType::kF32, {10, 256})),
                Error);
+}
+
+TEST(PagedAttentionErrors, RejectsMixedCachesAndBadFp8Scales) {
+  AttentionCase fp8_case{"errors", 4, 2, 64, 16, {{10, 10}}};
+  fp8_case.fp8 = true;
+  const Problem p(fp8_case);
+  CudaAttention attention(p);
+  Problem::Batch b = p.batch(cuda(), {0});
+  Tensor out = cuda().alloc(DType::kBF16, {b.tokens, p.row_width()});
+  KvCacheLayer mixed = attention.cache;
+  mixed.v = cuda().alloc(DType::kBF16, {p.num_blocks, p.c.block_size, p.c.hkv, p.c.d});
+  EXPECT_THROW(cuda().paged_attention(b.q, mixed, b.meta, p.shape(), out), Error) << "FP8 K with BF16 V";
+  KvCacheLayer zero_scale = attention.cache;
+  zero_scale.k_scale = 0.0f;
+  EXPECT_THROW(cuda().paged_attention(b.q, zero_scale, b.meta, p.shape(), out), Error) << "k_scale 0";
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Device building blocks shared by the prefill and decode attention kernels: tensor-core
 // MMA (mma.sync m16n8k16, BF16 in, FP32 accumulate; sm_80 and later), ldmatrix,
-// cp.async tile loads through the block table, and the online-softmax update.
+// cp.async tile loads through the block table, the K/V tile pipeline of a BF16 or FP8
+// cache (KvTiles), and the online-softmax update.
 //
 // Fragment layouts (PTX ISA, "mma.m16n8k16"): a warp's 16x8 FP32 accumulator gives lane
 // l the rows g = l/4 and g+8 at columns 2(l%4) and 2(l%4)+1. Shared-memory tiles are
@@ -90,7 +91,8 @@ __device__ __forceinline__ void load_tile_async(bf16* tile, int rows, const bf16
 
 // The first key a query at context position pos sees: 0, or with a sliding window W the
 // oldest of the last W keys, pos - W + 1.
-__device__ __forceinline__ int first_visible_key(const Params& p, int pos) {
+template <typename Cache>
+__device__ __forceinline__ int first_visible_key(const Params<Cache>& p, int pos) {
   return p.sliding_window > 0 ? max(0, pos - p.sliding_window + 1) : 0;
 }
 
@@ -103,18 +105,155 @@ __device__ __forceinline__ void find_slots(int* slots, const int32_t* table, int
   }
 }
 
-// The K and V tiles of kKeysPerTile keys of KV head kv_head, gathered from the paged
-// cache at `slots`.
-template <int D>
-__device__ __forceinline__ void load_kv_tiles_async(bf16* k_tile, bf16* v_tile, const Params& p, const int* slots,
-                                                    int kv_head) {
-  auto row_of = [&](const bf16* cache, int r) -> const bf16* {
-    const int slot = slots[r];
-    return slot < 0 ? nullptr : cache + (int64_t(slot) * p.num_kv_heads + kv_head) * D;
-  };
-  load_tile_async<D>(k_tile, kKeysPerTile, p.k_cache, [&](int r) { return row_of(p.k_cache, r); });
-  load_tile_async<D>(v_tile, kKeysPerTile, p.v_cache, [&](int r) { return row_of(p.v_cache, r); });
+// Where row r of a K/V tile comes from: the cache row of KV head kv_head at slots[r], or
+// null where slots[r] < 0.
+template <int D, typename Cache>
+__device__ __forceinline__ const Cache* cache_row(const Cache* cache, const Params<Cache>& p, const int* slots, int r,
+                                                  int kv_head) {
+  const int slot = slots[r];
+  return slot < 0 ? nullptr : cache + (int64_t(slot) * p.num_kv_heads + kv_head) * D;
 }
+
+// A pair of e4m3 codes (bits 0-7 and 8-15 of `codes`) as the bf16x2 of their values: the
+// code's sign, exponent and mantissa bits moved into bf16 positions give value * 2^-120
+// exactly (subnormal codes become bf16 subnormals), and a bf16 multiply by 2^120 restores
+// it, exactly. Every finite e4m3 value is a bf16 value, so nothing rounds; the NaN codes
+// (0x7F, 0xFF, which only a NaN activation stores) read as +-480. sm_90 has no e4m3 -> bf16
+// cvt, and the e4m3 -> f16x2 one would need three more cvts to reach bf16.
+__device__ __forceinline__ uint32_t e4m3x2_to_bf16x2(uint32_t codes) {
+  const uint32_t spread = __byte_perm(codes, 0u, 0x1404);  // code 0 in byte 1, code 1 in byte 3
+  const uint32_t bits = ((spread >> 4) & 0x07F007F0u) | (spread & 0x80008000u);
+  __nv_bfloat162 v;
+  memcpy(&v, &bits, sizeof(bits));
+  v = __hmul2(v, __bfloat162bfloat162(__ushort_as_bfloat16(0x7B80)));  // 0x7B80: 2^120
+  uint32_t out;
+  memcpy(&out, &v, sizeof(out));
+  return out;
+}
+
+// The shared memory of a block's K/V tiles (kBytes after the Q tile) and its
+// double-buffered pipeline, for a cache of Cache elements. A kernel runs
+//   prologue: load_async(0, slots[0]), commit, load_async(1, slots[1]) if any, commit;
+//   tile j:   cp_async_wait<1>, __syncthreads, find_slots(slots[j & 1]) of tile j + 2,
+//             step(j & 1, compute, refill)
+// where compute(k_tile, v_tile) reads the tiles as swizzled BF16 and refill loads tile
+// j + 2 into stage j & 1 if there is one. step commits one cp.async group (possibly empty),
+// so "all but the newest group" stays "tile j + 1". merge_space() is kMergeBytes that a
+// warp may write as soon as its last step returns, other warps' computes notwithstanding
+// (the decode kernel's merge).
+template <typename Cache, int D>
+struct KvTiles;
+
+// BF16: two stages of K and V, filled by cp.async straight from the cache and read by
+// ldmatrix where they landed; a stage is refilled once every warp has computed on it.
+template <int D>
+struct KvTiles<bf16, D> {
+  static constexpr int kTileElems = kKeysPerTile * D;
+  static constexpr int kBytes = 4 * kTileElems * int(sizeof(bf16));
+  bf16* k;  // [2][kTileElems]
+  bf16* v;  // [2][kTileElems]
+
+  __device__ explicit KvTiles(unsigned char* smem)
+      : k(reinterpret_cast<bf16*>(smem)), v(reinterpret_cast<bf16*>(smem) + 2 * kTileElems) {}
+
+  __device__ __forceinline__ void load_async(int stage, const Params<bf16>& p, const int* slots, int kv_head) {
+    load_tile_async<D>(k + stage * kTileElems, kKeysPerTile, p.k_cache,
+                       [&](int r) { return cache_row<D>(p.k_cache, p, slots, r, kv_head); });
+    load_tile_async<D>(v + stage * kTileElems, kKeysPerTile, p.v_cache,
+                       [&](int r) { return cache_row<D>(p.v_cache, p, slots, r, kv_head); });
+  }
+
+  template <typename Compute, typename Refill>
+  __device__ __forceinline__ void step(int stage, Compute compute, Refill refill) {
+    compute(k + stage * kTileElems, v + stage * kTileElems);
+    __syncthreads();  // every warp is done with this stage; slots for tile j+2 are visible
+    refill();
+    cp_async_commit();
+  }
+
+  // The K/V stages: after the last step's trailing barrier nothing touches them.
+  static constexpr int kMergeBytes = kBytes;
+  __device__ float* merge_space() const { return reinterpret_cast<float*>(k); }
+};
+
+// FP8: two stages of raw e4m3 K and V rows ([kKeysPerTile, D] bytes each, unswizzled:
+// cp.async writes and the converting reads both go in 16-byte chunks), and one BF16 K and V
+// tile that each stage is converted into before the warps compute on it. The shared memory
+// equals the BF16 path's (two byte stages plus one 2-byte tile = two 2-byte stages); the
+// cache traffic is half. A stage is free again right after its conversion, so tile j + 2's
+// codes are requested before tile j's compute, not after it.
+template <int D>
+struct KvTiles<fp8, D> {
+  static constexpr int kTileElems = kKeysPerTile * D;
+  static constexpr int kStagedBytes = 4 * kTileElems;  // [2 stages][K, V][kTileElems] codes
+  static constexpr int kBytes = kStagedBytes + 2 * kTileElems * int(sizeof(bf16));
+  static constexpr int kCodeChunks = D / 16;  // 16-byte chunks of codes in a row
+  uint8_t* staged;
+  bf16* k;  // [kTileElems], swizzled like the BF16 path's tiles
+  bf16* v;
+
+  __device__ explicit KvTiles(unsigned char* smem)
+      : staged(smem),
+        k(reinterpret_cast<bf16*>(smem + kStagedBytes)),
+        v(reinterpret_cast<bf16*>(smem + kStagedBytes) + kTileElems) {}
+
+  __device__ __forceinline__ uint8_t* staged_tile(int stage, int which) const {
+    return staged + (2 * stage + which) * kTileElems;
+  }
+
+  __device__ __forceinline__ void load_async(int stage, const Params<fp8>& p, const int* slots, int kv_head) {
+#pragma unroll
+    for (int which = 0; which < 2; ++which) {
+      const fp8* cache = which == 0 ? p.k_cache : p.v_cache;
+      uint8_t* tile = staged_tile(stage, which);
+      for (int idx = threadIdx.x; idx < kKeysPerTile * kCodeChunks; idx += kThreads) {
+        const int r = idx / kCodeChunks, c = idx % kCodeChunks;
+        const fp8* row = cache_row<D>(cache, p, slots, r, kv_head);
+        cp_async_16(smem_address(tile + r * D + c * 16), row ? row + c * 16 : cache, row != nullptr);
+      }
+    }
+  }
+
+  // Stage `stage`'s codes into the BF16 tiles: a thread takes 16 codes (one 16-byte
+  // read) and writes their two 16-byte BF16 chunks. Threads c = 4..7 of a row write their
+  // chunks in the other order, so each store of 8 threads lands in 8 different bank groups
+  // (head_dim 64 and 128).
+  __device__ __forceinline__ void convert(int stage) {
+#pragma unroll
+    for (int which = 0; which < 2; ++which) {
+      const uint8_t* codes = staged_tile(stage, which);
+      bf16* tile = which == 0 ? k : v;
+      for (int idx = threadIdx.x; idx < kKeysPerTile * kCodeChunks; idx += kThreads) {
+        const int r = idx / kCodeChunks, c = idx % kCodeChunks;
+        const uint4 raw = *reinterpret_cast<const uint4*>(codes + r * D + c * 16);
+        const uint4 lo = {e4m3x2_to_bf16x2(raw.x), e4m3x2_to_bf16x2(raw.x >> 16), e4m3x2_to_bf16x2(raw.y),
+                          e4m3x2_to_bf16x2(raw.y >> 16)};
+        const uint4 hi = {e4m3x2_to_bf16x2(raw.z), e4m3x2_to_bf16x2(raw.z >> 16), e4m3x2_to_bf16x2(raw.w),
+                          e4m3x2_to_bf16x2(raw.w >> 16)};
+        const bool swap = (c >> 2) & 1;  // selects, not an indexed array: that would live in local memory
+        *reinterpret_cast<uint4*>(tile + Tile<D>::offset(r, 2 * c + swap)) = swap ? hi : lo;
+        *reinterpret_cast<uint4*>(tile + Tile<D>::offset(r, 2 * c + !swap)) = swap ? lo : hi;
+      }
+    }
+  }
+
+  template <typename Compute, typename Refill>
+  __device__ __forceinline__ void step(int stage, Compute compute, Refill refill) {
+    convert(stage);
+    // The BF16 tiles are complete; the stage's codes are read, so it can refill now, and
+    // the slots for tile j+2 are visible. (The barrier before this step's convert, at the
+    // top of the tile, kept the previous compute's reads ahead of the new tiles.)
+    __syncthreads();
+    refill();
+    cp_async_commit();
+    compute(k, v);
+  }
+
+  // The code stages: the last step's convert has read them before its barrier, and no
+  // refill follows.
+  static constexpr int kMergeBytes = kStagedBytes;
+  __device__ float* merge_space() const { return reinterpret_cast<float*>(staged); }
+};
 
 // s[MB][NB] = Q * K^T for MB blocks of 16 query rows [q_row0, q_row0 + 16 MB) of the Q
 // tile and keys [key_row0, key_row0 + 8 NB) of the K tile. Each K fragment is loaded once

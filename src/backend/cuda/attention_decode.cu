@@ -21,7 +21,10 @@ __host__ __device__ inline int first_guess(int seq_len) {
 
 // The keys a sequence's single query token sees: the last sliding_window of its
 // seq_len, or all of them; they start at key first_visible_key(p, seq_len - 1).
-__device__ inline int visible_keys(const Params& p, int seq_len) { return seq_len - first_visible_key(p, seq_len - 1); }
+template <typename Cache>
+__device__ inline int visible_keys(const Params<Cache>& p, int seq_len) {
+  return seq_len - first_visible_key(p, seq_len - 1);
+}
 
 __device__ inline Partitioning partitioning(int seq_len) {
   if (seq_len <= 0) return {0, kKeysPerTile};
@@ -47,22 +50,21 @@ Partials partials_in(void* workspace, int num_seqs, int num_q_heads, int head_di
   return partials;
 }
 
-template <int D>
+template <typename Cache, int D>
 constexpr int decode_smem_bytes() {
-  return (kHeadRows + 4 * kKeysPerTile) * D * int(sizeof(bf16));  // Q, then K and V in two stages
+  return kHeadRows * D * int(sizeof(bf16)) + KvTiles<Cache, D>::kBytes;  // Q, then the K/V pipeline
 }
 
 // Block = (partition, KV head x head chunk, sequence). Every warp holds the same 16
 // query-head rows and takes its own 16 keys of each 64-key tile; K/V tiles are
-// double-buffered (tile j+2 loads while tile j is used). The four warps' running states
-// are merged at the end in warp order.
-template <int D>
-__global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const Partials partials) {
+// double-buffered (tile j+2 loads while tile j is used; KvTiles). The four warps' running
+// states are merged at the end in warp order.
+template <typename Cache, int D>
+__global__ void __launch_bounds__(kThreads) decode_kernel(const Params<Cache> p, const Partials partials) {
   pdl_start();
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* q_tile = reinterpret_cast<bf16*>(smem);
-  bf16* k_tiles = q_tile + kHeadRows * D;          // [2][kKeysPerTile * D]
-  bf16* v_tiles = k_tiles + 2 * kKeysPerTile * D;  // [2][kKeysPerTile * D]
+  KvTiles<Cache, D> tiles(smem + kHeadRows * D * sizeof(bf16));
   __shared__ int slots[2][kKeysPerTile];
   __shared__ float warp_max[kWarps][kHeadRows], warp_sum[kWarps][kHeadRows];
 
@@ -91,10 +93,9 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const 
   find_slots(slots[0], table, p.block_size, key_begin, key_end);
   find_slots(slots[1], table, p.block_size, key_begin + kKeysPerTile, key_end);
   __syncthreads();
-  load_kv_tiles_async<D>(k_tiles, v_tiles, p, slots[0], kv_head);
+  tiles.load_async(0, p, slots[0], kv_head);
   cp_async_commit();
-  if (num_tiles > 1)
-    load_kv_tiles_async<D>(k_tiles + kKeysPerTile * D, v_tiles + kKeysPerTile * D, p, slots[1], kv_head);
+  if (num_tiles > 1) tiles.load_async(1, p, slots[1], kv_head);
   cp_async_commit();
 
   const int warp = warp_id(), lane = lane_id();
@@ -110,31 +111,30 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const 
     __syncthreads();  // tile j (and Q) landed for every thread's copies
     if (j + 2 < num_tiles) find_slots(slots[stage], table, p.block_size, key0 + 2 * kKeysPerTile, key_end);
 
-    float s[1][2][4];
-    query_key_scores<D, 1, 2>(q_tile, 0, k_tiles + stage * kKeysPerTile * D, warp * 16, s);
-    if (key0 + kKeysPerTile > key_end) {  // the last tile: keys past the context are masked
+    const auto compute = [&](const bf16* k_tile, const bf16* v_tile) {
+      float s[1][2][4];
+      query_key_scores<D, 1, 2>(q_tile, 0, k_tile, warp * 16, s);
+      if (key0 + kKeysPerTile > key_end) {  // the last tile: keys past the context are masked
 #pragma unroll
-      for (int nb = 0; nb < 2; ++nb)
+        for (int nb = 0; nb < 2; ++nb)
 #pragma unroll
-        for (int e = 0; e < 4; ++e)
-          if (key0 + warp * 16 + nb * 8 + (lane % 4) * 2 + (e & 1) >= key_end) s[0][nb][e] = -INFINITY;
-    }
-    online_softmax(s[0], m, l, o[0], p.scale_log2);
-    accumulate_values<D, 1, 1>(s, v_tiles + stage * kKeysPerTile * D, warp * 16, o);
-
-    __syncthreads();  // every warp is done with this stage; slots for tile j+2 are visible
-    if (j + 2 < num_tiles)
-      load_kv_tiles_async<D>(k_tiles + stage * kKeysPerTile * D, v_tiles + stage * kKeysPerTile * D, p, slots[stage],
-                             kv_head);
-    cp_async_commit();  // possibly empty: keeps "all but the newest group" meaning "tile j+1"
+          for (int e = 0; e < 4; ++e)
+            if (key0 + warp * 16 + nb * 8 + (lane % 4) * 2 + (e & 1) >= key_end) s[0][nb][e] = -INFINITY;
+      }
+      online_softmax(s[0], m, l, o[0], p.scale_log2);
+      accumulate_values<D, 1, 1>(s, v_tile, warp * 16, o);
+    };
+    tiles.step(stage, compute, [&] {
+      if (j + 2 < num_tiles) tiles.load_async(stage, p, slots[stage], kv_head);
+    });
   }
 
-  // Merge the warps: each publishes its max, sum and unnormalised output (the K/V tiles'
-  // memory, idle now, holds the [kWarps, 16, D] outputs), then the block combines them
-  // in warp order.
+  // Merge the warps: each publishes its max, sum and unnormalised output (tiles'
+  // merge_space, idle now, holds the [kWarps, 16, D] outputs), then the block combines
+  // them in warp order.
   reduce_row_sums(l);
-  float* warp_out = reinterpret_cast<float*>(k_tiles);
-  static_assert(kWarps * kHeadRows * sizeof(float) <= 4 * kKeysPerTile * sizeof(bf16), "merge buffer fits");
+  float* warp_out = tiles.merge_space();
+  static_assert(kWarps * kHeadRows * D * sizeof(float) <= KvTiles<Cache, D>::kMergeBytes, "merge buffer fits");
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int row = lane / 4 + r * 8;
@@ -165,11 +165,12 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const 
       acc += warp_out[(w * kHeadRows + row) * D + col] * weight;
     }
     const int head = head0 + row;
+    // out_scale (V's FP8 scale) on the normalised partition output: the merge is linear.
     if (single) {
-      p.out[int64_t(q_begin) * q_stride + head * D + col] = __float2bfloat16(acc / sum);
+      p.out[int64_t(q_begin) * q_stride + head * D + col] = __float2bfloat16(acc / sum * p.out_scale);
     } else {
       const int64_t at = (int64_t(seq) * p.num_q_heads + head) * partials.stride + partition;
-      partials.out[at * D + col] = acc / sum;
+      partials.out[at * D + col] = acc / sum * p.out_scale;
       if (col == 0) partials.lse[at] = row_max + log2f(sum);
     }
   }
@@ -177,8 +178,8 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const Params p, const 
 
 // Block = (query head, sequence): merges a multi-partition sequence's partials in
 // partition order.
-template <int D>
-__global__ void __launch_bounds__(kThreads) merge_kernel(const Params p, const Partials partials) {
+template <typename Cache, int D>
+__global__ void __launch_bounds__(kThreads) merge_kernel(const Params<Cache> p, const Partials partials) {
   pdl_start();
   const int head = blockIdx.x, seq = blockIdx.y;
   const int q_begin = p.query_start[seq];
@@ -198,20 +199,21 @@ __global__ void __launch_bounds__(kThreads) merge_kernel(const Params p, const P
   }
 }
 
-template <int D>
-void launch_for_dim(const Params& p, int max_seq_len, const Partials& partials, cudaStream_t stream) {
-  constexpr int kSmem = decode_smem_bytes<D>();
+template <typename Cache, int D>
+void launch_for_dim(const Params<Cache>& p, const Partials& partials, cudaStream_t stream) {
+  constexpr int kSmem = decode_smem_bytes<Cache, D>();
   static const bool configured = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(decode_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+    CUDA_CHECK(cudaFuncSetAttribute(decode_kernel<Cache, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
     return true;
   }();
   (void)configured;
   const int group = p.num_q_heads / p.num_kv_heads;
   const int chunks = (group + kHeadRows - 1) / kHeadRows;
   const dim3 grid(unsigned(partials.stride), unsigned(p.num_kv_heads * chunks), unsigned(p.num_seqs));
-  launch(decode_kernel<D>, grid, kThreads, kSmem, stream, p, partials);
+  launch(decode_kernel<Cache, D>, grid, kThreads, kSmem, stream, p, partials);
   if (partials.stride > 1) {
-    launch(merge_kernel<D>, dim3(unsigned(p.num_q_heads), unsigned(p.num_seqs)), kThreads, 0, stream, p, partials);
+    launch(merge_kernel<Cache, D>, dim3(unsigned(p.num_q_heads), unsigned(p.num_seqs)), kThreads, 0, stream, p,
+           partials);
   }
 }
 
@@ -223,21 +225,25 @@ size_t decode_workspace_bytes(int num_seqs, int num_q_heads, int head_dim, int m
   return size_t(num_seqs) * num_q_heads * max_partitions(max_seq_len) * (head_dim + 1) * sizeof(float);
 }
 
-void launch_decode(const Params& p, int head_dim, int max_seq_len, void* workspace, cudaStream_t stream) {
+template <typename Cache>
+void launch_decode(const Params<Cache>& p, int head_dim, int max_seq_len, void* workspace, cudaStream_t stream) {
   if (p.num_seqs == 0) return;
   const Partials partials = partials_in(workspace, p.num_seqs, p.num_q_heads, head_dim, max_seq_len);
   switch (head_dim) {
     case 16:
-      return launch_for_dim<16>(p, max_seq_len, partials, stream);
+      return launch_for_dim<Cache, 16>(p, partials, stream);
     case 32:
-      return launch_for_dim<32>(p, max_seq_len, partials, stream);
+      return launch_for_dim<Cache, 32>(p, partials, stream);
     case 64:
-      return launch_for_dim<64>(p, max_seq_len, partials, stream);
+      return launch_for_dim<Cache, 64>(p, partials, stream);
     case 128:
-      return launch_for_dim<128>(p, max_seq_len, partials, stream);
+      return launch_for_dim<Cache, 128>(p, partials, stream);
     default:
       throw error("cuda paged_attention: head_dim ", head_dim, " is not supported (16, 32, 64, 128)");
   }
 }
+
+template void launch_decode(const Params<bf16>&, int, int, void*, cudaStream_t);
+template void launch_decode(const Params<fp8>&, int, int, void*, cudaStream_t);
 
 }  // namespace tern::cuda::attention

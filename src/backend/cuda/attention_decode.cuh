@@ -29,7 +29,9 @@ int max_partitions(int max_seq_len);
 size_t decode_workspace_bytes(int num_seqs, int num_q_heads, int head_dim, int max_seq_len);
 
 // Computes every sequence with exactly one query token; others are left alone.
-// workspace: decode_workspace_bytes(...) bytes; head_dim is 16, 32, 64 or 128.
-void launch_decode(const Params& p, int head_dim, int max_seq_len, void* workspace, cudaStream_t stream);
+// workspace: decode_workspace_bytes(...) bytes; head_dim is 16, 32, 64 or 128. Defined for
+// Cache = bf16 and fp8.
+template <typename Cache>
+void launch_decode(const Params<Cache>& p, int head_dim, int max_seq_len, void* workspace, cudaStream_t stream);
 
 }  // namespace tern::cuda::attention

@@ -13,7 +13,8 @@ namespace tern::cuda::attention {
 
 // Computes every sequence with query_start[s+1] - query_start[s] >= 2; single-token
 // sequences are left to the decode kernel. head_dim is 16, 32, 64 or 128;
-// max_query_len bounds every sequence's query length.
-void launch_prefill(const Params& p, int head_dim, int max_query_len, cudaStream_t stream);
+// max_query_len bounds every sequence's query length. Defined for Cache = bf16 and fp8.
+template <typename Cache>
+void launch_prefill(const Params<Cache>& p, int head_dim, int max_query_len, cudaStream_t stream);
 
 }  // namespace tern::cuda::attention

@@ -1,7 +1,10 @@
 #include "backend/cuda/common.cuh"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+
+#include "backend/backend.h"
 
 namespace tern::cuda {
 
@@ -47,6 +50,17 @@ void expect_shape(const Tensor& t, std::initializer_list<int64_t> shape, const c
 void expect_matrix(const Tensor& t, int64_t rows, int64_t cols, const char* op, const char* operand) {
   if (t.rows() != rows || t.cols() != cols)
     throw error("cuda ", op, ": ", operand, " has shape ", t.shape_str(), ", expected ", rows, " rows of ", cols);
+}
+
+bool expect_kv_cache(const KvCacheLayer& cache, const char* op) {
+  const bool fp8 = cache.k.dtype == DType::kF8E4M3;
+  expect(cache.k, fp8 ? DType::kF8E4M3 : DType::kBF16, op, "k cache");
+  expect(cache.v, cache.k.dtype, op, "v cache");
+  const auto valid = [](float scale) { return std::isfinite(scale) && scale > 0.0f; };
+  if (fp8 && !(valid(cache.k_scale) && valid(cache.v_scale)))
+    throw error("cuda ", op, ": FP8 KV cache scales must be finite and positive, got k_scale ", cache.k_scale,
+                " and v_scale ", cache.v_scale);
+  return fp8;
 }
 
 }  // namespace tern::cuda

@@ -12,6 +12,10 @@
 #include "base/error.h"
 #include "tensor/tensor.h"
 
+namespace tern {
+struct KvCacheLayer;
+}
+
 namespace tern::cuda {
 
 [[noreturn]] void throw_cuda_error(cudaError_t status, const char* call, const char* file, int line);
@@ -23,6 +27,9 @@ void expect(const Tensor& t, DType dtype, const char* op, const char* operand);
 void expect_shape(const Tensor& t, std::initializer_list<int64_t> shape, const char* op, const char* operand);
 // Throws unless t's 2-D view (Tensor::rows, Tensor::cols) is [rows, cols].
 void expect_matrix(const Tensor& t, int64_t rows, int64_t cols, const char* op, const char* operand);
+// Throws unless the cache's K and V are both BF16, or both F8E4M3 with finite positive
+// scales; returns whether they are FP8. Shapes are left to the op.
+bool expect_kv_cache(const KvCacheLayer& cache, const char* op);
 
 inline unsigned ceil_div(int64_t a, int64_t b) { return unsigned((a + b - 1) / b); }
 

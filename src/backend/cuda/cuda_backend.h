@@ -1,5 +1,5 @@
-// The CUDA backend: BF16 activations and KV cache, one stream that every op is enqueued
-// on asynchronously. Ops never allocate (beyond a workspace's first growth), never wait
+// The CUDA backend: BF16 activations, a BF16 or FP8 KV cache, one stream that every op
+// is enqueued on asynchronously. Ops never allocate (beyond a workspace's first growth), never wait
 // for the device and never copy from pageable memory, so a step of ops can be captured
 // into a CUDA graph on stream(). Memory calls (upload, copy_to_host, copy_from_host,
 // synchronize) do wait. Use one backend from one thread at a time.
@@ -31,6 +31,8 @@ class CudaBackend final : public Backend {
   std::string name() const override { return "cuda"; }
   Device device() const override { return Device::kCuda; }
   DType activation_dtype() const override { return DType::kBF16; }
+  // rope_kv_write quantises into, and both attention kernels read, an F8E4M3 cache.
+  bool supports_fp8_kv_cache() const override { return true; }
   DType weight_dtype(DType stored) const override {
     return stored == DType::kF32 || stored == DType::kF16 ? DType::kBF16 : stored;
   }

@@ -9,11 +9,20 @@ namespace {
 
 constexpr int kThreads = 512;
 
+// A value into the cache: BF16 as is, FP8 as the e4m3 code of x / scale. __fdiv_rn is the
+// CPU's IEEE division, and the conversion rounds to nearest even and saturates finite
+// values to +-448 (NaN stays NaN), so equal inputs store the CPU's bits.
+__device__ __forceinline__ void store(__nv_bfloat16* dst, float x, float) { *dst = __float2bfloat16(x); }
+__device__ __forceinline__ void store(__nv_fp8_e4m3* dst, float x, float scale) {
+  dst->__x = __nv_cvt_float_to_fp8(__fdiv_rn(x, scale), __NV_SATFINITE, __NV_E4M3);
+}
+
 // Block = (token, a run of heads of q, k and v); thread (h, i) handles the pair (i, i +
 // head_dim / 2) of head h, so a token's loads are all in flight at once. cos/sin are FP32
 // with the accurate sincosf (angles reach 1e5 radians at long positions, where __cosf is
-// far off).
-__global__ void __launch_bounds__(kThreads) rope_kv_write_kernel(const RopeKvWriteArgs a, int heads_per_block) {
+// far off). K is rotated in FP32 and rounded once, to the cache's type.
+template <typename Cache>
+__global__ void __launch_bounds__(kThreads) rope_kv_write_kernel(const RopeKvWriteArgs<Cache> a, int heads_per_block) {
   pdl_start();
   const int64_t t = blockIdx.x;
   const int half = a.head_dim / 2;
@@ -26,31 +35,41 @@ __global__ void __launch_bounds__(kThreads) rope_kv_write_kernel(const RopeKvWri
   const __nv_bfloat16* in = a.qkv + (t * heads + head) * a.head_dim;
   const int64_t kv_row = int64_t(a.num_kv_heads) * a.head_dim;
   if (head >= a.num_q_heads + a.num_kv_heads) {  // v: copied as is
-    __nv_bfloat16* dst = a.v_cache + slot * kv_row + (head - a.num_q_heads - a.num_kv_heads) * a.head_dim;
-    dst[i] = in[i];
-    dst[i + half] = in[i + half];
+    Cache* dst = a.v_cache + slot * kv_row + (head - a.num_q_heads - a.num_kv_heads) * a.head_dim;
+    store(dst + i, __bfloat162float(in[i]), a.v_scale);
+    store(dst + i + half, __bfloat162float(in[i + half]), a.v_scale);
     return;
   }
-  __nv_bfloat16* dst = is_q ? a.q_out + (t * a.num_q_heads + head) * a.head_dim
-                            : a.k_cache + slot * kv_row + (head - a.num_q_heads) * a.head_dim;
   float sin_v, cos_v;
   sincosf(float(a.positions[t]) * a.inv_freq[i], &sin_v, &cos_v);
   const float c = cos_v * a.attention_scaling, s = sin_v * a.attention_scaling;
   const float x1 = __bfloat162float(in[i]), x2 = __bfloat162float(in[i + half]);
-  dst[i] = __float2bfloat16(x1 * c - x2 * s);
-  dst[i + half] = __float2bfloat16(x2 * c + x1 * s);
+  const float r1 = x1 * c - x2 * s, r2 = x2 * c + x1 * s;
+  if (is_q) {
+    __nv_bfloat16* dst = a.q_out + (t * a.num_q_heads + head) * a.head_dim;
+    store(dst + i, r1, 1.0f);
+    store(dst + i + half, r2, 1.0f);
+  } else {
+    Cache* dst = a.k_cache + slot * kv_row + (head - a.num_q_heads) * a.head_dim;
+    store(dst + i, r1, a.k_scale);
+    store(dst + i + half, r2, a.k_scale);
+  }
 }
 
 }  // namespace
 
-void launch_rope_kv_write(const RopeKvWriteArgs& args, cudaStream_t stream) {
+template <typename Cache>
+void launch_rope_kv_write(const RopeKvWriteArgs<Cache>& args, cudaStream_t stream) {
   if (args.tokens == 0) return;
   const int half = args.head_dim / 2, heads = args.num_q_heads + 2 * args.num_kv_heads;
   const int heads_per_block = std::max(1, kThreads / half);
   const dim3 grid(unsigned(args.tokens), ceil_div(heads, heads_per_block));
   const unsigned threads = (unsigned(std::min(heads, heads_per_block) * half) + 31) / 32 * 32;
-  launch(rope_kv_write_kernel, grid, threads, 0, stream, args, heads_per_block);
+  launch(rope_kv_write_kernel<Cache>, grid, threads, 0, stream, args, heads_per_block);
 }
+
+template void launch_rope_kv_write(const RopeKvWriteArgs<__nv_bfloat16>&, cudaStream_t);
+template void launch_rope_kv_write(const RopeKvWriteArgs<__nv_fp8_e4m3>&, cudaStream_t);
 
 }  // namespace tern::cuda
 
@@ -68,8 +87,7 @@ void CudaBackend::rope_kv_write(const Tensor& qkv, const Tensor& positions, cons
   cuda::expect(positions, DType::kI32, op, "positions");
   cuda::expect(slot_mapping, DType::kI32, op, "slot_mapping");
   cuda::expect(rope.inv_freq, DType::kF32, op, "inv_freq");
-  cuda::expect(cache.k, DType::kBF16, op, "k cache");
-  cuda::expect(cache.v, DType::kBF16, op, "v cache");
+  const bool fp8 = cuda::expect_kv_cache(cache, op);
   cuda::expect(q_out, DType::kBF16, op, "q_out");
   const int64_t tokens = qkv.rows();
   cuda::expect_matrix(qkv, tokens, int64_t(hq + 2 * hkv) * d, op, "qkv");
@@ -80,20 +98,29 @@ void CudaBackend::rope_kv_write(const Tensor& qkv, const Tensor& positions, cons
   cuda::expect_shape(cache.k, {cache.num_blocks(), cache.block_size(), hkv, d}, op, "k cache");
   cuda::expect_shape(cache.v, {cache.num_blocks(), cache.block_size(), hkv, d}, op, "v cache");
   use_device();
-  cuda::launch_rope_kv_write({.qkv = qkv.ptr<const __nv_bfloat16>(),
-                              .positions = positions.ptr<const int32_t>(),
-                              .slot_mapping = slot_mapping.ptr<const int32_t>(),
-                              .inv_freq = rope.inv_freq.ptr<const float>(),
-                              .attention_scaling = rope.attention_scaling,
-                              .k_cache = cache.k.ptr<__nv_bfloat16>(),
-                              .v_cache = cache.v.ptr<__nv_bfloat16>(),
-                              .q_out = q_out.ptr<__nv_bfloat16>(),
-                              .tokens = tokens,
-                              .num_slots = cache.num_blocks() * cache.block_size(),
-                              .num_q_heads = hq,
-                              .num_kv_heads = hkv,
-                              .head_dim = d},
-                             stream_);
+  const auto run = [&]<typename Cache>(Cache*) {
+    cuda::launch_rope_kv_write<Cache>({.qkv = qkv.ptr<const __nv_bfloat16>(),
+                                       .positions = positions.ptr<const int32_t>(),
+                                       .slot_mapping = slot_mapping.ptr<const int32_t>(),
+                                       .inv_freq = rope.inv_freq.ptr<const float>(),
+                                       .attention_scaling = rope.attention_scaling,
+                                       .k_cache = cache.k.ptr<Cache>(),
+                                       .v_cache = cache.v.ptr<Cache>(),
+                                       .k_scale = cache.k_scale,
+                                       .v_scale = cache.v_scale,
+                                       .q_out = q_out.ptr<__nv_bfloat16>(),
+                                       .tokens = tokens,
+                                       .num_slots = cache.num_blocks() * cache.block_size(),
+                                       .num_q_heads = hq,
+                                       .num_kv_heads = hkv,
+                                       .head_dim = d},
+                                      stream_);
+  };
+  if (fp8) {
+    run(static_cast<__nv_fp8_e4m3*>(nullptr));
+  } else {
+    run(static_cast<__nv_bfloat16*>(nullptr));
+  }
 }
 
 }  // namespace tern

@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "backend/cuda/cublaslt_gemm.h"
-#include "backend/cuda/fp8_gemv.cuh"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/fp8_gemv.cuh"
 #include "backend/cuda/gemv.cuh"
 #include "quant/fp8_weight.h"
 #include "quant/int4_weight.h"
@@ -364,14 +364,15 @@ void bench_fp8_gemms(Bench& b) {
   }
 }
 
-// A paged cache of `seqs` sequences of `context` tokens in shuffled blocks.
+// A paged cache of `seqs` sequences of `context` tokens in shuffled blocks, BF16 or FP8
+// (the random bytes read as e4m3 codes, scales 1).
 struct AttentionSetup {
   KvCacheLayer cache;
   AttentionMetadata meta;
   Tensor q, out;
 };
 
-AttentionSetup attention_setup(Bench& b, int seqs, int context, int q_len) {
+AttentionSetup attention_setup(Bench& b, int seqs, int context, int q_len, DType cache = DType::kBF16) {
   const int blocks_per_seq = (context + kBlock - 1) / kBlock, num_blocks = seqs * blocks_per_seq;
   std::vector<int32_t> ids(num_blocks), starts{0}, lens(seqs, context);
   std::iota(ids.begin(), ids.end(), 0);
@@ -383,8 +384,7 @@ AttentionSetup attention_setup(Bench& b, int seqs, int context, int q_len) {
     return b.be().upload(h, DType::kI32);
   };
   AttentionSetup a;
-  a.cache = {b.random(DType::kBF16, {num_blocks, kBlock, kHkv, kDim}),
-             b.random(DType::kBF16, {num_blocks, kBlock, kHkv, kDim})};
+  a.cache = {b.random(cache, {num_blocks, kBlock, kHkv, kDim}), b.random(cache, {num_blocks, kBlock, kHkv, kDim})};
   a.meta = {.num_seqs = seqs,
             .max_query_len = q_len,
             .max_seq_len = context,
@@ -396,22 +396,31 @@ AttentionSetup attention_setup(Bench& b, int seqs, int context, int q_len) {
   return a;
 }
 
+// Decode and prefill attention with a BF16 and an FP8 cache ("fp8" rows). Decode reads
+// each cached K and V element once per KV head, so its rows also print the K/V read
+// bandwidth (cache bytes over the time): an FP8 cache reads half the bytes, and is at least
+// as fast as BF16 only if that bandwidth does not halve with it.
 void bench_attention(Bench& b) {
   const AttentionShape shape{.num_q_heads = kHq, .num_kv_heads = kHkv, .head_dim = kDim, .scale = 0.0883883f};
-  for (int batch : {1, 64})
-    for (int context : {128, 2048, 8192}) {
-      AttentionSetup a = attention_setup(b, batch, context, 1);
-      const double us = b.time_us([&](int) { b.be().paged_attention(a.q, a.cache, a.meta, shape, a.out); });
-      const double kv_bytes = 2.0 * 2.0 * batch * context * kHkv * kDim;
-      b.add("attention decode", "batch=" + std::to_string(batch) + " context=" + std::to_string(context), us,
-            kv_bytes + 2.0 * 2.0 * batch * kHq * kDim, 4.0 * batch * kHq * kDim * double(context));
+  for (DType cache : {DType::kBF16, DType::kF8E4M3}) {
+    const std::string suffix = cache == DType::kF8E4M3 ? " fp8" : "";
+    const double elem = double(dtype_size(cache));
+    for (int batch : {1, 64})
+      for (int context : {128, 2048, 8192}) {
+        AttentionSetup a = attention_setup(b, batch, context, 1, cache);
+        const double us = b.time_us([&](int) { b.be().paged_attention(a.q, a.cache, a.meta, shape, a.out); });
+        const double kv_bytes = 2.0 * elem * batch * context * kHkv * kDim;
+        b.add("attention decode" + suffix, "batch=" + std::to_string(batch) + " context=" + std::to_string(context), us,
+              kv_bytes + 2.0 * 2.0 * batch * kHq * kDim, 4.0 * batch * kHq * kDim * double(context));
+        std::printf("%-22s %-34s K/V read %.1f GB/s\n", "", "", kv_bytes / (us * 1e-6) / 1e9);
+      }
+    for (int tokens : {512, 2048}) {
+      AttentionSetup a = attention_setup(b, 1, tokens, tokens, cache);
+      const double us = b.time_us([&](int) { b.be().paged_attention(a.q, a.cache, a.meta, shape, a.out); }, 10);
+      const double causal_pairs = double(tokens) * (tokens + 1) / 2;
+      b.add("attention prefill" + suffix, "tokens=" + std::to_string(tokens) + " causal", us,
+            2.0 * tokens * (2.0 * kHq + elem * 2.0 * kHkv) * kDim, 4.0 * kHq * kDim * causal_pairs);
     }
-  for (int tokens : {512, 2048}) {
-    AttentionSetup a = attention_setup(b, 1, tokens, tokens);
-    const double us = b.time_us([&](int) { b.be().paged_attention(a.q, a.cache, a.meta, shape, a.out); }, 10);
-    const double causal_pairs = double(tokens) * (tokens + 1) / 2;
-    b.add("attention prefill", "tokens=" + std::to_string(tokens) + " causal", us,
-          2.0 * 2.0 * tokens * (kHkv + kHq) * kDim, 4.0 * kHq * kDim * causal_pairs);
   }
 }
 
@@ -485,8 +494,8 @@ void bench_copy_blocks(Bench& b) {
   constexpr int kBlocks = 256;
   std::vector<KvCacheLayer> cache;
   for (int l = 0; l < kLayers; ++l)
-    cache.push_back({be.alloc(DType::kBF16, {kBlocks, kBlock, kHkv, kDim}),
-                     be.alloc(DType::kBF16, {kBlocks, kBlock, kHkv, kDim})});
+    cache.push_back(
+        {be.alloc(DType::kBF16, {kBlocks, kBlock, kHkv, kDim}), be.alloc(DType::kBF16, {kBlocks, kBlock, kHkv, kDim})});
   const double block_bytes = 2.0 * kBlock * kHkv * kDim;
   for (int n : {1, 8, 64}) {
     std::vector<int32_t> pairs;
@@ -531,7 +540,8 @@ std::string json_escape(const std::string& s) {
 int main(int argc, char** argv) {
   using namespace tern;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s OUT.json [label [groups]] | %s --profile\n"
+    std::fprintf(stderr,
+                 "usage: %s OUT.json [label [groups]] | %s --profile\n"
                  "  groups: comma-separated subset of gemm,int4,int4split,fp8,attention,small,copy (default: all\n"
                  "  but int4split, the K-split sweep of the INT4 GEMM)\n",
                  argv[0], argv[0]);
