@@ -41,7 +41,7 @@ LoadResult run_load(Engine& engine, const LoadSpec& spec);
 struct InterferenceSpec {
   int32_t decodes = 8;
   int32_t decode_input_len = 128;
-  int32_t long_prompt_len = 8192;
+  int32_t long_prompt_len = 0;  // 0: no interference run
   uint64_t seed = 1;
   int32_t vocab_size = 0;
 };
