@@ -25,6 +25,11 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
   cmd.add_option("--backend", o.backend, "cpu, cuda, or auto (cuda when a GPU is usable)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  cmd.add_option("--quantization", o.quantization,
+                 "fp8: quantise a dense (BF16/F16/F32) checkpoint's decoder projections to FP8 e4m3 as it loads, one "
+                 "scale per output channel, activations quantised per token (what tern quantize --method fp8 "
+                 "writes; docs/quantization.md). Quantized checkpoints need no flag")
+      ->check(CLI::IsMember({"fp8"}));
   cmd.add_option("--tensor-parallel-size", o.tensor_parallel_size,
                  "split the model over this many GPUs of the host (GPUs 0..N-1 of CUDA_VISIBLE_DEVICES; on the CPU "
                  "backend, threads); it must divide the attention heads, KV heads and intermediate size")
@@ -124,6 +129,7 @@ std::vector<std::string> engine_option_flags(const EngineOptions& o) {
   add("--model", o.model, defaults.model);
   add("--revision", o.revision, defaults.revision);
   add("--backend", o.backend, defaults.backend);
+  add("--quantization", o.quantization, defaults.quantization);
   add("--block-size", o.sizes.block_size, defaults.sizes.block_size);
   add("--num-kv-blocks", o.sizes.num_kv_blocks, defaults.sizes.num_kv_blocks);
   add("--kv-cache-memory", o.kv_cache_memory_gib, defaults.kv_cache_memory_gib);

@@ -38,6 +38,7 @@ struct EngineOptions {
   std::string speculative_method = "none";
   std::string speculative_model;
   SpeculativeConfig speculative;
+  std::string quantization;             // "" or "fp8": quantise a dense checkpoint as it loads
   std::string kv_cache_dtype = "auto";  // auto (the activation dtype) | fp8
   double target_itl_ms = 0;             // EngineConfig::target_itl_ms
   int threads = 0;     // CPU worker threads; 0: TERN_NUM_THREADS, else all cores

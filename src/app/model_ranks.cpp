@@ -33,8 +33,9 @@ std::vector<std::unique_ptr<Backend>> make_backends(const EngineOptions& o) {
 
 ModelRanks open_model_ranks(const std::string& model_dir, const EngineOptions& o, const LoadProgress& progress) {
   const int size = o.tensor_parallel_size;
+  const LoadOptions load_options{.quantize_fp8 = o.quantization == "fp8"};
   // Checked first: a size that cannot split the model fails before GPUs are touched.
-  check_tensor_parallel_size(load_model_config(model_dir), size);
+  check_tensor_parallel_size(load_model_config(model_dir, load_options), size);
   ModelRanks out;
   std::vector<std::unique_ptr<Backend>> backends = make_backends(o);
   std::vector<Backend*> backend_ptrs;
@@ -45,7 +46,7 @@ ModelRanks open_model_ranks(const std::string& model_dir, const EngineOptions& o
   for (auto& c : comms) comm_ptrs.push_back(c.get());
   out.threads = std::make_unique<RankThreads>(size);
   std::vector<std::unique_ptr<LlamaModel>> models =
-      load_model_shards(model_dir, backend_ptrs, comm_ptrs, *out.threads, progress);
+      load_model_shards(model_dir, backend_ptrs, comm_ptrs, *out.threads, progress, load_options);
   for (int r = 0; r < size; ++r) {
     ModelRank rank;
     rank.backend = std::move(backends[size_t(r)]);

@@ -6,8 +6,20 @@
 
 namespace tern {
 
-std::unique_ptr<LlamaModel> load_model(const std::string& model_dir, Backend& backend, const LoadProgress& progress) {
+ModelConfig load_model_config(const std::string& model_dir, const LoadOptions& options) {
   ModelConfig config = load_model_config(model_dir);
+  if (options.quantize_fp8) {
+    if (config.quantization)
+      throw error(model_dir, "/config.json: --quantization fp8 quantises a dense checkpoint, and this one is already "
+                             "quantized (its quantization_config is used as it is; leave the flag out)");
+    config.quantization = online_fp8_config();
+  }
+  return config;
+}
+
+std::unique_ptr<LlamaModel> load_model(const std::string& model_dir, Backend& backend, const LoadProgress& progress,
+                                       const LoadOptions& options) {
+  ModelConfig config = load_model_config(model_dir, options);
   WeightStore store = WeightStore::open(model_dir);
   ModelWeights weights = load_weights(config, store, backend, progress);
   return std::make_unique<LlamaModel>(std::move(config), std::move(weights), backend);
@@ -16,11 +28,12 @@ std::unique_ptr<LlamaModel> load_model(const std::string& model_dir, Backend& ba
 std::vector<std::unique_ptr<LlamaModel>> load_model_shards(const std::string& model_dir,
                                                            const std::vector<Backend*>& backends,
                                                            const std::vector<Communicator*>& comms,
-                                                           RankThreads& threads, const LoadProgress& progress) {
+                                                           RankThreads& threads, const LoadProgress& progress,
+                                                           const LoadOptions& options) {
   const int size = int(backends.size());
   TERN_CHECK(threads.size() == size && (size == 1 ? comms.size() <= 1 : int(comms.size()) == size),
              "ranks: ", size, " backends, ", comms.size(), " communicators, ", threads.size(), " threads");
-  const ModelConfig config = load_model_config(model_dir);
+  const ModelConfig config = load_model_config(model_dir, options);
   check_tensor_parallel_size(config, size);
   const WeightStore store = WeightStore::open(model_dir);
 

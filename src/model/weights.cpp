@@ -204,6 +204,13 @@ class Loader {
     std::vector<Fp8Weight> parts;
     for (size_t i = 0; i < spec.modules.size(); ++i) {
       const std::string& module = spec.modules[i];
+      if (config.format == Fp8Config::Format::kOnline) {
+        // --quantization fp8: the whole module quantised (per-row scales), then sliced as a
+        // checkpoint's would be, so every rank holds the same weights as one rank.
+        const Fp8Weight whole = quantize_fp8(read(dense_name(module), {spec.rows[i], spec.cols}));
+        parts.push_back(shard_.whole() ? whole : rank_part(whole, spec, i));
+        continue;
+      }
       Fp8Tensors t;
       t.name = module;
       for (auto [suffix, tensor] : {std::pair{std::string(".weight"), &t.weight}, {config.scale_suffix, &t.weight_scale},
@@ -218,17 +225,18 @@ class Loader {
       }
       t.source = store_.file_of(module + ".weight");
       const Fp8Weight whole = read_fp8_linear(t, config, spec.rows[i], spec.cols);
-      if (shard_.whole()) {
-        parts.push_back(whole);
-        continue;
-      }
-      const auto [begin, end] = range(spec, i);
-      const std::string context =
-          module + " (tensor-parallel rank " + std::to_string(shard_.rank) + " of " + std::to_string(shard_.size) + ")";
-      parts.push_back(spec.split == Split::kOutputs ? slice_fp8_outputs(whole, begin, end, context)
-                                                    : slice_fp8_inputs(whole, begin, end, context));
+      parts.push_back(shard_.whole() ? whole : rank_part(whole, spec, i));
     }
     return concat_fp8_outputs(parts, spec.modules);
+  }
+
+  // This rank's rows or columns of module i's whole FP8 weight.
+  Fp8Weight rank_part(const Fp8Weight& whole, const LinearSpec& spec, size_t i) const {
+    const auto [begin, end] = range(spec, i);
+    const std::string context = spec.modules[i] + " (tensor-parallel rank " + std::to_string(shard_.rank) + " of " +
+                                std::to_string(shard_.size) + ")";
+    return spec.split == Split::kOutputs ? slice_fp8_outputs(whole, begin, end, context)
+                                         : slice_fp8_inputs(whole, begin, end, context);
   }
 
   // The INT4 modules, each unpacked whole on the host, sliced to this rank's part, and

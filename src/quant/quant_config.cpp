@@ -138,6 +138,16 @@ json fp8_config_json() {
               {"sparsity_config", json::object()}};
 }
 
+QuantizationConfig online_fp8_config() {
+  QuantizationConfig c;
+  c.method = QuantMethod::kFp8;
+  c.bits = 8;
+  c.fp8 = Fp8Config{.format = Fp8Config::Format::kOnline,
+                    .weight_scales = Fp8Config::WeightScales::kChannel,
+                    .activations = Fp8Activations::kPerToken};
+  return c;
+}
+
 bool module_not_converted(const QuantizationConfig& config, const std::string& module) {
   for (const std::string& entry : config.modules_not_converted) {
     if (entry.rfind("re:", 0) == 0) {

@@ -20,7 +20,9 @@ enum class QuantMethod { kGptq, kAwq, kFp8 };
 // How an FP8 checkpoint stores a projection: `<module>.weight` in F8_E4M3, its scales in
 // `<module><scale_suffix>` and, for static activations, `<module>.input_scale`.
 struct Fp8Config {
-  enum class Format : uint8_t { kFp8, kCompressedTensors };
+  // kOnline: a dense checkpoint that tern quantises as it loads (--quantization fp8), with
+  // per-channel weight scales and per-token activations, as `tern quantize --method fp8`.
+  enum class Format : uint8_t { kFp8, kCompressedTensors, kOnline };
   enum class WeightScales : uint8_t { kTensor, kChannel, kBlock };
   Format format = Format::kCompressedTensors;
   WeightScales weight_scales = WeightScales::kChannel;
@@ -63,6 +65,9 @@ nlohmann::json gptq_config_json(int64_t group_size, bool sym, bool desc_act, dou
 // The compressed-tensors quantization_config of an FP8 checkpoint written by tern:
 // float-quantized, per-channel weight scales, dynamic per-token activations, lm_head dense.
 nlohmann::json fp8_config_json();
+
+// The quantization_config of a dense checkpoint quantised to FP8 at load (Fp8Config::kOnline).
+QuantizationConfig online_fp8_config();
 
 // Whether `module` ("model.layers.3.mlp.down_proj") is one the config leaves dense.
 bool module_not_converted(const QuantizationConfig& config, const std::string& module);

@@ -1,7 +1,9 @@
 // FP8 checkpoints of tests/data/models/tiny-qwen2: the compressed-tensors checkpoint
-// tern's writer makes loads and stays close to the bf16 model; the same FP8 weights
-// stored in every format and scale layout tern reads give identical logits; modules a
-// checkpoint leaves dense load dense; malformed checkpoints fail naming the tensor.
+// tern's writer makes loads and stays close to the bf16 model, and quantising the dense
+// checkpoint as it loads (--quantization fp8) gives exactly its logits; the same FP8
+// weights stored in every format and scale layout tern reads give identical logits;
+// modules a checkpoint leaves dense load dense; malformed checkpoints fail naming the
+// tensor.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -9,6 +11,8 @@
 #include <map>
 
 #include "base/error.h"
+#include "base/rank_threads.h"
+#include "model/load_model.h"
 #include "model/json_file.h"
 #include "model/safetensors.h"
 #include "quant/checkpoint_writer.h"
@@ -138,6 +142,22 @@ TEST(Fp8Model, WriterOutputLoadsAndLogitsAreCloseToTheBf16Model) {
   // the demo model's reply perplexity moves by 0.01%); this bounds gross errors only.
   EXPECT_LT(e.rms_ratio, 0.25f);
   EXPECT_GT(e.max_abs, 0.0f);
+
+  // --quantization fp8 quantises the same way as it loads the dense model.
+  auto backend = make_backend("cpu");
+  const auto online = load_model(kTinyQwen, *backend, {}, LoadOptions{.quantize_fp8 = true});
+  RankThreads threads(1);
+  EXPECT_EQ(testing::prompt_logits({online.get()}, threads, test_prompt()),
+            model_logits(dir.file("fp8"), test_prompt()));
+  try {
+    load_model(dir.file("fp8"), *backend, {}, LoadOptions{.quantize_fp8 = true});
+    ADD_FAILURE() << "an FP8 checkpoint quantised again";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("--quantization fp8 quantises a dense checkpoint, and this one is already "
+                                           "quantized"),
+              std::string::npos)
+        << err.what();
+  }
 }
 
 TEST(Fp8Model, OneSetOfWeightsGivesTheSameLogitsInEveryFormat) {
