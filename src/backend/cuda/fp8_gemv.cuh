@@ -22,7 +22,12 @@
 
 namespace tern::cuda {
 
-constexpr int kFp8GemvMaxRows = 16;
+// Measured on an H100 (ef4ba8e, 2026-12-08, backend_ops_bench fp8 group, Qwen2.5-7B
+// shapes, channel scales): at M = 1 the GEMV takes 10.7 / 9.9 / 47.8 / 34.6 us for qkv / o /
+// gate_up / down against cuBLASLt's 17.1 / 15.1 / 65.9 / 59.1; at M = 16 it takes 47.9 /
+// 28.8 / 222.3 / 104.1 against 16.5 / 15.1 / 65.2 / 57.0. Its time grows about linearly
+// with M, crossing cuBLASLt's near M = 2.5 to 6: the GEMV keeps M <= 2.
+constexpr int kFp8GemvMaxRows = 2;
 
 struct Fp8GemvProblem {
   int64_t m = 0, n = 0, k = 0;
