@@ -178,7 +178,8 @@ void add_bench_engine_command(CLI::App& bench) {
   cmd->add_option("--json", b->json_path, "also write the results to this file");
   cmd->add_option("--gpu", b->gpu, "GPU name to record");
   cmd->add_option("--commit", b->commit, "commit to record");
-  cmd->add_option("--weights", b->weights, "weight format to record; default: the model's (bf16, gptq-int4, awq-int4)");
+  cmd->add_option("--weights", b->weights,
+                  "weight format to record; default: the model's (bf16, gptq-int4, awq-int4, fp8)");
   cmd->add_option("--copy-bandwidth-gbps", b->copy_bandwidth_gbps, "measured device copy bandwidth, for the floor");
   cmd->add_option("--weight-bytes", b->weight_bytes, "bytes of weights read per decode step, for the floor");
   cmd->callback([b] { run_bench(*b); });

@@ -196,9 +196,12 @@ void Scheduler::schedule_waiting() {
     // Prompt logprobs need every prompt position computed: no prefix-cache hit.
     const PrefixMatch match =
         seq.request->params.prompt_logprobs >= 0 ? PrefixMatch{} : kv_.match_prefix(seq.block_hashes, seq.token_ids);
-    const int32_t num_left = seq.num_tokens() - match.num_tokens;
-    const int32_t num_new = std::min({num_left, budget_, prompt_logprob_cap(seq), prefill_cap(seq, match.num_tokens)});
-    if (num_new == 0 && (seq.request->params.prompt_logprobs >= 0 || num_left > 0)) break;
+    // Stall-free batching may leave no room for another prompt this step.
+    const int32_t cap = prefill_cap(seq, match.num_tokens);
+    if (cap == 0) break;
+    const int32_t num_new =
+        std::min({seq.num_tokens() - match.num_tokens, budget_, prompt_logprob_cap(seq), cap});
+    if (num_new == 0 && seq.request->params.prompt_logprobs >= 0) break;
     if (!kv_.allocate_new(seq.seq_id, match, tokens_to_cover(seq, match.num_tokens + num_new))) break;
 
     waiting_.pop_front();

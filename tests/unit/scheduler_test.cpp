@@ -228,6 +228,15 @@ const std::vector<StepScript>& scripts() {
             }),
        {{0, "A", 4, 1}, {0, "B", 4, 3}, {1, "C", 4, 1}},
        {"A:4 B:4", "B:1", "B:1", "C:4", ""}},
+      {"a static batch admits every member, also one the step's budget has no tokens left for",
+       with(small_config(),
+            [](SchedulerSetup& c) {
+              c.max_num_seqs = 2;
+              c.max_num_batched_tokens = 8;
+              c.scheduler = SchedulerMode::kStatic;
+            }),
+       {{0, "A", 8, 2}, {0, "B", 4, 1}},
+       {"A:8", "A:1 B:4", ""}},
       {"the same arrivals in continuous mode",
        with(small_config(), [](SchedulerSetup& c) { c.max_num_seqs = 2; }),
        {{0, "A", 4, 1}, {0, "B", 4, 3}, {1, "C", 4, 1}},
