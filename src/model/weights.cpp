@@ -124,6 +124,30 @@ class Loader {
     }
   }
 
+  // An FP8 lm_head (a checkpoint that quantized it): this rank's vocabulary rows, padded
+  // with zero rows to vocab_rows like a dense table's.
+  LinearWeight fp8_lm_head() {
+    if (!config_.quantization || config_.quantization->method != QuantMethod::kFp8 ||
+        config_.quantization->fp8.format == Fp8Config::Format::kOnline)
+      throw error(store_.file_of("lm_head.weight"),
+                  ": tensor 'lm_head.weight' is F8_E4M3, but config.json has no FP8 quantization_config");
+    const LinearSpec spec{.modules = {"lm_head"}, .rows = {config_.vocab_size}, .cols = config_.hidden_size};
+    LinearWeight w;
+    try {
+      Fp8Weight whole = fp8(spec, /*whole_modules=*/true);
+      if (!shard_.whole()) {
+        const std::string context = "lm_head (tensor-parallel rank " + std::to_string(shard_.rank) + ")";
+        whole = pad_fp8_outputs(slice_fp8_outputs(whole, shard_.vocab_begin, shard_.vocab_end(config_), context),
+                                shard_.vocab_rows);
+      }
+      w.fp8 = backend_.upload_fp8(whole);
+    } catch (const Error& e) {
+      throw error("lm_head: ", e.what());
+    }
+    device_bytes_ += w.fp8.values.nbytes() + w.fp8.scales.nbytes();
+    return w;
+  }
+
   size_t device_bytes() const { return device_bytes_; }
   void finish() {
     if (progress_) progress_(total_bytes_, total_bytes_);
@@ -198,8 +222,9 @@ class Loader {
     return false;
   }
 
-  // The FP8 modules, each read whole, sliced to this rank's part, and stacked.
-  Fp8Weight fp8(const LinearSpec& spec) {
+  // The FP8 modules, each read whole, sliced to this rank's part (unless `whole`), and
+  // stacked.
+  Fp8Weight fp8(const LinearSpec& spec, bool whole_modules = false) {
     const Fp8Config& config = config_.quantization->fp8;
     std::vector<Fp8Weight> parts;
     for (size_t i = 0; i < spec.modules.size(); ++i) {
@@ -208,7 +233,7 @@ class Loader {
         // --quantization fp8: the whole module quantised (per-row scales), then sliced as a
         // checkpoint's would be, so every rank holds the same weights as one rank.
         const Fp8Weight whole = quantize_fp8(read(dense_name(module), {spec.rows[i], spec.cols}));
-        parts.push_back(shard_.whole() ? whole : rank_part(whole, spec, i));
+        parts.push_back(shard_.whole() || whole_modules ? whole : rank_part(whole, spec, i));
         continue;
       }
       Fp8Tensors t;
@@ -225,7 +250,7 @@ class Loader {
       }
       t.source = store_.file_of(module + ".weight");
       const Fp8Weight whole = read_fp8_linear(t, config, spec.rows[i], spec.cols);
-      parts.push_back(shard_.whole() ? whole : rank_part(whole, spec, i));
+      parts.push_back(shard_.whole() || whole_modules ? whole : rank_part(whole, spec, i));
     }
     return concat_fp8_outputs(parts, spec.modules);
   }
@@ -354,6 +379,8 @@ ModelWeights load_weights(const ModelConfig& c, const WeightStore& store, Backen
     if (!c.tie_word_embeddings)
       throw error("lm_head.weight is missing and config.json does not set tie_word_embeddings");
     w.lm_head.weight = w.embed_tokens;
+  } else if (store.get("lm_head.weight").dtype == DType::kF8E4M3) {
+    w.lm_head = loader.fp8_lm_head();
   } else {
     w.lm_head.weight = loader.load_vocab_rows("lm_head.weight");
   }

@@ -198,4 +198,19 @@ Fp8Weight slice_fp8_inputs(const Fp8Weight& w, int64_t begin, int64_t end, const
   return out;
 }
 
+Fp8Weight pad_fp8_outputs(const Fp8Weight& w, int64_t rows) {
+  const int64_t n = w.out_features(), k = w.in_features();
+  TERN_CHECK(rows >= n, "padding ", n, " FP8 rows to ", rows);
+  if (rows == n) return w;
+  Fp8Weight out = w;
+  out.values = copy_rows_padded(w.values, 0, n, rows);
+  const int64_t scale_rows = w.block_scaled() ? ceil_div(rows, w.block_rows) : rows;
+  const int64_t have = w.scales.ndim == 1 ? w.scales.numel() : w.scales.dim(0);
+  out.scales = copy_rows_padded(w.scales, 0, have, scale_rows);
+  float* s = out.scales.ptr<float>();
+  const int64_t cols = w.block_scaled() ? w.scales.dim(1) : 1;
+  for (int64_t i = have * cols; i < scale_rows * cols; ++i) s[i] = 1.0f;
+  return out;
+}
+
 }  // namespace tern

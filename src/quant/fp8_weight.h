@@ -83,4 +83,8 @@ Fp8Weight concat_fp8_outputs(const std::vector<Fp8Weight>& parts, const std::vec
 Fp8Weight slice_fp8_outputs(const Fp8Weight& w, int64_t begin, int64_t end, const std::string& context);
 Fp8Weight slice_fp8_inputs(const Fp8Weight& w, int64_t begin, int64_t end, const std::string& context);
 
+// The weight with zero rows appended up to `rows` (a tensor-parallel rank's share of a
+// vocabulary that does not divide evenly); their scales are 1.
+Fp8Weight pad_fp8_outputs(const Fp8Weight& w, int64_t rows);
+
 }  // namespace tern

@@ -121,6 +121,9 @@ INSTANTIATE_TEST_SUITE_P(Shapes, RandomModelSplit,
                                            RandomCase{"int4_whole_row_groups", {.int4_group_size = -1}},
                                            RandomCase{"awq", {.int4_group_size = 32, .awq = true}},
                                            RandomCase{"fp8_channels_per_token", {.fp8 = true}, false},
+                                           RandomCase{"fp8_lm_head_odd_vocab",
+                                                      {.vocab_size = 1001, .fp8 = true, .fp8_lm_head = true},
+                                                      false},
                                            RandomCase{"fp8_blocks", {.fp8 = true, .fp8_block = 16}}),
                          [](const auto& info) { return info.param.name; });
 

@@ -197,6 +197,14 @@ TEST(Fp8Weights, FusedPartsKeepTheirScalesAndSlicesKeepTheirBlocks) {
   const Tensor cols = dequantize_fp8(slice_fp8_inputs(blocks, 32, 64, "rank 1"));
   for (int64_t r = 0; r < 32; ++r)
     for (int64_t c = 0; c < 32; ++c) ASSERT_EQ(cols.ptr<float>()[r * 32 + c], whole.ptr<float>()[r * 64 + 32 + c]);
+  // A rank's padded vocabulary rows: zeros, with scales of 1.
+  const Fp8Weight padded = pad_fp8_outputs(blocks, 40);
+  validate_fp8(padded, "padded");
+  EXPECT_EQ(padded.scales.shape_str(), "[3, 4]");
+  const Tensor dp = dequantize_fp8(padded);
+  EXPECT_EQ(std::memcmp(dp.data, whole.data, whole.nbytes()), 0);
+  for (int64_t i = 32 * 64; i < 40 * 64; ++i) ASSERT_EQ(dp.ptr<float>()[i], 0.0f);
+  EXPECT_EQ(padded.scales.ptr<float>()[2 * 4 + 3], 1.0f);
   EXPECT_NE(error_of([&] { slice_fp8_outputs(blocks, 8, 24, "down_proj (rank 1 of 4)"); })
                 .find("down_proj (rank 1 of 4): output rows [8, 24) of 32 do not fall on the FP8 scale blocks of 16"),
             std::string::npos);

@@ -44,6 +44,7 @@ struct RandomModelSpec {
   bool awq = false;             // INT4 stored as AWQ (GEMM, zero points) instead of GPTQ
   bool fp8 = false;             // every projection FP8 (compressed-tensors, dynamic activations)
   int64_t fp8_block = 0;        // with fp8: 0 for per-channel scales, else square blocks of this size
+  bool fp8_lm_head = false;     // with fp8 (per-channel): lm_head in FP8 too
   uint32_t seed = 7;
 };
 
@@ -110,6 +111,11 @@ inline void write_random_model(const std::string& dir, const RandomModelSpec& s)
   }
   tensors["model.norm.weight"] = random({h}, 0.2f, 1.0f);
   if (!s.tie_word_embeddings) tensors["lm_head.weight"] = random({s.vocab_size, h}, 0.5f);
+  if (s.fp8_lm_head) {
+    const Fp8Weight head = quantize_fp8(tensors.at("lm_head.weight"));
+    tensors["lm_head.weight"] = head.values;
+    tensors["lm_head.weight_scale"] = head.scales.reshape({s.vocab_size, 1});
+  }
   fs::create_directories(dir);
   write_safetensors(dir + "/model.safetensors", tensors);
 
