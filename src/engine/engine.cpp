@@ -361,6 +361,7 @@ void Engine::publish_stats() {
   s.prefix_cache_queried_tokens = scheduler_.kv().prefix_cache_queried_tokens();
   s.prefix_cache_hit_tokens = scheduler_.kv().prefix_cache_hit_tokens();
   s.num_preemptions = scheduler_.num_preemptions();
+  s.num_prefill_chunks_cut = scheduler_.num_prefill_chunks_cut();
   s.num_numerical_errors = scheduler_.num_numerical_errors();
   s.speculation = scheduler_.speculation();
   std::lock_guard lock(stats_mutex_);

@@ -64,6 +64,7 @@ struct EngineStats {
   int64_t prefix_cache_queried_tokens = 0;
   int64_t prefix_cache_hit_tokens = 0;
   int64_t num_preemptions = 0;
+  int64_t num_prefill_chunks_cut = 0;  // prompt chunks --target-itl-ms cut short
   int64_t num_kv_block_copies = 0;  // copy-on-write copies of shared blocks (n > 1)
   int64_t num_numerical_errors = 0;
   MaskTimes mask_times;                        // structured output, per sequence per step

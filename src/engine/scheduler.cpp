@@ -167,8 +167,9 @@ void Scheduler::schedule_running(bool decodes) {
     Sequence& seq = *running_[i];
     const int32_t num_left = seq.num_tokens() - seq.num_computed_tokens;
     if (seq.scheduled_in_step == step_ || (num_left == 1) != decodes) continue;
-    const int32_t num_new = std::min(
-        {num_left, budget_, prompt_logprob_cap(seq), decodes ? num_left : prefill_cap(seq, seq.num_computed_tokens)});
+    const int32_t uncut = std::min({num_left, budget_, prompt_logprob_cap(seq)});
+    const int32_t num_new = decodes ? uncut : std::min(uncut, prefill_cap(seq, seq.num_computed_tokens));
+    num_prefill_chunks_cut_ += num_new < uncut;
     if (num_new == 0) continue;
     // Drafts take only free blocks: they never preempt another sequence.
     int32_t num_drafts = decodes ? propose_drafts(seq) : 0;
@@ -198,9 +199,10 @@ void Scheduler::schedule_waiting() {
         seq.request->params.prompt_logprobs >= 0 ? PrefixMatch{} : kv_.match_prefix(seq.block_hashes, seq.token_ids);
     // Stall-free batching may leave no room for another prompt this step.
     const int32_t cap = prefill_cap(seq, match.num_tokens);
+    const int32_t uncut = std::min({seq.num_tokens() - match.num_tokens, budget_, prompt_logprob_cap(seq)});
+    num_prefill_chunks_cut_ += cap < uncut;
     if (cap == 0) break;
-    const int32_t num_new =
-        std::min({seq.num_tokens() - match.num_tokens, budget_, prompt_logprob_cap(seq), cap});
+    const int32_t num_new = std::min(uncut, cap);
     if (num_new == 0 && seq.request->params.prompt_logprobs >= 0) break;
     if (!kv_.allocate_new(seq.seq_id, match, tokens_to_cover(seq, match.num_tokens + num_new))) break;
 

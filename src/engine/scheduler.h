@@ -91,6 +91,8 @@ class Scheduler {
   const WaitingQueue& waiting() const { return waiting_; }
   const KvCacheManager& kv() const { return kv_; }
   int64_t num_preemptions() const { return num_preemptions_; }
+  // Prompt chunks that config.target_itl_ms made shorter than they could have been.
+  int64_t num_prefill_chunks_cut() const { return num_prefill_chunks_cut_; }
   int64_t num_numerical_errors() const { return num_numerical_errors_; }
   const SpeculationStats& speculation() const { return speculation_; }
 
@@ -160,6 +162,7 @@ class Scheduler {
   std::vector<uint64_t> finished_since_schedule_;
   std::vector<SequenceUpdate> updates_;
   int64_t num_preemptions_ = 0;
+  int64_t num_prefill_chunks_cut_ = 0;
   int64_t num_numerical_errors_ = 0;
   SpeculationStats speculation_;
   StepCostModel step_cost_;

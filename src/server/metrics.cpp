@@ -151,6 +151,9 @@ std::string ServerMetrics::render(const EngineStats* stats, const IntakeStats& i
          static_cast<double>(s.prefix_cache_hit_tokens));
   scalar(out, "counter", "tern_preemptions_total", "Sequences preempted to free KV cache blocks.",
          static_cast<double>(s.num_preemptions));
+  scalar(out, "counter", "tern_prefill_chunks_cut_total",
+         "Prompt chunks cut short to keep decoding steps within --target-itl-ms.",
+         static_cast<double>(s.num_prefill_chunks_cut));
   scalar(out, "counter", "tern_kv_block_copies_total", "KV cache blocks copied on a write into a shared block.",
          static_cast<double>(s.num_kv_block_copies));
   scalar(out, "counter", "tern_numerical_errors_total", "Sequences ended by NaN or Inf logits.",

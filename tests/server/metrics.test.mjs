@@ -32,7 +32,8 @@ test("every documented metric, with consistent histograms and counters", async (
   }
   assert.equal(m.tern_kv_cache_blocks_free, m.tern_kv_cache_blocks_total, "nothing held when idle");
   for (const c of ["tern_prompt_tokens_total", "tern_generation_tokens_total", "tern_prefix_cache_queries_total",
-                   "tern_prefix_cache_hits_total", "tern_preemptions_total", "tern_client_disconnects_total",
+                   "tern_prefix_cache_hits_total", "tern_preemptions_total", "tern_prefill_chunks_cut_total",
+                   "tern_client_disconnects_total",
                    "tern_numerical_errors_total", "tern_spec_draft_tokens_total",
                    "tern_spec_accepted_tokens_total"]) {
     assert.match(text, new RegExp(`# TYPE ${c} counter`));

@@ -508,6 +508,8 @@ TEST(Scheduler, TargetItlCutsPromptChunksWhileSequencesDecode) {
     h.add("P", 200, params(4));
     std::vector<std::string> steps;
     for (int i = 0; i < 3; ++i) steps.push_back(timed_step());
+    // Every chunk of P was cut when a target was set (the counter behind the metric).
+    EXPECT_EQ(h.scheduler.num_prefill_chunks_cut(), target_itl_ms > 0 ? 3 : 0) << target_itl_ms;
     return steps;
   };
   EXPECT_EQ(run(0), (std::vector<std::string>{"D0:1 D1:1 D2:1 D3:1 P:60", "D0:1 D1:1 D2:1 D3:1 P:60",

@@ -54,6 +54,7 @@ TEST(ServerMetrics, RendersEveryDocumentedSeries) {
                            "tern_prefix_cache_queries_total 0",
                            "tern_prefix_cache_hits_total 0",
                            "tern_preemptions_total 0",
+                           "tern_prefill_chunks_cut_total 0",
                            "tern_kv_block_copies_total 3",
                            "tern_requests_total{finish_reason=\"length\"} 2",
                            "tern_requests_running_max 3",
