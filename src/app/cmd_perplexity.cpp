@@ -33,6 +33,7 @@ struct PerplexityOptions {
   std::string backend = "cpu";
   int threads = 0;
   std::string kv_cache_dtype = "auto";
+  bool calculate_kv_scales = false;
   bool json = false;
   bool quiet = false;
 };
@@ -98,7 +99,8 @@ void run_perplexity(const PerplexityOptions& o) {
   std::unique_ptr<Backend> backend = open_backend(o.backend, o.threads);
   if (!o.quiet) log_info("model ", model_dir, " on backend ", describe_backend(*backend));
   const std::unique_ptr<LlamaModel> model = load_model_with_progress(model_dir, *backend, o.quiet);
-  apply_kv_cache_dtype(*model, o.kv_cache_dtype, o.quiet);
+  apply_kv_cache_options(*model, {.dtype = o.kv_cache_dtype, .calculate_scales = o.calculate_kv_scales}, model_dir,
+                         o.quiet);
   const int64_t max_positions = model->config().max_position_embeddings;
   const int64_t context = o.context > 0 ? o.context : std::min<int64_t>(1024, max_positions);
   if (context > max_positions)
@@ -161,7 +163,7 @@ void add_perplexity_command(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
   add_threads_option(*cmd, o->threads);
-  add_kv_cache_dtype_option(*cmd, o->kv_cache_dtype);
+  add_kv_cache_options(*cmd, o->kv_cache_dtype, o->calculate_kv_scales);
   cmd->add_flag("--json", o->json,
                 "print {model, backend, documents, tokens, nll, perplexity, context, stride, seconds} as one line");
   cmd->add_flag("--quiet", o->quiet, "no progress output");

@@ -12,7 +12,9 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/thread_pool.h"
+#include "model/kv_scale_calibration.h"
 #include "model/load_model.h"
+#include "quantize/calibration_text.h"
 #include "runner/kv_memory_plan.h"
 #include "runner/model_runner.h"
 
@@ -109,7 +111,7 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
   cmd.add_option("--speculative-ngram-max", o.speculative.ngram.max_n, "ngram: longest suffix matched (tried first)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  add_kv_cache_dtype_option(cmd, o.kv_cache_dtype);
+  add_kv_cache_options(cmd, o.kv_cache_dtype, o.calculate_kv_scales);
   add_threads_option(cmd, o.threads);
   cmd.add_flag("--quiet", o.quiet, "no progress output while loading");
 }
@@ -142,6 +144,7 @@ std::vector<std::string> engine_option_flags(const EngineOptions& o) {
   add("--kv-layout", o.kv_layout, defaults.kv_layout);
   add("--threads", o.threads, defaults.threads);
   add("--kv-cache-dtype", o.kv_cache_dtype, defaults.kv_cache_dtype);
+  if (o.calculate_kv_scales) flags.push_back("--calculate-kv-scales");
   add("--target-itl-ms", o.target_itl_ms, defaults.target_itl_ms);
   add("--speculative-method", o.speculative_method, defaults.speculative_method);
   add("--speculative-model", o.speculative_model, defaults.speculative_model);
@@ -229,20 +232,45 @@ void add_threads_option(CLI::App& cmd, int& threads) {
       ->check(CLI::Range(0, 1024));
 }
 
-void add_kv_cache_dtype_option(CLI::App& cmd, std::string& kv_cache_dtype) {
-  cmd.add_option("--kv-cache-dtype", kv_cache_dtype,
+void add_kv_cache_options(CLI::App& cmd, std::string& dtype, bool& calculate_scales) {
+  cmd.add_option("--kv-cache-dtype", dtype,
                  "KV cache element type: auto (the activations', BF16 on GPUs) or fp8 (e4m3, half the bytes per token; "
                  "one scale per layer for K and for V, from the checkpoint's k_scale/v_scale when it has them, else "
-                 "1.0)")
+                 "1.0, or measured with --calculate-kv-scales)")
       ->check(CLI::IsMember({"auto", "fp8", "fp8_e4m3"}))
       ->capture_default_str();
+  cmd.add_flag("--calculate-kv-scales", calculate_scales,
+               "with --kv-cache-dtype fp8 and a checkpoint without KV scales: measure each layer's K and V range on a "
+               "built-in sample text at start-up (a few seconds) and scale the FP8 cache to it, instead of 1.0");
 }
 
-void apply_kv_cache_dtype(LlamaModel& model, const std::string& kv_cache_dtype, bool quiet) {
-  if (kv_cache_dtype == "auto") return;
+void apply_kv_cache_options(LlamaModel& model, const KvCacheOptions& options, const std::string& model_dir,
+                            bool quiet) {
+  if (options.dtype == "auto") {
+    if (options.calculate_scales) throw error("--calculate-kv-scales is for --kv-cache-dtype fp8");
+    return;
+  }
+  const bool log = !quiet && model.shard().rank == 0;
+  if (options.calculate_scales && model.has_kv_scales()) {
+    if (log) log_info("--calculate-kv-scales: the checkpoint has KV scales; using those");
+  } else if (options.calculate_scales) {
+    const auto sequences = calibration_sequences(
+        "", model_dir, std::min<int64_t>(512, model.config().max_position_embeddings));
+    const KvScales scales = calibrate_kv_scales(model, sequences);
+    if (log)
+      log_info("KV scales measured on ", sequences.size(), " calibration sequences: K ",
+               *std::min_element(scales.k.begin(), scales.k.end()), " to ",
+               *std::max_element(scales.k.begin(), scales.k.end()), ", V ",
+               *std::min_element(scales.v.begin(), scales.v.end()), " to ",
+               *std::max_element(scales.v.begin(), scales.v.end()));
+    model.set_kv_scales(scales.k, scales.v);
+  }
   model.set_kv_cache_dtype(DType::kF8E4M3);
-  if (!quiet && model.shard().rank == 0)
-    log_info("KV cache in FP8 e4m3, scales ", model.has_kv_scales() ? "from the checkpoint" : "1.0 (the checkpoint has none)");
+  if (log)
+    log_info("KV cache in FP8 e4m3, scales ",
+             options.calculate_scales || model.has_kv_scales()
+                 ? (options.calculate_scales ? "measured" : "from the checkpoint")
+                 : "1.0 (the checkpoint has none; --calculate-kv-scales measures them)");
 }
 
 std::string describe_backend(const Backend& backend) {
@@ -287,7 +315,8 @@ LoadedEngine open_engine(const EngineOptions& o) {
              : cpu          ? ", tensor parallel over " + std::to_string(num_ranks) +
                          " ranks (CPU threads: for testing, slower than one rank)"
                    : ", tensor parallel over " + std::to_string(num_ranks) + " GPUs");
-  for (ModelRank& rank : model.ranks) apply_kv_cache_dtype(*rank.model, o.kv_cache_dtype, o.quiet);
+  const KvCacheOptions kv_options{.dtype = o.kv_cache_dtype, .calculate_scales = o.calculate_kv_scales};
+  for (ModelRank& rank : model.ranks) apply_kv_cache_options(*rank.model, kv_options, out.model_dir, o.quiet);
   const ModelConfig& mc = model0.config();
   out.weights_device_bytes = model0.weights_device_bytes();
   out.weight_format = !mc.quantization                                ? "bf16"
@@ -315,7 +344,7 @@ LoadedEngine open_engine(const EngineOptions& o) {
     const ResolvedModel draft_dir = resolve_model_option(o.speculative_model, o.revision);
     if (!o.quiet) log_info("draft model ", draft_dir.dir);
     draft = load_model_with_progress(draft_dir.dir, model.ranks[0].model->backend(), o.quiet);
-    apply_kv_cache_dtype(*draft, o.kv_cache_dtype, true);
+    apply_kv_cache_options(*draft, kv_options, draft_dir.dir, true);
   }
   if (speculative.method != SpeculativeMethod::kNone) {
     if (speculative.ngram.max_n < speculative.ngram.min_n)

@@ -40,6 +40,7 @@ struct EngineOptions {
   SpeculativeConfig speculative;
   std::string quantization;             // "" or "fp8": quantise a dense checkpoint as it loads
   std::string kv_cache_dtype = "auto";  // auto (the activation dtype) | fp8
+  bool calculate_kv_scales = false;     // fp8 KV: measure the scales at start-up (model/kv_scale_calibration.h)
   double target_itl_ms = 0;             // EngineConfig::target_itl_ms
   int threads = 0;     // CPU worker threads; 0: TERN_NUM_THREADS, else all cores
   bool quiet = false;  // no progress output
@@ -76,11 +77,17 @@ LoadedEngine open_engine(const EngineOptions& options);
 // Registers --threads (CPU worker threads) on a command that runs a model.
 void add_threads_option(CLI::App& cmd, int& threads);
 
-// Registers --kv-cache-dtype (auto | fp8) on a command that runs a model, and applies it to
-// a loaded model before its KV cache is planned (logging where the FP8 scales come from
+// Registers --kv-cache-dtype (auto | fp8) and --calculate-kv-scales on a command that runs a
+// model, and applies them to a loaded model before its KV cache is planned (calibrating on
+// the built-in sample text of model_dir's tokenizer; logging where the FP8 scales come from
 // unless quiet). Throws tern::Error when the backend has no FP8 KV cache.
-void add_kv_cache_dtype_option(CLI::App& cmd, std::string& kv_cache_dtype);
-void apply_kv_cache_dtype(LlamaModel& model, const std::string& kv_cache_dtype, bool quiet);
+struct KvCacheOptions {
+  std::string dtype = "auto";
+  bool calculate_scales = false;
+};
+void add_kv_cache_options(CLI::App& cmd, std::string& dtype, bool& calculate_scales);
+void apply_kv_cache_options(LlamaModel& model, const KvCacheOptions& options, const std::string& model_dir,
+                            bool quiet);
 
 // The backend named "cpu", "cuda", or "auto" (cuda when a GPU is usable, else cpu);
 // threads: CPU worker threads (0: TERN_NUM_THREADS, else all cores). Throws tern::Error.

@@ -52,6 +52,14 @@ void LlamaModel::set_kv_cache_dtype(DType dtype) {
   kv_dtype_ = dtype;
 }
 
+void LlamaModel::set_kv_scales(std::vector<float> k_scales, std::vector<float> v_scales) {
+  TERN_CHECK(int64_t(k_scales.size()) == config_.num_hidden_layers && k_scales.size() == v_scales.size(),
+             "KV scales for ", k_scales.size(), "/", v_scales.size(), " layers, the model has ",
+             config_.num_hidden_layers);
+  weights_.k_scales = std::move(k_scales);
+  weights_.v_scales = std::move(v_scales);
+}
+
 std::vector<KvCacheLayer> LlamaModel::make_kv_cache(int64_t num_blocks, int64_t block_size) const {
   std::vector<KvCacheLayer> cache;
   const int64_t kv_heads = shard().num_kv_heads;

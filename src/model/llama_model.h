@@ -55,6 +55,8 @@ class LlamaModel {
   void set_kv_cache_dtype(DType dtype);
   DType kv_cache_dtype() const { return kv_dtype_; }
   bool has_kv_scales() const { return !weights_.k_scales.empty(); }
+  // Per-layer FP8 KV scales to use instead of the checkpoint's (calibrated ones).
+  void set_kv_scales(std::vector<float> k_scales, std::vector<float> v_scales);
   // Allocates num_blocks blocks of block_size tokens for every layer, for this rank's KV
   // heads.
   std::vector<KvCacheLayer> make_kv_cache(int64_t num_blocks, int64_t block_size) const;

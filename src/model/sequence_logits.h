@@ -37,6 +37,9 @@ class SequenceLogits {
   // The logits of every position of `ids`: [ids.size(), vocab] F32, row-major.
   std::vector<float> all(std::span<const int32_t> ids);
 
+  // The KV cache of the last run: the K and V of position p are in slot p.
+  const std::vector<KvCacheLayer>& kv_cache() const { return cache_; }
+
  private:
   const LlamaModel& model_;
   Backend& backend_;

@@ -1,7 +1,8 @@
 // The FP8 KV cache (--kv-cache-dtype fp8) on the CPU backend: the tiny model's logits stay
 // close to those of the F32 cache; greedy tokens do not depend on how the prompt is
 // chunked (each token's K and V are quantised alone); the checkpoint's k_scale/v_scale (or
-// kv_scale) reach every layer's cache, and malformed ones fail naming the tensor.
+// kv_scale) reach every layer's cache, and malformed ones fail naming the tensor; scales
+// measured on the model (--calculate-kv-scales) fill e4m3's range with the measured one.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -9,7 +10,9 @@
 #include <map>
 
 #include "base/rank_threads.h"
+#include "model/kv_scale_calibration.h"
 #include "model/load_model.h"
+#include "model/sequence_logits.h"
 #include "model/safetensors.h"
 #include "quant/safetensors_writer.h"
 #include "forward_support.h"
@@ -110,6 +113,44 @@ TEST(Fp8KvCache, CheckpointScalesReachEveryLayer) {
   auto plain = load_model(kTinyQwen, *backend);
   plain->set_kv_cache_dtype(DType::kF8E4M3);
   EXPECT_NE(logits(*model, test_prompt()), logits(*plain, test_prompt()));
+}
+
+TEST(Fp8KvCache, MeasuredScalesFitTheMeasuredRange) {
+  auto backend = make_backend("cpu");
+  auto model = load_model(kTinyQwen, *backend);
+  const std::vector<std::vector<int32_t>> calibration = {test_prompt(), {9, 8, 7, 6, 5, 4, 3, 2, 1, 1000}};
+  const KvScales scales = calibrate_kv_scales(*model, calibration);
+  ASSERT_EQ(scales.k.size(), 2u);
+  // Layer 0's V of the first prompt, read back from a cache of its own: the largest |V| is
+  // the scale times 448.
+  SequenceLogits check(*model, int64_t(test_prompt().size()));
+  check.run(test_prompt(), [](int64_t, const float*, int64_t) {});
+  const Tensor& v0 = check.kv_cache()[0].v;
+  float v_max = 0;
+  for (int64_t i = 0; i < int64_t(test_prompt().size()) * v0.dim(2) * v0.dim(3); ++i)
+    v_max = std::max(v_max, std::fabs(v0.ptr<float>()[i]));
+  EXPECT_LE(v_max, scales.v[0] * 448.0f * (1 + 1e-6f));
+
+  // tiny-qwen2's K and V are of order 1, in e4m3's normal range already at scale 1.0, so
+  // measured scales do about as well there; scales 10^4 times too large push the values into
+  // the coarse subnormal steps, as scale 1.0 does to a model whose V stays near 0.01 (the
+  // demo model: docs/engine.md), and measured scales avoid that.
+  const std::vector<float> f32 = logits(*model, test_prompt());
+  model->set_kv_cache_dtype(DType::kF8E4M3);
+  const float ones = compare_logits(logits(*model, test_prompt()), f32).rms_ratio;
+  model->set_kv_scales(scales.k, scales.v);
+  const float measured = compare_logits(logits(*model, test_prompt()), f32).rms_ratio;
+  std::vector<float> k_big = scales.k, v_big = scales.v;
+  for (float& x : k_big) x *= 1e4;
+  for (float& x : v_big) x *= 1e4;
+  model->set_kv_scales(k_big, v_big);
+  const float too_large = compare_logits(logits(*model, test_prompt()), f32).rms_ratio;
+  std::cout << "tiny-qwen2 FP8 KV vs F32 KV, logits rms ratio: scales 1.0 " << ones << ", measured " << measured
+            << ", 10^4 x measured " << too_large << "\n";
+  EXPECT_LT(measured, 1.2f * ones);
+  EXPECT_LT(1.5f * measured, too_large);
+  // The cache must still be in the activation dtype to measure.
+  EXPECT_THROW(calibrate_kv_scales(*model, calibration), Error);
 }
 
 TEST(Fp8KvCache, MalformedScalesAndDtypesFailWithTheirName) {
