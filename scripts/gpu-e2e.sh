@@ -62,6 +62,12 @@ hf_reference() {  # OUT_JSON [--bench]
     --out "$@" 2>&1 | grep -v Warning | tail -25
 }
 
+reference_prompts() {  # /tmp/prompts.json: the prompts of hf_reference.json, for tern generate --prompts-file
+  python3 -c "
+import json; r=json.load(open('$OUT/hf_reference.json'))
+json.dump([c['text'] for c in r['cases']], open('/tmp/prompts.json','w'), ensure_ascii=False)"
+}
+
 ensure_model() {
   [ -f $MODEL/config.json ] && [ -s "$OUT/hf_reference.json" ] && return
   hf_reference "$OUT/hf_reference.json"
@@ -187,9 +193,7 @@ stage_int4() {
   fi
   du -sh $INT4
   echo "== INT4: tern (CUDA) logprobs vs the torch dequantisation of the same checkpoint"
-  python3 -c "
-import json; r=json.load(open('$OUT/hf_reference.json'))
-json.dump([c['text'] for c in r['cases']], open('/tmp/prompts.json','w'), ensure_ascii=False)"
+  reference_prompts
   "$TERN" generate --quiet --backend cuda --model $INT4 --prompts-file /tmp/prompts.json --max-tokens 32 --ignore-eos \
     --json --logprobs 5 --max-num-seqs 8 --max-model-len 4096 >"$OUT/tern_int4_greedy.jsonl" 2>/tmp/int4.err \
     || tail -5 /tmp/int4.err
@@ -209,9 +213,7 @@ stage_fp8() {
   fi
   du -sh $FP8
   echo "== FP8: tern (CUDA) logprobs vs PyTorch's FP8 emulation of the same checkpoint"
-  python3 -c "
-import json; r=json.load(open('$OUT/hf_reference.json'))
-json.dump([c['text'] for c in r['cases']], open('/tmp/prompts.json','w'), ensure_ascii=False)"
+  reference_prompts
   "$TERN" generate --quiet --backend cuda --model $FP8 --prompts-file /tmp/prompts.json --max-tokens 32 --ignore-eos \
     --json --logprobs 5 --max-num-seqs 8 --max-model-len 4096 >"$OUT/tern_fp8_greedy.jsonl" 2>/tmp/fp8.err \
     || tail -5 /tmp/fp8.err
@@ -238,9 +240,7 @@ PY
 
 stage_kv8() {
   echo "== FP8 KV cache: tern (CUDA) logprobs vs HF with the same K/V rounding"
-  python3 -c "
-import json; r=json.load(open('$OUT/hf_reference.json'))
-json.dump([c['text'] for c in r['cases']], open('/tmp/prompts.json','w'), ensure_ascii=False)"
+  reference_prompts
   "$TERN" generate --quiet --backend cuda --model $MODEL --kv-cache-dtype fp8 --prompts-file /tmp/prompts.json \
     --max-tokens 32 --ignore-eos --json --logprobs 5 --max-num-seqs 8 --max-model-len 4096 \
     >"$OUT/tern_kv8_greedy.jsonl" 2>/tmp/kv8.err || tail -5 /tmp/kv8.err

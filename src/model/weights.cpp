@@ -40,7 +40,7 @@ class Loader {
   // A host view of a float tensor after checking its shape; counts it as read.
   Tensor read(const std::string& name, std::initializer_list<int64_t> shape) {
     Tensor t = store_.get(name);
-    if (t.dtype != DType::kF32 && t.dtype != DType::kBF16 && t.dtype != DType::kF16)
+    if (!is_float_dtype(t.dtype))
       throw error(store_.file_of(name), ": tensor '", name, "': dtype ", dtype_name(t.dtype),
                   " where a float weight (F32, F16 or BF16) is expected",
                   t.dtype != DType::kF8E4M3                                     ? ""
@@ -308,7 +308,7 @@ class Loader {
   // A positive scalar scale of any float dtype, [] or [1].
   float scale(const std::string& name) {
     const Tensor t = store_.get(name);
-    if (t.numel() != 1 || t.ndim > 1 || (t.dtype != DType::kF32 && t.dtype != DType::kBF16 && t.dtype != DType::kF16))
+    if (t.numel() != 1 || t.ndim > 1 || !is_float_dtype(t.dtype))
       throw error(store_.file_of(name), ": tensor '", name, "': ", dtype_name(t.dtype), " ", t.shape_str(),
                   " where a float scale of shape [] or [1] is expected");
     float v = 0;

@@ -8,7 +8,6 @@
 namespace tern {
 namespace {
 
-bool is_float(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16; }
 
 // Whether t has `count` elements in one of the given shapes ({} is a scalar).
 bool has_shape(const Tensor& t, std::initializer_list<std::initializer_list<int64_t>> shapes) {
@@ -24,7 +23,7 @@ bool has_shape(const Tensor& t, std::initializer_list<std::initializer_list<int6
 
 // A scale tensor of any float dtype as F32 values, in the order stored.
 std::vector<float> read_scales(const Fp8Tensors& t, const Tensor& scale, const std::string& suffix) {
-  if (!is_float(scale.dtype))
+  if (!is_float_dtype(scale.dtype))
     throw error(t.source, ": tensor '", t.name, suffix, "': dtype ", dtype_name(scale.dtype),
                 " where FP8 scales are F32, BF16 or F16");
   std::vector<float> values(size_t(scale.numel()));

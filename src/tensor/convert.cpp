@@ -6,9 +6,6 @@
 #include "base/error.h"
 
 namespace tern {
-namespace {
-bool is_float(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16; }
-}  // namespace
 
 void read_as_f32(const Tensor& src, int64_t offset, int64_t n, float* dst) {
   switch (src.dtype) {
@@ -33,7 +30,7 @@ void read_as_f32(const Tensor& src, int64_t offset, int64_t n, float* dst) {
 }
 
 Tensor convert_host(const Tensor& src, DType dtype) {
-  if (!is_float(src.dtype) || !is_float(dtype))
+  if (!is_float_dtype(src.dtype) || !is_float_dtype(dtype))
     throw error("cannot convert ", dtype_name(src.dtype), " to ", dtype_name(dtype));
   Tensor out = host_tensor(dtype, {src.numel()});
   out.ndim = src.ndim;

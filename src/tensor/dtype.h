@@ -14,6 +14,8 @@ namespace tern {
 enum class DType : uint8_t { kF32, kF16, kBF16, kI32, kI64, kU8, kI8, kF8E4M3 };
 
 size_t dtype_size(DType t);
+// F32, F16 or BF16: the dtypes float weights, activations and scales come in.
+inline bool is_float_dtype(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; }
 std::string_view dtype_name(DType t);
 // Parses safetensors' names ("F32", "BF16", ...); returns false if unknown.
 bool dtype_from_safetensors(std::string_view name, DType* out);

@@ -9,13 +9,16 @@
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <numeric>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
+#include "base/error.h"
 #include "model/load_model.h"
+#include "model/safetensors.h"
 #include "model/sequence_logits.h"
 #include "quant/int4_weight.h"
 #include "quant/packed_linear.h"
@@ -101,6 +104,24 @@ inline LogitsError compare_logits(const std::vector<float>& a, const std::vector
   }
   e.rms_ratio = float(std::sqrt(diff2 / ref2));
   return e;
+}
+
+// Every tensor of a file; each keeps the mapping alive through its owner.
+inline std::map<std::string, Tensor> read_all(const std::string& file) {
+  const SafetensorsFile f = SafetensorsFile::open(file);
+  std::map<std::string, Tensor> tensors;
+  for (const auto& e : f.entries()) tensors[e.name] = f.tensor(e.name);
+  return tensors;
+}
+
+// The error loading the model in `dir` gives, or "" when it loads.
+inline std::string load_error(const std::string& dir) {
+  try {
+    model_logits(dir, test_prompt());
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace tern::quant_test

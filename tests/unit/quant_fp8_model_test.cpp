@@ -33,12 +33,6 @@ const char* const kProjections[] = {"self_attn.q_proj", "self_attn.k_proj", "sel
 
 json tiny_config() { return load_json_file(kTinyQwen + "/config.json", 1 << 20); }
 
-std::map<std::string, Tensor> read_all(const std::string& file) {
-  const SafetensorsFile f = SafetensorsFile::open(file);
-  std::map<std::string, Tensor> tensors;
-  for (const auto& e : f.entries()) tensors[e.name] = f.tensor(e.name);
-  return tensors;
-}
 
 std::string write_model(const TempDir& dir, const std::string& name, const std::map<std::string, Tensor>& tensors,
                         const json& quantization_config, const std::function<void(json&)>& edit_config = {}) {
@@ -52,14 +46,6 @@ std::string write_model(const TempDir& dir, const std::string& name, const std::
   return path;
 }
 
-std::string load_error(const std::string& dir) {
-  try {
-    model_logits(dir, test_prompt());
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // tiny-qwen2 with every decoder projection replaced: `store` writes the module's tensors.
 using Store = std::function<void(std::map<std::string, Tensor>&, const std::string& module, const Tensor& dense)>;

@@ -35,13 +35,6 @@ nlohmann::json tiny_config() { return load_json_file(kTinyQwen + "/config.json",
 
 void write_json(const std::string& path, const nlohmann::json& j) { std::ofstream(path) << j.dump(2); }
 
-// Every tensor of a file; each keeps the mapping alive through its owner.
-std::map<std::string, Tensor> read_all(const std::string& file) {
-  const SafetensorsFile f = SafetensorsFile::open(file);
-  std::map<std::string, Tensor> tensors;
-  for (const auto& e : f.entries()) tensors[e.name] = f.tensor(e.name);
-  return tensors;
-}
 
 // Each decoder projection of tiny-qwen2 with its dense weight replaced by `quantize`'s
 // result, written by `store` under the module name; every other tensor kept.
@@ -198,14 +191,6 @@ TEST(QuantModel, ActOrderCheckpointEqualsTheDenseModelOfItsWeights) {
   EXPECT_EQ(model_logits(act, test_prompt()), model_logits(dense, test_prompt()));
 }
 
-std::string load_error(const std::string& dir) {
-  try {
-    model_logits(dir, test_prompt());
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(QuantModel, MalformedCheckpointsSayWhatIsWrong) {
   TempDir dir;

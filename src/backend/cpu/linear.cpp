@@ -1,11 +1,8 @@
-#include <algorithm>
-#include <vector>
-
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/linear_fp8.h"
 #include "backend/cpu/linear_int4.h"
+#include "backend/cpu/linear_rows.h"
 #include "backend/cpu/op_support.h"
-#include "base/thread_pool.h"
 
 namespace tern {
 
@@ -18,25 +15,9 @@ void CpuBackend::linear(const Tensor& x, const LinearWeight& w, const Tensor& ou
   const int64_t m = x.rows(), k = x.cols(), n = w.out_features();
   if (w.in_features() != k || out.rows() != m || out.cols() != n)
     throw error("linear: x ", x.shape_str(), " times weight ", w.weight.shape_str(), " into out ", out.shape_str());
-  std::vector<float> bias;
-  if (!w.bias.empty()) {
-    cpu::expect_float(w.bias, "linear", "bias");
-    TERN_CHECK(w.bias.numel() == n, "linear bias ", w.bias.shape_str());
-    bias.resize(n);
-    cpu::widen(w.bias, 0, n, bias.data());
-  }
-  const float* xs = x.ptr<const float>();
-  float* ys = out.ptr<float>();
-  // Parallel over output features: each weight row is widened once and used for every
-  // input row; every output element is one fixed-order dot product.
-  ThreadPool::global().parallel_for(n, 16, [&](int64_t begin, int64_t end) {
-    std::vector<float> row(k);
-    for (int64_t j = begin; j < end; ++j) {
-      cpu::widen(w.weight, j * k, k, row.data());
-      float b = bias.empty() ? 0.0f : bias[j];
-      for (int64_t i = 0; i < m; ++i) ys[i * n + j] = cpu::dot(xs + i * k, row.data(), k) + b;
-    }
-  });
+  // Each weight row is widened once and used for every input row.
+  cpu::linear_rows(x.ptr<const float>(), m, k, w.bias, n, out.ptr<float>(),
+                   [&](int64_t j, float* row) { cpu::widen(w.weight, j * k, k, row); });
 }
 
 }  // namespace tern

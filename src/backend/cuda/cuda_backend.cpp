@@ -11,11 +11,6 @@
 #include "tensor/convert.h"
 
 namespace tern {
-namespace {
-
-bool is_float(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; }
-
-}  // namespace
 
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
   return std::make_unique<CudaBackend>(options);
@@ -72,7 +67,7 @@ Tensor CudaBackend::alloc(DType dtype, std::initializer_list<int64_t> shape) {
 Tensor CudaBackend::upload(const Tensor& host, DType dtype) {
   if (host.device != Device::kCpu) throw error("cuda upload: the source tensor must be on the host");
   const bool convert = host.dtype != dtype;
-  if (convert && !(is_float(host.dtype) && is_float(dtype)))
+  if (convert && !(is_float_dtype(host.dtype) && is_float_dtype(dtype)))
     throw error("cuda upload: cannot convert ", dtype_name(host.dtype), " to ", dtype_name(dtype),
                 " (float types convert among themselves; integer types must match)");
   Tensor out = alloc(dtype, {host.numel()});
